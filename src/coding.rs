@@ -1,0 +1,162 @@
+//! Little-endian fixed-width integers and LEB128 varints, the building bricks of every
+//! on-disk format. Decoders never panic: they return `None` on truncated input so the
+//! caller can report corruption with the file name it knows.
+
+/// Appends `v` as a LEB128 varint (1–10 bytes).
+pub fn put_varint64(dst: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        dst.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    dst.push(v as u8);
+}
+
+/// Appends `v` as a LEB128 varint (1–5 bytes).
+pub fn put_varint32(dst: &mut Vec<u8>, v: u32) {
+    put_varint64(dst, u64::from(v));
+}
+
+/// Decodes a varint from the front of `src`; returns the value and the bytes consumed.
+pub fn get_varint64(src: &[u8]) -> Option<(u64, usize)> {
+    let mut result = 0u64;
+    for (i, &b) in src.iter().enumerate().take(10) {
+        let shift = 7 * i as u32;
+        if i == 9 && b > 1 {
+            return None; // would overflow 64 bits
+        }
+        result |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some((result, i + 1));
+        }
+    }
+    None
+}
+
+/// Decodes a varint that must fit in 32 bits.
+pub fn get_varint32(src: &[u8]) -> Option<(u32, usize)> {
+    let (v, n) = get_varint64(src)?;
+    u32::try_from(v).ok().map(|v| (v, n))
+}
+
+/// Appends a varint length followed by the bytes themselves.
+pub fn put_length_prefixed(dst: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint64(dst, bytes.len() as u64);
+    dst.extend_from_slice(bytes);
+}
+
+/// Reads `u32` little-endian at `pos`, if the slice is long enough.
+pub fn read_u32(src: &[u8], pos: usize) -> Option<u32> {
+    let b = src.get(pos..pos.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Reads `u64` little-endian at `pos`, if the slice is long enough.
+pub fn read_u64(src: &[u8], pos: usize) -> Option<u64> {
+    let b = src.get(pos..pos.checked_add(8)?)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    Some(u64::from_le_bytes(a))
+}
+
+/// A cursor that decodes fields one after another from a byte slice.
+pub struct Decoder<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Decoder<'a> {
+    /// Starts decoding at the front of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Decoder { buf }
+    }
+
+    /// True when every byte has been consumed.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Takes a varint.
+    pub fn varint64(&mut self) -> Option<u64> {
+        let (v, n) = get_varint64(self.buf)?;
+        self.buf = &self.buf[n..];
+        Some(v)
+    }
+
+    /// Takes a varint that must fit in 32 bits.
+    pub fn varint32(&mut self) -> Option<u32> {
+        u32::try_from(self.varint64()?).ok()
+    }
+
+    /// Takes `n` raw bytes.
+    pub fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.buf.len() {
+            return None;
+        }
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Some(head)
+    }
+
+    /// Takes a varint length and that many bytes.
+    pub fn length_prefixed(&mut self) -> Option<&'a [u8]> {
+        let n = usize::try_from(self.varint64()?).ok()?;
+        self.bytes(n)
+    }
+
+    /// Takes one byte.
+    pub fn u8(&mut self) -> Option<u8> {
+        Some(self.bytes(1)?[0])
+    }
+
+    /// Takes a little-endian `u32`.
+    pub fn u32(&mut self) -> Option<u32> {
+        let v = read_u32(self.buf, 0)?;
+        self.buf = &self.buf[4..];
+        Some(v)
+    }
+
+    /// Takes a little-endian `u64`.
+    pub fn u64(&mut self) -> Option<u64> {
+        let v = read_u64(self.buf, 0)?;
+        self.buf = &self.buf[8..];
+        Some(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_round_trip() {
+        let values = [0u64, 1, 127, 128, 255, 300, 16383, 16384, u32::MAX as u64, u64::MAX];
+        let mut buf = Vec::new();
+        for &v in &values {
+            put_varint64(&mut buf, v);
+        }
+        let mut d = Decoder::new(&buf);
+        for &v in &values {
+            assert_eq!(d.varint64(), Some(v));
+        }
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn truncated_and_overlong_varints_fail() {
+        assert_eq!(get_varint64(&[0x80]), None);
+        assert_eq!(get_varint64(&[]), None);
+        assert_eq!(get_varint64(&[0xff; 11]), None);
+        assert_eq!(get_varint64(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]), None);
+        assert_eq!(get_varint32(&[0xff, 0xff, 0xff, 0xff, 0x1f]), None);
+    }
+
+    #[test]
+    fn decoder_refuses_short_input() {
+        let mut buf = Vec::new();
+        put_length_prefixed(&mut buf, b"hello");
+        let mut d = Decoder::new(&buf[..4]);
+        assert_eq!(d.length_prefixed(), None);
+        assert_eq!(Decoder::new(&[1, 2, 3]).u32(), None);
+        assert_eq!(read_u64(&[0; 7], 0), None);
+        assert_eq!(read_u32(&[0; 8], usize::MAX), None);
+    }
+}

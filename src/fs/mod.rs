@@ -1,0 +1,66 @@
+//! The file-system seam: every byte the engine reads or writes passes through
+//! [`FileSystem`].
+//!
+//! The engine never calls `std::fs` itself. That keeps the list of operations it depends
+//! on short and explicit (create, append, sync, positioned read, rename, remove, list,
+//! lock, directory sync) and lets tests substitute a file system that injects faults or
+//! "loses power". [`OsFileSystem`] is the real implementation and the default.
+//!
+//! Promises an implementation must keep, because recovery relies on them:
+//! - `WritableFile::sync` makes every byte appended before it durable;
+//! - `sync_dir` makes every create, rename and remove in that directory durable;
+//! - `rename` replaces the target atomically.
+
+mod os;
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use os::OsFileSystem;
+
+/// A file opened for appending.
+pub trait WritableFile: Send {
+    /// Appends `data`. It may sit in a user-space buffer until [`WritableFile::flush`].
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Hands buffered bytes to the operating system, so they survive a process crash.
+    fn flush(&mut self) -> io::Result<()>;
+    /// Flushes and then makes every appended byte durable (survives a power loss).
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+/// A file opened for positioned reads; shared by concurrent readers.
+pub trait RandomAccessFile: Send + Sync {
+    /// Reads exactly `len` bytes at `offset`; reading past the end is an error.
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>>;
+    /// The file's size in bytes.
+    fn size(&self) -> u64;
+}
+
+/// An exclusive lock on a file, released when dropped.
+pub trait FileLock: Send + Sync {}
+
+/// The operations the engine needs from a file system.
+pub trait FileSystem: Send + Sync + 'static {
+    /// Creates `dir` and its parents if missing.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Creates (or truncates) `path` for appending.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Opens `path` for positioned reads.
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// Reads the whole file.
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Renames `from` to `to`, atomically replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Lists the names of the entries of `dir`.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// True if `path` exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Makes the creates, renames and removes in `dir` durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes an exclusive lock on `path`, creating it if needed. Fails with
+    /// `io::ErrorKind::WouldBlock` if another holder has it.
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+}

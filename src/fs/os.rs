@@ -1,0 +1,162 @@
+//! [`OsFileSystem`]: the file-system seam implemented with `std::fs`.
+//!
+//! Writes are buffered in user space (a `BufWriter`) until `flush`, so the WAL writer
+//! decides when bytes reach the kernel: once per write group. Reads are `pread`s, so
+//! concurrent readers of one file never contend on a shared cursor.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+
+/// The operating system's file system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsFileSystem;
+
+struct OsWritableFile {
+    out: BufWriter<File>,
+}
+
+impl WritableFile for OsWritableFile {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.out.write_all(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_data()
+    }
+}
+
+struct OsRandomAccessFile {
+    file: File,
+    size: u64,
+}
+
+impl RandomAccessFile for OsRandomAccessFile {
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let end = offset.checked_add(len as u64);
+        if end.is_none_or(|e| e > self.size) {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("read of {len} bytes at offset {offset} is past the end of a {}-byte file", self.size),
+            ));
+        }
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+struct OsFileLock {
+    _file: File,
+}
+
+impl FileLock for OsFileLock {}
+
+impl FileSystem for OsFileSystem {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+        Ok(Box::new(OsWritableFile { out: BufWriter::with_capacity(64 * 1024, file) }))
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let file = File::open(path)?;
+        let size = file.metadata()?.len();
+        Ok(Arc::new(OsRandomAccessFile { file, size }))
+    }
+
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            if let Some(name) = entry?.file_name().to_str() {
+                names.push(name.to_string());
+            }
+        }
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Box::new(OsFileLock { _file: file })),
+            Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(io::ErrorKind::WouldBlock, "lock is held")),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_rename_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = OsFileSystem;
+        let a = dir.path().join("a");
+        let mut w = fs.create(&a).unwrap();
+        w.append(b"hello ").unwrap();
+        w.append(b"world").unwrap();
+        w.sync().unwrap();
+        let r = fs.open(&a).unwrap();
+        assert_eq!(r.size(), 11);
+        assert_eq!(r.read_at(6, 5).unwrap(), b"world");
+        assert!(r.read_at(8, 5).is_err());
+        assert!(r.read_at(u64::MAX, 5).is_err());
+        let b = dir.path().join("b");
+        fs.rename(&a, &b).unwrap();
+        fs.sync_dir(dir.path()).unwrap();
+        assert_eq!(fs.list(dir.path()).unwrap(), vec!["b".to_string()]);
+        assert_eq!(fs.read_all(&b).unwrap(), b"hello world");
+        fs.remove(&b).unwrap();
+        assert!(!fs.exists(&b));
+    }
+
+    #[test]
+    fn second_lock_is_refused_until_first_drops() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = OsFileSystem;
+        let path = dir.path().join("LOCK");
+        let first = fs.lock(&path).unwrap();
+        let err = fs.lock(&path).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        drop(first);
+        fs.lock(&path).unwrap();
+    }
+}

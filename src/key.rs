@@ -1,0 +1,153 @@
+//! Internal keys: how one user key carries many versions.
+//!
+//! Every entry in a memtable or SSTable is stored under an *internal key*:
+//!
+//! ```text
+//! +----------------+------------------------------------------+
+//! | user key bytes | trailer: u64 LE = (seqno << 8) | kind      |
+//! +----------------+------------------------------------------+
+//! ```
+//!
+//! Sequence numbers are 56 bits and grow with every write; a snapshot is just the seqno
+//! it was taken at. Internal keys order by user key ascending (bytewise) and then by
+//! trailer *descending*, so the newest version of a key comes first and a seek to
+//! `(key, snapshot_seqno)` lands on the newest version the snapshot may see.
+
+use std::cmp::Ordering;
+
+/// The largest sequence number a write can carry (56 bits).
+pub const MAX_SEQUENCE: u64 = (1 << 56) - 1;
+
+/// Bytes in the trailer that follows the user key.
+pub const TRAILER_LEN: usize = 8;
+
+/// What an entry records about its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ValueKind {
+    /// The key was deleted (a tombstone); the value is empty.
+    Delete = 0,
+    /// The key was set to the entry's value.
+    Put = 1,
+}
+
+impl ValueKind {
+    /// Decodes a kind byte; `None` for bytes no writer produces.
+    pub fn from_u8(b: u8) -> Option<ValueKind> {
+        match b {
+            0 => Some(ValueKind::Delete),
+            1 => Some(ValueKind::Put),
+            _ => None,
+        }
+    }
+}
+
+/// The kind used in seek targets: the highest kind value sorts first among equal seqnos.
+pub const KIND_FOR_SEEK: ValueKind = ValueKind::Put;
+
+/// Packs seqno and kind into the trailer value.
+pub fn pack_trailer(seq: u64, kind: ValueKind) -> u64 {
+    debug_assert!(seq <= MAX_SEQUENCE);
+    (seq << 8) | kind as u64
+}
+
+/// Appends the internal key `(user_key, seq, kind)` to `dst`.
+pub fn append_internal_key(dst: &mut Vec<u8>, user_key: &[u8], seq: u64, kind: ValueKind) {
+    dst.extend_from_slice(user_key);
+    dst.extend_from_slice(&pack_trailer(seq, kind).to_le_bytes());
+}
+
+/// Builds an internal key in a fresh vector.
+pub fn make_internal_key(user_key: &[u8], seq: u64, kind: ValueKind) -> Vec<u8> {
+    let mut v = Vec::with_capacity(user_key.len() + TRAILER_LEN);
+    append_internal_key(&mut v, user_key, seq, kind);
+    v
+}
+
+/// The seek target for "newest version of `user_key` visible at `seq`".
+pub fn seek_key(user_key: &[u8], seq: u64) -> Vec<u8> {
+    make_internal_key(user_key, seq, KIND_FOR_SEEK)
+}
+
+/// An internal key split into its parts. Only built from keys that passed
+/// [`ParsedKey::parse`], so the parts are always consistent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParsedKey<'a> {
+    /// The user's key.
+    pub user_key: &'a [u8],
+    /// The write's sequence number.
+    pub seq: u64,
+    /// Put or delete.
+    pub kind: ValueKind,
+}
+
+impl<'a> ParsedKey<'a> {
+    /// Splits an internal key; `None` if it is too short or has an unknown kind.
+    pub fn parse(ikey: &'a [u8]) -> Option<ParsedKey<'a>> {
+        let split = ikey.len().checked_sub(TRAILER_LEN)?;
+        let trailer = crate::coding::read_u64(ikey, split)?;
+        let kind = ValueKind::from_u8((trailer & 0xff) as u8)?;
+        Some(ParsedKey { user_key: &ikey[..split], seq: trailer >> 8, kind })
+    }
+}
+
+/// The user-key part of an internal key (the whole slice if it is too short to have a
+/// trailer, which only corrupt input can produce and which parse checks reject).
+pub fn user_key(ikey: &[u8]) -> &[u8] {
+    &ikey[..ikey.len().saturating_sub(TRAILER_LEN)]
+}
+
+fn trailer(ikey: &[u8]) -> u64 {
+    crate::coding::read_u64(ikey, ikey.len().saturating_sub(TRAILER_LEN)).unwrap_or(0)
+}
+
+/// Orders internal keys: user key ascending, then trailer (seqno, kind) descending.
+pub fn compare_internal(a: &[u8], b: &[u8]) -> Ordering {
+    match user_key(a).cmp(user_key(b)) {
+        Ordering::Equal => trailer(b).cmp(&trailer(a)),
+        ord => ord,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_versions_sort_first() {
+        let a = make_internal_key(b"k", 10, ValueKind::Put);
+        let b = make_internal_key(b"k", 5, ValueKind::Put);
+        let c = make_internal_key(b"k", 5, ValueKind::Delete);
+        let d = make_internal_key(b"ka", 99, ValueKind::Put);
+        assert_eq!(compare_internal(&a, &b), Ordering::Less);
+        assert_eq!(compare_internal(&b, &c), Ordering::Less);
+        assert_eq!(compare_internal(&c, &d), Ordering::Less);
+        assert_eq!(compare_internal(&a, &a), Ordering::Equal);
+        // A shorter user key that is a prefix of another sorts first regardless of seqno.
+        let short = make_internal_key(b"k", 0, ValueKind::Delete);
+        assert_eq!(compare_internal(&short, &d), Ordering::Less);
+    }
+
+    #[test]
+    fn parse_round_trips_and_rejects_garbage() {
+        let k = make_internal_key(b"user", 123456, ValueKind::Delete);
+        let p = ParsedKey::parse(&k).unwrap();
+        assert_eq!(p, ParsedKey { user_key: b"user", seq: 123456, kind: ValueKind::Delete });
+        assert!(ParsedKey::parse(&[1, 2, 3]).is_none());
+        let mut bad = k.clone();
+        let n = bad.len();
+        bad[n - 8] = 7; // unknown kind
+        assert!(ParsedKey::parse(&bad).is_none());
+    }
+
+    #[test]
+    fn seek_key_lands_on_visible_version() {
+        let target = seek_key(b"k", 7);
+        let v8 = make_internal_key(b"k", 8, ValueKind::Put);
+        let v7 = make_internal_key(b"k", 7, ValueKind::Put);
+        let v6 = make_internal_key(b"k", 6, ValueKind::Delete);
+        assert_eq!(compare_internal(&v8, &target), Ordering::Less);
+        assert_eq!(compare_internal(&v7, &target), Ordering::Equal);
+        assert_eq!(compare_internal(&v6, &target), Ordering::Greater);
+    }
+}

@@ -1,0 +1,11 @@
+//! strata: an embeddable LSM-tree key-value storage engine.
+pub mod coding;
+pub mod error;
+pub mod fs;
+pub mod key;
+pub mod log;
+pub mod options;
+
+pub use bytes::Bytes;
+pub use error::{Error, Result};
+pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery};

@@ -1,0 +1,254 @@
+//! Options that configure a database, fixed at `Db::open`.
+//!
+//! Every option has a sensible default; [`Options::validate`] turns values that make no
+//! sense (a zero memtable, a block under 256 bytes) into `Error::InvalidArgument` before
+//! anything touches the disk.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::fs::{FileSystem, OsFileSystem};
+
+/// The smallest data block size accepted: below it the restart array and trailer
+/// dominate the block.
+pub const MIN_BLOCK_SIZE: usize = 256;
+
+/// The longest key accepted (64 KiB).
+pub const MAX_KEY_LEN: usize = 64 * 1024;
+
+/// The longest value accepted (1 GiB); the contract promises at least 64 MiB.
+pub const MAX_VALUE_LEN: usize = 1 << 30;
+
+/// Parameters of leveled compaction (LevelDB/RocksDB style).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct LeveledOptions {
+    /// Number of L0 files that triggers a compaction into L1 (default 4).
+    pub l0_compaction_trigger: usize,
+    /// Growth factor of each level's target size over the one above (default 10).
+    pub level_size_multiplier: u64,
+    /// Number of levels, L0 included (default 7).
+    pub num_levels: usize,
+}
+
+impl Default for LeveledOptions {
+    fn default() -> Self {
+        LeveledOptions { l0_compaction_trigger: 4, level_size_multiplier: 10, num_levels: 7 }
+    }
+}
+
+/// Parameters of size-tiered compaction (Cassandra STCS / RocksDB universal style).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TieredOptions {
+    /// Number of similar-sized runs that triggers a merge (default 4).
+    pub min_threshold: usize,
+    /// Most runs merged by one job (default 32).
+    pub max_threshold: usize,
+    /// Merge everything once extra space exceeds this percentage of live data (default 200).
+    pub max_size_amplification_percent: u64,
+}
+
+impl Default for TieredOptions {
+    fn default() -> Self {
+        TieredOptions { min_threshold: 4, max_threshold: 32, max_size_amplification_percent: 200 }
+    }
+}
+
+/// Which compaction strategy keeps the tree in shape.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Compaction {
+    /// Leveled (LevelDB/RocksDB style).
+    Leveled(LeveledOptions),
+    /// Size-tiered (Cassandra STCS / RocksDB universal style).
+    Tiered(TieredOptions),
+}
+
+impl Compaction {
+    /// Leveled compaction with default parameters.
+    pub fn leveled() -> Self {
+        Compaction::Leveled(LeveledOptions::default())
+    }
+
+    /// Size-tiered compaction with default parameters.
+    pub fn tiered() -> Self {
+        Compaction::Tiered(TieredOptions::default())
+    }
+}
+
+impl Default for Compaction {
+    fn default() -> Self {
+        Compaction::leveled()
+    }
+}
+
+/// How recovery treats a damaged WAL.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WalRecovery {
+    /// Drop a torn or corrupt tail after the last good record (a crash mid-write leaves
+    /// one); damage followed by good records is `Error::Corruption`. The default, like
+    /// RocksDB's "tolerate corrupted tail records".
+    #[default]
+    TolerateCorruptedTail,
+    /// Any damage at all, even a torn tail, is `Error::Corruption`.
+    AbsoluteConsistency,
+}
+
+/// The file system a database runs on, with a `Debug` that does not need the trait to
+/// implement it.
+#[derive(Clone)]
+pub(crate) struct FsHandle(pub(crate) Arc<dyn FileSystem>);
+
+impl fmt::Debug for FsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FileSystem")
+    }
+}
+
+/// Database options; build with the chained setters, starting from `Options::default()`.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub(crate) memtable_size: usize,
+    pub(crate) block_size: usize,
+    pub(crate) bloom_bits_per_key: u32,
+    pub(crate) block_cache_size: usize,
+    pub(crate) compaction: Compaction,
+    pub(crate) sync_writes: bool,
+    pub(crate) max_immutable_memtables: usize,
+    pub(crate) wal_recovery: WalRecovery,
+    pub(crate) fs: FsHandle,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            memtable_size: 16 << 20,
+            block_size: 4096,
+            bloom_bits_per_key: 10,
+            block_cache_size: 32 << 20,
+            compaction: Compaction::default(),
+            sync_writes: false,
+            max_immutable_memtables: 2,
+            wal_recovery: WalRecovery::default(),
+            fs: FsHandle(Arc::new(OsFileSystem)),
+        }
+    }
+}
+
+impl Options {
+    /// A memtable is frozen and flushed once it holds more than this many bytes
+    /// (default 16 MiB).
+    pub fn memtable_size(mut self, bytes: usize) -> Self {
+        self.memtable_size = bytes;
+        self
+    }
+
+    /// Target uncompressed size of an SSTable data block (default 4 KiB, at least 256).
+    pub fn block_size(mut self, bytes: usize) -> Self {
+        self.block_size = bytes;
+        self
+    }
+
+    /// Bloom filter bits per key; 0 writes no filter (default 10, about 1% false positives).
+    pub fn bloom_bits_per_key(mut self, bits: u32) -> Self {
+        self.bloom_bits_per_key = bits;
+        self
+    }
+
+    /// Bytes of decoded blocks kept in memory; 0 disables the cache (default 32 MiB).
+    pub fn block_cache_size(mut self, bytes: usize) -> Self {
+        self.block_cache_size = bytes;
+        self
+    }
+
+    /// The compaction strategy (default `Compaction::leveled()`).
+    pub fn compaction(mut self, strategy: Compaction) -> Self {
+        self.compaction = strategy;
+        self
+    }
+
+    /// fsync the WAL before a write returns (default false: a write survives a process
+    /// crash at once and a power loss after the next `Db::sync`).
+    pub fn sync_writes(mut self, yes: bool) -> Self {
+        self.sync_writes = yes;
+        self
+    }
+
+    /// Frozen memtables allowed to wait for flush before writers wait too (default 2).
+    pub fn max_immutable_memtables(mut self, n: usize) -> Self {
+        self.max_immutable_memtables = n;
+        self
+    }
+
+    /// How recovery treats a damaged WAL (default: drop a torn tail).
+    pub fn wal_recovery(mut self, mode: WalRecovery) -> Self {
+        self.wal_recovery = mode;
+        self
+    }
+
+    /// Runs the database on another file system, such as the fault-injecting one in
+    /// [`crate::testing`] (default: the operating system's).
+    pub fn file_system(mut self, fs: Arc<dyn FileSystem>) -> Self {
+        self.fs = FsHandle(fs);
+        self
+    }
+
+    /// Checks that the options make sense together.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let invalid = |s: String| Err(Error::InvalidArgument(s));
+        if self.memtable_size == 0 {
+            return invalid("memtable_size must be greater than zero".into());
+        }
+        if self.block_size < MIN_BLOCK_SIZE {
+            return invalid(format!("block_size {} is under the minimum of {MIN_BLOCK_SIZE} bytes", self.block_size));
+        }
+        if self.block_size > (1 << 30) {
+            return invalid(format!("block_size {} is over the maximum of 1 GiB", self.block_size));
+        }
+        if self.bloom_bits_per_key > 64 {
+            return invalid(format!("bloom_bits_per_key {} is over the maximum of 64", self.bloom_bits_per_key));
+        }
+        if self.max_immutable_memtables == 0 {
+            return invalid("max_immutable_memtables must be at least 1".into());
+        }
+        match &self.compaction {
+            Compaction::Leveled(l) => {
+                if l.l0_compaction_trigger == 0 || l.level_size_multiplier < 2 || l.num_levels < 2 {
+                    return invalid(format!("leveled options out of range: {l:?}"));
+                }
+            }
+            Compaction::Tiered(t) => {
+                if t.min_threshold < 2 || t.max_threshold < t.min_threshold {
+                    return invalid(format!("tiered options out of range: {t:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Options::default().validate().unwrap();
+    }
+
+    #[test]
+    fn nonsense_is_rejected() {
+        for o in [
+            Options::default().memtable_size(0),
+            Options::default().block_size(255),
+            Options::default().bloom_bits_per_key(100),
+            Options::default().max_immutable_memtables(0),
+        ] {
+            assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))), "{o:?}");
+        }
+        Options::default().block_size(256).validate().unwrap();
+    }
+}
