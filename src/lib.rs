@@ -1,9 +1,12 @@
 //! strata: an embeddable LSM-tree key-value storage engine.
+pub mod batch;
 pub mod coding;
 pub mod error;
 pub mod fs;
+pub mod iter;
 pub mod key;
 pub mod log;
+pub mod memtable;
 pub mod options;
 
 pub use bytes::Bytes;

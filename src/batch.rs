@@ -1,0 +1,248 @@
+//! [`WriteBatch`]: a group of puts and deletes applied atomically, and its encoding,
+//! which is also the payload of a WAL record.
+//!
+//! ```text
+//! batch  := seqno: u64 LE | count: u32 LE | entry*
+//! entry  := kind: u8 (1 = put, 0 = delete) | key_len: varint | key | [value_len: varint | value]
+//! ```
+//!
+//! The entries of a batch take consecutive sequence numbers starting at `seqno`, in the
+//! order they were added, so a later entry for the same key wins.
+
+use crate::coding::{put_length_prefixed, read_u32, read_u64, Decoder};
+use crate::key::ValueKind;
+use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
+
+const HEADER_LEN: usize = 12;
+
+/// A group of puts and deletes that `Db::write` applies all or nothing, also across a
+/// crash.
+#[derive(Clone, Debug)]
+pub struct WriteBatch {
+    rep: Vec<u8>,
+    /// Key and value bytes added, for the `user_bytes_written` statistic.
+    user_bytes: u64,
+    /// The first key or value that breaks the limits; reported by `Db::write`.
+    invalid: Option<String>,
+}
+
+impl Default for WriteBatch {
+    fn default() -> Self {
+        WriteBatch { rep: vec![0; HEADER_LEN], user_bytes: 0, invalid: None }
+    }
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a put of `key` → `value`.
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.check(key, value.len());
+        self.rep.push(ValueKind::Put as u8);
+        put_length_prefixed(&mut self.rep, key);
+        put_length_prefixed(&mut self.rep, value);
+        self.user_bytes += (key.len() + value.len()) as u64;
+        self.set_count(self.len() as u32 + 1);
+    }
+
+    /// Adds a delete of `key`.
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) {
+        let key = key.as_ref();
+        self.check(key, 0);
+        self.rep.push(ValueKind::Delete as u8);
+        put_length_prefixed(&mut self.rep, key);
+        self.user_bytes += key.len() as u64;
+        self.set_count(self.len() as u32 + 1);
+    }
+
+    /// Number of operations in the batch.
+    pub fn len(&self) -> usize {
+        read_u32(&self.rep, 8).unwrap_or(0) as usize
+    }
+
+    /// True if the batch holds no operation.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every operation.
+    pub fn clear(&mut self) {
+        *self = WriteBatch::default();
+    }
+
+    fn check(&mut self, key: &[u8], value_len: usize) {
+        if self.invalid.is_some() {
+            return;
+        }
+        if key.is_empty() {
+            self.invalid = Some("keys must not be empty".into());
+        } else if key.len() > MAX_KEY_LEN {
+            self.invalid = Some(format!("key of {} bytes is over the limit of {MAX_KEY_LEN}", key.len()));
+        } else if value_len > MAX_VALUE_LEN {
+            self.invalid = Some(format!("value of {value_len} bytes is over the limit of {MAX_VALUE_LEN}"));
+        }
+    }
+
+    /// Why the batch may not be written, if a key or value broke the limits.
+    pub(crate) fn invalid(&self) -> Option<&str> {
+        self.invalid.as_deref()
+    }
+
+    /// Key and value bytes in the batch.
+    pub(crate) fn user_bytes(&self) -> u64 {
+        self.user_bytes
+    }
+
+    fn set_count(&mut self, n: u32) {
+        self.rep[8..12].copy_from_slice(&n.to_le_bytes());
+    }
+
+    /// The sequence number of the first entry.
+    pub(crate) fn seq(&self) -> u64 {
+        read_u64(&self.rep, 0).unwrap_or(0)
+    }
+
+    pub(crate) fn set_seq(&mut self, seq: u64) {
+        self.rep[..8].copy_from_slice(&seq.to_le_bytes());
+    }
+
+    /// The encoded batch, as written to the WAL.
+    pub(crate) fn encoded(&self) -> &[u8] {
+        &self.rep
+    }
+
+    /// Appends the entries of `other` (its header is dropped).
+    pub(crate) fn append(&mut self, other: &WriteBatch) {
+        self.set_count((self.len() + other.len()) as u32);
+        self.rep.extend_from_slice(&other.rep[HEADER_LEN..]);
+        self.user_bytes += other.user_bytes;
+    }
+
+    /// Decodes a batch read back from a WAL record; `None` if it is malformed.
+    pub(crate) fn decode(rep: Vec<u8>) -> Option<WriteBatch> {
+        if rep.len() < HEADER_LEN {
+            return None;
+        }
+        let batch = WriteBatch { rep, user_bytes: 0, invalid: None };
+        let mut n = 0usize;
+        for entry in batch.iter() {
+            entry?;
+            n += 1;
+        }
+        (n == batch.len()).then_some(batch)
+    }
+
+    /// The entries in order; an item is `None` if the encoding is malformed.
+    pub(crate) fn iter(&self) -> BatchIter<'_> {
+        BatchIter { d: Decoder::new(&self.rep[HEADER_LEN..]) }
+    }
+}
+
+/// One operation of a batch.
+pub(crate) struct BatchEntry<'a> {
+    pub kind: ValueKind,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+}
+
+/// Iterator over the entries of an encoded batch.
+pub(crate) struct BatchIter<'a> {
+    d: Decoder<'a>,
+}
+
+impl<'a> Iterator for BatchIter<'a> {
+    type Item = Option<BatchEntry<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.d.is_empty() {
+            return None;
+        }
+        let entry = (|| {
+            let kind = ValueKind::from_u8(self.d.u8()?)?;
+            let key = self.d.length_prefixed()?;
+            let value = match kind {
+                ValueKind::Put => self.d.length_prefixed()?,
+                ValueKind::Delete => &[],
+            };
+            Some(BatchEntry { kind, key, value })
+        })();
+        if entry.is_none() {
+            self.d = Decoder::new(&[]); // stop after the first malformed entry
+        }
+        Some(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let mut b = WriteBatch::new();
+        assert!(b.is_empty());
+        b.put("a", "1");
+        b.delete("b");
+        b.put("c", "");
+        b.set_seq(42);
+        let d = WriteBatch::decode(b.encoded().to_vec()).unwrap();
+        assert_eq!(d.seq(), 42);
+        assert_eq!(d.len(), 3);
+        let got: Vec<_> = d.iter().map(|e| e.unwrap()).map(|e| (e.kind, e.key.to_vec(), e.value.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (ValueKind::Put, b"a".to_vec(), b"1".to_vec()),
+                (ValueKind::Delete, b"b".to_vec(), vec![]),
+                (ValueKind::Put, b"c".to_vec(), vec![]),
+            ]
+        );
+        assert_eq!(b.user_bytes(), 4);
+    }
+
+    #[test]
+    fn append_concatenates() {
+        let mut a = WriteBatch::new();
+        a.put("x", "1");
+        let mut b = WriteBatch::new();
+        b.put("y", "2");
+        b.delete("x");
+        a.append(&b);
+        assert_eq!(a.len(), 3);
+        assert_eq!(a.iter().count(), 3);
+    }
+
+    #[test]
+    fn malformed_batches_are_rejected() {
+        assert!(WriteBatch::decode(vec![0; 5]).is_none());
+        let mut b = WriteBatch::new();
+        b.put("key", "value");
+        let enc = b.encoded().to_vec();
+        for cut in 1..enc.len() - HEADER_LEN {
+            assert!(WriteBatch::decode(enc[..enc.len() - cut].to_vec()).is_none(), "cut {cut}");
+        }
+        let mut wrong_count = enc.clone();
+        wrong_count[8] = 2;
+        assert!(WriteBatch::decode(wrong_count).is_none());
+        let mut bad_kind = enc;
+        bad_kind[HEADER_LEN] = 9;
+        assert!(WriteBatch::decode(bad_kind).is_none());
+    }
+
+    #[test]
+    fn limits_are_recorded() {
+        let mut b = WriteBatch::new();
+        b.put("", "v");
+        assert!(b.invalid().unwrap().contains("empty"));
+        let mut b = WriteBatch::new();
+        b.delete(vec![0u8; MAX_KEY_LEN + 1]);
+        assert!(b.invalid().unwrap().contains("over the limit"));
+        let mut b = WriteBatch::new();
+        b.put(vec![0u8; MAX_KEY_LEN], "v");
+        assert!(b.invalid().is_none());
+    }
+}

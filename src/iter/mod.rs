@@ -1,0 +1,82 @@
+//! Iteration over internal keys, shared by every layer that stores entries.
+//!
+//! [`InternalIterator`] is the cursor interface of memtables, blocks, tables and their
+//! merge (LevelDB's `Iterator`). It walks internal keys (see [`crate::key`]) in order,
+//! both ways. Errors do not interrupt the interface: a cursor that meets one becomes
+//! invalid and reports the error from [`InternalIterator::status`], so a caller checks
+//! `status` whenever `valid` turns false.
+
+pub mod merge;
+
+use crate::error::Result;
+use crate::key::compare_internal;
+
+/// A bidirectional cursor over entries ordered by internal key.
+///
+/// `key`, `value`, `next` and `prev` may only be called while `valid()` is true;
+/// implementations return empty slices and do nothing otherwise rather than panic.
+pub trait InternalIterator: Send {
+    /// True if the cursor is positioned at an entry.
+    fn valid(&self) -> bool;
+    /// Positions at the first entry.
+    fn seek_to_first(&mut self);
+    /// Positions at the last entry.
+    fn seek_to_last(&mut self);
+    /// Positions at the first entry with key >= `target`.
+    fn seek(&mut self, target: &[u8]);
+    /// Moves to the next entry.
+    fn next(&mut self);
+    /// Moves to the previous entry.
+    fn prev(&mut self);
+    /// The current entry's internal key.
+    fn key(&self) -> &[u8];
+    /// The current entry's value.
+    fn value(&self) -> &[u8];
+    /// The first error met, if any.
+    fn status(&self) -> Result<()>;
+
+    /// Positions at the last entry with key <= `target`.
+    fn seek_for_prev(&mut self, target: &[u8]) {
+        self.seek(target);
+        if !self.valid() {
+            if self.status().is_ok() {
+                self.seek_to_last();
+            }
+        } else if compare_internal(self.key(), target).is_gt() {
+            self.prev();
+        }
+    }
+}
+
+impl<T: InternalIterator + ?Sized> InternalIterator for Box<T> {
+    fn valid(&self) -> bool {
+        (**self).valid()
+    }
+    fn seek_to_first(&mut self) {
+        (**self).seek_to_first()
+    }
+    fn seek_to_last(&mut self) {
+        (**self).seek_to_last()
+    }
+    fn seek(&mut self, target: &[u8]) {
+        (**self).seek(target)
+    }
+    fn next(&mut self) {
+        (**self).next()
+    }
+    fn prev(&mut self) {
+        (**self).prev()
+    }
+    fn key(&self) -> &[u8] {
+        (**self).key()
+    }
+    fn value(&self) -> &[u8] {
+        (**self).value()
+    }
+    fn status(&self) -> Result<()> {
+        (**self).status()
+    }
+    fn seek_for_prev(&mut self, target: &[u8]) {
+        (**self).seek_for_prev(target)
+    }
+}

@@ -1,0 +1,194 @@
+//! [`MemTable`]: the in-memory, sorted home of recent writes.
+//!
+//! A memtable is a [`SkipList`] of internal keys (see [`crate::key`]) with their values.
+//! One writer at a time inserts (the write-group leader); any number of readers and
+//! iterators run concurrently with it and never block. A memtable only grows: once it
+//! passes the configured size the database freezes it, and it is read-only until a
+//! flush has turned it into an SSTable and the last reader lets go of it.
+
+pub mod arena;
+pub mod skiplist;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::error::Result;
+use crate::iter::InternalIterator;
+use crate::key::{append_internal_key, seek_key, ParsedKey, ValueKind};
+pub use skiplist::SkipList;
+
+/// What a memtable (or any level) knows about a key at a snapshot.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup<T> {
+    /// The newest visible version is a put with this value.
+    Found(T),
+    /// The newest visible version is a tombstone: stop looking, the key is absent.
+    Deleted,
+    /// No visible version here: look in older sources.
+    Missing,
+}
+
+struct WriterState {
+    rng: u64,
+    scratch: Vec<u8>,
+}
+
+/// A skiplist memtable; see the module comment.
+pub struct MemTable {
+    list: SkipList,
+    writer: Mutex<WriterState>,
+    entries: AtomicU64,
+}
+
+impl MemTable {
+    /// An empty memtable that expects to hold about `capacity` bytes.
+    pub fn new(capacity: usize) -> Self {
+        MemTable {
+            list: SkipList::new((capacity / 16).clamp(4096, 1 << 20)),
+            writer: Mutex::new(WriterState { rng: 0x9e37_79b9_7f4a_7c15, scratch: Vec::new() }),
+            entries: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds one version of `user_key`.
+    pub fn add(&self, seq: u64, kind: ValueKind, user_key: &[u8], value: &[u8]) {
+        let mut w = self.writer.lock();
+        let WriterState { rng, scratch } = &mut *w;
+        scratch.clear();
+        append_internal_key(scratch, user_key, seq, kind);
+        self.list.insert(scratch, value, rng);
+        self.entries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The newest version of `user_key` with seqno <= `seq`.
+    pub fn get(&self, user_key: &[u8], seq: u64) -> Lookup<&[u8]> {
+        let target = seek_key(user_key, seq);
+        let Some(node) = self.list.find_greater_or_equal(&target) else {
+            return Lookup::Missing;
+        };
+        match ParsedKey::parse(SkipList::key(node)) {
+            Some(p) if p.user_key == user_key => match p.kind {
+                ValueKind::Put => Lookup::Found(SkipList::value(node)),
+                ValueKind::Delete => Lookup::Deleted,
+            },
+            _ => Lookup::Missing,
+        }
+    }
+
+    /// Bytes of memory used; compared with the memtable size option.
+    pub fn memory_usage(&self) -> usize {
+        self.list.memory_usage()
+    }
+
+    /// Number of entries (versions) held.
+    pub fn len(&self) -> u64 {
+        self.entries.load(Ordering::Relaxed)
+    }
+
+    /// True if nothing was ever added.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A cursor over every entry, holding the memtable alive.
+    pub fn iter(self: &Arc<Self>) -> MemTableIter {
+        MemTableIter { mem: self.clone(), node: None }
+    }
+}
+
+/// An [`InternalIterator`] over a memtable.
+pub struct MemTableIter {
+    mem: Arc<MemTable>,
+    node: Option<std::ptr::NonNull<u8>>,
+}
+
+// SAFETY: `node` points into the arena of `mem`, which this iterator keeps alive through
+// the `Arc`; nodes are immutable once published, so reading them from another thread is
+// as safe as reading them from this one.
+unsafe impl Send for MemTableIter {}
+
+impl InternalIterator for MemTableIter {
+    fn valid(&self) -> bool {
+        self.node.is_some()
+    }
+    fn seek_to_first(&mut self) {
+        self.node = self.mem.list.first();
+    }
+    fn seek_to_last(&mut self) {
+        self.node = self.mem.list.find_last();
+    }
+    fn seek(&mut self, target: &[u8]) {
+        self.node = self.mem.list.find_greater_or_equal(target);
+    }
+    fn next(&mut self) {
+        self.node = self.node.and_then(SkipList::successor);
+    }
+    fn prev(&mut self) {
+        // No back pointers: search for the last node before this one (O(log n)).
+        self.node = self.node.and_then(|n| self.mem.list.find_less_than(SkipList::key(n)));
+    }
+    fn key(&self) -> &[u8] {
+        self.node.map_or(&[], SkipList::key)
+    }
+    fn value(&self) -> &[u8] {
+        self.node.map_or(&[], SkipList::value)
+    }
+    fn status(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::user_key;
+
+    #[test]
+    fn get_respects_snapshots_and_tombstones() {
+        let m = MemTable::new(1 << 20);
+        m.add(1, ValueKind::Put, b"a", b"a1");
+        m.add(2, ValueKind::Put, b"b", b"b2");
+        m.add(3, ValueKind::Delete, b"a", b"");
+        m.add(4, ValueKind::Put, b"a", b"a4");
+        assert_eq!(m.get(b"a", 0), Lookup::Missing);
+        assert_eq!(m.get(b"a", 1), Lookup::Found(&b"a1"[..]));
+        assert_eq!(m.get(b"a", 2), Lookup::Found(&b"a1"[..]));
+        assert_eq!(m.get(b"a", 3), Lookup::Deleted);
+        assert_eq!(m.get(b"a", 10), Lookup::Found(&b"a4"[..]));
+        assert_eq!(m.get(b"b", 10), Lookup::Found(&b"b2"[..]));
+        assert_eq!(m.get(b"c", 10), Lookup::Missing);
+        assert_eq!(m.get(b"", 10), Lookup::Missing);
+        assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn iterator_walks_both_ways() {
+        let m = Arc::new(MemTable::new(4096));
+        for (i, k) in ["d", "b", "a", "c"].iter().enumerate() {
+            m.add(i as u64 + 1, ValueKind::Put, k.as_bytes(), b"v");
+        }
+        let mut it = m.iter();
+        it.seek_to_first();
+        let mut fwd = Vec::new();
+        while it.valid() {
+            fwd.push(user_key(it.key()).to_vec());
+            it.next();
+        }
+        assert_eq!(fwd, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]);
+        it.seek_to_last();
+        let mut back = Vec::new();
+        while it.valid() {
+            back.push(user_key(it.key()).to_vec());
+            it.prev();
+        }
+        fwd.reverse();
+        assert_eq!(back, fwd);
+        it.seek_for_prev(&seek_key(b"bb", 100));
+        assert_eq!(user_key(it.key()), b"b");
+        it.next();
+        assert_eq!(user_key(it.key()), b"c");
+        assert_eq!(it.value(), b"v");
+    }
+}

@@ -1,0 +1,328 @@
+//! [`SkipList`]: an arena-backed skiplist of (internal key, value) entries with one
+//! writer and any number of concurrent readers (Database Internals §"Skiplist"; the
+//! LevelDB design).
+//!
+//! Node layout in the arena (all little-endian, 8-byte aligned):
+//!
+//! ```text
+//! +-------------+---------------+------------+------------------------+-----+-------+
+//! | key_len u32 | value_len u32 | height u32 | pad u32 | next[height]: *Node | key | value |
+//! +-------------+---------------+------------+---------+---------------------+-----+-------+
+//! ```
+//!
+//! Why it is safe for readers to run beside the writer: a node is fully written before
+//! it is published, and it is published level by level with a `Release` store of the
+//! predecessor's `next` pointer, which readers load with `Acquire`. Readers therefore see
+//! either the old list or a list containing a complete node. Nodes are never unlinked or
+//! freed while the list lives (the arena frees them all at once), so a reader never
+//! follows a dangling pointer. Inserts are serialised by the caller (`&mut` access is not
+//! required, but [`SkipList::insert`] must not run on two threads at once; the memtable
+//! guards it with a mutex).
+
+use std::cmp::Ordering as CmpOrdering;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+use super::arena::Arena;
+use crate::key::compare_internal;
+
+/// Tallest tower a node can have; with branching 4 this serves billions of entries.
+pub const MAX_HEIGHT: usize = 12;
+const BRANCHING: u32 = 4;
+const HEADER: usize = 16;
+
+/// Pointer to a node in the arena.
+type Node = NonNull<u8>;
+
+/// The skiplist; see the module comment for its layout and concurrency rules.
+pub struct SkipList {
+    arena: Arena,
+    head: Node,
+    max_height: AtomicUsize,
+}
+
+// SAFETY: nodes live in the arena, which the list owns; shared access follows the
+// publication protocol in the module comment.
+unsafe impl Send for SkipList {}
+// SAFETY: as above: readers only follow `Acquire`-loaded pointers to complete nodes.
+unsafe impl Sync for SkipList {}
+
+impl SkipList {
+    /// An empty list whose arena grows `chunk_size` bytes at a time.
+    pub fn new(chunk_size: usize) -> Self {
+        let arena = Arena::new(chunk_size);
+        let head = Self::alloc_node(&arena, &[], &[], MAX_HEIGHT);
+        SkipList { arena, head, max_height: AtomicUsize::new(1) }
+    }
+
+    /// Bytes of memory the list uses.
+    pub fn memory_usage(&self) -> usize {
+        self.arena.memory_usage()
+    }
+
+    fn alloc_node(arena: &Arena, key: &[u8], value: &[u8], height: usize) -> Node {
+        let size = HEADER + height * 8 + key.len() + value.len();
+        let node = arena.alloc(size);
+        let p = node.as_ptr();
+        // SAFETY: `p` is the start of `size` fresh zeroed bytes, 8-aligned; we write the
+        // header, leave the tower zeroed (null pointers), then copy key and value into the
+        // space reserved for them.
+        unsafe {
+            p.cast::<u32>().write(key.len() as u32);
+            p.add(4).cast::<u32>().write(value.len() as u32);
+            p.add(8).cast::<u32>().write(height as u32);
+            let data = p.add(HEADER + height * 8);
+            ptr::copy_nonoverlapping(key.as_ptr(), data, key.len());
+            ptr::copy_nonoverlapping(value.as_ptr(), data.add(key.len()), value.len());
+        }
+        node
+    }
+
+    fn next_ptr(node: Node, level: usize) -> &'static AtomicPtr<u8> {
+        // SAFETY: every caller passes a level below the node's height (the head has
+        // MAX_HEIGHT); the tower slot is 8-aligned and lives as long as the arena, which
+        // outlives every reference handed out (they never escape a `&self` borrow of the
+        // list or an iterator that owns an `Arc` to it).
+        unsafe { &*node.as_ptr().add(HEADER + level * 8).cast::<AtomicPtr<u8>>() }
+    }
+
+    fn next(node: Node, level: usize) -> Option<Node> {
+        NonNull::new(Self::next_ptr(node, level).load(Ordering::Acquire))
+    }
+
+    /// The key stored in `node`.
+    pub(crate) fn key<'a>(node: Node) -> &'a [u8] {
+        let p = node.as_ptr();
+        // SAFETY: the header was written before the node was published and is never
+        // changed; the key bytes follow the tower.
+        unsafe {
+            let key_len = p.cast::<u32>().read() as usize;
+            let height = p.add(8).cast::<u32>().read() as usize;
+            std::slice::from_raw_parts(p.add(HEADER + height * 8), key_len)
+        }
+    }
+
+    /// The value stored in `node`.
+    pub(crate) fn value<'a>(node: Node) -> &'a [u8] {
+        let p = node.as_ptr();
+        // SAFETY: as for `key`; the value follows the key.
+        unsafe {
+            let key_len = p.cast::<u32>().read() as usize;
+            let value_len = p.add(4).cast::<u32>().read() as usize;
+            let height = p.add(8).cast::<u32>().read() as usize;
+            std::slice::from_raw_parts(p.add(HEADER + height * 8 + key_len), value_len)
+        }
+    }
+
+    /// Inserts an entry. The key must not already be present, and calls must not
+    /// overlap (readers may run concurrently). `rng` is the writer's random state.
+    pub fn insert(&self, key: &[u8], value: &[u8], rng: &mut u64) {
+        let mut prev = [self.head; MAX_HEIGHT];
+        let mut x = self.head;
+        let max_height = self.max_height.load(Ordering::Relaxed);
+        for level in (0..max_height).rev() {
+            while let Some(next) = Self::next(x, level) {
+                if compare_internal(Self::key(next), key) == CmpOrdering::Less {
+                    x = next;
+                } else {
+                    break;
+                }
+            }
+            prev[level] = x;
+        }
+        let height = random_height(rng);
+        if height > max_height {
+            // Readers that see the new height before the node find null pointers from the
+            // head at the new levels, which is fine.
+            self.max_height.store(height, Ordering::Relaxed);
+        }
+        let node = Self::alloc_node(&self.arena, key, value, height);
+        for (level, p) in prev.iter().enumerate().take(height) {
+            let succ = Self::next_ptr(*p, level).load(Ordering::Relaxed);
+            Self::next_ptr(node, level).store(succ, Ordering::Relaxed);
+            Self::next_ptr(*p, level).store(node.as_ptr(), Ordering::Release);
+        }
+    }
+
+    /// The first node with key >= `target`.
+    pub(crate) fn find_greater_or_equal(&self, target: &[u8]) -> Option<Node> {
+        let mut x = self.head;
+        let mut level = self.max_height.load(Ordering::Relaxed) - 1;
+        loop {
+            let next = Self::next(x, level);
+            match next {
+                Some(n) if compare_internal(Self::key(n), target) == CmpOrdering::Less => x = n,
+                _ => {
+                    if level == 0 {
+                        return next;
+                    }
+                    level -= 1;
+                }
+            }
+        }
+    }
+
+    /// The last node with key < `target` (`None` if there is none).
+    pub(crate) fn find_less_than(&self, target: &[u8]) -> Option<Node> {
+        let mut x = self.head;
+        let mut level = self.max_height.load(Ordering::Relaxed) - 1;
+        loop {
+            match Self::next(x, level) {
+                Some(n) if compare_internal(Self::key(n), target) == CmpOrdering::Less => x = n,
+                _ => {
+                    if level == 0 {
+                        return (x != self.head).then_some(x);
+                    }
+                    level -= 1;
+                }
+            }
+        }
+    }
+
+    /// The last node (`None` if the list is empty).
+    pub(crate) fn find_last(&self) -> Option<Node> {
+        let mut x = self.head;
+        let mut level = self.max_height.load(Ordering::Relaxed) - 1;
+        loop {
+            match Self::next(x, level) {
+                Some(n) => x = n,
+                None => {
+                    if level == 0 {
+                        return (x != self.head).then_some(x);
+                    }
+                    level -= 1;
+                }
+            }
+        }
+    }
+
+    /// The first node (`None` if the list is empty).
+    pub(crate) fn first(&self) -> Option<Node> {
+        Self::next(self.head, 0)
+    }
+
+    /// The node after `node`.
+    pub(crate) fn successor(node: Node) -> Option<Node> {
+        Self::next(node, 0)
+    }
+}
+
+fn random_height(rng: &mut u64) -> usize {
+    let mut height = 1;
+    while height < MAX_HEIGHT {
+        // xorshift64*: cheap and good enough for tower heights.
+        *rng ^= *rng >> 12;
+        *rng ^= *rng << 25;
+        *rng ^= *rng >> 27;
+        let r = (rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32;
+        if r % BRANCHING != 0 {
+            break;
+        }
+        height += 1;
+    }
+    height
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{make_internal_key, ValueKind};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    fn ik(n: u64) -> Vec<u8> {
+        make_internal_key(format!("key{n:08}").as_bytes(), 1, ValueKind::Put)
+    }
+
+    #[test]
+    fn insert_and_find() {
+        let list = SkipList::new(4096);
+        let mut rng = 7;
+        assert!(list.first().is_none());
+        assert!(list.find_last().is_none());
+        let mut order: Vec<u64> = (0..2000).map(|i| (i * 7919) % 2000).collect();
+        for &i in &order {
+            list.insert(&ik(i * 2), format!("v{i}").as_bytes(), &mut rng);
+        }
+        order.sort();
+        // Full forward walk sees every key in order.
+        let mut n = list.first();
+        for &i in &order {
+            let node = n.unwrap();
+            assert_eq!(SkipList::key(node), &ik(i * 2)[..]);
+            assert_eq!(SkipList::value(node), format!("v{i}").as_bytes());
+            n = SkipList::successor(node);
+        }
+        assert!(n.is_none());
+        // Seeks between keys.
+        let ge = list.find_greater_or_equal(&ik(101)).unwrap();
+        assert_eq!(SkipList::key(ge), &ik(102)[..]);
+        let lt = list.find_less_than(&ik(101)).unwrap();
+        assert_eq!(SkipList::key(lt), &ik(100)[..]);
+        assert!(list.find_less_than(&ik(0)).is_none());
+        assert!(list.find_greater_or_equal(&ik(4000)).is_none());
+        assert_eq!(SkipList::key(list.find_last().unwrap()), &ik(3998)[..]);
+    }
+
+    #[test]
+    fn large_values_and_empty_values() {
+        let list = SkipList::new(4096);
+        let mut rng = 1;
+        let big = vec![5u8; 100_000];
+        list.insert(&ik(1), &big, &mut rng);
+        list.insert(&ik(2), b"", &mut rng);
+        let n = list.first().unwrap();
+        assert_eq!(SkipList::value(n), &big[..]);
+        assert_eq!(SkipList::value(SkipList::successor(n).unwrap()), b"");
+        assert!(list.memory_usage() >= 100_000);
+    }
+
+    #[test]
+    fn concurrent_readers_see_sorted_complete_entries() {
+        let list = Arc::new(SkipList::new(64 * 1024));
+        let done = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (list, done) = (list.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mut scans = 0;
+                    while !done.load(Ordering::Acquire) || scans < 3 {
+                        let mut prev: Option<Vec<u8>> = None;
+                        let mut n = list.first();
+                        while let Some(node) = n {
+                            let k = SkipList::key(node).to_vec();
+                            // Value always matches its key: no torn entries.
+                            assert_eq!(SkipList::value(node), &k[..k.len() - 8]);
+                            if let Some(p) = &prev {
+                                assert_eq!(compare_internal(p, &k), CmpOrdering::Less);
+                            }
+                            prev = Some(k);
+                            n = SkipList::successor(node);
+                        }
+                        let probe = ik(777);
+                        if let Some(node) = list.find_greater_or_equal(&probe) {
+                            assert_ne!(compare_internal(SkipList::key(node), &probe), CmpOrdering::Less);
+                        }
+                        scans += 1;
+                    }
+                })
+            })
+            .collect();
+        let mut rng = 99;
+        for i in 0..20_000u64 {
+            let k = ik((i * 7919) % 20_000);
+            list.insert(&k, &k[..k.len() - 8], &mut rng);
+        }
+        done.store(true, Ordering::Release);
+        for r in readers {
+            r.join().unwrap();
+        }
+        let mut count = 0;
+        let mut n = list.first();
+        while let Some(node) = n {
+            count += 1;
+            n = SkipList::successor(node);
+        }
+        assert_eq!(count, 20_000);
+    }
+}
