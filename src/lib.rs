@@ -12,3 +12,4 @@ pub mod options;
 pub use bytes::Bytes;
 pub use error::{Error, Result};
 pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery};
+pub mod sstable;

@@ -1,0 +1,92 @@
+//! [`BlockBuilder`]: builds the sorted, prefix-compressed blocks that hold an SSTable's
+//! entries (data blocks) and its block index (index block).
+//!
+//! Keys share prefixes with their predecessors, so each entry stores only what differs.
+//! Every `restart_interval` entries the sharing restarts (a *restart point*: the full
+//! key is stored), which lets a reader binary-search the restart points and then scan
+//! at most `restart_interval` entries.
+//!
+//! ```text
+//! block    := entry* restart* num_restarts
+//! entry    := shared: varint32 | non_shared: varint32 | value_len: varint32
+//!             | key_delta: [u8; non_shared] | value: [u8; value_len]
+//! restart  := u32 LE, offset of an entry whose `shared` is 0
+//! num_restarts := u32 LE (at least 1)
+//! ```
+//!
+//! On disk every block is followed by a 5-byte trailer (see [`super::format`]).
+
+use crate::coding::put_varint32;
+
+/// Builds one block; `finish` returns its bytes.
+pub struct BlockBuilder {
+    buf: Vec<u8>,
+    restarts: Vec<u32>,
+    restart_interval: usize,
+    counter: usize,
+    last_key: Vec<u8>,
+    entries: usize,
+}
+
+impl BlockBuilder {
+    /// A builder that restarts prefix sharing every `restart_interval` entries.
+    pub fn new(restart_interval: usize) -> Self {
+        BlockBuilder {
+            buf: Vec::new(),
+            restarts: vec![0],
+            restart_interval: restart_interval.max(1),
+            counter: 0,
+            last_key: Vec::new(),
+            entries: 0,
+        }
+    }
+
+    /// Adds an entry; keys must be added in increasing order.
+    pub fn add(&mut self, key: &[u8], value: &[u8]) {
+        let shared = if self.counter < self.restart_interval {
+            key.iter().zip(&self.last_key).take_while(|(a, b)| a == b).count()
+        } else {
+            self.restarts.push(self.buf.len() as u32);
+            self.counter = 0;
+            0
+        };
+        put_varint32(&mut self.buf, shared as u32);
+        put_varint32(&mut self.buf, (key.len() - shared) as u32);
+        put_varint32(&mut self.buf, value.len() as u32);
+        self.buf.extend_from_slice(&key[shared..]);
+        self.buf.extend_from_slice(value);
+        self.last_key.truncate(shared);
+        self.last_key.extend_from_slice(&key[shared..]);
+        self.counter += 1;
+        self.entries += 1;
+    }
+
+    /// Size the block would have if finished now.
+    pub fn estimated_size(&self) -> usize {
+        self.buf.len() + self.restarts.len() * 4 + 4
+    }
+
+    /// True if no entry was added since the last `finish`.
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// The last key added.
+    pub fn last_key(&self) -> &[u8] {
+        &self.last_key
+    }
+
+    /// Appends the restart array, returns the block, and resets the builder.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.buf);
+        for r in &self.restarts {
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.restarts.len() as u32).to_le_bytes());
+        self.restarts = vec![0];
+        self.counter = 0;
+        self.last_key.clear();
+        self.entries = 0;
+        out
+    }
+}

@@ -1,0 +1,133 @@
+//! [`TableBuilder`]: writes a sorted stream of entries as one SSTable file in the layout
+//! described in [`super::format`].
+//!
+//! Data blocks are cut when they reach the target block size; each finished block gets an
+//! index entry (its last key → its handle). The filter and properties are gathered as
+//! entries stream by and written after the last data block. `finish` syncs the file, so
+//! a table the caller goes on to record in the MANIFEST is durable.
+
+use std::io;
+
+use super::block_builder::BlockBuilder;
+use super::filter::BloomBuilder;
+use super::format::{block_trailer, BlockHandle, Footer, TableProperties, NO_COMPRESSION};
+use crate::fs::WritableFile;
+use crate::key::{ParsedKey, ValueKind};
+
+/// Restart interval of data blocks (LevelDB's default).
+pub const DATA_RESTART_INTERVAL: usize = 16;
+
+/// How tables are laid out.
+#[derive(Clone, Debug)]
+pub struct TableOptions {
+    /// Target uncompressed size of a data block.
+    pub block_size: usize,
+    /// Bloom filter bits per key; 0 writes no filter.
+    pub bloom_bits_per_key: u32,
+}
+
+/// Streams entries into a new table file.
+pub struct TableBuilder {
+    file: Box<dyn WritableFile>,
+    opts: TableOptions,
+    offset: u64,
+    data: BlockBuilder,
+    index: BlockBuilder,
+    filter: Option<BloomBuilder>,
+    props: TableProperties,
+}
+
+impl TableBuilder {
+    /// A builder writing to `file`, which must be empty.
+    pub fn new(file: Box<dyn WritableFile>, opts: TableOptions) -> Self {
+        let filter = (opts.bloom_bits_per_key > 0).then(|| BloomBuilder::new(opts.bloom_bits_per_key));
+        TableBuilder {
+            file,
+            opts,
+            offset: 0,
+            data: BlockBuilder::new(DATA_RESTART_INTERVAL),
+            index: BlockBuilder::new(1),
+            filter,
+            props: TableProperties { min_seq: u64::MAX, ..TableProperties::default() },
+        }
+    }
+
+    /// Adds an entry. Internal keys must arrive in strictly increasing order.
+    pub fn add(&mut self, ikey: &[u8], value: &[u8]) -> io::Result<()> {
+        if let Some(p) = ParsedKey::parse(ikey) {
+            if let Some(f) = &mut self.filter {
+                f.add_key(p.user_key);
+            }
+            self.props.min_seq = self.props.min_seq.min(p.seq);
+            self.props.max_seq = self.props.max_seq.max(p.seq);
+            self.props.raw_key_bytes += p.user_key.len() as u64;
+            if p.kind == ValueKind::Delete {
+                self.props.num_deletions += 1;
+            }
+        }
+        if self.props.num_entries == 0 {
+            self.props.smallest = ikey.to_vec();
+        }
+        self.props.num_entries += 1;
+        self.props.raw_value_bytes += value.len() as u64;
+        self.data.add(ikey, value);
+        if self.data.estimated_size() >= self.opts.block_size {
+            self.flush_data_block()?;
+        }
+        Ok(())
+    }
+
+    /// Entries added so far.
+    pub fn num_entries(&self) -> u64 {
+        self.props.num_entries
+    }
+
+    /// Bytes the file would have if finished now (roughly).
+    pub fn estimated_size(&self) -> u64 {
+        self.offset + self.data.estimated_size() as u64
+    }
+
+    fn flush_data_block(&mut self) -> io::Result<()> {
+        if self.data.is_empty() {
+            return Ok(());
+        }
+        let last_key = self.data.last_key().to_vec();
+        let contents = self.data.finish();
+        let handle = self.write_block(&contents)?;
+        let mut encoded = Vec::with_capacity(16);
+        handle.encode_to(&mut encoded);
+        self.index.add(&last_key, &encoded);
+        self.props.largest = last_key;
+        self.props.num_data_blocks += 1;
+        Ok(())
+    }
+
+    fn write_block(&mut self, contents: &[u8]) -> io::Result<BlockHandle> {
+        let handle = BlockHandle { offset: self.offset, size: contents.len() as u64 };
+        self.file.append(contents)?;
+        self.file.append(&block_trailer(contents, NO_COMPRESSION))?;
+        self.offset += (contents.len() + super::format::TRAILER_LEN) as u64;
+        Ok(handle)
+    }
+
+    /// Writes filter, properties, index and footer, syncs the file, and returns the
+    /// file size and the table's properties.
+    pub fn finish(mut self) -> io::Result<(u64, TableProperties)> {
+        self.flush_data_block()?;
+        if self.props.num_entries == 0 {
+            self.props.min_seq = 0;
+        }
+        let filter = match self.filter.take() {
+            Some(f) => self.write_block(&f.finish())?,
+            None => BlockHandle::default(),
+        };
+        let properties = self.write_block(&self.props.encode())?;
+        let index_contents = self.index.finish();
+        let index = self.write_block(&index_contents)?;
+        let footer = Footer { index, filter, properties }.encode();
+        self.file.append(&footer)?;
+        self.offset += footer.len() as u64;
+        self.file.sync()?;
+        Ok((self.offset, self.props))
+    }
+}

@@ -1,0 +1,239 @@
+//! The SSTable file layout: block handles, block trailers, the properties block and the
+//! footer.
+//!
+//! ```text
+//! table      := data_block* filter_block? properties_block index_block footer
+//! any block  := contents | trailer
+//! trailer    := compression: u8 (0 = none) | crc32: u32 LE over contents and compression byte
+//! handle     := offset: varint64 | size: varint64      (size excludes the trailer)
+//! index      := a block (see block_builder) mapping the last internal key of each data
+//!               block to that block's handle
+//! filter     := a bloom filter over the table's user keys (see filter)
+//! properties := see `TableProperties::encode`
+//! footer     := index_off u64 | index_size u64 | filter_off u64 | filter_size u64
+//!               | props_off u64 | props_size u64 | format_version u32 | crc32 u32
+//!               | magic u64                          (64 bytes, all LE; the crc covers
+//!                                                     the 52 bytes before it)
+//! ```
+//!
+//! A table without a filter has `filter_size == 0`.
+
+use crate::coding::{put_length_prefixed, put_varint64, Decoder};
+
+/// Identifies a strata SSTable ("strataST" in ASCII, little-endian).
+pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"strataST");
+/// The only format version written and read so far.
+pub const FORMAT_VERSION: u32 = 1;
+/// Size of the fixed footer.
+pub const FOOTER_LEN: usize = 64;
+/// Size of the trailer after every block.
+pub const TRAILER_LEN: usize = 5;
+/// Compression byte of an uncompressed block.
+pub const NO_COMPRESSION: u8 = 0;
+
+/// Where a block lives in the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockHandle {
+    /// Offset of the block's first byte.
+    pub offset: u64,
+    /// Size of the contents, trailer excluded.
+    pub size: u64,
+}
+
+impl BlockHandle {
+    /// Appends the varint encoding.
+    pub fn encode_to(&self, dst: &mut Vec<u8>) {
+        put_varint64(dst, self.offset);
+        put_varint64(dst, self.size);
+    }
+
+    /// Decodes a handle from an index entry value.
+    pub fn decode(src: &[u8]) -> Option<BlockHandle> {
+        let mut d = Decoder::new(src);
+        Some(BlockHandle { offset: d.varint64()?, size: d.varint64()? })
+    }
+}
+
+/// The trailer of a block with `contents` and compression byte `compression`.
+pub fn block_trailer(contents: &[u8], compression: u8) -> [u8; TRAILER_LEN] {
+    let mut h = crc32fast::Hasher::new();
+    h.update(contents);
+    h.update(&[compression]);
+    let crc = h.finalize().to_le_bytes();
+    [compression, crc[0], crc[1], crc[2], crc[3]]
+}
+
+/// The fixed-size tail of every table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footer {
+    /// The index block.
+    pub index: BlockHandle,
+    /// The filter block (size 0 when the table has none).
+    pub filter: BlockHandle,
+    /// The properties block.
+    pub properties: BlockHandle,
+}
+
+impl Footer {
+    /// The 64-byte encoding.
+    pub fn encode(&self) -> [u8; FOOTER_LEN] {
+        let mut out = [0u8; FOOTER_LEN];
+        let fields = [
+            self.index.offset,
+            self.index.size,
+            self.filter.offset,
+            self.filter.size,
+            self.properties.offset,
+            self.properties.size,
+        ];
+        for (i, f) in fields.iter().enumerate() {
+            out[i * 8..i * 8 + 8].copy_from_slice(&f.to_le_bytes());
+        }
+        out[48..52].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let crc = crc32fast::hash(&out[..52]);
+        out[52..56].copy_from_slice(&crc.to_le_bytes());
+        out[56..64].copy_from_slice(&TABLE_MAGIC.to_le_bytes());
+        out
+    }
+
+    /// Decodes and checks a footer; the error says which check failed.
+    pub fn decode(src: &[u8]) -> Result<Footer, &'static str> {
+        let mut d = Decoder::new(src);
+        let mut f = [0u64; 6];
+        for v in f.iter_mut() {
+            *v = d.u64().ok_or("footer too short")?;
+        }
+        let version = d.u32().ok_or("footer too short")?;
+        let crc = d.u32().ok_or("footer too short")?;
+        let magic = d.u64().ok_or("footer too short")?;
+        if magic != TABLE_MAGIC {
+            return Err("bad magic number (not a strata table)");
+        }
+        if crc != crc32fast::hash(&src[..52]) {
+            return Err("footer checksum mismatch");
+        }
+        if version != FORMAT_VERSION {
+            return Err("unsupported table format version");
+        }
+        Ok(Footer {
+            index: BlockHandle { offset: f[0], size: f[1] },
+            filter: BlockHandle { offset: f[2], size: f[3] },
+            properties: BlockHandle { offset: f[4], size: f[5] },
+        })
+    }
+}
+
+/// What a table knows about its contents, stored in its properties block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableProperties {
+    /// Smallest internal key.
+    pub smallest: Vec<u8>,
+    /// Largest internal key.
+    pub largest: Vec<u8>,
+    /// Smallest seqno of any entry.
+    pub min_seq: u64,
+    /// Largest seqno of any entry.
+    pub max_seq: u64,
+    /// Entries (versions) in the table.
+    pub num_entries: u64,
+    /// Tombstones among them.
+    pub num_deletions: u64,
+    /// Data blocks.
+    pub num_data_blocks: u64,
+    /// Sum of user key lengths.
+    pub raw_key_bytes: u64,
+    /// Sum of value lengths.
+    pub raw_value_bytes: u64,
+}
+
+impl TableProperties {
+    /// ```text
+    /// properties := smallest: len-prefixed | largest: len-prefixed | min_seq | max_seq
+    ///               | num_entries | num_deletions | num_data_blocks | raw_key_bytes
+    ///               | raw_value_bytes                     (the numbers are varint64)
+    /// ```
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_length_prefixed(&mut out, &self.smallest);
+        put_length_prefixed(&mut out, &self.largest);
+        for v in [
+            self.min_seq,
+            self.max_seq,
+            self.num_entries,
+            self.num_deletions,
+            self.num_data_blocks,
+            self.raw_key_bytes,
+            self.raw_value_bytes,
+        ] {
+            put_varint64(&mut out, v);
+        }
+        out
+    }
+
+    /// Decodes a properties block; `None` if malformed.
+    pub fn decode(src: &[u8]) -> Option<TableProperties> {
+        let mut d = Decoder::new(src);
+        let p = TableProperties {
+            smallest: d.length_prefixed()?.to_vec(),
+            largest: d.length_prefixed()?.to_vec(),
+            min_seq: d.varint64()?,
+            max_seq: d.varint64()?,
+            num_entries: d.varint64()?,
+            num_deletions: d.varint64()?,
+            num_data_blocks: d.varint64()?,
+            raw_key_bytes: d.varint64()?,
+            raw_value_bytes: d.varint64()?,
+        };
+        d.is_empty().then_some(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn footer_round_trip_and_checks() {
+        let f = Footer {
+            index: BlockHandle { offset: 1, size: 2 },
+            filter: BlockHandle { offset: 3, size: 4 },
+            properties: BlockHandle { offset: 5, size: u64::MAX },
+        };
+        let enc = f.encode();
+        assert_eq!(Footer::decode(&enc), Ok(f));
+        let mut bad = enc;
+        bad[3] ^= 1;
+        assert_eq!(Footer::decode(&bad), Err("footer checksum mismatch"));
+        let mut bad = enc;
+        bad[60] ^= 1;
+        assert!(Footer::decode(&bad).unwrap_err().contains("magic"));
+        assert!(Footer::decode(&enc[..10]).is_err());
+    }
+
+    #[test]
+    fn properties_round_trip() {
+        let p = TableProperties {
+            smallest: b"a".to_vec(),
+            largest: b"zz".to_vec(),
+            min_seq: 1,
+            max_seq: 99,
+            num_entries: 10,
+            num_deletions: 2,
+            num_data_blocks: 3,
+            raw_key_bytes: 30,
+            raw_value_bytes: 1000,
+        };
+        assert_eq!(TableProperties::decode(&p.encode()), Some(p.clone()));
+        let enc = p.encode();
+        assert!(TableProperties::decode(&enc[..enc.len() - 1]).is_none());
+    }
+
+    #[test]
+    fn handle_round_trip() {
+        let h = BlockHandle { offset: 1 << 40, size: 4096 };
+        let mut buf = Vec::new();
+        h.encode_to(&mut buf);
+        assert_eq!(BlockHandle::decode(&buf), Some(h));
+        assert_eq!(BlockHandle::decode(&buf[..2]), None);
+    }
+}

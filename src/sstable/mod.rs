@@ -1,0 +1,17 @@
+//! Sorted string tables: immutable files of sorted entries with a block index, a bloom
+//! filter and checksums. [`format`] lays out the file; [`TableBuilder`] writes one and
+//! [`TableReader`] reads one.
+pub mod block;
+pub mod block_builder;
+pub mod builder;
+pub mod cache;
+pub mod filter;
+pub mod format;
+pub mod reader;
+
+pub use builder::{TableBuilder, TableOptions};
+pub use cache::BlockCache;
+pub use reader::{FilterResult, TableIter, TableReader};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,323 @@
+//! [`TableReader`]: opens an SSTable, answers point lookups and hands out iterators.
+//!
+//! Opening reads and checks the footer, the index block, the filter and the properties,
+//! and keeps them in memory. Data blocks are read on demand with positioned reads,
+//! checksummed, and kept in the shared [`BlockCache`]. A point lookup consults the bloom
+//! filter before touching the index or any data block.
+//!
+//! Every check names the file and the offset of what failed, so a damaged table reports
+//! `Error::Corruption("000012.sst at offset 8192: ...")` instead of panicking or returning
+//! wrong data.
+
+use std::cmp::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::block::{Block, BlockIter};
+use super::cache::BlockCache;
+use super::filter::BloomFilter;
+use super::format::{block_trailer, BlockHandle, Footer, TableProperties, FOOTER_LEN, NO_COMPRESSION, TRAILER_LEN};
+use crate::error::{Error, Result};
+use crate::fs::RandomAccessFile;
+use crate::iter::InternalIterator;
+use crate::key::{compare_internal, seek_key, ParsedKey, ValueKind};
+use crate::memtable::Lookup;
+
+/// Gives every opened table a distinct block-cache namespace.
+static NEXT_TABLE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What the filter said during a lookup, for read-amplification statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterResult {
+    /// The table has no filter.
+    NoFilter,
+    /// The filter ruled the key out: no block was read.
+    Excluded,
+    /// The filter let the key through and blocks were read.
+    Passed,
+}
+
+/// An open SSTable.
+pub struct TableReader {
+    file: Arc<dyn RandomAccessFile>,
+    name: Arc<str>,
+    id: u64,
+    index: Arc<Block>,
+    filter: Option<BloomFilter>,
+    props: TableProperties,
+    cache: Option<Arc<BlockCache>>,
+}
+
+impl TableReader {
+    /// Opens the table in `file`, called `name` in error messages.
+    pub fn open(file: Arc<dyn RandomAccessFile>, name: &str, cache: Option<Arc<BlockCache>>) -> Result<TableReader> {
+        let name: Arc<str> = name.into();
+        let size = file.size();
+        if size < FOOTER_LEN as u64 {
+            return Err(Error::corruption(&name, Some(0), format!("file of {size} bytes is too short to be a table")));
+        }
+        let footer_at = size - FOOTER_LEN as u64;
+        let footer = Footer::decode(&file.read_at(footer_at, FOOTER_LEN)?)
+            .map_err(|why| Error::corruption(&name, Some(footer_at), why))?;
+        let props_raw = read_contents(file.as_ref(), &name, footer.properties)?;
+        let props = TableProperties::decode(&props_raw)
+            .ok_or_else(|| Error::corruption(&name, Some(footer.properties.offset), "malformed properties block"))?;
+        let index_raw = read_contents(file.as_ref(), &name, footer.index)?;
+        let index = Arc::new(Block::new(index_raw, name.clone(), footer.index.offset)?);
+        let filter = if footer.filter.size > 0 {
+            let data = read_contents(file.as_ref(), &name, footer.filter)?.to_vec();
+            let filter = BloomFilter::new(data)
+                .ok_or_else(|| Error::corruption(&name, Some(footer.filter.offset), "malformed filter block"))?;
+            Some(filter)
+        } else {
+            None
+        };
+        let id = NEXT_TABLE_ID.fetch_add(1, AtomicOrdering::Relaxed);
+        Ok(TableReader { file, name, id, index, filter, props, cache })
+    }
+
+    /// The table's properties (key range, seqno range, counts).
+    pub fn properties(&self) -> &TableProperties {
+        &self.props
+    }
+
+    /// The file name used in errors.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The data block at `handle`, from the cache if possible.
+    fn data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
+        if let Some(cache) = &self.cache {
+            if let Some(block) = cache.get(self.id, handle.offset) {
+                return Ok(block);
+            }
+        }
+        let contents = read_contents(self.file.as_ref(), &self.name, handle)?;
+        let block = Arc::new(Block::new(contents, self.name.clone(), handle.offset)?);
+        if let Some(cache) = &self.cache {
+            cache.insert(self.id, handle.offset, block.clone());
+        }
+        Ok(block)
+    }
+
+    fn decode_handle(&self, index_value: &[u8]) -> Result<BlockHandle> {
+        BlockHandle::decode(index_value).ok_or_else(|| Error::corruption(&self.name, None, "bad block handle in index"))
+    }
+
+    /// True unless the filter rules `user_key` out.
+    pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.may_contain(user_key))
+    }
+
+    /// The newest version of `user_key` with seqno <= `seq` in this table.
+    pub fn get(&self, user_key: &[u8], seq: u64) -> Result<(Lookup<Bytes>, FilterResult)> {
+        let filter = match &self.filter {
+            None => FilterResult::NoFilter,
+            Some(f) if !f.may_contain(user_key) => return Ok((Lookup::Missing, FilterResult::Excluded)),
+            Some(_) => FilterResult::Passed,
+        };
+        let target = seek_key(user_key, seq);
+        let mut index = self.index.iter(compare_internal);
+        index.seek(&target);
+        if !index.valid() {
+            index.status()?;
+            return Ok((Lookup::Missing, filter));
+        }
+        let block = self.data_block(self.decode_handle(index.value())?)?;
+        let mut it = block.iter(compare_internal);
+        it.seek(&target);
+        if !it.valid() {
+            // The index said the block's last key is >= target, so an empty result
+            // means the block is damaged.
+            it.status()?;
+            return Err(Error::corruption(&self.name, None, "index key beyond its block's last key"));
+        }
+        let parsed =
+            ParsedKey::parse(it.key()).ok_or_else(|| Error::corruption(&self.name, None, "malformed internal key"))?;
+        if parsed.user_key.cmp(user_key) != Ordering::Equal {
+            return Ok((Lookup::Missing, filter));
+        }
+        let lookup = match parsed.kind {
+            ValueKind::Put => Lookup::Found(it.value_bytes()),
+            ValueKind::Delete => Lookup::Deleted,
+        };
+        Ok((lookup, filter))
+    }
+
+    /// A cursor over every entry of the table.
+    pub fn iter(self: &Arc<Self>) -> TableIter {
+        TableIter { table: self.clone(), index: self.index.iter(compare_internal), data: None, err: None }
+    }
+}
+
+/// Reads and checks the contents of the block at `handle` of the file called `name`.
+fn read_contents(file: &dyn RandomAccessFile, name: &str, handle: BlockHandle) -> Result<Bytes> {
+    let corrupt = |what: &str| Error::corruption(name, Some(handle.offset), what);
+    let total = handle.size.checked_add(TRAILER_LEN as u64).ok_or_else(|| corrupt("block size overflows"))?;
+    let end = handle.offset.checked_add(total).ok_or_else(|| corrupt("block offset overflows"))?;
+    if end > file.size() {
+        return Err(corrupt("block handle points past the end of the file"));
+    }
+    let mut buf = file.read_at(handle.offset, total as usize)?;
+    let n = handle.size as usize;
+    let compression = buf[n];
+    if block_trailer(&buf[..n], compression)[..] != buf[n..] {
+        return Err(corrupt("block checksum mismatch"));
+    }
+    if compression != NO_COMPRESSION {
+        return Err(corrupt("unknown block compression"));
+    }
+    buf.truncate(n);
+    Ok(Bytes::from(buf))
+}
+
+/// A two-level [`InternalIterator`]: the index block picks data blocks, a block
+/// iterator walks each.
+pub struct TableIter {
+    table: Arc<TableReader>,
+    index: BlockIter,
+    data: Option<BlockIter>,
+    err: Option<Error>,
+}
+
+impl TableIter {
+    /// Loads the data block the index cursor points at.
+    fn load_block(&mut self) -> bool {
+        self.data = None;
+        if !self.index.valid() {
+            if let Err(e) = self.index.status() {
+                self.err.get_or_insert(e);
+            }
+            return false;
+        }
+        let block = self.table.decode_handle(self.index.value()).and_then(|h| self.table.data_block(h));
+        match block {
+            Ok(b) => {
+                self.data = Some(b.iter(compare_internal));
+                true
+            }
+            Err(e) => {
+                self.err.get_or_insert(e);
+                false
+            }
+        }
+    }
+
+    fn data_valid(&self) -> bool {
+        self.data.as_ref().is_some_and(|d| d.valid())
+    }
+
+    /// Records a damaged data block; true if there was one.
+    fn data_failed(&mut self) -> bool {
+        if let Some(Err(e)) = self.data.as_ref().map(|d| d.status()) {
+            self.err.get_or_insert(e);
+            self.data = None;
+            return true;
+        }
+        false
+    }
+
+    fn skip_empty_forward(&mut self) {
+        while !self.data_valid() && self.err.is_none() {
+            if self.data_failed() || self.data.is_none() && !self.index.valid() {
+                return;
+            }
+            self.index.next();
+            if !self.load_block() {
+                return;
+            }
+            if let Some(d) = &mut self.data {
+                d.seek_to_first();
+            }
+        }
+    }
+
+    fn skip_empty_backward(&mut self) {
+        while !self.data_valid() && self.err.is_none() {
+            if self.data_failed() || self.data.is_none() && !self.index.valid() {
+                return;
+            }
+            self.index.prev();
+            if !self.load_block() {
+                return;
+            }
+            if let Some(d) = &mut self.data {
+                d.seek_to_last();
+            }
+        }
+    }
+}
+
+impl InternalIterator for TableIter {
+    fn valid(&self) -> bool {
+        self.err.is_none() && self.data_valid()
+    }
+
+    fn seek_to_first(&mut self) {
+        self.index.seek_to_first();
+        if self.load_block() {
+            if let Some(d) = &mut self.data {
+                d.seek_to_first();
+            }
+        }
+        self.skip_empty_forward();
+    }
+
+    fn seek_to_last(&mut self) {
+        self.index.seek_to_last();
+        if self.load_block() {
+            if let Some(d) = &mut self.data {
+                d.seek_to_last();
+            }
+        }
+        self.skip_empty_backward();
+    }
+
+    fn seek(&mut self, target: &[u8]) {
+        self.index.seek(target);
+        if self.load_block() {
+            if let Some(d) = &mut self.data {
+                d.seek(target);
+            }
+        }
+        self.skip_empty_forward();
+    }
+
+    fn next(&mut self) {
+        if let Some(d) = &mut self.data {
+            d.next();
+        }
+        self.skip_empty_forward();
+    }
+
+    fn prev(&mut self) {
+        if let Some(d) = &mut self.data {
+            d.prev();
+        }
+        self.skip_empty_backward();
+    }
+
+    fn key(&self) -> &[u8] {
+        match &self.data {
+            Some(d) if self.err.is_none() => d.key(),
+            _ => &[],
+        }
+    }
+
+    fn value(&self) -> &[u8] {
+        match &self.data {
+            Some(d) if self.err.is_none() => d.value(),
+            _ => &[],
+        }
+    }
+
+    fn status(&self) -> Result<()> {
+        match &self.err {
+            Some(e) => Err(e.duplicate()),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Table round trips, lookups through the filter and index, and damaged files.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::error::Error;
+use crate::fs::{FileSystem, OsFileSystem};
+use crate::iter::InternalIterator;
+use crate::key::{make_internal_key, seek_key, user_key, ValueKind};
+use crate::memtable::Lookup;
+
+fn key(i: u32) -> Vec<u8> {
+    format!("user{i:06}").into_bytes()
+}
+
+/// Writes keys 0, 2, 4, ... (n of them); every 10th is a tombstone; key 4 has two versions.
+fn write_table(dir: &std::path::Path, n: u32, block_size: usize, bloom: u32) -> std::path::PathBuf {
+    let path = dir.join("000001.sst");
+    let file = OsFileSystem.create(&path).unwrap();
+    let mut b = TableBuilder::new(file, TableOptions { block_size, bloom_bits_per_key: bloom });
+    for i in 0..n {
+        let k = key(i * 2);
+        if i == 2 {
+            b.add(&make_internal_key(&k, 1000, ValueKind::Put), b"newer").unwrap();
+        }
+        let kind = if i % 10 == 9 { ValueKind::Delete } else { ValueKind::Put };
+        let v = if kind == ValueKind::Put { format!("value{i}") } else { String::new() };
+        b.add(&make_internal_key(&k, u64::from(i) + 1, kind), v.as_bytes()).unwrap();
+    }
+    let (size, props) = b.finish().unwrap();
+    assert_eq!(size, std::fs::metadata(&path).unwrap().len());
+    assert_eq!(props.num_entries, u64::from(n) + u64::from(n > 2));
+    path
+}
+
+fn open(path: &std::path::Path, cache: bool) -> crate::Result<Arc<TableReader>> {
+    let file = OsFileSystem.open(path)?;
+    let cache = cache.then(|| Arc::new(BlockCache::new(1 << 20)));
+    Ok(Arc::new(TableReader::open(file, "000001.sst", cache)?))
+}
+
+#[test]
+fn point_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    for (block_size, bloom, cache) in [(256, 10, true), (4096, 0, false), (64 * 1024, 10, true)] {
+        let path = write_table(dir.path(), 1000, block_size, bloom);
+        let t = open(&path, cache).unwrap();
+        assert_eq!(t.properties().min_seq, 1);
+        assert_eq!(t.properties().max_seq, 1000);
+        assert_eq!(t.properties().num_deletions, 100);
+        for i in 0..1000u32 {
+            let (got, _) = t.get(&key(i * 2), u64::MAX >> 8).unwrap();
+            let want = if i == 2 {
+                Lookup::Found(bytes::Bytes::from_static(b"newer"))
+            } else if i % 10 == 9 {
+                Lookup::Deleted
+            } else {
+                Lookup::Found(bytes::Bytes::from(format!("value{i}")))
+            };
+            assert_eq!(got, want, "key {i}");
+            // Absent keys between the present ones.
+            assert_eq!(t.get(&key(i * 2 + 1), u64::MAX >> 8).unwrap().0, Lookup::Missing);
+        }
+        // Older snapshot sees the older version of key 4, and nothing before seq 1.
+        assert_eq!(t.get(&key(4), 999).unwrap().0, Lookup::Found(bytes::Bytes::from_static(b"value2")));
+        assert_eq!(t.get(&key(0), 0).unwrap().0, Lookup::Missing);
+        assert_eq!(t.get(b"zzz", u64::MAX >> 8).unwrap().0, Lookup::Missing);
+    }
+}
+
+#[test]
+fn filter_excludes_most_absent_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_table(dir.path(), 5000, 4096, 10);
+    let t = open(&path, true).unwrap();
+    let excluded = (0..5000u32)
+        .filter(|i| t.get(&key(i * 2 + 1), u64::MAX >> 8).unwrap().1 == FilterResult::Excluded)
+        .count();
+    assert!(excluded > 4850, "only {excluded} of 5000 absent keys excluded");
+    assert_eq!(t.get(&key(0), u64::MAX >> 8).unwrap().1, FilterResult::Passed);
+}
+
+#[test]
+fn iteration_both_ways_and_seeks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_table(dir.path(), 500, 256, 10);
+    let t = open(&path, true).unwrap();
+    let mut it = t.iter();
+    it.seek_to_first();
+    let mut fwd = Vec::new();
+    while it.valid() {
+        fwd.push(it.key().to_vec());
+        it.next();
+    }
+    it.status().unwrap();
+    assert_eq!(fwd.len(), 501);
+    assert!(fwd.windows(2).all(|w| crate::key::compare_internal(&w[0], &w[1]).is_lt()));
+    it.seek_to_last();
+    let mut back = Vec::new();
+    while it.valid() {
+        back.push(it.key().to_vec());
+        it.prev();
+    }
+    back.reverse();
+    assert_eq!(back, fwd);
+    it.seek(&seek_key(&key(101), u64::MAX >> 8));
+    assert_eq!(user_key(it.key()), key(102));
+    it.prev();
+    assert_eq!(user_key(it.key()), key(100));
+    it.seek_for_prev(&seek_key(&key(101), u64::MAX >> 8));
+    assert_eq!(user_key(it.key()), key(100));
+    it.seek(&seek_key(b"zzz", 0));
+    assert!(!it.valid());
+}
+
+#[test]
+fn every_damaged_byte_is_detected_or_harmless() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_table(dir.path(), 60, 256, 10);
+    let good = std::fs::read(&path).unwrap();
+    let reference: Vec<(Vec<u8>, Vec<u8>)> = {
+        let t = open(&path, false).unwrap();
+        let mut it = t.iter();
+        it.seek_to_first();
+        let mut v = Vec::new();
+        while it.valid() {
+            v.push((it.key().to_vec(), it.value().to_vec()));
+            it.next();
+        }
+        v
+    };
+    let (mut errors, mut opened_ok) = (0, 0);
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] ^= 0x5a;
+        std::fs::write(&path, &bad).unwrap();
+        let t = match open(&path, false) {
+            Ok(t) => t,
+            Err(Error::Corruption(msg)) => {
+                assert!(msg.contains("000001.sst"), "{msg}");
+                errors += 1;
+                continue;
+            }
+            Err(e) => panic!("unexpected error {e}"),
+        };
+        opened_ok += 1;
+        let mut it = t.iter();
+        it.seek_to_first();
+        let mut got = Vec::new();
+        while it.valid() {
+            got.push((it.key().to_vec(), it.value().to_vec()));
+            it.next();
+        }
+        match it.status() {
+            // Whatever was returned before the error must be a prefix of the truth.
+            Err(Error::Corruption(msg)) => {
+                assert!(msg.contains("000001.sst"), "{msg}");
+                assert_eq!(&reference[..got.len()], &got[..]);
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(()) => assert_eq!(got, reference, "byte {i} flipped yet iteration returned other data"),
+        }
+    }
+    assert!(errors > 0 && opened_ok > 0);
+    // Truncations are always detected.
+    for len in [0, 10, 63, good.len() / 2, good.len() - 1] {
+        std::fs::write(&path, &good[..len]).unwrap();
+        assert!(matches!(open(&path, false).map(|_| ()), Err(Error::Corruption(_))), "len {len}");
+    }
+}
