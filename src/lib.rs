@@ -2,6 +2,7 @@
 pub mod batch;
 pub mod coding;
 pub mod error;
+pub mod filename;
 pub mod fs;
 pub mod iter;
 pub mod key;
@@ -13,3 +14,4 @@ pub use bytes::Bytes;
 pub use error::{Error, Result};
 pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery};
 pub mod sstable;
+pub mod version;
