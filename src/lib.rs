@@ -1,6 +1,7 @@
 //! strata: an embeddable LSM-tree key-value storage engine.
 pub mod batch;
 pub mod coding;
+mod db;
 pub mod error;
 pub mod filename;
 pub mod fs;
@@ -15,3 +16,8 @@ pub use error::{Error, Result};
 pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery};
 pub mod sstable;
 pub mod version;
+pub mod stats;
+
+pub use batch::WriteBatch;
+pub use db::{Db, Iter, Snapshot};
+pub use stats::{LevelStats, Stats};

@@ -156,6 +156,11 @@ impl VersionSet {
         self.last_sequence
     }
 
+    /// Where the tables live.
+    pub fn context(&self) -> &Arc<TableContext> {
+        &self.ctx
+    }
+
     /// The number of the live MANIFEST.
     pub fn manifest_number(&self) -> u64 {
         self.manifest_number

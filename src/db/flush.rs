@@ -1,0 +1,129 @@
+//! The background thread and memtable flush.
+//!
+//! The thread waits for frozen memtables and flushes the oldest first, so WALs retire
+//! in order. A flush writes and fsyncs the table (the directory too), records it in the
+//! MANIFEST together with the new oldest-live WAL number, installs the new version and
+//! drops the memtable in one step under the state lock (so a reader sees the data in
+//! exactly one place), and finally deletes the WAL it no longer needs.
+//!
+//! A failed flush removes its partial table and puts the database into the error
+//! state: writes fail with `Error::Background`, reads go on, and the WAL still holds
+//! everything, so a reopen recovers.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{DbInner, SuperVersion};
+use crate::error::{Error, Result};
+use crate::filename;
+use crate::iter::InternalIterator;
+use crate::memtable::MemTable;
+use crate::sstable::{TableBuilder, TableOptions};
+use crate::stats::Counters;
+use crate::version::{NewFile, TableContext, VersionEdit};
+
+pub(crate) fn background_loop(db: &Arc<DbInner>) {
+    loop {
+        let (mem, next_log) = {
+            let mut st = db.state.lock();
+            while !st.shutting_down && (st.frozen.is_empty() || st.bg_error.is_some()) {
+                db.bg_cv.wait(&mut st);
+            }
+            if st.shutting_down {
+                return;
+            }
+            let next_log = st.frozen.get(1).map_or(st.mem_log_number, |f| f.log_number);
+            (st.frozen[0].mem.clone(), next_log)
+        };
+        if let Err(e) = flush_one(db, &mem, next_log) {
+            let mut st = db.state.lock();
+            st.bg_error = Some(format!("memtable flush failed: {e}"));
+            db.flushed_cv.notify_all();
+        }
+    }
+}
+
+fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
+    let number = db.file_numbers.fetch_add(1, Ordering::SeqCst);
+    let table = write_table(&db.ctx, &db.opts_table(), mem, number)?;
+    let mut edit = VersionEdit { log_number: Some(next_log), ..VersionEdit::default() };
+    if let Some(t) = &table {
+        Counters::add(&db.stats.flush_bytes_written, t.size);
+        edit.last_sequence = Some(t.max_seq);
+        edit.new_files.push(t.clone());
+    }
+    let version = match db.versions.lock().log_and_apply(edit) {
+        Ok(v) => v,
+        Err(e) => {
+            if table.is_some() {
+                let _ = db.fs.remove(&filename::path(&db.dir, &filename::table_name(number)));
+            }
+            return Err(e);
+        }
+    };
+    let old_logs: Vec<u64> = {
+        let mut st = db.state.lock();
+        let done = st.frozen.remove(0);
+        let imms = st.sv.imms.iter().filter(|m| !Arc::ptr_eq(m, &done.mem)).cloned().collect();
+        st.sv = Arc::new(SuperVersion { mem: st.sv.mem.clone(), imms, version });
+        db.flushed_cv.notify_all();
+        vec![done.log_number]
+    };
+    Counters::add(&db.stats.flushes, 1);
+    for log in old_logs {
+        // Best effort: a leftover log below the MANIFEST's log number is removed at open.
+        let _ = db.fs.remove(&super::wal_path(&db.dir, log));
+    }
+    Ok(())
+}
+
+impl DbInner {
+    pub(crate) fn opts_table(&self) -> TableOptions {
+        table_options(&self.opts)
+    }
+}
+
+pub(crate) fn table_options(opts: &crate::options::Options) -> TableOptions {
+    TableOptions { block_size: opts.block_size, bloom_bits_per_key: opts.bloom_bits_per_key }
+}
+
+/// Writes every entry of `mem` to table `number` at level 0, fsyncs it and its
+/// directory, and describes it; `None` (and no file) if the memtable is empty.
+pub(crate) fn write_table(ctx: &TableContext, opts: &TableOptions, mem: &Arc<MemTable>, number: u64) -> Result<Option<NewFile>> {
+    if mem.is_empty() {
+        return Ok(None);
+    }
+    let path = filename::path(&ctx.dir, &filename::table_name(number));
+    let result = (|| -> Result<NewFile> {
+        let mut builder = TableBuilder::new(ctx.fs.create(&path)?, opts.clone());
+        let mut it = mem.iter();
+        it.seek_to_first();
+        while it.valid() {
+            builder.add(it.key(), it.value())?;
+            it.next();
+        }
+        let (size, props) = builder.finish()?;
+        ctx.fs.sync_dir(&ctx.dir)?;
+        Ok(NewFile {
+            level: 0,
+            number,
+            size,
+            smallest: props.smallest,
+            largest: props.largest,
+            min_seq: props.min_seq,
+            max_seq: props.max_seq,
+            num_entries: props.num_entries,
+            num_deletions: props.num_deletions,
+        })
+    })();
+    match result {
+        Ok(f) => Ok(Some(f)),
+        Err(e) => {
+            let _ = ctx.fs.remove(&path);
+            Err(match e {
+                Error::Io(io) => Error::Io(io),
+                other => other,
+            })
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! [`Iter`]: the user-facing iterator over a key range, in both directions.
+//!
+//! An `Iter` pins a [`SuperVersion`] (so its memtables and tables stay alive) and a
+//! seqno (so later writes stay invisible). It merges all sources with a
+//! [`MergingIterator`] and reconciles versions (Database Internals §"Reconciliation"):
+//! for each user key only the newest version at or below the seqno counts, and a
+//! tombstone hides the key.
+//!
+//! Forward and backward iteration use two independent cursors, created lazily; each
+//! remembers the last key it returned, and they stop where they meet, which is what
+//! `DoubleEndedIterator` requires.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{DbInner, SuperVersion};
+use crate::error::{Error, Result};
+use crate::iter::merge::MergingIterator;
+use crate::iter::InternalIterator;
+use crate::key::{make_internal_key, seek_key, ParsedKey, ValueKind, MAX_SEQUENCE};
+
+type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// Copies a range's bounds.
+pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(range: &R) -> Bounds {
+    let own = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (own(range.start_bound()), own(range.end_bound()))
+}
+
+/// The bounds of all keys starting with `prefix`: [prefix, next prefix).
+pub(crate) fn prefix_bounds(prefix: &[u8]) -> Bounds {
+    let mut upper = prefix.to_vec();
+    // The smallest key greater than every key with this prefix: drop trailing 0xff bytes
+    // and increment the last byte; none exists if the prefix is all 0xff.
+    while upper.last() == Some(&0xff) {
+        upper.pop();
+    }
+    let hi = match upper.last_mut() {
+        Some(b) => {
+            *b += 1;
+            Bound::Excluded(upper)
+        }
+        None => Bound::Unbounded,
+    };
+    (Bound::Included(prefix.to_vec()), hi)
+}
+
+/// Iterator over `(key, value)` pairs; see the module comment.
+pub struct Iter {
+    sv: Arc<SuperVersion>,
+    seq: u64,
+    bounds: Bounds,
+    front: Option<MergingIterator>,
+    back: Option<MergingIterator>,
+    /// Last key returned from the front / back.
+    front_last: Option<Bytes>,
+    back_last: Option<Bytes>,
+    /// Forward: a key whose fate is decided (returned or deleted); its older versions
+    /// are skipped.
+    front_skip: Option<Vec<u8>>,
+    /// Backward: the key being gathered and its newest visible version so far.
+    back_group: Option<(Vec<u8>, Option<(ValueKind, Vec<u8>)>)>,
+    done: bool,
+    /// An error met while creating the iterator, reported by the first `next`.
+    pending_error: Option<Error>,
+}
+
+impl Iter {
+    pub(crate) fn new(inner: Arc<DbInner>, seq: u64, bounds: Bounds, _reserved: Option<()>) -> Iter {
+        let (sv, pending_error) = match inner.check_open() {
+            Ok(()) => (inner.super_version(), None),
+            Err(e) => (inner.super_version(), Some(e)),
+        };
+        Iter {
+            sv,
+            seq,
+            bounds,
+            front: None,
+            back: None,
+            front_last: None,
+            back_last: None,
+            front_skip: None,
+            back_group: None,
+            done: false,
+            pending_error,
+        }
+    }
+
+    fn merged(&self) -> Result<MergingIterator> {
+        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+        children.push(Box::new(self.sv.mem.iter()));
+        for m in &self.sv.imms {
+            children.push(Box::new(m.iter()));
+        }
+        for f in self.sv.version.files() {
+            children.push(Box::new(f.table()?.iter()));
+        }
+        Ok(MergingIterator::new(children))
+    }
+
+    fn fail(&mut self, e: Error) -> Option<Result<(Bytes, Bytes)>> {
+        self.done = true;
+        Some(Err(e))
+    }
+
+    fn below_upper(&self, key: &[u8]) -> bool {
+        match &self.bounds.1 {
+            Bound::Included(u) => key <= u.as_slice(),
+            Bound::Excluded(u) => key < u.as_slice(),
+            Bound::Unbounded => true,
+        }
+    }
+
+    fn above_lower(&self, key: &[u8]) -> bool {
+        match &self.bounds.0 {
+            Bound::Included(l) => key >= l.as_slice(),
+            Bound::Excluded(l) => key > l.as_slice(),
+            Bound::Unbounded => true,
+        }
+    }
+
+    fn next_forward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+        if self.front.is_none() {
+            let mut it = match self.merged() {
+                Ok(it) => it,
+                Err(e) => return self.fail(e),
+            };
+            match &self.bounds.0 {
+                Bound::Included(k) => it.seek(&seek_key(k, MAX_SEQUENCE)),
+                Bound::Excluded(k) => {
+                    it.seek(&seek_key(k, MAX_SEQUENCE));
+                    self.front_skip = Some(k.clone());
+                }
+                Bound::Unbounded => it.seek_to_first(),
+            }
+            self.front = Some(it);
+        }
+        loop {
+            let it = self.front.as_mut()?;
+            if !it.valid() {
+                return match it.status() {
+                    Err(e) => self.fail(e),
+                    Ok(()) => {
+                        self.done = true;
+                        None
+                    }
+                };
+            }
+            let Some(k) = ParsedKey::parse(it.key()) else {
+                return self.fail(Error::Corruption("malformed internal key met by an iterator".into()));
+            };
+            if k.seq > self.seq || self.front_skip.as_deref() == Some(k.user_key) {
+                it.next();
+                continue;
+            }
+            let user_key = k.user_key.to_vec();
+            let (kind, value) = (k.kind, Bytes::copy_from_slice(it.value()));
+            it.next();
+            let crossed = self.back_last.as_ref().is_some_and(|b| user_key.as_slice() >= b.as_ref());
+            if !self.below_upper(&user_key) || crossed {
+                self.done = true;
+                return None;
+            }
+            self.front_skip = Some(user_key.clone());
+            if kind == ValueKind::Put {
+                let key = Bytes::from(user_key);
+                self.front_last = Some(key.clone());
+                return Some(Ok((key, value)));
+            }
+        }
+    }
+
+    fn next_backward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+        if self.back.is_none() {
+            let mut it = match self.merged() {
+                Ok(it) => it,
+                Err(e) => return self.fail(e),
+            };
+            match &self.bounds.1 {
+                // The last internal key of `k` is (k, seqno 0, Delete).
+                Bound::Included(k) => it.seek_for_prev(&make_internal_key(k, 0, ValueKind::Delete)),
+                // Everything before the first internal key of `k`.
+                Bound::Excluded(k) => it.seek_for_prev(&seek_key(k, MAX_SEQUENCE)),
+                Bound::Unbounded => it.seek_to_last(),
+            }
+            self.back = Some(it);
+        }
+        loop {
+            let it = self.back.as_mut()?;
+            let entry = if it.valid() {
+                match ParsedKey::parse(it.key()) {
+                    Some(k) => Some((k.user_key.to_vec(), k.seq, k.kind)),
+                    None => return self.fail(Error::Corruption("malformed internal key met by an iterator".into())),
+                }
+            } else if let Err(e) = it.status() {
+                return self.fail(e);
+            } else {
+                None
+            };
+            // A change of user key (or the end) completes the group gathered so far.
+            let group_done = match (&self.back_group, &entry) {
+                (Some((g, _)), Some((k, _, _))) => g != k,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if group_done {
+                if let Some((key, newest)) = self.back_group.take() {
+                    let crossed = self.front_last.as_ref().is_some_and(|f| key.as_slice() <= f.as_ref());
+                    if crossed {
+                        self.done = true;
+                        return None;
+                    }
+                    if let Some((ValueKind::Put, value)) = newest {
+                        let key = Bytes::from(key);
+                        self.back_last = Some(key.clone());
+                        return Some(Ok((key, Bytes::from(value))));
+                    }
+                }
+            }
+            let Some((user_key, seq, kind)) = entry else {
+                self.done = true;
+                return None;
+            };
+            if !self.above_lower(&user_key) {
+                self.done = true;
+                return None;
+            }
+            let it = self.back.as_mut()?;
+            let value = it.value().to_vec();
+            it.prev();
+            let group = self.back_group.get_or_insert_with(|| (user_key, None));
+            // Going backwards, versions of a key arrive oldest first: the last visible
+            // one seen is the newest visible.
+            if seq <= self.seq {
+                group.1 = Some((kind, value));
+            }
+        }
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.pending_error.take() {
+            return self.fail(e);
+        }
+        if self.done {
+            return None;
+        }
+        self.next_forward()
+    }
+}
+
+impl DoubleEndedIterator for Iter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.pending_error.take() {
+            return self.fail(e);
+        }
+        if self.done {
+            return None;
+        }
+        self.next_backward()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_bounds_cover_exactly_the_prefix() {
+        assert_eq!(prefix_bounds(b"ab"), (Bound::Included(b"ab".to_vec()), Bound::Excluded(b"ac".to_vec())));
+        assert_eq!(prefix_bounds(b"a\xff"), (Bound::Included(b"a\xff".to_vec()), Bound::Excluded(b"b".to_vec())));
+        assert_eq!(prefix_bounds(b"\xff\xff"), (Bound::Included(b"\xff\xff".to_vec()), Bound::Unbounded));
+        assert_eq!(prefix_bounds(b""), (Bound::Included(vec![]), Bound::Unbounded));
+    }
+}

@@ -1,0 +1,359 @@
+//! [`Db`]: the database handle, and the shared state behind it.
+//!
+//! Threads and locks (lock order, outermost first: `queue` → `state` → `wal` →
+//! `versions`; no lock is held across a wait on another thread except through a condvar):
+//!
+//! - writers queue in `queue`; the one at the front is the *leader* and commits the
+//!   batches of everyone behind it as one WAL record (group commit, see [`write`]);
+//! - `state` holds the [`SuperVersion`] (active memtable, frozen memtables, current
+//!   version): readers clone its `Arc` and then read without any lock;
+//! - one background thread flushes frozen memtables to L0 tables (see [`flush`]);
+//! - `versions` owns the MANIFEST; only the background thread and `open` edit it.
+//!
+//! Visibility: a write is visible once `visible_seq` covers its seqno, which the leader
+//! advances only after the whole group is in the memtable, so a batch is seen whole or
+//! not at all.
+
+mod flush;
+mod iter;
+mod recovery;
+mod snapshot;
+mod write;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
+
+pub use iter::Iter;
+pub use snapshot::Snapshot;
+
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::filename;
+use crate::fs::{FileLock, FileSystem};
+use crate::log::LogWriter;
+use crate::memtable::{Lookup, MemTable};
+use crate::options::{Compaction, Options, MAX_KEY_LEN};
+use crate::sstable::{BlockCache, FilterResult};
+use crate::stats::{Counters, LevelStats, Stats};
+use crate::version::{TableContext, Version, VersionSet};
+
+/// What a read needs, captured atomically: the memtables and the version.
+pub(crate) struct SuperVersion {
+    /// The memtable taking writes.
+    pub mem: Arc<MemTable>,
+    /// Frozen memtables waiting for flush, newest first.
+    pub imms: Vec<Arc<MemTable>>,
+    /// The live tables.
+    pub version: Arc<Version>,
+}
+
+/// A frozen memtable and the WAL that holds its writes.
+struct Frozen {
+    mem: Arc<MemTable>,
+    log_number: u64,
+}
+
+pub(crate) struct State {
+    sv: Arc<SuperVersion>,
+    /// WAL of the active memtable.
+    mem_log_number: u64,
+    /// Frozen memtables, oldest first (the flush order).
+    frozen: Vec<Frozen>,
+    /// Set when a background flush failed: writes are refused until reopen.
+    bg_error: Option<String>,
+    shutting_down: bool,
+}
+
+pub(crate) struct DbInner {
+    dir: PathBuf,
+    opts: Options,
+    fs: Arc<dyn FileSystem>,
+    ctx: Arc<TableContext>,
+    state: Mutex<State>,
+    /// Wakes the background thread.
+    bg_cv: Condvar,
+    /// Signals that a flush finished (or failed), for stalled writers and `flush()`.
+    flushed_cv: Condvar,
+    queue: Mutex<write::Queue>,
+    wal: Mutex<LogWriter>,
+    versions: Mutex<VersionSet>,
+    file_numbers: Arc<AtomicU64>,
+    /// Highest seqno handed out to a write (leader only).
+    last_seq: AtomicU64,
+    /// Highest seqno readers may see.
+    visible_seq: AtomicU64,
+    /// Live snapshots: seqno → count.
+    snapshots: Mutex<BTreeMap<u64, usize>>,
+    stats: Counters,
+    lock: Mutex<Option<Box<dyn FileLock>>>,
+    bg_thread: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+/// Shuts the database down when the last `Db` clone goes away.
+struct Handle {
+    inner: Arc<DbInner>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.inner.shutdown();
+    }
+}
+
+/// An open database. Cheap to clone: clones share one database, and any number of
+/// threads may use them at once.
+#[derive(Clone)]
+pub struct Db {
+    handle: Arc<Handle>,
+}
+
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidArgument("keys must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::InvalidArgument(format!("key of {} bytes is over the limit of {MAX_KEY_LEN}", key.len())));
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Opens the database in `path`, creating the directory if missing and recovering
+    /// whatever a crash left behind.
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        options.validate()?;
+        let inner = recovery::open(path.as_ref(), options)?;
+        let bg = inner.clone();
+        let thread = std::thread::Builder::new()
+            .name("strata-bg".into())
+            .spawn(move || flush::background_loop(&bg))?;
+        *inner.bg_thread.lock() = Some(thread);
+        Ok(Db { handle: Arc::new(Handle { inner }) })
+    }
+
+    fn inner(&self) -> &Arc<DbInner> {
+        &self.handle.inner
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.write(batch)
+    }
+
+    /// Removes `key` (a no-op if it is absent).
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.write(batch)
+    }
+
+    /// Applies every operation of `batch`, all or nothing, also across a crash.
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.inner().write(batch)
+    }
+
+    /// The current value of `key`.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let inner = self.inner();
+        inner.get_at(key.as_ref(), inner.visible_seq.load(Ordering::Acquire))
+    }
+
+    /// A consistent read view of the database as of now, kept until dropped.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::new(self.inner().clone())
+    }
+
+    /// The entries with keys in `range`, in ascending order (`.rev()` for descending).
+    pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Iter {
+        let inner = self.inner();
+        Iter::new(inner.clone(), inner.visible_seq.load(Ordering::Acquire), iter::owned_bounds(&range), None)
+    }
+
+    /// The entries whose keys start with `prefix`.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        let inner = self.inner();
+        let (lo, hi) = iter::prefix_bounds(prefix.as_ref());
+        Iter::new(inner.clone(), inner.visible_seq.load(Ordering::Acquire), (lo, hi), None)
+    }
+
+    /// Writes the memtable to an SSTable; returns once it is on disk.
+    pub fn flush(&self) -> Result<()> {
+        self.inner().flush()
+    }
+
+    /// Flushes the memtable, then runs a full compaction under the configured strategy
+    /// and returns when it is done.
+    pub fn compact(&self) -> Result<()> {
+        self.inner().flush()
+    }
+
+    /// Makes every write that returned before this call durable on disk.
+    pub fn sync(&self) -> Result<()> {
+        let inner = self.inner();
+        inner.check_open()?;
+        inner.wal.lock().sync()?;
+        Ok(())
+    }
+
+    /// The engine's counters and the shape of the tree.
+    pub fn stats(&self) -> Stats {
+        self.inner().stats()
+    }
+
+    /// The directory this database lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner().dir
+    }
+
+    /// Stops background work and releases the directory. Every acknowledged write is
+    /// in the WAL or an SSTable and is found again by the next `open`. Other clones of
+    /// this `Db` get `Error::Closed` afterwards.
+    pub fn close(self) -> Result<()> {
+        self.inner().shutdown()
+    }
+}
+
+impl DbInner {
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn super_version(&self) -> Arc<SuperVersion> {
+        self.state.lock().sv.clone()
+    }
+
+    pub(crate) fn get_at(&self, key: &[u8], seq: u64) -> Result<Option<Bytes>> {
+        check_key(key)?;
+        self.check_open()?;
+        Counters::add(&self.stats.gets, 1);
+        let sv = self.super_version();
+        for mem in std::iter::once(&sv.mem).chain(&sv.imms) {
+            match mem.get(key, seq) {
+                Lookup::Found(v) => return Ok(Some(Bytes::copy_from_slice(v))),
+                Lookup::Deleted => return Ok(None),
+                Lookup::Missing => {}
+            }
+        }
+        for file in sv.version.tables_for_key(key) {
+            let (lookup, filter) = file.table()?.get(key, seq)?;
+            let s = &self.stats;
+            match filter {
+                FilterResult::Excluded => {
+                    Counters::add(&s.bloom_probes, 1);
+                    Counters::add(&s.bloom_negatives, 1);
+                }
+                FilterResult::Passed => {
+                    Counters::add(&s.bloom_probes, 1);
+                    Counters::add(&s.get_tables_read, 1);
+                    if lookup == Lookup::Missing {
+                        Counters::add(&s.bloom_false_positives, 1);
+                    }
+                }
+                FilterResult::NoFilter => Counters::add(&s.get_tables_read, 1),
+            }
+            match lookup {
+                Lookup::Found(v) => return Ok(Some(v)),
+                Lookup::Deleted => return Ok(None),
+                Lookup::Missing => {}
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn register_snapshot(&self) -> u64 {
+        let mut snaps = self.snapshots.lock();
+        let seq = self.visible_seq.load(Ordering::Acquire);
+        *snaps.entry(seq).or_insert(0) += 1;
+        seq
+    }
+
+    pub(crate) fn release_snapshot(&self, seq: u64) {
+        let mut snaps = self.snapshots.lock();
+        if let Some(n) = snaps.get_mut(&seq) {
+            *n -= 1;
+            if *n == 0 {
+                snaps.remove(&seq);
+            }
+        }
+    }
+
+    /// The oldest seqno a live snapshot reads at; compaction keeps what it can see.
+    #[allow(dead_code)]
+    pub(crate) fn oldest_snapshot(&self) -> u64 {
+        let snaps = self.snapshots.lock();
+        snaps.keys().next().copied().unwrap_or_else(|| self.visible_seq.load(Ordering::Acquire))
+    }
+
+    fn stats(&self) -> Stats {
+        let mut stats = self.stats.snapshot();
+        let version = self.super_version().version.clone();
+        stats.levels = version
+            .levels
+            .iter()
+            .map(|files| LevelStats { files: files.len(), bytes: files.iter().map(|f| f.info.size).sum() })
+            .collect();
+        stats
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        {
+            let mut st = self.state.lock();
+            st.shutting_down = true;
+            self.bg_cv.notify_all();
+            self.flushed_cv.notify_all();
+        }
+        if let Some(t) = self.bg_thread.lock().take() {
+            // The thread only stops between flushes; a panic there is a bug, reported as
+            // a background error rather than propagated.
+            if t.join().is_err() {
+                return Err(Error::Background("background thread panicked".into()));
+            }
+        }
+        // Writers flush the WAL after every group, so nothing is left in user space;
+        // flushing again costs nothing and keeps that promise local.
+        let flushed = self.wal.lock().flush();
+        self.lock.lock().take();
+        flushed?;
+        Ok(())
+    }
+}
+
+pub(crate) fn num_levels(opts: &Options) -> usize {
+    match &opts.compaction {
+        Compaction::Leveled(l) => l.num_levels,
+        Compaction::Tiered(_) => 1,
+    }
+}
+
+fn new_block_cache(opts: &Options) -> Option<Arc<BlockCache>> {
+    (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)))
+}
+
+fn wal_path(dir: &Path, number: u64) -> PathBuf {
+    filename::path(dir, &filename::wal_name(number))
+}
+
+/// The contract promises these auto traits; this fails to compile if one is lost.
+#[allow(dead_code)]
+fn assert_thread_safety() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Db>();
+    send_sync::<Snapshot>();
+    send::<Iter>();
+}

@@ -1,0 +1,52 @@
+//! [`Snapshot`]: a read view pinned at one seqno.
+//!
+//! A snapshot is only a registered seqno: reads through it go to the current memtables
+//! and tables and skip every version newer than the seqno. The registration is what
+//! tells compaction which old versions must survive.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::iter::{owned_bounds, prefix_bounds, Iter};
+use super::DbInner;
+use crate::error::Result;
+
+/// A consistent read view of the database as of its creation, kept until dropped.
+pub struct Snapshot {
+    inner: Arc<DbInner>,
+    seq: u64,
+}
+
+impl Snapshot {
+    pub(crate) fn new(inner: Arc<DbInner>) -> Snapshot {
+        let seq = inner.register_snapshot();
+        Snapshot { inner, seq }
+    }
+
+    /// The value `key` had when the snapshot was taken.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.inner.get_at(key.as_ref(), self.seq)
+    }
+
+    /// The entries with keys in `range` as of the snapshot.
+    pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Iter {
+        Iter::new(self.inner.clone(), self.seq, owned_bounds(&range), None)
+    }
+
+    /// The entries whose keys start with `prefix` as of the snapshot.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        Iter::new(self.inner.clone(), self.seq, prefix_bounds(prefix.as_ref()), None)
+    }
+
+    /// The seqno the snapshot reads at.
+    pub fn sequence(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.inner.release_snapshot(self.seq);
+    }
+}

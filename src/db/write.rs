@@ -1,0 +1,244 @@
+//! The write path: a queue of writers with group commit (LevelDB's design).
+//!
+//! Every writer joins the queue. The writer at the front is the *leader*: it takes the
+//! batches of all writers queued behind it (up to a byte limit), assigns them
+//! consecutive seqnos, appends them to the WAL as one record (one `write`, and one
+//! `fsync` when `sync_writes` is on), inserts them into the memtable, publishes the new
+//! visible seqno, and wakes the others with the shared result. Then the next writer at
+//! the front leads. Under load one fsync thus covers many writes.
+//!
+//! Before writing, the leader makes room: when the active memtable is full it freezes it
+//! and starts a new WAL, and when too many frozen memtables await flush it waits (a
+//! write stall, never an error) until the background thread catches up.
+//!
+//! A failed WAL append may leave a partial record, and appending after it would put
+//! good data behind damage; so a WAL error makes the database refuse further writes.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use super::{DbInner, Frozen, State, SuperVersion};
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::log::LogWriter;
+use crate::memtable::MemTable;
+use crate::stats::Counters;
+
+/// Most bytes of batches one leader commits at once; keeps a small write's latency
+/// bounded when it happens to lead behind large ones.
+const MAX_GROUP_BYTES: usize = 1 << 20;
+
+pub(crate) type Queue = VecDeque<Arc<Writer>>;
+
+/// One queued write (or, with `force_switch`, a request to freeze the memtable).
+pub(crate) struct Writer {
+    batch: Mutex<Option<WriteBatch>>,
+    size: usize,
+    force_switch: bool,
+    result: Mutex<Option<Result<()>>>,
+    cv: Condvar,
+}
+
+impl DbInner {
+    pub(crate) fn write(&self, batch: WriteBatch) -> Result<()> {
+        if let Some(why) = batch.invalid() {
+            return Err(Error::InvalidArgument(why.to_string()));
+        }
+        self.check_open()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.enqueue(Some(batch), false)
+    }
+
+    /// Queues a writer and waits until its write is done, leading a group if it reaches
+    /// the front of the queue first.
+    fn enqueue(&self, batch: Option<WriteBatch>, force_switch: bool) -> Result<()> {
+        let size = batch.as_ref().map_or(0, |b| b.encoded().len());
+        let me = Arc::new(Writer { batch: Mutex::new(batch), size, force_switch, result: Mutex::new(None), cv: Condvar::new() });
+        let mut queue = self.queue.lock();
+        queue.push_back(me.clone());
+        loop {
+            if let Some(result) = me.result.lock().take() {
+                return result;
+            }
+            if queue.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
+                break;
+            }
+            me.cv.wait(&mut queue);
+        }
+        // Leader: gather the group. A memtable switch request goes alone.
+        let mut group = vec![me.clone()];
+        let mut bytes = me.size;
+        if !force_switch {
+            for w in queue.iter().skip(1) {
+                if w.force_switch || bytes + w.size > MAX_GROUP_BYTES {
+                    break;
+                }
+                bytes += w.size;
+                group.push(w.clone());
+            }
+        }
+        drop(queue);
+
+        let result = self.commit_group(&group);
+
+        let mut queue = self.queue.lock();
+        for w in &group {
+            queue.pop_front();
+            if !Arc::ptr_eq(w, &me) {
+                *w.result.lock() = Some(match &result {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(e.duplicate()),
+                });
+                w.cv.notify_one();
+            }
+        }
+        if let Some(next) = queue.front() {
+            next.cv.notify_one();
+        }
+        result
+    }
+
+    fn commit_group(&self, group: &[Arc<Writer>]) -> Result<()> {
+        let force = group.first().is_some_and(|w| w.force_switch);
+        let mem = {
+            let mut st = self.state.lock();
+            self.make_room(&mut st, force)?;
+            st.sv.mem.clone()
+        };
+        if force {
+            return Ok(());
+        }
+        let mut batches = group.iter().filter_map(|w| w.batch.lock().take());
+        let Some(mut batch) = batches.next() else { return Ok(()) };
+        for b in batches {
+            batch.append(&b);
+        }
+        let first_seq = self.last_seq.load(Ordering::Relaxed) + 1;
+        batch.set_seq(first_seq);
+
+        {
+            let mut wal = self.wal.lock();
+            let before = wal.bytes_written();
+            let appended = wal.add_record(batch.encoded()).and_then(|()| {
+                if self.opts.sync_writes {
+                    wal.sync()
+                } else {
+                    wal.flush()
+                }
+            });
+            Counters::add(&self.stats.wal_bytes_written, wal.bytes_written() - before);
+            if let Err(e) = appended {
+                let err = Error::Io(e);
+                self.state.lock().bg_error = Some(format!("WAL write failed: {err}"));
+                return Err(err);
+            }
+        }
+
+        let mut seq = first_seq;
+        for entry in batch.iter().flatten() {
+            mem.add(seq, entry.kind, entry.key, entry.value);
+            seq += 1;
+        }
+        let last = seq - 1;
+        self.last_seq.store(last, Ordering::Relaxed);
+        self.visible_seq.store(last, Ordering::Release);
+        Counters::add(&self.stats.user_bytes_written, batch.user_bytes());
+        Counters::add(&self.stats.write_groups, 1);
+        Ok(())
+    }
+
+    /// Ensures the active memtable has room, freezing it when full (or when `force` and
+    /// it is not empty) and stalling while too many frozen memtables wait for flush.
+    fn make_room(&self, st: &mut MutexGuard<'_, State>, force: bool) -> Result<()> {
+        let mut stalled = false;
+        loop {
+            if let Some(why) = &st.bg_error {
+                return Err(Error::Background(why.clone()));
+            }
+            if st.shutting_down {
+                return Err(Error::Closed);
+            }
+            let full = st.sv.mem.memory_usage() >= self.opts.memtable_size;
+            if !full && !(force && !st.sv.mem.is_empty()) {
+                return Ok(());
+            }
+            if st.frozen.len() >= self.opts.max_immutable_memtables {
+                if !stalled {
+                    Counters::add(&self.stats.write_stalls, 1);
+                    stalled = true;
+                }
+                self.flushed_cv.wait(st);
+                continue;
+            }
+            self.switch_memtable(st)?;
+            if force {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Freezes the active memtable and starts a new one with a new WAL.
+    fn switch_memtable(&self, st: &mut MutexGuard<'_, State>) -> Result<()> {
+        let number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
+        let path = super::wal_path(&self.dir, number);
+        let new_wal = self.fs.create(&path).and_then(|f| {
+            // The new log's directory entry must be durable before synced writes in it
+            // can count as durable.
+            self.fs.sync_dir(&self.dir)?;
+            Ok(f)
+        });
+        let new_wal = match new_wal {
+            Ok(f) => LogWriter::new(f),
+            Err(e) => {
+                let _ = self.fs.remove(&path);
+                return Err(Error::Io(e));
+            }
+        };
+        {
+            let mut wal = self.wal.lock();
+            // Sync the finished log so that `Db::sync` (which syncs only the live log)
+            // covers every write that precedes it.
+            if let Err(e) = wal.sync() {
+                st.bg_error = Some(format!("WAL sync failed: {e}"));
+                return Err(Error::Io(e));
+            }
+            *wal = new_wal;
+        }
+        let old = std::mem::replace(&mut st.mem_log_number, number);
+        let mem = Arc::new(MemTable::new(self.opts.memtable_size));
+        let mut imms = vec![st.sv.mem.clone()];
+        imms.extend(st.sv.imms.iter().cloned());
+        let frozen = Frozen { mem: st.sv.mem.clone(), log_number: old };
+        st.frozen.push(frozen);
+        st.sv = Arc::new(SuperVersion { mem, imms, version: st.sv.version.clone() });
+        self.bg_cv.notify_all();
+        Ok(())
+    }
+
+    /// Freezes the memtable (if it holds anything) and waits until every memtable frozen
+    /// so far is in an SSTable.
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.check_open()?;
+        self.enqueue(None, true)?;
+        let mut st = self.state.lock();
+        let target = st.frozen.last().map(|f| f.log_number);
+        while let Some(t) = target {
+            if let Some(why) = &st.bg_error {
+                return Err(Error::Background(why.clone()));
+            }
+            if st.shutting_down {
+                return Err(Error::Closed);
+            }
+            if st.frozen.first().is_none_or(|f| f.log_number > t) {
+                break;
+            }
+            self.flushed_cv.wait(&mut st);
+        }
+        Ok(())
+    }
+}

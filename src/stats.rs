@@ -1,0 +1,120 @@
+//! Statistics: what the engine did, counted as it happens, so that write, read and space
+//! amplification can be compared honestly between configurations.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Files and bytes on one level (or, for tiered compaction, one tier).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct LevelStats {
+    /// SSTables on the level.
+    pub files: usize,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
+/// A snapshot of the engine's counters; see `Db::stats`.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Key + value bytes accepted by put/delete/write since open.
+    pub user_bytes_written: u64,
+    /// Bytes appended to write-ahead logs since open (framing included).
+    pub wal_bytes_written: u64,
+    /// SSTable bytes written by memtable flushes since open.
+    pub flush_bytes_written: u64,
+    /// SSTable bytes read by compactions since open.
+    pub compaction_bytes_read: u64,
+    /// SSTable bytes written by compactions since open.
+    pub compaction_bytes_written: u64,
+    /// Index 0 = L0 (the newest).
+    pub levels: Vec<LevelStats>,
+    /// Memtable flushes completed since open.
+    pub flushes: u64,
+    /// Point lookups served since open.
+    pub gets: u64,
+    /// SSTables whose data blocks a lookup read (filter passed or absent).
+    pub get_tables_read: u64,
+    /// Bloom filter probes made by lookups.
+    pub bloom_probes: u64,
+    /// Probes where the filter ruled the key out.
+    pub bloom_negatives: u64,
+    /// Probes where the filter let an absent key through.
+    pub bloom_false_positives: u64,
+    /// Write groups committed (each one WAL write).
+    pub write_groups: u64,
+    /// Writes that waited for a flush because too many memtables were full.
+    pub write_stalls: u64,
+    /// Bytes of torn WAL tail dropped during recovery at open.
+    pub wal_bytes_dropped_at_open: u64,
+}
+
+impl Stats {
+    /// (flush + compaction bytes written) / user bytes written; 0 before any write.
+    pub fn write_amplification(&self) -> f64 {
+        if self.user_bytes_written == 0 {
+            return 0.0;
+        }
+        (self.flush_bytes_written + self.compaction_bytes_written) as f64 / self.user_bytes_written as f64
+    }
+
+    /// Sum of `levels[*].bytes`.
+    pub fn live_sst_bytes(&self) -> u64 {
+        self.levels.iter().map(|l| l.bytes).sum()
+    }
+
+    /// SSTables read per lookup on average (read amplification on disk).
+    pub fn tables_read_per_get(&self) -> f64 {
+        if self.gets == 0 {
+            return 0.0;
+        }
+        self.get_tables_read as f64 / self.gets as f64
+    }
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub user_bytes_written: AtomicU64,
+    pub wal_bytes_written: AtomicU64,
+    pub flush_bytes_written: AtomicU64,
+    pub compaction_bytes_read: AtomicU64,
+    pub compaction_bytes_written: AtomicU64,
+    pub flushes: AtomicU64,
+    pub gets: AtomicU64,
+    pub get_tables_read: AtomicU64,
+    pub bloom_probes: AtomicU64,
+    pub bloom_negatives: AtomicU64,
+    pub bloom_false_positives: AtomicU64,
+    pub write_groups: AtomicU64,
+    pub write_stalls: AtomicU64,
+    pub wal_bytes_dropped_at_open: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Copies the counters into a [`Stats`] (levels are filled in by the caller).
+    pub(crate) fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            user_bytes_written: get(&self.user_bytes_written),
+            wal_bytes_written: get(&self.wal_bytes_written),
+            flush_bytes_written: get(&self.flush_bytes_written),
+            compaction_bytes_read: get(&self.compaction_bytes_read),
+            compaction_bytes_written: get(&self.compaction_bytes_written),
+            levels: Vec::new(),
+            flushes: get(&self.flushes),
+            gets: get(&self.gets),
+            get_tables_read: get(&self.get_tables_read),
+            bloom_probes: get(&self.bloom_probes),
+            bloom_negatives: get(&self.bloom_negatives),
+            bloom_false_positives: get(&self.bloom_false_positives),
+            write_groups: get(&self.write_groups),
+            write_stalls: get(&self.write_stalls),
+            wal_bytes_dropped_at_open: get(&self.wal_bytes_dropped_at_open),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The public API end to end: reads and writes, reopen, errors, locking.
+
+use strata::{Db, Error, Options, WriteBatch};
+
+fn small() -> Options {
+    Options::default().memtable_size(4096).block_size(256)
+}
+
+#[test]
+fn put_get_delete_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), small()).unwrap();
+        for i in 0..2000u32 {
+            db.put(format!("key{i:05}"), format!("value{i}")).unwrap();
+        }
+        for i in (0..2000u32).step_by(3) {
+            db.delete(format!("key{i:05}")).unwrap();
+        }
+        assert_eq!(db.get("key00001").unwrap().as_deref(), Some(&b"value1"[..]));
+        assert_eq!(db.get("key00003").unwrap(), None);
+        assert!(db.stats().levels[0].files > 1, "tiny memtable should have produced tables");
+        db.close().unwrap();
+    }
+    let db = Db::open(dir.path(), small()).unwrap();
+    for i in 0..2000u32 {
+        let got = db.get(format!("key{i:05}")).unwrap();
+        if i % 3 == 0 {
+            assert_eq!(got, None, "key {i}");
+        } else {
+            assert_eq!(got.as_deref(), Some(format!("value{i}").as_bytes()), "key {i}");
+        }
+    }
+    let all: Vec<_> = db.range::<&[u8], _>(..).map(|r| r.unwrap().0).collect();
+    assert_eq!(all.len(), 2000 - 667);
+    assert!(all.windows(2).all(|w| w[0] < w[1]));
+    let back: Vec<_> = db.range::<&[u8], _>(..).rev().map(|r| r.unwrap().0).collect();
+    assert_eq!(back, all.iter().rev().cloned().collect::<Vec<_>>());
+}
+
+#[test]
+fn drop_without_close_keeps_acknowledged_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.put("a", "1").unwrap();
+        let mut b = WriteBatch::new();
+        b.put("b", "2");
+        b.delete("a");
+        db.write(b).unwrap();
+    }
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.get("a").unwrap(), None);
+    assert_eq!(db.get("b").unwrap().as_deref(), Some(&b"2"[..]));
+}
+
+#[test]
+fn bad_arguments_are_invalid_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(Db::open(dir.path(), Options::default().memtable_size(0)), Err(Error::InvalidArgument(_))));
+    assert!(matches!(Db::open(dir.path(), Options::default().block_size(100)), Err(Error::InvalidArgument(_))));
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(matches!(db.put("", "v"), Err(Error::InvalidArgument(_))));
+    assert!(matches!(db.get(""), Err(Error::InvalidArgument(_))));
+    assert!(matches!(db.put(vec![1u8; 64 * 1024 + 1], "v"), Err(Error::InvalidArgument(_))));
+    db.put(vec![1u8; 64 * 1024], "max key").unwrap();
+    let mut b = WriteBatch::new();
+    b.put("fine", "v");
+    b.delete("");
+    assert!(matches!(db.write(b), Err(Error::InvalidArgument(_))));
+    assert_eq!(db.get("fine").unwrap(), None, "a rejected batch writes nothing");
+}
+
+#[test]
+fn large_values_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..64 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.put("big", &big).unwrap();
+        db.put("empty", "").unwrap();
+        assert_eq!(db.get("big").unwrap().as_deref(), Some(&big[..]));
+        db.flush().unwrap();
+        assert_eq!(db.get("big").unwrap().as_deref(), Some(&big[..]));
+    }
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.get("big").unwrap().as_deref(), Some(&big[..]));
+    assert_eq!(db.get("empty").unwrap().as_deref(), Some(&b""[..]));
+}
+
+#[test]
+fn second_open_is_locked_until_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(matches!(Db::open(dir.path(), Options::default()), Err(Error::Locked(_))));
+    let clone = db.clone();
+    db.close().unwrap();
+    assert!(matches!(clone.put("k", "v"), Err(Error::Closed)));
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    drop(db);
+    Db::open(dir.path(), Options::default()).unwrap();
+}
+
+#[test]
+fn snapshots_see_the_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
+    db.put("k", "old").unwrap();
+    db.put("gone", "here").unwrap();
+    let snap = db.snapshot();
+    db.put("k", "new").unwrap();
+    db.delete("gone").unwrap();
+    db.put("added", "x").unwrap();
+    db.flush().unwrap();
+    assert_eq!(snap.get("k").unwrap().as_deref(), Some(&b"old"[..]));
+    assert_eq!(snap.get("gone").unwrap().as_deref(), Some(&b"here"[..]));
+    assert_eq!(snap.get("added").unwrap(), None);
+    let keys: Vec<_> = snap.range::<&str, _>(..).map(|r| r.unwrap().0).collect();
+    assert_eq!(keys, vec!["gone", "k"]);
+    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"new"[..]));
+    let keys: Vec<_> = db.prefix("a").map(|r| r.unwrap().0).collect();
+    assert_eq!(keys, vec!["added"]);
+}
+
+#[test]
+fn iterator_is_a_view_as_of_creation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
+    for i in 0..100u32 {
+        db.put(format!("{i:03}"), "v").unwrap();
+    }
+    let mut it = db.range("010".."020");
+    db.delete("015").unwrap();
+    db.put("0105", "new").unwrap();
+    db.flush().unwrap();
+    let first = it.next().unwrap().unwrap();
+    assert_eq!(&first.0[..], b"010");
+    let rest: Vec<_> = it.map(|r| r.unwrap().0).collect();
+    assert_eq!(rest.len(), 9);
+    assert!(rest.iter().any(|k| &k[..] == b"015"));
+    // Meeting in the middle.
+    let mut it = db.range("010"..="013");
+    assert_eq!(&it.next().unwrap().unwrap().0[..], b"010");
+    assert_eq!(&it.next_back().unwrap().unwrap().0[..], b"013");
+    assert_eq!(&it.next_back().unwrap().unwrap().0[..], b"012");
+    assert_eq!(&it.next().unwrap().unwrap().0[..], b"0105");
+    assert_eq!(&it.next().unwrap().unwrap().0[..], b"011");
+    assert!(it.next().is_none());
+    assert!(it.next_back().is_none());
+}
