@@ -1,0 +1,191 @@
+//! The model test: random operations against strata and a `BTreeMap`, compared after
+//! every read, across flushes, reopens and snapshots, with a memtable so small that
+//! hundreds of SSTables exist.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use strata::{Db, Options, WriteBatch};
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn key(rng: &mut Rng) -> Vec<u8> {
+    // A small key space so keys are overwritten and deleted often; some prefixes nest.
+    let n = rng.below(400);
+    let mut k = format!("k{:03}", n).into_bytes();
+    if n % 7 == 0 {
+        k.push(b'x');
+    }
+    k
+}
+
+fn value(rng: &mut Rng) -> Vec<u8> {
+    let len = match rng.below(10) {
+        0 => 0,
+        1 => 200 + rng.below(2000) as usize,
+        _ => rng.below(40) as usize,
+    };
+    (0..len).map(|_| rng.below(256) as u8).collect()
+}
+
+fn bound(rng: &mut Rng) -> Bound<Vec<u8>> {
+    match rng.below(3) {
+        0 => Bound::Unbounded,
+        1 => Bound::Included(key(rng)),
+        _ => Bound::Excluded(key(rng)),
+    }
+}
+
+fn expected(model: &Model, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let valid = match (lo, hi) {
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+            a < b || (a == b && matches!((lo, hi), (Bound::Included(_), Bound::Included(_))))
+        }
+        _ => true,
+    };
+    if !valid {
+        return Vec::new();
+    }
+    model.range((lo.clone(), hi.clone())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn collect(it: impl Iterator<Item = strata::Result<(strata::Bytes, strata::Bytes)>>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    it.map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+}
+
+fn options() -> Options {
+    Options::default().memtable_size(2048).block_size(256).block_cache_size(64 * 1024)
+}
+
+fn run(seed: u64, ops: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(seed);
+    let mut db = Db::open(dir.path(), options()).unwrap();
+    let mut model = Model::new();
+    // Snapshots held across operations: (strata snapshot, model copy).
+    let mut snaps: Vec<(strata::Snapshot, Model)> = Vec::new();
+    for step in 0..ops {
+        match rng.below(100) {
+            0..=39 => {
+                let (k, v) = (key(&mut rng), value(&mut rng));
+                db.put(&k, &v).unwrap();
+                model.insert(k, v);
+            }
+            40..=49 => {
+                let k = key(&mut rng);
+                db.delete(&k).unwrap();
+                model.remove(&k);
+            }
+            50..=56 => {
+                let mut batch = WriteBatch::new();
+                for _ in 0..rng.below(8) {
+                    let k = key(&mut rng);
+                    if rng.below(3) == 0 {
+                        batch.delete(&k);
+                        model.remove(&k);
+                    } else {
+                        let v = value(&mut rng);
+                        batch.put(&k, &v);
+                        model.insert(k, v);
+                    }
+                }
+                db.write(batch).unwrap();
+            }
+            57..=74 => {
+                let k = key(&mut rng);
+                assert_eq!(db.get(&k).unwrap().map(|v| v.to_vec()), model.get(&k).cloned(), "seed {seed} step {step}");
+            }
+            75..=82 => {
+                let (lo, hi) = (bound(&mut rng), bound(&mut rng));
+                let want = expected(&model, &lo, &hi);
+                let got = collect(db.range((lo.clone(), hi.clone())));
+                assert_eq!(got, want, "seed {seed} step {step} range {lo:?}..{hi:?}");
+                let mut rev = collect(db.range((lo, hi)).rev());
+                rev.reverse();
+                assert_eq!(rev, want, "seed {seed} step {step} reversed");
+            }
+            83..=85 => {
+                let p = format!("k{}", rng.below(40)).into_bytes();
+                let want: Vec<_> = model.iter().filter(|(k, _)| k.starts_with(&p)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                assert_eq!(collect(db.prefix(&p)), want, "seed {seed} step {step} prefix");
+            }
+            86..=88 => {
+                if snaps.len() < 4 {
+                    snaps.push((db.snapshot(), model.clone()));
+                } else {
+                    snaps.remove(rng.below(4) as usize);
+                }
+            }
+            89..=92 => {
+                for (snap, m) in &snaps {
+                    let k = key(&mut rng);
+                    assert_eq!(snap.get(&k).unwrap().map(|v| v.to_vec()), m.get(&k).cloned(), "seed {seed} step {step} snapshot");
+                    let (lo, hi) = (bound(&mut rng), bound(&mut rng));
+                    assert_eq!(collect(snap.range((lo.clone(), hi.clone()))), expected(m, &lo, &hi), "seed {seed} step {step}");
+                }
+            }
+            93..=95 => db.flush().unwrap(),
+            96 => {
+                // Mixed-direction iteration that meets in the middle.
+                let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let mut it = db.range::<&[u8], _>(..);
+                let (mut front, mut back) = (Vec::new(), Vec::new());
+                loop {
+                    let item = if rng.below(2) == 0 { it.next().map(|r| (true, r)) } else { it.next_back().map(|r| (false, r)) };
+                    match item {
+                        Some((true, r)) => front.push(r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()),
+                        Some((false, r)) => back.push(r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()),
+                        None => break,
+                    }
+                }
+                back.reverse();
+                front.extend(back);
+                assert_eq!(front, all, "seed {seed} step {step} two-ended");
+            }
+            _ => {
+                // Reopen: snapshots do not survive it.
+                snaps.clear();
+                if rng.below(2) == 0 {
+                    db.close().unwrap();
+                } else {
+                    drop(db);
+                }
+                db = Db::open(dir.path(), options()).unwrap();
+            }
+        }
+    }
+    let stats = db.stats();
+    assert!(stats.levels[0].files > 20, "expected many tables, got {}", stats.levels[0].files);
+    assert_eq!(collect(db.range::<&[u8], _>(..)), expected(&model, &Bound::Unbounded, &Bound::Unbounded));
+}
+
+#[test]
+fn model_seed_1() {
+    run(0x9e3779b97f4a7c15, 6000);
+}
+
+#[test]
+fn model_seed_2() {
+    run(0x1234_5678_9abc_def1, 6000);
+}
+
+#[test]
+fn model_many_short_seeds() {
+    for seed in 1..=20u64 {
+        run(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1, 800);
+    }
+}
