@@ -1,0 +1,114 @@
+//! Process-crash test: a child process writes as fast as it can and reports each
+//! acknowledged write on stdout; the parent kills it with SIGKILL at a random moment,
+//! reopens the database and checks that every acknowledged write is there and that what
+//! is there is a prefix of the write order (nothing invented, batches whole).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use strata::{Db, Options, WriteBatch};
+
+const CHILD_ENV: &str = "STRATA_CRASH_CHILD_DIR";
+
+fn key(i: u64) -> String {
+    format!("key{i:010}")
+}
+
+fn value(i: u64) -> String {
+    format!("value-{i}-{}", "x".repeat((i % 50) as usize))
+}
+
+fn options() -> Options {
+    // Small memtables so flushes (and WAL switches) happen during the run.
+    Options::default().memtable_size(64 * 1024)
+}
+
+/// The writer. Runs only when the parent starts this binary with `CHILD_ENV` set.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
+    let db = Db::open(&dir, options()).unwrap();
+    // Continue after the highest key present.
+    let mut i = db.range::<&str, _>(..).next_back().map(|r| r.unwrap().0).map_or(0, |k| {
+        std::str::from_utf8(&k[3..]).unwrap().parse::<u64>().unwrap() + 1
+    });
+    loop {
+        if i % 10 == 0 {
+            // A batch of three consecutive keys: all or nothing.
+            let mut b = WriteBatch::new();
+            for j in i..i + 3 {
+                b.put(key(j), value(j));
+            }
+            db.write(b).unwrap();
+            i += 3;
+        } else {
+            db.put(key(i), value(i)).unwrap();
+            i += 1;
+        }
+        println!("{}", i - 1);
+    }
+}
+
+#[test]
+fn kill_9_never_loses_acknowledged_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut total_acked = 0;
+    for round in 0..12 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let run_for = Duration::from_millis(50 + seed % 400);
+        let mut child = Command::new(&exe)
+            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut last: Option<u64> = None;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(n) = line.trim().parse::<u64>() {
+                    last = Some(n);
+                }
+            }
+            last
+        });
+        let start = Instant::now();
+        while start.elapsed() < run_for {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let acked = reader.join().unwrap();
+
+        let db = Db::open(dir.path(), options()).unwrap();
+        let present: Vec<u64> = db
+            .range::<&str, _>(..)
+            .map(|r| r.unwrap())
+            .map(|(k, v)| {
+                let i = std::str::from_utf8(&k[3..]).unwrap().parse::<u64>().unwrap();
+                assert_eq!(&v[..], value(i).as_bytes(), "round {round}: wrong value for key {i}");
+                i
+            })
+            .collect();
+        // A prefix of the write order: keys 0..n with no gaps.
+        for (pos, &i) in present.iter().enumerate() {
+            assert_eq!(pos as u64, i, "round {round}: gap before key {i}");
+        }
+        if let Some(a) = acked {
+            assert!(present.len() as u64 > a, "round {round}: acknowledged key {a} lost; {} present", present.len());
+            total_acked = a;
+        }
+        // Batches are whole: a batch starts at a multiple of 10 and covers 3 keys.
+        let n = present.len() as u64;
+        assert!(!(n % 10 == 1 || n % 10 == 2), "round {round}: torn batch, {n} keys present");
+        db.close().unwrap();
+    }
+    assert!(total_acked > 100, "the child wrote too little to test anything ({total_acked})");
+}
