@@ -1,1 +1,82 @@
-fn main() {}
+//! End-to-end benchmarks through `Db`: put, get (hit and miss) and scan, with 16-byte
+//! keys and 100-byte values.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use strata::{Db, Options};
+
+const N: u64 = 100_000;
+
+fn key(i: u64) -> [u8; 16] {
+    let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&h.to_be_bytes());
+    k[8..].copy_from_slice(&i.to_be_bytes());
+    k
+}
+
+fn loaded(flush: bool) -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    for i in 0..N {
+        db.put(key(i), [7u8; 100]).expect("put");
+    }
+    if flush {
+        db.flush().expect("flush");
+    }
+    (dir, db)
+}
+
+fn put(c: &mut Criterion) {
+    let mut g = c.benchmark_group("db_put");
+    g.throughput(Throughput::Elements(1));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    let mut i = 0u64;
+    g.bench_function("random_16B_key_100B_value", |b| {
+        b.iter(|| {
+            i += 1;
+            db.put(key(i), [7u8; 100]).expect("put");
+        })
+    });
+    g.finish();
+}
+
+fn get(c: &mut Criterion) {
+    let mut g = c.benchmark_group("db_get");
+    g.throughput(Throughput::Elements(1));
+    for (name, flush) in [("memtable", false), ("sstable_cached", true)] {
+        let (_dir, db) = loaded(flush);
+        let mut i = 0u64;
+        g.bench_function(format!("hit_{name}"), |b| {
+            b.iter(|| {
+                i = (i + 7919) % N;
+                black_box(db.get(key(i)).expect("get"));
+            })
+        });
+        g.bench_function(format!("miss_{name}"), |b| {
+            b.iter(|| {
+                i = (i + 7919) % N;
+                black_box(db.get(key(i + N)).expect("get"));
+            })
+        });
+    }
+    g.finish();
+}
+
+fn scan(c: &mut Criterion) {
+    let mut g = c.benchmark_group("db_scan");
+    g.throughput(Throughput::Elements(N));
+    g.sample_size(10);
+    for (name, flush) in [("memtable", false), ("sstable", true)] {
+        let (_dir, db) = loaded(flush);
+        g.bench_function(format!("full_{name}"), |b| {
+            b.iter_batched(|| (), |()| black_box(db.range::<&[u8], _>(..).count()), BatchSize::SmallInput)
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, put, get, scan);
+criterion_main!(benches);

@@ -58,10 +58,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Corruption(s) => write!(f, "data corruption detected in {s}; restore the file from a backup or remove the damaged file"),
+            Error::Corruption(s) => {
+                write!(f, "data corruption detected in {s}; restore the file from a backup or remove the damaged file")
+            }
             Error::InvalidArgument(s) => write!(f, "invalid argument: {s}"),
-            Error::Locked(p) => write!(f, "database directory {} is locked by another open Db; close it first", p.display()),
-            Error::Background(s) => write!(f, "database is read-only after a background error ({s}); reopen it to recover"),
+            Error::Locked(p) => {
+                write!(f, "database directory {} is locked by another open Db; close it first", p.display())
+            }
+            Error::Background(s) => {
+                write!(f, "database is read-only after a background error ({s}); reopen it to recover")
+            }
             Error::Closed => write!(f, "the database has been closed"),
         }
     }

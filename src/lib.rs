@@ -15,8 +15,8 @@ pub use bytes::Bytes;
 pub use error::{Error, Result};
 pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery};
 pub mod sstable;
-pub mod version;
 pub mod stats;
+pub mod version;
 
 pub use batch::WriteBatch;
 pub use db::{Db, Iter, Snapshot};

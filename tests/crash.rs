@@ -30,11 +30,13 @@ fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
     let db = Db::open(&dir, options()).unwrap();
     // Continue after the highest key present.
-    let mut i = db.range::<&str, _>(..).next_back().map(|r| r.unwrap().0).map_or(0, |k| {
-        std::str::from_utf8(&k[3..]).unwrap().parse::<u64>().unwrap() + 1
-    });
+    let mut i = db
+        .range::<&str, _>(..)
+        .next_back()
+        .map(|r| r.unwrap().0)
+        .map_or(0, |k| std::str::from_utf8(&k[3..]).unwrap().parse::<u64>().unwrap() + 1);
     loop {
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             // A batch of three consecutive keys: all or nothing.
             let mut b = WriteBatch::new();
             for j in i..i + 3 {

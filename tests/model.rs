@@ -27,7 +27,7 @@ fn key(rng: &mut Rng) -> Vec<u8> {
     // A small key space so keys are overwritten and deleted often; some prefixes nest.
     let n = rng.below(400);
     let mut k = format!("k{:03}", n).into_bytes();
-    if n % 7 == 0 {
+    if n.is_multiple_of(7) {
         k.push(b'x');
     }
     k
@@ -120,7 +120,8 @@ fn run(seed: u64, ops: usize) {
             }
             83..=85 => {
                 let p = format!("k{}", rng.below(40)).into_bytes();
-                let want: Vec<_> = model.iter().filter(|(k, _)| k.starts_with(&p)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let want: Vec<_> =
+                    model.iter().filter(|(k, _)| k.starts_with(&p)).map(|(k, v)| (k.clone(), v.clone())).collect();
                 assert_eq!(collect(db.prefix(&p)), want, "seed {seed} step {step} prefix");
             }
             86..=88 => {
@@ -133,9 +134,17 @@ fn run(seed: u64, ops: usize) {
             89..=92 => {
                 for (snap, m) in &snaps {
                     let k = key(&mut rng);
-                    assert_eq!(snap.get(&k).unwrap().map(|v| v.to_vec()), m.get(&k).cloned(), "seed {seed} step {step} snapshot");
+                    assert_eq!(
+                        snap.get(&k).unwrap().map(|v| v.to_vec()),
+                        m.get(&k).cloned(),
+                        "seed {seed} step {step} snapshot"
+                    );
                     let (lo, hi) = (bound(&mut rng), bound(&mut rng));
-                    assert_eq!(collect(snap.range((lo.clone(), hi.clone()))), expected(m, &lo, &hi), "seed {seed} step {step}");
+                    assert_eq!(
+                        collect(snap.range((lo.clone(), hi.clone()))),
+                        expected(m, &lo, &hi),
+                        "seed {seed} step {step}"
+                    );
                 }
             }
             93..=95 => db.flush().unwrap(),
@@ -145,7 +154,11 @@ fn run(seed: u64, ops: usize) {
                 let mut it = db.range::<&[u8], _>(..);
                 let (mut front, mut back) = (Vec::new(), Vec::new());
                 loop {
-                    let item = if rng.below(2) == 0 { it.next().map(|r| (true, r)) } else { it.next_back().map(|r| (false, r)) };
+                    let item = if rng.below(2) == 0 {
+                        it.next().map(|r| (true, r))
+                    } else {
+                        it.next_back().map(|r| (false, r))
+                    };
                     match item {
                         Some((true, r)) => front.push(r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()),
                         Some((false, r)) => back.push(r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()),

@@ -89,7 +89,12 @@ pub(crate) fn table_options(opts: &crate::options::Options) -> TableOptions {
 
 /// Writes every entry of `mem` to table `number` at level 0, fsyncs it and its
 /// directory, and describes it; `None` (and no file) if the memtable is empty.
-pub(crate) fn write_table(ctx: &TableContext, opts: &TableOptions, mem: &Arc<MemTable>, number: u64) -> Result<Option<NewFile>> {
+pub(crate) fn write_table(
+    ctx: &TableContext,
+    opts: &TableOptions,
+    mem: &Arc<MemTable>,
+    number: u64,
+) -> Result<Option<NewFile>> {
     if mem.is_empty() {
         return Ok(None);
     }

@@ -23,6 +23,9 @@ use crate::key::{make_internal_key, seek_key, ParsedKey, ValueKind, MAX_SEQUENCE
 
 type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
+/// A version of a key met while walking backwards: its kind and value.
+type Version = (ValueKind, Vec<u8>);
+
 /// Copies a range's bounds.
 pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(range: &R) -> Bounds {
     let own = |b: Bound<&K>| match b {
@@ -65,7 +68,7 @@ pub struct Iter {
     /// are skipped.
     front_skip: Option<Vec<u8>>,
     /// Backward: the key being gathered and its newest visible version so far.
-    back_group: Option<(Vec<u8>, Option<(ValueKind, Vec<u8>)>)>,
+    back_group: Option<(Vec<u8>, Option<Version>)>,
     done: bool,
     /// An error met while creating the iterator, reported by the first `next`.
     pending_error: Option<Error>,
@@ -234,7 +237,7 @@ impl Iter {
             let it = self.back.as_mut()?;
             let value = it.value().to_vec();
             it.prev();
-            let group = self.back_group.get_or_insert_with(|| (user_key, None));
+            let group = self.back_group.get_or_insert((user_key, None));
             // Going backwards, versions of a key arrive oldest first: the last visible
             // one seen is the newest visible.
             if seq <= self.seq {

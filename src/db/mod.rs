@@ -131,9 +131,7 @@ impl Db {
         options.validate()?;
         let inner = recovery::open(path.as_ref(), options)?;
         let bg = inner.clone();
-        let thread = std::thread::Builder::new()
-            .name("strata-bg".into())
-            .spawn(move || flush::background_loop(&bg))?;
+        let thread = std::thread::Builder::new().name("strata-bg".into()).spawn(move || flush::background_loop(&bg))?;
         *inner.bg_thread.lock() = Some(thread);
         Ok(Db { handle: Arc::new(Handle { inner }) })
     }

@@ -58,7 +58,13 @@ impl DbInner {
     /// the front of the queue first.
     fn enqueue(&self, batch: Option<WriteBatch>, force_switch: bool) -> Result<()> {
         let size = batch.as_ref().map_or(0, |b| b.encoded().len());
-        let me = Arc::new(Writer { batch: Mutex::new(batch), size, force_switch, result: Mutex::new(None), cv: Condvar::new() });
+        let me = Arc::new(Writer {
+            batch: Mutex::new(batch),
+            size,
+            force_switch,
+            result: Mutex::new(None),
+            cv: Condvar::new(),
+        });
         let mut queue = self.queue.lock();
         queue.push_back(me.clone());
         loop {
@@ -124,13 +130,16 @@ impl DbInner {
         {
             let mut wal = self.wal.lock();
             let before = wal.bytes_written();
-            let appended = wal.add_record(batch.encoded()).and_then(|()| {
-                if self.opts.sync_writes {
-                    wal.sync()
-                } else {
-                    wal.flush()
-                }
-            });
+            let appended =
+                wal.add_record(batch.encoded()).and_then(
+                    |()| {
+                        if self.opts.sync_writes {
+                            wal.sync()
+                        } else {
+                            wal.flush()
+                        }
+                    },
+                );
             Counters::add(&self.stats.wal_bytes_written, wal.bytes_written() - before);
             if let Err(e) = appended {
                 let err = Error::Io(e);
@@ -164,7 +173,7 @@ impl DbInner {
                 return Err(Error::Closed);
             }
             let full = st.sv.mem.memory_usage() >= self.opts.memtable_size;
-            if !full && !(force && !st.sv.mem.is_empty()) {
+            if !full && (!force || st.sv.mem.is_empty()) {
                 return Ok(());
             }
             if st.frozen.len() >= self.opts.max_immutable_memtables {

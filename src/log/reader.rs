@@ -30,9 +30,16 @@ pub struct LogReader {
 }
 
 enum Fragment<'a> {
-    Ok { kind: u8, data: &'a [u8], start: usize },
+    Ok {
+        kind: u8,
+        data: &'a [u8],
+        start: usize,
+    },
     /// Damage at `at`; `why` says what check failed.
-    Bad { at: usize, why: &'static str },
+    Bad {
+        at: usize,
+        why: &'static str,
+    },
     Eof,
 }
 

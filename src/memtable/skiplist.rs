@@ -215,7 +215,7 @@ fn random_height(rng: &mut u64) -> usize {
         *rng ^= *rng << 25;
         *rng ^= *rng >> 27;
         let r = (rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32;
-        if r % BRANCHING != 0 {
+        if !r.is_multiple_of(BRANCHING) {
             break;
         }
         height += 1;

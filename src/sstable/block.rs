@@ -124,7 +124,9 @@ impl BlockIter {
         self.key.extend_from_slice(&data[p..p + non_shared]);
         self.value = (p + non_shared, p + non_shared + value_len);
         self.next_offset = self.value.1;
-        while self.restart_index + 1 < self.block.num_restarts && self.block.restart(self.restart_index + 1) <= self.current {
+        while self.restart_index + 1 < self.block.num_restarts
+            && self.block.restart(self.restart_index + 1) <= self.current
+        {
             self.restart_index += 1;
         }
         true

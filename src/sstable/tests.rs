@@ -73,9 +73,8 @@ fn filter_excludes_most_absent_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_table(dir.path(), 5000, 4096, 10);
     let t = open(&path, true).unwrap();
-    let excluded = (0..5000u32)
-        .filter(|i| t.get(&key(i * 2 + 1), u64::MAX >> 8).unwrap().1 == FilterResult::Excluded)
-        .count();
+    let excluded =
+        (0..5000u32).filter(|i| t.get(&key(i * 2 + 1), u64::MAX >> 8).unwrap().1 == FilterResult::Excluded).count();
     assert!(excluded > 4850, "only {excluded} of 5000 absent keys excluded");
     assert_eq!(t.get(&key(0), u64::MAX >> 8).unwrap().1, FilterResult::Passed);
 }

@@ -125,7 +125,11 @@ impl VersionSet {
                 return Err(Error::corruption(&table, None, format!("listed in {name} but missing")));
             }
             if f.number >= next_file_number {
-                return Err(Error::corruption(name, None, format!("file {} at or past the next file number", f.number)));
+                return Err(Error::corruption(
+                    name,
+                    None,
+                    format!("file {} at or past the next file number", f.number),
+                ));
             }
         }
         Ok(Recovered { files, log_number, next_file_number, last_sequence })
@@ -180,7 +184,9 @@ impl VersionSet {
         }
         let next = Arc::new(self.current.apply(&edit, &self.ctx));
         for &(level, number) in &edit.deleted_files {
-            if let Some(f) = self.current.levels.get(level as usize).and_then(|l| l.iter().find(|f| f.number() == number)) {
+            if let Some(f) =
+                self.current.levels.get(level as usize).and_then(|l| l.iter().find(|f| f.number() == number))
+            {
                 f.mark_obsolete();
             }
         }
@@ -203,7 +209,15 @@ mod tests {
     }
 
     fn file(level: u32, number: u64) -> NewFile {
-        NewFile { level, number, size: 1, smallest: vec![b'a'; 9], largest: vec![b'z'; 9], max_seq: number, ..NewFile::default() }
+        NewFile {
+            level,
+            number,
+            size: 1,
+            smallest: vec![b'a'; 9],
+            largest: vec![b'z'; 9],
+            max_seq: number,
+            ..NewFile::default()
+        }
     }
 
     #[test]
@@ -214,8 +228,13 @@ mod tests {
             let (a, b) = (vs.new_file_number(), vs.new_file_number());
             touch_table(dir.path(), a);
             touch_table(dir.path(), b);
-            vs.log_and_apply(VersionEdit { new_files: vec![file(0, a), file(0, b)], log_number: Some(5), last_sequence: Some(42), ..Default::default() })
-                .unwrap();
+            vs.log_and_apply(VersionEdit {
+                new_files: vec![file(0, a), file(0, b)],
+                log_number: Some(5),
+                last_sequence: Some(42),
+                ..Default::default()
+            })
+            .unwrap();
             let v = vs.log_and_apply(VersionEdit { deleted_files: vec![(0, a)], ..Default::default() }).unwrap();
             assert_eq!(v.levels[0].len(), 1);
         }
