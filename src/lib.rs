@@ -1,6 +1,7 @@
 //! strata: an embeddable LSM-tree key-value storage engine.
 pub mod batch;
 pub mod coding;
+pub mod compaction;
 mod db;
 pub mod error;
 pub mod filename;

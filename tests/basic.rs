@@ -148,3 +148,52 @@ fn iterator_is_a_view_as_of_creation() {
     assert!(it.next().is_none());
     assert!(it.next_back().is_none());
 }
+
+#[test]
+fn full_compaction_drops_garbage_but_keeps_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
+    for round in 0..5u32 {
+        for i in 0..500u32 {
+            db.put(format!("key{i:04}"), format!("round{round}-{}", "v".repeat(50))).unwrap();
+        }
+    }
+    let snap = db.snapshot();
+    for i in 0..500u32 {
+        if i % 2 == 0 {
+            db.delete(format!("key{i:04}")).unwrap();
+        }
+    }
+    db.flush().unwrap();
+    let before = db.stats();
+    db.compact().unwrap();
+    let after = db.stats();
+    assert!(
+        after.live_sst_bytes() < before.live_sst_bytes() / 2,
+        "{} -> {}",
+        before.live_sst_bytes(),
+        after.live_sst_bytes()
+    );
+    assert_eq!(after.levels[0].files, 0, "everything left L0");
+    assert!(after.compaction_bytes_written > 0 && after.compaction_bytes_read >= before.live_sst_bytes());
+    // The snapshot still sees the deleted keys.
+    assert_eq!(snap.get("key0000").unwrap().as_deref(), Some(format!("round4-{}", "v".repeat(50)).as_bytes()));
+    assert_eq!(snap.range::<&str, _>(..).count(), 500);
+    assert_eq!(db.get("key0000").unwrap(), None);
+    assert_eq!(db.range::<&str, _>(..).count(), 250);
+    // Without the snapshot a second compaction drops the tombstones and old versions too.
+    drop(snap);
+    db.compact().unwrap();
+    let last = db.stats();
+    assert!(last.live_sst_bytes() < after.live_sst_bytes(), "{} -> {}", after.live_sst_bytes(), last.live_sst_bytes());
+    drop(db);
+    let db = Db::open(dir.path(), small()).unwrap();
+    assert_eq!(db.range::<&str, _>(..).count(), 250);
+    assert_eq!(db.get("key0001").unwrap().as_deref(), Some(format!("round4-{}", "v".repeat(50)).as_bytes()));
+    // Only live files remain in the directory.
+    let tables = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sst"))
+        .count();
+    assert_eq!(tables, db.stats().levels.iter().map(|l| l.files).sum::<usize>());
+}

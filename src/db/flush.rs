@@ -52,7 +52,10 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
         edit.last_sequence = Some(t.max_seq);
         edit.new_files.push(t.clone());
     }
-    let version = match db.versions.lock().log_and_apply(edit) {
+    // Hold the MANIFEST lock until the version is installed, so installs happen in the
+    // order the edits were logged.
+    let mut versions = db.versions.lock();
+    let version = match versions.log_and_apply(edit) {
         Ok(v) => v,
         Err(e) => {
             if table.is_some() {
@@ -69,6 +72,7 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
         db.flushed_cv.notify_all();
         vec![done.log_number]
     };
+    drop(versions);
     Counters::add(&db.stats.flushes, 1);
     for log in old_logs {
         // Best effort: a leftover log below the MANIFEST's log number is removed at open.

@@ -1,14 +1,15 @@
 //! [`Db`]: the database handle, and the shared state behind it.
 //!
-//! Threads and locks (lock order, outermost first: `queue` → `state` → `wal` →
-//! `versions`; no lock is held across a wait on another thread except through a condvar):
+//! Threads and locks (lock order, outermost first: `queue` → `versions` → `state` →
+//! `wal`; no lock is held across a wait on another thread except through a condvar):
 //!
 //! - writers queue in `queue`; the one at the front is the *leader* and commits the
 //!   batches of everyone behind it as one WAL record (group commit, see [`write`]);
 //! - `state` holds the [`SuperVersion`] (active memtable, frozen memtables, current
 //!   version): readers clone its `Arc` and then read without any lock;
 //! - one background thread flushes frozen memtables to L0 tables (see [`flush`]);
-//! - `versions` owns the MANIFEST; only the background thread and `open` edit it.
+//! - `versions` owns the MANIFEST; the background thread, `compact` and `open` edit it,
+//!   and each installs the version it logged before letting go of the lock.
 //!
 //! Visibility: a write is visible once `visible_seq` covers its seqno, which the leader
 //! advances only after the whole group is in the memtable, so a batch is seen whole or
@@ -33,6 +34,7 @@ pub use iter::Iter;
 pub use snapshot::Snapshot;
 
 use crate::batch::WriteBatch;
+use crate::compaction::{self, CompactionJob};
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::fs::{FileLock, FileSystem};
@@ -41,7 +43,7 @@ use crate::memtable::{Lookup, MemTable};
 use crate::options::{Compaction, Options, MAX_KEY_LEN};
 use crate::sstable::{BlockCache, FilterResult};
 use crate::stats::{Counters, LevelStats, Stats};
-use crate::version::{TableContext, Version, VersionSet};
+use crate::version::{TableContext, Version, VersionEdit, VersionSet};
 
 /// What a read needs, captured atomically: the memtables and the version.
 pub(crate) struct SuperVersion {
@@ -188,10 +190,14 @@ impl Db {
         self.inner().flush()
     }
 
-    /// Flushes the memtable, then runs a full compaction under the configured strategy
-    /// and returns when it is done.
+    /// Flushes the memtables, then merges every table into one sorted run of
+    /// non-overlapping tables on the last level (keeping what live snapshots can see,
+    /// dropping shadowed versions and tombstones), and returns when it is done.
+    ///
+    /// Until background compaction lands, this is the only compaction; flushes that
+    /// finish meanwhile wait for it.
     pub fn compact(&self) -> Result<()> {
-        self.inner().flush()
+        self.inner().compact()
     }
 
     /// Makes every write that returned before this call durable on disk.
@@ -270,6 +276,45 @@ impl DbInner {
         Ok(None)
     }
 
+    fn compact(&self) -> Result<()> {
+        self.flush()?;
+        let mut versions = self.versions.lock();
+        let version = versions.current();
+        let inputs: Vec<_> = version.files().cloned().collect();
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        let job = CompactionJob {
+            inputs,
+            output_level: (version.levels.len() - 1) as u32,
+            oldest_snapshot: self.oldest_snapshot(),
+            bottommost: true,
+            target_file_size: (self.opts.memtable_size as u64).max(2 << 20),
+        };
+        let out = compaction::run_job(&self.ctx, &flush::table_options(&self.opts), &job, || {
+            self.file_numbers.fetch_add(1, Ordering::SeqCst)
+        })?;
+        Counters::add(&self.stats.compaction_bytes_read, out.bytes_read);
+        Counters::add(&self.stats.compaction_bytes_written, out.bytes_written);
+        let edit = VersionEdit {
+            deleted_files: job.inputs.iter().map(|f| (f.info.level, f.number())).collect(),
+            new_files: out.files,
+            ..VersionEdit::default()
+        };
+        let new_version = match versions.log_and_apply(edit.clone()) {
+            Ok(v) => v,
+            Err(e) => {
+                for f in &edit.new_files {
+                    let _ = self.fs.remove(&filename::path(&self.dir, &filename::table_name(f.number)));
+                }
+                return Err(e);
+            }
+        };
+        let mut st = self.state.lock();
+        st.sv = Arc::new(SuperVersion { mem: st.sv.mem.clone(), imms: st.sv.imms.clone(), version: new_version });
+        Ok(())
+    }
+
     pub(crate) fn register_snapshot(&self) -> u64 {
         let mut snaps = self.snapshots.lock();
         let seq = self.visible_seq.load(Ordering::Acquire);
@@ -288,7 +333,6 @@ impl DbInner {
     }
 
     /// The oldest seqno a live snapshot reads at; compaction keeps what it can see.
-    #[allow(dead_code)]
     pub(crate) fn oldest_snapshot(&self) -> u64 {
         let snaps = self.snapshots.lock();
         snaps.keys().next().copied().unwrap_or_else(|| self.visible_seq.load(Ordering::Acquire))
