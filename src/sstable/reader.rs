@@ -163,6 +163,9 @@ fn read_contents(file: &dyn RandomAccessFile, name: &str, handle: BlockHandle) -
     }
     let mut buf = file.read_at(handle.offset, total as usize)?;
     let n = handle.size as usize;
+    if buf.len() != n + TRAILER_LEN {
+        return Err(corrupt("short read of block"));
+    }
     let compression = buf[n];
     if block_trailer(&buf[..n], compression)[..] != buf[n..] {
         return Err(corrupt("block checksum mismatch"));

@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::log::{LogReader, LogWriter, TailMode};
 
+/// No strategy uses more levels than this; a MANIFEST naming a deeper one is damaged.
+pub const MAX_LEVELS: usize = 16;
+
 /// The MANIFEST writer and the current version.
 pub struct VersionSet {
     ctx: Arc<TableContext>,
@@ -121,6 +124,9 @@ impl VersionSet {
         };
         for f in files.values() {
             let table = filename::table_name(f.number);
+            if f.level as usize >= MAX_LEVELS {
+                return Err(Error::corruption(name, None, format!("{table} is on level {}", f.level)));
+            }
             if !ctx.fs.exists(&filename::path(&ctx.dir, &table)) {
                 return Err(Error::corruption(&table, None, format!("listed in {name} but missing")));
             }
