@@ -140,16 +140,6 @@ fn finish(
         }
     };
     out.bytes_written += size;
-    out.files.push(NewFile {
-        level,
-        number,
-        size,
-        smallest: props.smallest,
-        largest: props.largest,
-        min_seq: props.min_seq,
-        max_seq: props.max_seq,
-        num_entries: props.num_entries,
-        num_deletions: props.num_deletions,
-    });
+    out.files.push(NewFile::from_properties(level, number, size, props));
     Ok(())
 }

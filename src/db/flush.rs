@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{DbInner, SuperVersion};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::filename;
 use crate::iter::InternalIterator;
 use crate::memtable::MemTable;
@@ -113,26 +113,10 @@ pub(crate) fn write_table(
         }
         let (size, props) = builder.finish()?;
         ctx.fs.sync_dir(&ctx.dir)?;
-        Ok(NewFile {
-            level: 0,
-            number,
-            size,
-            smallest: props.smallest,
-            largest: props.largest,
-            min_seq: props.min_seq,
-            max_seq: props.max_seq,
-            num_entries: props.num_entries,
-            num_deletions: props.num_deletions,
-        })
+        Ok(NewFile::from_properties(0, number, size, props))
     })();
-    match result {
-        Ok(f) => Ok(Some(f)),
-        Err(e) => {
-            let _ = ctx.fs.remove(&path);
-            Err(match e {
-                Error::Io(io) => Error::Io(io),
-                other => other,
-            })
-        }
+    if result.is_err() {
+        let _ = ctx.fs.remove(&path);
     }
+    result.map(Some)
 }

@@ -75,7 +75,7 @@ pub struct Iter {
 }
 
 impl Iter {
-    pub(crate) fn new(inner: Arc<DbInner>, seq: u64, bounds: Bounds, _reserved: Option<()>) -> Iter {
+    pub(crate) fn new(inner: Arc<DbInner>, seq: u64, bounds: Bounds) -> Iter {
         let (sv, pending_error) = match inner.check_open() {
             Ok(()) => (inner.super_version(), None),
             Err(e) => (inner.super_version(), Some(e)),

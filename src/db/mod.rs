@@ -175,14 +175,14 @@ impl Db {
     /// The entries with keys in `range`, in ascending order (`.rev()` for descending).
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Iter {
         let inner = self.inner();
-        Iter::new(inner.clone(), inner.visible_seq.load(Ordering::Acquire), iter::owned_bounds(&range), None)
+        Iter::new(inner.clone(), inner.visible_seq.load(Ordering::Acquire), iter::owned_bounds(&range))
     }
 
     /// The entries whose keys start with `prefix`.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         let inner = self.inner();
         let (lo, hi) = iter::prefix_bounds(prefix.as_ref());
-        Iter::new(inner.clone(), inner.visible_seq.load(Ordering::Acquire), (lo, hi), None)
+        Iter::new(inner.clone(), inner.visible_seq.load(Ordering::Acquire), (lo, hi))
     }
 
     /// Writes the memtable to an SSTable; returns once it is on disk.

@@ -31,12 +31,12 @@ impl Snapshot {
 
     /// The entries with keys in `range` as of the snapshot.
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Iter {
-        Iter::new(self.inner.clone(), self.seq, owned_bounds(&range), None)
+        Iter::new(self.inner.clone(), self.seq, owned_bounds(&range))
     }
 
     /// The entries whose keys start with `prefix` as of the snapshot.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
-        Iter::new(self.inner.clone(), self.seq, prefix_bounds(prefix.as_ref()), None)
+        Iter::new(self.inner.clone(), self.seq, prefix_bounds(prefix.as_ref()))
     }
 
     /// The seqno the snapshot reads at.

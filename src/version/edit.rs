@@ -47,6 +47,23 @@ pub struct NewFile {
     pub num_deletions: u64,
 }
 
+impl NewFile {
+    /// Describes table `number` of `size` bytes, joining `level`, from its properties.
+    pub fn from_properties(level: u32, number: u64, size: u64, props: crate::sstable::format::TableProperties) -> Self {
+        NewFile {
+            level,
+            number,
+            size,
+            smallest: props.smallest,
+            largest: props.largest,
+            min_seq: props.min_seq,
+            max_seq: props.max_seq,
+            num_entries: props.num_entries,
+            num_deletions: props.num_deletions,
+        }
+    }
+}
+
 /// One atomic change to the version.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VersionEdit {
