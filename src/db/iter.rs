@@ -23,6 +23,9 @@ use crate::key::{make_internal_key, seek_key, ParsedKey, ValueKind, MAX_SEQUENCE
 
 type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
+/// What the iterator yields.
+type Entry = Result<(Bytes, Bytes)>;
+
 /// A version of a key met while walking backwards: its kind and value.
 type Version = (ValueKind, Vec<u8>);
 
@@ -247,29 +250,30 @@ impl Iter {
     }
 }
 
-impl Iterator for Iter {
-    type Item = Result<(Bytes, Bytes)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl Iter {
+    /// Reports a creation error once, then ends; otherwise takes a step with `step`.
+    fn step(&mut self, step: fn(&mut Iter) -> Option<Entry>) -> Option<Entry> {
         if let Some(e) = self.pending_error.take() {
             return self.fail(e);
         }
         if self.done {
             return None;
         }
-        self.next_forward()
+        step(self)
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step(Iter::next_forward)
     }
 }
 
 impl DoubleEndedIterator for Iter {
     fn next_back(&mut self) -> Option<Self::Item> {
-        if let Some(e) = self.pending_error.take() {
-            return self.fail(e);
-        }
-        if self.done {
-            return None;
-        }
-        self.next_backward()
+        self.step(Iter::next_backward)
     }
 }
 

@@ -223,32 +223,31 @@ impl TableIter {
         false
     }
 
-    fn skip_empty_forward(&mut self) {
-        while !self.data_valid() && self.err.is_none() {
-            if self.data_failed() || self.data.is_none() && !self.index.valid() {
-                return;
-            }
-            self.index.next();
-            if !self.load_block() {
-                return;
-            }
+    /// Loads the block the index points at and positions in it with `position`.
+    fn enter_block(&mut self, position: impl FnOnce(&mut BlockIter)) {
+        if self.load_block() {
             if let Some(d) = &mut self.data {
-                d.seek_to_first();
+                position(d);
             }
         }
     }
 
-    fn skip_empty_backward(&mut self) {
+    /// Moves past exhausted blocks, forwards or backwards, until an entry, the end, or
+    /// an error.
+    fn skip_empty(&mut self, forward: bool) {
         while !self.data_valid() && self.err.is_none() {
             if self.data_failed() || self.data.is_none() && !self.index.valid() {
                 return;
             }
-            self.index.prev();
-            if !self.load_block() {
-                return;
+            if forward {
+                self.index.next();
+                self.enter_block(|d| d.seek_to_first());
+            } else {
+                self.index.prev();
+                self.enter_block(|d| d.seek_to_last());
             }
-            if let Some(d) = &mut self.data {
-                d.seek_to_last();
+            if self.data.is_none() {
+                return;
             }
         }
     }
@@ -261,46 +260,34 @@ impl InternalIterator for TableIter {
 
     fn seek_to_first(&mut self) {
         self.index.seek_to_first();
-        if self.load_block() {
-            if let Some(d) = &mut self.data {
-                d.seek_to_first();
-            }
-        }
-        self.skip_empty_forward();
+        self.enter_block(|d| d.seek_to_first());
+        self.skip_empty(true);
     }
 
     fn seek_to_last(&mut self) {
         self.index.seek_to_last();
-        if self.load_block() {
-            if let Some(d) = &mut self.data {
-                d.seek_to_last();
-            }
-        }
-        self.skip_empty_backward();
+        self.enter_block(|d| d.seek_to_last());
+        self.skip_empty(false);
     }
 
     fn seek(&mut self, target: &[u8]) {
         self.index.seek(target);
-        if self.load_block() {
-            if let Some(d) = &mut self.data {
-                d.seek(target);
-            }
-        }
-        self.skip_empty_forward();
+        self.enter_block(|d| d.seek(target));
+        self.skip_empty(true);
     }
 
     fn next(&mut self) {
         if let Some(d) = &mut self.data {
             d.next();
         }
-        self.skip_empty_forward();
+        self.skip_empty(true);
     }
 
     fn prev(&mut self) {
         if let Some(d) = &mut self.data {
             d.prev();
         }
-        self.skip_empty_backward();
+        self.skip_empty(false);
     }
 
     fn key(&self) -> &[u8] {
