@@ -11,6 +11,12 @@ pub struct LevelStats {
     pub files: usize,
     /// Their total size in bytes.
     pub bytes: u64,
+    /// Compactions that wrote into this level since open.
+    pub compactions: u64,
+    /// Bytes those compactions read.
+    pub compaction_bytes_read: u64,
+    /// Bytes those compactions wrote.
+    pub compaction_bytes_written: u64,
 }
 
 /// A snapshot of the engine's counters; see `Db::stats`.
@@ -47,6 +53,16 @@ pub struct Stats {
     pub write_stalls: u64,
     /// Bytes of torn WAL tail dropped during recovery at open.
     pub wal_bytes_dropped_at_open: u64,
+    /// Compaction jobs completed since open (trivial moves included).
+    pub compactions: u64,
+    /// Compactions that moved a table to the next level without rewriting it.
+    pub trivial_moves: u64,
+    /// Write groups slowed down (about 1 ms each) because compaction fell behind.
+    pub write_slowdowns: u64,
+    /// The compaction strategy's name ("leveled" or "tiered").
+    pub strategy: String,
+    /// Sorted runs a read may consult: each L0 table plus each non-empty deeper level.
+    pub sorted_runs: usize,
 }
 
 impl Stats {
@@ -89,6 +105,9 @@ pub(crate) struct Counters {
     pub write_groups: AtomicU64,
     pub write_stalls: AtomicU64,
     pub wal_bytes_dropped_at_open: AtomicU64,
+    pub compactions: AtomicU64,
+    pub trivial_moves: AtomicU64,
+    pub write_slowdowns: AtomicU64,
 }
 
 impl Counters {
@@ -115,6 +134,11 @@ impl Counters {
             write_groups: get(&self.write_groups),
             write_stalls: get(&self.write_stalls),
             wal_bytes_dropped_at_open: get(&self.wal_bytes_dropped_at_open),
+            compactions: get(&self.compactions),
+            trivial_moves: get(&self.trivial_moves),
+            write_slowdowns: get(&self.write_slowdowns),
+            strategy: String::new(),
+            sorted_runs: 0,
         }
     }
 }

@@ -152,6 +152,10 @@ fn iterator_is_a_view_as_of_creation() {
 #[test]
 fn full_compaction_drops_garbage_but_keeps_snapshots() {
     let dir = tempfile::tempdir().unwrap();
+    // No background compaction: only the explicit one below runs.
+    let mut lazy = strata::LeveledOptions::default();
+    lazy.l0_compaction_trigger = 100_000;
+    let small = || small().compaction(strata::Compaction::Leveled(lazy.clone()));
     let db = Db::open(dir.path(), small()).unwrap();
     for round in 0..5u32 {
         for i in 0..500u32 {

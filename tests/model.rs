@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use strata::{Db, Options, WriteBatch};
+use strata::{Compaction, Db, LeveledOptions, Options, TieredOptions, WriteBatch};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -67,15 +67,41 @@ fn collect(it: impl Iterator<Item = strata::Result<(strata::Bytes, strata::Bytes
     it.map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
 }
 
-fn options() -> Options {
-    Options::default().memtable_size(2048).block_size(256).block_cache_size(64 * 1024)
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// No background compaction: hundreds of tables pile up in L0.
+    NoCompaction,
+    Leveled,
+    Tiered,
+    /// Reopens switch between leveled and tiered.
+    Switching,
 }
 
-fn run(seed: u64, ops: usize, compact: bool, min_tables: usize) {
+fn options(mode: Mode, reopens: usize) -> Options {
+    let base = Options::default().memtable_size(2048).block_size(256).block_cache_size(64 * 1024);
+    let mut lazy = LeveledOptions::default();
+    lazy.l0_compaction_trigger = 100_000;
+    let mut small_tiers = TieredOptions::default();
+    small_tiers.min_threshold = 3;
+    match mode {
+        Mode::NoCompaction => base.compaction(Compaction::Leveled(lazy)),
+        Mode::Leveled => base.compaction(Compaction::leveled()),
+        Mode::Tiered => base.compaction(Compaction::Tiered(small_tiers)),
+        Mode::Switching if reopens.is_multiple_of(2) => base.compaction(Compaction::leveled()),
+        Mode::Switching => base.compaction(Compaction::Tiered(small_tiers)),
+    }
+}
+
+/// Runs `ops` random operations. `compact` adds explicit full compactions; the run must
+/// at some point hold more than `min_tables` tables at once, and (unless `mode` is
+/// `NoCompaction`) background compaction must have run.
+fn run(seed: u64, ops: usize, mode: Mode, compact: bool, min_tables: usize) {
     let mut max_tables = 0;
+    let mut reopens = 0;
+    let mut compactions = 0;
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(seed);
-    let mut db = Db::open(dir.path(), options()).unwrap();
+    let mut db = Db::open(dir.path(), options(mode, 0)).unwrap();
     let mut model = Model::new();
     // Snapshots held across operations: (strata snapshot, model copy).
     let mut snaps: Vec<(strata::Snapshot, Model)> = Vec::new();
@@ -179,33 +205,55 @@ fn run(seed: u64, ops: usize, compact: bool, min_tables: usize) {
             _ => {
                 // Reopen: snapshots do not survive it.
                 snaps.clear();
+                compactions += db.stats().compactions;
                 if rng.below(2) == 0 {
                     db.close().unwrap();
                 } else {
                     drop(db);
                 }
-                db = Db::open(dir.path(), options()).unwrap();
+                reopens += 1;
+                db = Db::open(dir.path(), options(mode, reopens)).unwrap();
             }
         }
     }
     assert!(max_tables > min_tables, "expected over {min_tables} tables at once, saw at most {max_tables}");
+    compactions += db.stats().compactions;
+    if !matches!(mode, Mode::NoCompaction) {
+        assert!(compactions > 0, "{mode:?}: no compaction ran");
+    }
     assert_eq!(collect(db.range::<&[u8], _>(..)), expected(&model, &Bound::Unbounded, &Bound::Unbounded));
 }
 
 /// Without compaction, so hundreds of tables pile up in L0.
 #[test]
 fn model_many_tables() {
-    run(0x9e3779b97f4a7c15, 6000, false, 200);
+    run(0x9e3779b97f4a7c15, 6000, Mode::NoCompaction, false, 200);
 }
 
 #[test]
 fn model_with_full_compactions() {
-    run(0x1234_5678_9abc_def1, 6000, true, 20);
+    run(0x1234_5678_9abc_def1, 6000, Mode::NoCompaction, true, 20);
+}
+
+#[test]
+fn model_leveled() {
+    run(0x0bad_cafe_f00d_1234, 8000, Mode::Leveled, true, 4);
+}
+
+#[test]
+fn model_tiered() {
+    run(0x5eed_5eed_1234_9876, 8000, Mode::Tiered, true, 4);
+}
+
+#[test]
+fn model_switching_strategies() {
+    run(0x7777_aaaa_3333_cccc, 6000, Mode::Switching, true, 4);
 }
 
 #[test]
 fn model_many_short_seeds() {
-    for seed in 1..=20u64 {
-        run(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1, 800, true, 5);
+    for (i, seed) in (1..=24u64).enumerate() {
+        let mode = [Mode::Leveled, Mode::Tiered, Mode::Switching][i % 3];
+        run(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1, 800, mode, true, 2);
     }
 }

@@ -74,6 +74,7 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
     };
     drop(versions);
     Counters::add(&db.stats.flushes, 1);
+    db.wake_compaction();
     for log in old_logs {
         // Best effort: a leftover log below the MANIFEST's log number is removed at open.
         let _ = db.fs.remove(&super::wal_path(&db.dir, log));

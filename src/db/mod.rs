@@ -15,6 +15,7 @@
 //! advances only after the whole group is in the memtable, so a batch is seen whole or
 //! not at all.
 
+mod compact;
 mod flush;
 mod iter;
 mod recovery;
@@ -34,7 +35,7 @@ pub use iter::Iter;
 pub use snapshot::Snapshot;
 
 use crate::batch::WriteBatch;
-use crate::compaction::{self, CompactionJob};
+use crate::compaction::{strategy, CompactionStrategy};
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::fs::{FileLock, FileSystem};
@@ -43,7 +44,7 @@ use crate::memtable::{Lookup, MemTable};
 use crate::options::{Compaction, Options, MAX_KEY_LEN};
 use crate::sstable::{BlockCache, FilterResult};
 use crate::stats::{Counters, LevelStats, Stats};
-use crate::version::{TableContext, Version, VersionEdit, VersionSet};
+use crate::version::{TableContext, Version, VersionSet};
 
 /// What a read needs, captured atomically: the memtables and the version.
 pub(crate) struct SuperVersion {
@@ -70,6 +71,8 @@ pub(crate) struct State {
     /// Set when a background flush failed: writes are refused until reopen.
     bg_error: Option<String>,
     shutting_down: bool,
+    /// Set when a flush or open may have given the compaction thread work.
+    compaction_wanted: bool,
 }
 
 pub(crate) struct DbInner {
@@ -80,8 +83,18 @@ pub(crate) struct DbInner {
     state: Mutex<State>,
     /// Wakes the background thread.
     bg_cv: Condvar,
-    /// Signals that a flush finished (or failed), for stalled writers and `flush()`.
+    /// Signals that a flush or compaction finished (or failed), for stalled writers and
+    /// `flush()`.
     flushed_cv: Condvar,
+    /// Wakes the compaction thread.
+    compaction_cv: Condvar,
+    /// The compaction strategy that picks jobs; held for the whole of a job, so one runs
+    /// at a time.
+    compactor: Mutex<Box<dyn CompactionStrategy>>,
+    /// The same strategy for questions that need no picking state (stalls, shape
+    /// checks, statistics), so they never wait behind a running job.
+    policy: Box<dyn CompactionStrategy>,
+    level_counters: Mutex<Vec<compact::LevelCounters>>,
     queue: Mutex<write::Queue>,
     wal: Mutex<LogWriter>,
     versions: Mutex<VersionSet>,
@@ -94,7 +107,7 @@ pub(crate) struct DbInner {
     snapshots: Mutex<BTreeMap<u64, usize>>,
     stats: Counters,
     lock: Mutex<Option<Box<dyn FileLock>>>,
-    bg_thread: Mutex<Option<JoinHandle<()>>>,
+    bg_threads: Mutex<Vec<JoinHandle<()>>>,
     closed: AtomicBool,
 }
 
@@ -132,10 +145,18 @@ impl Db {
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         options.validate()?;
         let inner = recovery::open(path.as_ref(), options)?;
-        let bg = inner.clone();
-        let thread = std::thread::Builder::new().name("strata-bg".into()).spawn(move || flush::background_loop(&bg))?;
-        *inner.bg_thread.lock() = Some(thread);
-        Ok(Db { handle: Arc::new(Handle { inner }) })
+        let db = Db { handle: Arc::new(Handle { inner: inner.clone() }) };
+        let flusher = inner.clone();
+        let flush_thread =
+            std::thread::Builder::new().name("strata-flush".into()).spawn(move || flush::background_loop(&flusher))?;
+        inner.bg_threads.lock().push(flush_thread);
+        let compactor = inner.clone();
+        let compaction_thread = std::thread::Builder::new()
+            .name("strata-compact".into())
+            .spawn(move || compact::compaction_loop(&compactor))?;
+        inner.bg_threads.lock().push(compaction_thread);
+        inner.wake_compaction();
+        Ok(db)
     }
 
     fn inner(&self) -> &Arc<DbInner> {
@@ -190,12 +211,11 @@ impl Db {
         self.inner().flush()
     }
 
-    /// Flushes the memtables, then merges every table into one sorted run of
-    /// non-overlapping tables on the last level (keeping what live snapshots can see,
-    /// dropping shadowed versions and tombstones), and returns when it is done.
-    ///
-    /// Until background compaction lands, this is the only compaction; flushes that
-    /// finish meanwhile wait for it.
+    /// Flushes the memtables, then merges every table into as few sorted runs as the
+    /// strategy allows (one run of non-overlapping tables on the last level for leveled,
+    /// one table for tiered), keeping what live snapshots can see and dropping shadowed
+    /// versions and tombstones; returns when it is done. Reads and writes go on
+    /// meanwhile; background compactions wait for it.
     pub fn compact(&self) -> Result<()> {
         self.inner().compact()
     }
@@ -276,45 +296,6 @@ impl DbInner {
         Ok(None)
     }
 
-    fn compact(&self) -> Result<()> {
-        self.flush()?;
-        let mut versions = self.versions.lock();
-        let version = versions.current();
-        let inputs: Vec<_> = version.files().cloned().collect();
-        if inputs.is_empty() {
-            return Ok(());
-        }
-        let job = CompactionJob {
-            inputs,
-            output_level: (version.levels.len() - 1) as u32,
-            oldest_snapshot: self.oldest_snapshot(),
-            bottommost: true,
-            target_file_size: (self.opts.memtable_size as u64).max(2 << 20),
-        };
-        let out = compaction::run_job(&self.ctx, &flush::table_options(&self.opts), &job, || {
-            self.file_numbers.fetch_add(1, Ordering::SeqCst)
-        })?;
-        Counters::add(&self.stats.compaction_bytes_read, out.bytes_read);
-        Counters::add(&self.stats.compaction_bytes_written, out.bytes_written);
-        let edit = VersionEdit {
-            deleted_files: job.inputs.iter().map(|f| (f.info.level, f.number())).collect(),
-            new_files: out.files,
-            ..VersionEdit::default()
-        };
-        let new_version = match versions.log_and_apply(edit.clone()) {
-            Ok(v) => v,
-            Err(e) => {
-                for f in &edit.new_files {
-                    let _ = self.fs.remove(&filename::path(&self.dir, &filename::table_name(f.number)));
-                }
-                return Err(e);
-            }
-        };
-        let mut st = self.state.lock();
-        st.sv = Arc::new(SuperVersion { mem: st.sv.mem.clone(), imms: st.sv.imms.clone(), version: new_version });
-        Ok(())
-    }
-
     pub(crate) fn register_snapshot(&self) -> u64 {
         let mut snaps = self.snapshots.lock();
         let seq = self.visible_seq.load(Ordering::Acquire);
@@ -341,11 +322,24 @@ impl DbInner {
     fn stats(&self) -> Stats {
         let mut stats = self.stats.snapshot();
         let version = self.super_version().version.clone();
+        let counters = self.level_counters.lock().clone();
         stats.levels = version
             .levels
             .iter()
-            .map(|files| LevelStats { files: files.len(), bytes: files.iter().map(|f| f.info.size).sum() })
+            .enumerate()
+            .map(|(level, files)| {
+                let c = counters.get(level).copied().unwrap_or_default();
+                LevelStats {
+                    files: files.len(),
+                    bytes: files.iter().map(|f| f.info.size).sum(),
+                    compactions: c.compactions,
+                    compaction_bytes_read: c.bytes_read,
+                    compaction_bytes_written: c.bytes_written,
+                }
+            })
             .collect();
+        stats.strategy = self.policy.name().to_string();
+        stats.sorted_runs = self.policy.sorted_runs(&version);
         stats
     }
 
@@ -358,13 +352,18 @@ impl DbInner {
             st.shutting_down = true;
             self.bg_cv.notify_all();
             self.flushed_cv.notify_all();
+            self.compaction_cv.notify_all();
         }
-        if let Some(t) = self.bg_thread.lock().take() {
-            // The thread only stops between flushes; a panic there is a bug, reported as
-            // a background error rather than propagated.
-            if t.join().is_err() {
-                return Err(Error::Background("background thread panicked".into()));
-            }
+        // A running compaction sees `closed` and stops early, removing its outputs; a
+        // flush finishes first. A panic in either thread is a bug, reported as a
+        // background error rather than propagated.
+        let threads = std::mem::take(&mut *self.bg_threads.lock());
+        let mut panicked = false;
+        for t in threads {
+            panicked |= t.join().is_err();
+        }
+        if panicked {
+            return Err(Error::Background("background thread panicked".into()));
         }
         // Writers flush the WAL after every group, so nothing is left in user space;
         // flushing again costs nothing and keeps that promise local.
@@ -378,8 +377,14 @@ impl DbInner {
 pub(crate) fn num_levels(opts: &Options) -> usize {
     match &opts.compaction {
         Compaction::Leveled(l) => l.num_levels,
+        // Runs start in L0; deeper levels appear only if an earlier leveled
+        // configuration left tables there.
         Compaction::Tiered(_) => 1,
     }
+}
+
+pub(crate) fn new_strategy(opts: &Options) -> Box<dyn CompactionStrategy> {
+    strategy::from_options(opts)
 }
 
 fn new_block_cache(opts: &Options) -> Option<Arc<BlockCache>> {

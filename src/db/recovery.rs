@@ -18,7 +18,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 
 use super::flush::{table_options, write_table};
-use super::{new_block_cache, num_levels, wal_path, DbInner, State, SuperVersion};
+use super::{new_block_cache, new_strategy, num_levels, wal_path, DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -102,9 +102,14 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
             frozen: Vec::new(),
             bg_error: None,
             shutting_down: false,
+            compaction_wanted: true,
         }),
         bg_cv: Condvar::new(),
         flushed_cv: Condvar::new(),
+        compaction_cv: Condvar::new(),
+        compactor: Mutex::new(new_strategy(&opts)),
+        policy: new_strategy(&opts),
+        level_counters: Mutex::new(Vec::new()),
         queue: Mutex::new(Default::default()),
         wal: Mutex::new(wal),
         versions: Mutex::new(versions),
@@ -114,7 +119,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         snapshots: Mutex::new(BTreeMap::new()),
         stats,
         lock: Mutex::new(Some(lock)),
-        bg_thread: Mutex::new(None),
+        bg_threads: Mutex::new(Vec::new()),
         closed: AtomicBool::new(false),
         opts,
     }))

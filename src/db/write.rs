@@ -17,11 +17,13 @@
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::{DbInner, Frozen, State, SuperVersion};
 use crate::batch::WriteBatch;
+use crate::compaction::Stall;
 use crate::error::{Error, Result};
 use crate::log::LogWriter;
 use crate::memtable::MemTable;
@@ -165,6 +167,7 @@ impl DbInner {
     /// it is not empty) and stalling while too many frozen memtables wait for flush.
     fn make_room(&self, st: &mut MutexGuard<'_, State>, force: bool) -> Result<()> {
         let mut stalled = false;
+        let mut may_slow_down = !force;
         loop {
             if let Some(why) = &st.bg_error {
                 return Err(Error::Background(why.clone()));
@@ -172,11 +175,20 @@ impl DbInner {
             if st.shutting_down {
                 return Err(Error::Closed);
             }
+            let stall = self.policy.stall(&st.sv.version);
+            if may_slow_down && stall == Stall::Slowdown {
+                // Compaction is falling behind: give it a millisecond per write group
+                // rather than stopping writers outright later.
+                Counters::add(&self.stats.write_slowdowns, 1);
+                MutexGuard::unlocked(st, || std::thread::sleep(Duration::from_millis(1)));
+                may_slow_down = false;
+                continue;
+            }
             let full = st.sv.mem.memory_usage() >= self.opts.memtable_size;
             if !full && (!force || st.sv.mem.is_empty()) {
                 return Ok(());
             }
-            if st.frozen.len() >= self.opts.max_immutable_memtables {
+            if st.frozen.len() >= self.opts.max_immutable_memtables || stall == Stall::Stop {
                 if !stalled {
                     Counters::add(&self.stats.write_stalls, 1);
                     stalled = true;

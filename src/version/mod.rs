@@ -38,19 +38,45 @@ pub struct TableContext {
     pub cache: Option<Arc<BlockCache>>,
 }
 
-/// One live SSTable.
-pub struct FileMeta {
-    /// What the MANIFEST records about it.
-    pub info: NewFile,
+/// An SSTable file on disk, shared by every [`FileMeta`] that places it on a level (a
+/// trivial move re-places a file without rewriting it). Removes the file when dropped
+/// after being marked obsolete, i.e. once no version or reader can need it.
+pub struct TableFile {
+    number: u64,
     ctx: Arc<TableContext>,
     table: Mutex<Option<Arc<TableReader>>>,
     obsolete: AtomicBool,
 }
 
+impl Drop for TableFile {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire) {
+            // Best effort: a file that survives (say, a crash right here) is not in the
+            // MANIFEST and is removed on the next open.
+            let path = filename::path(&self.ctx.dir, &filename::table_name(self.number));
+            let _ = self.ctx.fs.remove(&path);
+        }
+    }
+}
+
+/// One live SSTable on one level.
+pub struct FileMeta {
+    /// What the MANIFEST records about it.
+    pub info: NewFile,
+    file: Arc<TableFile>,
+}
+
 impl FileMeta {
     /// Describes the table `info` in the directory of `ctx`.
     pub fn new(info: NewFile, ctx: Arc<TableContext>) -> Arc<FileMeta> {
-        Arc::new(FileMeta { info, ctx, table: Mutex::new(None), obsolete: AtomicBool::new(false) })
+        let file =
+            Arc::new(TableFile { number: info.number, ctx, table: Mutex::new(None), obsolete: AtomicBool::new(false) });
+        Arc::new(FileMeta { info, file })
+    }
+
+    /// The same file described by `info` (a new level, after a trivial move).
+    fn moved(&self, info: NewFile) -> Arc<FileMeta> {
+        Arc::new(FileMeta { info, file: self.file.clone() })
     }
 
     /// The file number.
@@ -75,31 +101,21 @@ impl FileMeta {
 
     /// The open table, opening it on first use.
     pub fn table(&self) -> Result<Arc<TableReader>> {
-        let mut slot = self.table.lock();
+        let mut slot = self.file.table.lock();
         if let Some(t) = &*slot {
             return Ok(t.clone());
         }
+        let ctx = &self.file.ctx;
         let name = filename::table_name(self.info.number);
-        let file = self.ctx.fs.open(&filename::path(&self.ctx.dir, &name))?;
-        let table = Arc::new(TableReader::open(file, &name, self.ctx.cache.clone())?);
+        let file = ctx.fs.open(&filename::path(&ctx.dir, &name))?;
+        let table = Arc::new(TableReader::open(file, &name, ctx.cache.clone())?);
         *slot = Some(table.clone());
         Ok(table)
     }
 
     /// Marks the file for removal once no version or reader holds it any more.
     pub fn mark_obsolete(&self) {
-        self.obsolete.store(true, Ordering::Release);
-    }
-}
-
-impl Drop for FileMeta {
-    fn drop(&mut self) {
-        if self.obsolete.load(Ordering::Acquire) {
-            // Best effort: a file that survives (say, a crash right here) is not in the
-            // MANIFEST and is removed on the next open.
-            let path = filename::path(&self.ctx.dir, &filename::table_name(self.info.number));
-            let _ = self.ctx.fs.remove(&path);
-        }
+        self.file.obsolete.store(true, Ordering::Release);
     }
 }
 
@@ -120,9 +136,12 @@ impl Version {
     /// with `ctx`.
     pub fn apply(&self, edit: &VersionEdit, ctx: &Arc<TableContext>) -> Version {
         let mut next = self.clone();
+        let mut removed = Vec::new();
         for &(level, number) in &edit.deleted_files {
             if let Some(files) = next.levels.get_mut(level as usize) {
-                files.retain(|f| f.number() != number);
+                if let Some(i) = files.iter().position(|f| f.number() == number) {
+                    removed.push(files.remove(i));
+                }
             }
         }
         for f in &edit.new_files {
@@ -130,7 +149,11 @@ impl Version {
             if next.levels.len() <= level {
                 next.levels.resize(level + 1, Vec::new());
             }
-            next.levels[level].push(FileMeta::new(f.clone(), ctx.clone()));
+            let meta = match removed.iter().find(|r| r.number() == f.number) {
+                Some(old) => old.moved(f.clone()),
+                None => FileMeta::new(f.clone(), ctx.clone()),
+            };
+            next.levels[level].push(meta);
         }
         for (level, files) in next.levels.iter_mut().enumerate() {
             if level == 0 {
@@ -141,6 +164,44 @@ impl Version {
             }
         }
         next
+    }
+
+    /// The files of `level` whose user-key range meets `[smallest, largest]`.
+    pub fn overlapping(&self, level: usize, smallest: &[u8], largest: &[u8]) -> Vec<Arc<FileMeta>> {
+        self.levels
+            .get(level)
+            .map(|files| {
+                files
+                    .iter()
+                    .filter(|f| f.smallest_user_key() <= largest && f.largest_user_key() >= smallest)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Bytes of tables on `level`.
+    pub fn level_bytes(&self, level: usize) -> u64 {
+        self.levels.get(level).map_or(0, |files| files.iter().map(|f| f.info.size).sum())
+    }
+
+    /// Checks the shape every strategy relies on: levels 1 and deeper hold tables sorted
+    /// by key that share no user key, and L0 is ordered newest first. Describes the first
+    /// violation.
+    pub fn check_levels(&self) -> Result<(), String> {
+        for w in self.levels.first().map_or(&[][..], |l| &l[..]).windows(2) {
+            if w[0].info.max_seq < w[1].info.max_seq {
+                return Err(format!("L0 out of age order: {} before {}", w[0].number(), w[1].number()));
+            }
+        }
+        for (level, files) in self.levels.iter().enumerate().skip(1) {
+            for w in files.windows(2) {
+                if w[0].largest_user_key() >= w[1].smallest_user_key() {
+                    return Err(format!("L{level} tables {} and {} overlap", w[0].number(), w[1].number()));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every live file.

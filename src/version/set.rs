@@ -190,6 +190,9 @@ impl VersionSet {
         }
         let next = Arc::new(self.current.apply(&edit, &self.ctx));
         for &(level, number) in &edit.deleted_files {
+            if edit.new_files.iter().any(|n| n.number == number) {
+                continue; // moved to another level, not gone
+            }
             if let Some(f) =
                 self.current.levels.get(level as usize).and_then(|l| l.iter().find(|f| f.number() == number))
             {

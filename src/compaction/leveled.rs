@@ -1,0 +1,143 @@
+//! [`LeveledPicker`]: leveled compaction (LevelDB, RocksDB's default).
+//!
+//! L0 takes flushed tables, which may overlap. Every deeper level is one sorted run of
+//! non-overlapping tables, and level `i` aims to hold `base × multiplier^(i-1)` bytes,
+//! where `base = memtable_size × l0_compaction_trigger` (what L0 holds when it triggers).
+//!
+//! Scores decide which level to compact: L0's is its file count over the trigger, a
+//! deeper level's is its size over its target; the highest score of at least 1 wins.
+//! - L0 → L1 takes every L0 table and the L1 tables they overlap.
+//! - Li → Li+1 takes one table of Li, chosen round-robin by key (each level remembers
+//!   where its last compaction ended), and the Li+1 tables it overlaps. If there are
+//!   none and it overlaps little of Li+2, the table is *moved*: one MANIFEST edit, no
+//!   rewrite.
+//!
+//! Outputs are cut at the target file size (the memtable size) and wherever they would
+//! overlap more than ten target files of the level below the output, so later
+//! compactions stay small. Writers slow down at 2× the L0 trigger and stop at 3×.
+
+use std::sync::Arc;
+
+use super::strategy::{CompactionStrategy, Stall};
+use super::{key_range, CompactionJob};
+use crate::options::LeveledOptions;
+use crate::version::{FileMeta, Version};
+
+/// Picks leveled compactions; see the module comment.
+pub struct LeveledPicker {
+    opts: LeveledOptions,
+    base_bytes: u64,
+    target_file_size: u64,
+    /// Per level: the largest user key of the last table compacted out of it.
+    compact_pointer: Vec<Vec<u8>>,
+}
+
+impl LeveledPicker {
+    /// A picker for `opts`, sized from the memtable size.
+    pub fn new(opts: LeveledOptions, memtable_size: u64) -> Self {
+        let target_file_size = memtable_size.max(64 * 1024);
+        let base_bytes = memtable_size.max(64 * 1024) * opts.l0_compaction_trigger as u64;
+        LeveledPicker { compact_pointer: vec![Vec::new(); opts.num_levels], opts, base_bytes, target_file_size }
+    }
+
+    /// The size level `level` (1 or deeper) aims for.
+    pub fn target_bytes(&self, level: usize) -> u64 {
+        let mut t = self.base_bytes;
+        for _ in 1..level {
+            t = t.saturating_mul(self.opts.level_size_multiplier);
+        }
+        t
+    }
+
+    /// The level with the highest score and that score.
+    pub fn best_score(&self, version: &Version) -> (usize, f64) {
+        let mut best =
+            (0, version.levels.first().map_or(0, |l| l.len()) as f64 / self.opts.l0_compaction_trigger as f64);
+        let last = version.levels.len().min(self.opts.num_levels).saturating_sub(1);
+        for level in 1..last {
+            let score = version.level_bytes(level) as f64 / self.target_bytes(level) as f64;
+            if score > best.1 {
+                best = (level, score);
+            }
+        }
+        best
+    }
+
+    fn bottommost(version: &Version, output_level: usize, smallest: &[u8], largest: &[u8]) -> bool {
+        (output_level + 1..version.levels.len()).all(|l| version.overlapping(l, smallest, largest).is_empty())
+    }
+
+    fn job_for(&mut self, version: &Version, level: usize) -> Option<CompactionJob> {
+        let mut inputs: Vec<Arc<FileMeta>>;
+        if level == 0 {
+            inputs = version.levels[0].clone();
+        } else {
+            let files = &version.levels[level];
+            let pointer = &self.compact_pointer[level];
+            let pick = files
+                .iter()
+                .find(|f| pointer.is_empty() || f.smallest_user_key() > pointer.as_slice())
+                .or(files.first())?;
+            self.compact_pointer[level] = pick.largest_user_key().to_vec();
+            inputs = vec![pick.clone()];
+        }
+        let (smallest, largest) = key_range(&inputs)?;
+        let output_level = level + 1;
+        let next = version.overlapping(output_level, &smallest, &largest);
+        let moving = level > 0 && next.is_empty();
+        inputs.extend(next);
+        let (smallest, largest) = key_range(&inputs)?;
+        let grandparents = version.overlapping(output_level + 1, &smallest, &largest);
+        let max_grandparent_overlap = 10 * self.target_file_size;
+        let grandparent_bytes: u64 = grandparents.iter().map(|f| f.info.size).sum();
+        Some(CompactionJob {
+            bottommost: Self::bottommost(version, output_level, &smallest, &largest),
+            inputs,
+            output_level: output_level as u32,
+            target_file_size: self.target_file_size,
+            trivial_move: moving && grandparent_bytes <= max_grandparent_overlap,
+            grandparents,
+            max_grandparent_overlap,
+            reason: if level == 0 { "L0 file count" } else { "level size" },
+        })
+    }
+}
+
+impl CompactionStrategy for LeveledPicker {
+    fn name(&self) -> &'static str {
+        "leveled"
+    }
+
+    fn pick(&mut self, version: &Version) -> Option<CompactionJob> {
+        let (level, score) = self.best_score(version);
+        if score < 1.0 || level + 1 >= version.levels.len() {
+            return None;
+        }
+        self.job_for(version, level)
+    }
+
+    fn full(&self, version: &Version) -> Option<CompactionJob> {
+        let inputs: Vec<_> = version.files().cloned().collect();
+        if inputs.is_empty() {
+            return None;
+        }
+        let last = version.levels.len().max(self.opts.num_levels) - 1;
+        Some(CompactionJob::merge(inputs, last as u32, true, self.target_file_size, "full compaction"))
+    }
+
+    fn stall(&self, version: &Version) -> Stall {
+        let l0 = version.levels.first().map_or(0, |l| l.len());
+        let trigger = self.opts.l0_compaction_trigger;
+        if l0 >= 3 * trigger {
+            Stall::Stop
+        } else if l0 >= 2 * trigger {
+            Stall::Slowdown
+        } else {
+            Stall::None
+        }
+    }
+
+    fn check(&self, version: &Version) -> Result<(), String> {
+        version.check_levels()
+    }
+}

@@ -1,0 +1,162 @@
+//! [`TieredPicker`]: size-tiered compaction (Cassandra's STCS, RocksDB's universal).
+//!
+//! The tree is a list of *sorted runs* ordered by age, newest first: each L0 table is a
+//! run, and each non-empty deeper level (left by an earlier leveled configuration, or
+//! filled by a full merge) is one run. Only runs adjacent in age are merged, so that
+//! newer data always shadows older: the output takes the place of its inputs, on the
+//! level of the oldest input (one table when that is L0).
+//!
+//! What triggers a merge, checked in this order:
+//! 1. **Space amplification**: if the runs other than the oldest hold more than
+//!    `max_size_amplification_percent` of the oldest run's bytes, everything is merged
+//!    (that is what bounds the space dead versions take).
+//! 2. **Similar sizes**: the newest window of at least `min_threshold` adjacent runs
+//!    whose sizes each lie within 0.5×–1.5× of the window's average is merged, up to
+//!    `max_threshold` runs.
+//! 3. **Too many runs**: past the slowdown threshold, the `min_threshold` newest runs are
+//!    merged regardless of size, so that stalled writers always get to go on.
+//!
+//! Writers slow down at 5× `min_threshold` runs and stop at 8×.
+
+use std::sync::Arc;
+
+use super::strategy::{CompactionStrategy, Stall};
+use super::CompactionJob;
+use crate::options::TieredOptions;
+use crate::version::{FileMeta, Version};
+
+/// One sorted run: its tables, its level and its size.
+pub struct Run {
+    /// The tables (one for an L0 run).
+    pub files: Vec<Arc<FileMeta>>,
+    /// Where it lives.
+    pub level: usize,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// Picks size-tiered compactions; see the module comment.
+pub struct TieredPicker {
+    opts: TieredOptions,
+    target_file_size: u64,
+}
+
+impl TieredPicker {
+    /// A picker for `opts`; outputs on levels below L0 are cut near the memtable size.
+    pub fn new(opts: TieredOptions, memtable_size: u64) -> Self {
+        TieredPicker { opts, target_file_size: memtable_size.max(64 * 1024) }
+    }
+
+    /// The sorted runs, newest first.
+    pub fn runs(version: &Version) -> Vec<Run> {
+        let mut runs: Vec<Run> = version
+            .levels
+            .first()
+            .map(|l0| l0.iter().map(|f| Run { files: vec![f.clone()], level: 0, bytes: f.info.size }).collect())
+            .unwrap_or_default();
+        for (level, files) in version.levels.iter().enumerate().skip(1) {
+            if !files.is_empty() {
+                runs.push(Run { files: files.clone(), level, bytes: version.level_bytes(level) });
+            }
+        }
+        runs
+    }
+
+    fn slowdown_runs(&self) -> usize {
+        5 * self.opts.min_threshold
+    }
+
+    /// A job merging the adjacent runs `runs[start..end]`.
+    fn merge(&self, runs: &[Run], start: usize, end: usize, reason: &'static str) -> CompactionJob {
+        let picked = &runs[start..end];
+        let output_level = picked.last().map_or(0, |r| r.level);
+        let inputs = picked.iter().flat_map(|r| r.files.iter().cloned()).collect();
+        let target = if output_level == 0 { u64::MAX } else { self.target_file_size };
+        CompactionJob::merge(inputs, output_level as u32, end == runs.len(), target, reason)
+    }
+
+    /// The newest window of similar-sized adjacent runs, as `(start, end)`.
+    fn similar_window(&self, runs: &[Run]) -> Option<(usize, usize)> {
+        for start in 0..runs.len() {
+            let mut total = runs[start].bytes as f64;
+            let mut end = start + 1;
+            while end < runs.len() && end - start < self.opts.max_threshold {
+                let avg = total / (end - start) as f64;
+                let size = runs[end].bytes as f64;
+                if size < avg * 0.5 || size > avg * 1.5 {
+                    break;
+                }
+                total += size;
+                end += 1;
+            }
+            if end - start >= self.opts.min_threshold {
+                return Some((start, end));
+            }
+        }
+        None
+    }
+}
+
+impl CompactionStrategy for TieredPicker {
+    fn name(&self) -> &'static str {
+        "tiered"
+    }
+
+    fn pick(&mut self, version: &Version) -> Option<CompactionJob> {
+        let runs = Self::runs(version);
+        if runs.len() < 2 {
+            return None;
+        }
+        let (oldest, newer) = runs.split_last()?;
+        let newer_bytes: u64 = newer.iter().map(|r| r.bytes).sum();
+        if newer_bytes.saturating_mul(100) > oldest.bytes.saturating_mul(self.opts.max_size_amplification_percent) {
+            return Some(self.merge(&runs, 0, runs.len(), "space amplification"));
+        }
+        if let Some((start, end)) = self.similar_window(&runs) {
+            return Some(self.merge(&runs, start, end, "similar run sizes"));
+        }
+        if runs.len() >= self.slowdown_runs() {
+            let end = self.opts.min_threshold.min(runs.len());
+            return Some(self.merge(&runs, 0, end, "run count"));
+        }
+        None
+    }
+
+    fn full(&self, version: &Version) -> Option<CompactionJob> {
+        let runs = Self::runs(version);
+        if runs.is_empty() {
+            return None;
+        }
+        Some(self.merge(&runs, 0, runs.len(), "full compaction"))
+    }
+
+    fn stall(&self, version: &Version) -> Stall {
+        let runs = self.sorted_runs(version);
+        if runs >= 8 * self.opts.min_threshold {
+            Stall::Stop
+        } else if runs >= self.slowdown_runs() {
+            Stall::Slowdown
+        } else {
+            Stall::None
+        }
+    }
+
+    fn check(&self, version: &Version) -> Result<(), String> {
+        version.check_levels()?;
+        // Age order: each L0 run's seqnos lie above those of every run older than it.
+        // (Deeper levels left by leveled compaction are ordered per key, not by seqno
+        // ranges, so among them only `check_levels` applies.)
+        let runs = Self::runs(version);
+        let mut older_max = vec![0u64; runs.len() + 1];
+        for i in (0..runs.len()).rev() {
+            older_max[i] = older_max[i + 1].max(runs[i].files.iter().map(|f| f.info.max_seq).max().unwrap_or(0));
+        }
+        for (i, run) in runs.iter().enumerate().filter(|(_, r)| r.level == 0) {
+            let min = run.files.iter().map(|f| f.info.min_seq).min().unwrap_or(0);
+            if older_max[i + 1] >= min && i + 1 < runs.len() {
+                return Err(format!("L0 run {} is not newer than the runs after it", run.files[0].number()));
+            }
+        }
+        Ok(())
+    }
+}
