@@ -4,12 +4,19 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use strata::{Db, Options, WriteBatch};
+use strata::{Compaction, Db, Options, WriteBatch};
 
 #[test]
 fn writers_readers_iterators_and_compaction_together() {
+    for strategy in [Compaction::leveled(), Compaction::tiered()] {
+        run(strategy);
+    }
+}
+
+fn run(strategy: Compaction) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options::default().memtable_size(32 * 1024).block_size(512)).unwrap();
+    let db =
+        Db::open(dir.path(), Options::default().memtable_size(32 * 1024).block_size(512).compaction(strategy)).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     const WRITERS: u64 = 4;
     const PER_WRITER: u64 = 3000;

@@ -259,3 +259,6 @@ fn finish(
     out.files.push(NewFile::from_properties(level, number, size, props));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+//! The pickers on hand-made versions, and the job runner's dropping rule.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::fs::OsFileSystem;
+use crate::key::make_internal_key;
+use crate::options::{LeveledOptions, TieredOptions};
+use crate::version::{TableContext, Version};
+
+fn ctx() -> Arc<TableContext> {
+    Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: std::env::temp_dir(), cache: None })
+}
+
+/// A table description on `level` covering user keys `lo..=hi` with seqnos `seqs`.
+fn file(number: u64, level: u32, lo: &str, hi: &str, size: u64, seqs: (u64, u64)) -> NewFile {
+    NewFile {
+        level,
+        number,
+        size,
+        smallest: make_internal_key(lo.as_bytes(), seqs.1, ValueKind::Put),
+        largest: make_internal_key(hi.as_bytes(), seqs.0, ValueKind::Put),
+        min_seq: seqs.0,
+        max_seq: seqs.1,
+        num_entries: 1,
+        num_deletions: 0,
+    }
+}
+
+fn version(files: Vec<NewFile>, levels: usize) -> Version {
+    Version::new(levels).apply(&VersionEdit { new_files: files, ..VersionEdit::default() }, &ctx())
+}
+
+fn numbers(job: &CompactionJob) -> Vec<u64> {
+    let mut n: Vec<u64> = job.inputs.iter().map(|f| f.number()).collect();
+    n.sort();
+    n
+}
+
+const MB: u64 = 1 << 20;
+
+#[test]
+fn leveled_waits_for_the_l0_trigger_then_takes_all_of_l0_and_overlapping_l1() {
+    let mut p = LeveledPicker::new(LeveledOptions::default(), MB);
+    let l1 =
+        vec![file(10, 1, "a", "c", MB, (1, 1)), file(11, 1, "d", "f", MB, (2, 2)), file(12, 1, "x", "z", MB, (3, 3))];
+    let mut files = l1.clone();
+    for n in 0..3 {
+        files.push(file(20 + n, 0, "b", "e", MB, (10 + n, 10 + n)));
+    }
+    assert!(p.pick(&version(files.clone(), 7)).is_none(), "3 L0 files are under the trigger of 4");
+    files.push(file(23, 0, "b", "e", MB, (13, 13)));
+    let job = p.pick(&version(files, 7)).unwrap();
+    assert_eq!(numbers(&job), vec![10, 11, 20, 21, 22, 23]);
+    assert_eq!(job.output_level, 1);
+    assert!(job.bottommost, "nothing below L1");
+    assert!(!job.trivial_move);
+}
+
+#[test]
+fn leveled_scores_levels_by_size_and_round_robins_by_key() {
+    let mut p = LeveledPicker::new(LeveledOptions::default(), MB);
+    // L1 target is 4 MiB: five 1 MiB files overflow it.
+    let files: Vec<_> = ["a", "c", "e", "g", "i"]
+        .iter()
+        .enumerate()
+        .map(|(i, k)| file(i as u64 + 1, 1, k, &format!("{k}z"), MB, (i as u64 + 1, i as u64 + 1)))
+        .collect();
+    let mut with_l2 = files.clone();
+    with_l2.push(file(50, 2, "c", "dz", MB, (0, 0)));
+    let v = version(with_l2, 7);
+    let first = p.pick(&v).unwrap();
+    assert_eq!(numbers(&first), vec![1], "no overlap in L2 for the first file");
+    assert!(first.trivial_move, "a file with nothing below it moves without a rewrite");
+    let second = p.pick(&v).unwrap();
+    assert_eq!(numbers(&second), vec![2, 50], "round robin continues after key 'az'");
+    assert!(!second.trivial_move);
+    assert_eq!(second.output_level, 2);
+}
+
+#[test]
+fn leveled_stalls_grow_with_l0() {
+    let p = LeveledPicker::new(LeveledOptions::default(), MB);
+    let l0 = |n: u64| version((0..n).map(|i| file(i + 1, 0, "a", "b", MB, (i + 1, i + 1))).collect(), 7);
+    assert_eq!(p.stall(&l0(4)), Stall::None);
+    assert_eq!(p.stall(&l0(8)), Stall::Slowdown);
+    assert_eq!(p.stall(&l0(12)), Stall::Stop);
+}
+
+fn l0_runs(sizes: &[u64]) -> Version {
+    // Newest first: the first size gets the highest seqnos.
+    let n = sizes.len() as u64;
+    version(
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| file(i as u64 + 1, 0, "a", "z", s, ((n - i as u64) * 10, (n - i as u64) * 10 + 5)))
+            .collect(),
+        1,
+    )
+}
+
+#[test]
+fn tiered_merges_the_newest_window_of_similar_runs() {
+    let mut p = TieredPicker::new(TieredOptions::default(), MB);
+    // A big oldest run keeps space amplification under 200%.
+    assert!(p.pick(&l0_runs(&[MB, MB, MB, 100 * MB])).is_none(), "three similar runs are under min_threshold");
+    let job = p.pick(&l0_runs(&[MB, MB, MB, MB, 4 * MB, 100 * MB])).unwrap();
+    assert_eq!(numbers(&job), vec![1, 2, 3, 4]);
+    assert_eq!(job.output_level, 0);
+    assert_eq!(job.target_file_size, u64::MAX, "an L0 run is one table");
+    assert!(!job.bottommost, "older runs remain");
+    assert_eq!(job.reason, "similar run sizes");
+    let job = p.pick(&l0_runs(&[MB, 4 * MB, 4 * MB, 4 * MB, 5 * MB, 100 * MB])).unwrap();
+    assert_eq!(numbers(&job), vec![2, 3, 4, 5], "the window skips the smaller newest run");
+}
+
+#[test]
+fn tiered_space_amplification_merges_everything() {
+    let mut p = TieredPicker::new(TieredOptions::default(), MB);
+    let job = p.pick(&l0_runs(&[MB, 2 * MB, 10 * MB, 6 * MB])).unwrap();
+    assert_eq!(job.reason, "space amplification");
+    assert_eq!(numbers(&job), vec![1, 2, 3, 4]);
+    assert!(job.bottommost);
+}
+
+#[test]
+fn tiered_merges_newest_runs_when_too_many_and_dissimilar() {
+    let mut p = TieredPicker::new(TieredOptions::default(), MB);
+    // Sizes double each step, so no window is similar; twenty runs pass the slowdown.
+    let sizes: Vec<u64> = (0..20).map(|i| 1u64 << i).collect();
+    let v = l0_runs(&sizes);
+    assert_eq!(p.stall(&v), Stall::Slowdown);
+    let job = p.pick(&v).unwrap();
+    assert_eq!(job.reason, "run count");
+    assert_eq!(numbers(&job), vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn tiered_check_catches_runs_out_of_age_order() {
+    let p = TieredPicker::new(TieredOptions::default(), MB);
+    p.check(&l0_runs(&[MB, MB, MB])).unwrap();
+    // Two L0 runs whose seqno ranges interleave.
+    let bad = version(vec![file(1, 0, "a", "z", MB, (5, 20)), file(2, 0, "a", "z", MB, (10, 15))], 1);
+    assert!(p.check(&bad).is_err());
+}
+
+#[test]
+fn leveled_check_catches_overlap() {
+    let p = LeveledPicker::new(LeveledOptions::default(), MB);
+    let bad = version(vec![file(1, 1, "a", "m", MB, (1, 1)), file(2, 1, "k", "z", MB, (2, 2))], 7);
+    assert!(p.check(&bad).is_err());
+}

@@ -1,0 +1,196 @@
+//! Background compaction through the public API, under both strategies.
+
+use strata::{Compaction, Db, Error, Options};
+
+fn options(strategy: Compaction) -> Options {
+    Options::default().memtable_size(8 * 1024).block_size(512).compaction(strategy)
+}
+
+fn strategies() -> [Compaction; 2] {
+    [Compaction::leveled(), Compaction::tiered()]
+}
+
+fn value(round: u32) -> String {
+    format!("round{round}-{}", "v".repeat(80))
+}
+
+fn sst_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sst"))
+        .count()
+}
+
+#[test]
+fn background_compaction_keeps_the_tree_small_and_the_data_right() {
+    for strategy in strategies() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), options(strategy.clone())).unwrap();
+        for round in 0..6u32 {
+            for i in 0..1500u32 {
+                db.put(format!("key{i:05}"), value(round)).unwrap();
+            }
+        }
+        db.flush().unwrap();
+        let stats = db.stats();
+        assert!(stats.compactions > 0, "{strategy:?}: no background compaction ran");
+        assert!(stats.flushes > 20);
+        // Far fewer sorted runs than flushes: compaction kept up.
+        assert!(stats.sorted_runs < 40, "{strategy:?}: {} runs after {} flushes", stats.sorted_runs, stats.flushes);
+        assert!(stats.write_amplification() > 1.0);
+        for i in (0..1500u32).step_by(7) {
+            assert_eq!(db.get(format!("key{i:05}")).unwrap().as_deref(), Some(value(5).as_bytes()));
+        }
+        assert_eq!(db.range::<&str, _>(..).count(), 1500);
+        assert!(stats.tables_read_per_get() <= stats.sorted_runs.max(1) as f64);
+    }
+}
+
+#[test]
+fn tombstones_vanish_after_a_full_compaction() {
+    for strategy in strategies() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), options(strategy.clone())).unwrap();
+        for i in 0..3000u32 {
+            db.put(format!("key{i:05}"), value(0)).unwrap();
+        }
+        db.compact().unwrap();
+        let full = db.stats().live_sst_bytes();
+        for i in 0..3000u32 {
+            db.delete(format!("key{i:05}")).unwrap();
+        }
+        db.compact().unwrap();
+        let stats = db.stats();
+        assert_eq!(stats.live_sst_bytes(), 0, "{strategy:?}: {} bytes left of {full}", stats.live_sst_bytes());
+        assert_eq!(db.range::<&str, _>(..).count(), 0);
+        drop(db);
+        assert_eq!(sst_files(dir.path()), 0, "{strategy:?}: obsolete tables left on disk");
+    }
+}
+
+#[test]
+fn a_snapshot_reads_its_values_after_compactions() {
+    for strategy in strategies() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), options(strategy.clone())).unwrap();
+        for i in 0..1000u32 {
+            db.put(format!("key{i:05}"), value(0)).unwrap();
+        }
+        let snap = db.snapshot();
+        let it = db.range::<&str, _>(..);
+        for round in 1..5u32 {
+            for i in 0..1000u32 {
+                if i.is_multiple_of(3) {
+                    db.delete(format!("key{i:05}")).unwrap();
+                } else {
+                    db.put(format!("key{i:05}"), value(round)).unwrap();
+                }
+            }
+        }
+        db.compact().unwrap();
+        assert!(db.stats().compactions > 1);
+        for i in (0..1000u32).step_by(13) {
+            assert_eq!(snap.get(format!("key{i:05}")).unwrap().as_deref(), Some(value(0).as_bytes()), "{strategy:?}");
+        }
+        let seen: Vec<_> = snap.range::<&str, _>(..).map(|r| r.unwrap()).collect();
+        assert_eq!(seen.len(), 1000);
+        assert!(seen.iter().all(|(_, v)| v.as_ref() == value(0).as_bytes()));
+        // An iterator created before the compactions still reads the files it started with.
+        assert_eq!(it.map(|r| r.unwrap()).filter(|(_, v)| v.as_ref() == value(0).as_bytes()).count(), 1000);
+        assert_eq!(db.range::<&str, _>(..).count(), 666);
+    }
+}
+
+#[test]
+fn switching_strategy_on_reopen_keeps_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = 0;
+    for (round, strategy) in [Compaction::leveled(), Compaction::tiered(), Compaction::leveled(), Compaction::tiered()]
+        .into_iter()
+        .enumerate()
+    {
+        let db = Db::open(dir.path(), options(strategy.clone())).unwrap();
+        let round = round as u32;
+        for i in 0..1000u32 {
+            db.put(format!("r{round}-{i:05}"), value(round)).unwrap();
+            db.put(format!("shared{i:05}"), value(round)).unwrap();
+        }
+        expected += 1000;
+        if !round.is_multiple_of(2) {
+            db.compact().unwrap();
+        }
+        assert_eq!(db.stats().strategy, if round.is_multiple_of(2) { "leveled" } else { "tiered" });
+        assert_eq!(db.range::<&str, _>(..).count(), expected + 1000, "{strategy:?}");
+        assert_eq!(db.get("shared00000").unwrap().as_deref(), Some(value(round).as_bytes()));
+        db.close().unwrap();
+    }
+}
+
+#[test]
+fn close_during_a_compaction_stops_it_and_reopen_cleans_up() {
+    for strategy in strategies() {
+        let dir = tempfile::tempdir().unwrap();
+        // No background compaction, so the explicit one below has plenty to do.
+        let lazy = match &strategy {
+            Compaction::Leveled(_) => {
+                let mut l = strata::LeveledOptions::default();
+                l.l0_compaction_trigger = 100_000;
+                Compaction::Leveled(l)
+            }
+            _ => {
+                let mut t = strata::TieredOptions::default();
+                t.min_threshold = 100_000;
+                t.max_threshold = 100_000;
+                t.max_size_amplification_percent = u64::MAX / 200;
+                Compaction::Tiered(t)
+            }
+        };
+        let db = Db::open(dir.path(), options(lazy.clone()).memtable_size(256 * 1024)).unwrap();
+        for i in 0..60_000u32 {
+            db.put(format!("key{i:06}"), value(i % 7)).unwrap();
+        }
+        db.flush().unwrap();
+        let compactor = db.clone();
+        let job = std::thread::spawn(move || compactor.compact());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        db.close().unwrap();
+        match job.join().unwrap() {
+            Ok(()) | Err(Error::Closed) => {}
+            Err(e) => panic!("{strategy:?}: unexpected error {e}"),
+        }
+        let db = Db::open(dir.path(), options(strategy.clone())).unwrap();
+        let live: usize = db.stats().levels.iter().map(|l| l.files).sum();
+        assert_eq!(sst_files(dir.path()), live, "{strategy:?}: half-written outputs left behind");
+        assert_eq!(db.range::<&str, _>(..).count(), 60_000);
+        assert_eq!(db.get("key012345").unwrap().as_deref(), Some(value(12345 % 7).as_bytes()));
+    }
+}
+
+#[test]
+fn heavy_writes_stall_but_never_fail() {
+    for strategy in strategies() {
+        let dir = tempfile::tempdir().unwrap();
+        let db =
+            Db::open(dir.path(), options(strategy.clone()).memtable_size(4096).max_immutable_memtables(1)).unwrap();
+        let writers: Vec<_> = (0..3u32)
+            .map(|w| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    for i in 0..4000u32 {
+                        db.put(format!("w{w}-{i:05}"), value(i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(db.range::<&str, _>(..).count(), 12_000, "{strategy:?}");
+        let stats = db.stats();
+        assert!(stats.compactions > 0);
+        assert!(
+            stats.write_stalls + stats.write_slowdowns > 0,
+            "{strategy:?}: writers never waited for the background"
+        );
+    }
+}
