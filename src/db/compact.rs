@@ -115,6 +115,18 @@ impl DbInner {
         Ok(())
     }
 
+    /// Flushes, then runs in this thread every job the strategy still wants, until the
+    /// tree is in the shape it aims for.
+    pub(crate) fn wait_for_compactions(&self) -> Result<()> {
+        self.flush()?;
+        let mut strategy = self.compactor.lock();
+        loop {
+            let version = self.super_version().version.clone();
+            let Some(job) = strategy.pick(&version) else { return Ok(()) };
+            self.run_compaction(&job)?;
+        }
+    }
+
     /// Flushes, then merges everything into as few runs as the strategy allows.
     pub(crate) fn compact(&self) -> Result<()> {
         self.flush()?;

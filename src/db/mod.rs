@@ -220,6 +220,13 @@ impl Db {
         self.inner().compact()
     }
 
+    /// Flushes the memtables and then performs every compaction the strategy still
+    /// wants, returning once the tree has the shape the strategy aims for. Benchmarks use
+    /// it to settle a database before measuring reads.
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        self.inner().wait_for_compactions()
+    }
+
     /// Makes every write that returned before this call durable on disk.
     pub fn sync(&self) -> Result<()> {
         let inner = self.inner();
