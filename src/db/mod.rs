@@ -1,13 +1,15 @@
 //! [`Db`]: the database handle, and the shared state behind it.
 //!
-//! Threads and locks (lock order, outermost first: `queue` → `versions` → `state` →
-//! `wal`; no lock is held across a wait on another thread except through a condvar):
+//! Threads and locks (lock order, outermost first: `compactor` → `queue` → `versions` →
+//! `state` → `wal`; no lock is held across a wait on another thread except through a
+//! condvar):
 //!
 //! - writers queue in `queue`; the one at the front is the *leader* and commits the
 //!   batches of everyone behind it as one WAL record (group commit, see [`write`]);
 //! - `state` holds the [`SuperVersion`] (active memtable, frozen memtables, current
 //!   version): readers clone its `Arc` and then read without any lock;
-//! - one background thread flushes frozen memtables to L0 tables (see [`flush`]);
+//! - one background thread flushes frozen memtables to L0 tables (see [`flush`]), and
+//!   another runs compactions (see [`compact`]);
 //! - `versions` owns the MANIFEST; the background thread, `compact` and `open` edit it,
 //!   and each installs the version it logged before letting go of the lock.
 //!
