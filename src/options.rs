@@ -216,7 +216,8 @@ impl Options {
         }
         match &self.compaction {
             Compaction::Leveled(l) => {
-                if l.l0_compaction_trigger == 0 || l.level_size_multiplier < 2 || l.num_levels < 2 {
+                let levels_ok = (2..=crate::version::set::MAX_LEVELS).contains(&l.num_levels);
+                if l.l0_compaction_trigger == 0 || l.level_size_multiplier < 2 || !levels_ok {
                     return invalid(format!("leveled options out of range: {l:?}"));
                 }
             }
@@ -246,6 +247,10 @@ mod tests {
             Options::default().block_size(255),
             Options::default().bloom_bits_per_key(100),
             Options::default().max_immutable_memtables(0),
+            Options::default()
+                .compaction(Compaction::Leveled(LeveledOptions { num_levels: 17, ..LeveledOptions::default() })),
+            Options::default()
+                .compaction(Compaction::Tiered(TieredOptions { min_threshold: 1, ..TieredOptions::default() })),
         ] {
             assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))), "{o:?}");
         }

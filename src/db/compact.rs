@@ -39,7 +39,7 @@ pub(crate) fn compaction_loop(db: &Arc<DbInner>) {
             st.compaction_wanted = false;
         }
         // Run jobs until the strategy is satisfied.
-        loop {
+        while !db.closed.load(Ordering::Acquire) {
             let mut strategy = db.compactor.lock();
             let version = db.super_version().version.clone();
             let Some(job) = strategy.pick(&version) else { break };
