@@ -22,3 +22,4 @@ pub mod version;
 pub use batch::WriteBatch;
 pub use db::{Db, Iter, Snapshot};
 pub use stats::{LevelStats, Stats};
+pub mod testing;
