@@ -14,6 +14,10 @@ use crate::error::{Error, Result};
 pub enum TailMode {
     /// Drop a torn or corrupt tail silently (counted in [`LogReader::dropped_bytes`]).
     Tolerate,
+    /// Drop a tail that was cut short (missing or zeroed bytes, what a crash mid-write
+    /// leaves), but report changed bytes (a checksum mismatch) as corruption even at the
+    /// tail. For the MANIFEST, where silently losing the last edit would lose data.
+    TornOnly,
     /// Report any damage, even at the tail, as corruption.
     Strict,
 }
@@ -35,10 +39,12 @@ enum Fragment<'a> {
         data: &'a [u8],
         start: usize,
     },
-    /// Damage at `at`; `why` says what check failed.
+    /// Damage at `at`; `why` says what check failed; `torn` if it looks like a write cut
+    /// short (missing or zeroed bytes) rather than changed bytes.
     Bad {
         at: usize,
         why: &'static str,
+        torn: bool,
     },
     Eof,
 }
@@ -62,13 +68,13 @@ impl LogReader {
                 Fragment::Eof => {
                     if let Some((_, start)) = record {
                         // A record whose last fragment never made it: a torn tail.
-                        return self.tail(start, self.data.len(), "record missing its last fragment");
+                        return self.tail(start, self.data.len(), "record missing its last fragment", true);
                     }
                     return Ok(None);
                 }
-                Fragment::Bad { at, why } => {
+                Fragment::Bad { at, why, torn } => {
                     let start = record.as_ref().map_or(at, |r| r.1);
-                    return self.tail(start, at, why);
+                    return self.tail(start, at, why, torn);
                 }
                 Fragment::Ok { kind, data, start } => match (kind, &mut record) {
                     (FULL, None) => return Ok(Some(data.to_vec())),
@@ -81,7 +87,7 @@ impl LogReader {
                     }
                     _ => {
                         let at = record.as_ref().map_or(start, |r| r.1);
-                        return self.tail(at, start, "fragment out of order");
+                        return self.tail(at, start, "fragment out of order", false);
                     }
                 },
             }
@@ -91,8 +97,13 @@ impl LogReader {
     /// Handles damage found at `damage` inside the record that starts at `at`:
     /// corruption if a later record starts after it (or in strict mode), otherwise the
     /// end of the log.
-    fn tail(&mut self, at: usize, damage: usize, why: &str) -> Result<Option<Vec<u8>>> {
-        if self.mode == TailMode::Strict || self.record_starts_after(damage) {
+    fn tail(&mut self, at: usize, damage: usize, why: &str, torn: bool) -> Result<Option<Vec<u8>>> {
+        let refuse = match self.mode {
+            TailMode::Strict => true,
+            TailMode::TornOnly => !torn,
+            TailMode::Tolerate => false,
+        };
+        if refuse || self.record_starts_after(damage) {
             return Err(Error::corruption(&self.name, Some(at as u64), format!("log record damaged: {why}")));
         }
         self.dropped += (self.data.len() - at) as u64;
@@ -159,25 +170,30 @@ impl LogReader {
                 return Fragment::Eof;
             }
             if start + HEADER_SIZE > self.data.len() {
-                return Fragment::Bad { at: start, why: "truncated fragment header" };
+                return Fragment::Bad { at: start, why: "truncated fragment header", torn: true };
             }
             let header = &self.data[start..start + HEADER_SIZE];
             if header.iter().all(|&b| b == 0) {
                 // Zeros where a header should be: preallocated or zero-filled space.
-                return Fragment::Bad { at: start, why: "zeroed fragment header" };
+                return Fragment::Bad { at: start, why: "zeroed fragment header", torn: true };
             }
             let Some((kind, data)) = self.parse_header(start) else {
-                return Fragment::Bad { at: start, why: "fragment length runs past the block or file" };
+                let len = u16::from_le_bytes([header[4], header[5]]) as usize;
+                let past_block = start + HEADER_SIZE + len > (start / BLOCK_SIZE + 1) * BLOCK_SIZE;
+                return match past_block {
+                    true => Fragment::Bad { at: start, why: "fragment length runs past its block", torn: false },
+                    false => Fragment::Bad { at: start, why: "fragment cut short by the end of the file", torn: true },
+                };
             };
             let stored = read_u32(header, 0).unwrap_or(0);
             if stored != fragment_crc(kind, data) {
                 // The length looked sane, so the next fragment probably starts right after
                 // this one: remember it so a good record there is recognised.
                 self.resume_hint = Some(start + HEADER_SIZE + data.len());
-                return Fragment::Bad { at: start, why: "fragment checksum mismatch" };
+                return Fragment::Bad { at: start, why: "fragment checksum mismatch", torn: false };
             }
             if !matches!(kind, FULL | FIRST | MIDDLE | LAST) {
-                return Fragment::Bad { at: start, why: "unknown fragment type" };
+                return Fragment::Bad { at: start, why: "unknown fragment type", torn: false };
             }
             self.pos = start + HEADER_SIZE + data.len();
             let data = &self.data[start + HEADER_SIZE..self.pos];

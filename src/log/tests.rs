@@ -121,3 +121,22 @@ fn garbage_never_panics() {
         let _ = read_all(data, TailMode::Strict);
     }
 }
+
+#[test]
+fn torn_only_mode_drops_cut_tails_but_reports_changed_bytes() {
+    let recs = vec![b"first".to_vec(), b"second record".to_vec()];
+    let full = write_log(&recs);
+    // Cut short: dropped.
+    let (back, _) = read_all(full[..full.len() - 3].to_vec(), TailMode::TornOnly).unwrap();
+    assert_eq!(back, recs[..1].to_vec());
+    // Zeroed tail: dropped.
+    let mut zeroed = full.clone();
+    zeroed.extend_from_slice(&[0; 100]);
+    assert_eq!(read_all(zeroed, TailMode::TornOnly).unwrap().0, recs);
+    // A flipped byte in the last record: corruption.
+    let mut flipped = full.clone();
+    let n = flipped.len();
+    flipped[n - 2] ^= 1;
+    assert!(matches!(read_all(flipped.clone(), TailMode::TornOnly), Err(Error::Corruption(_))));
+    assert_eq!(read_all(flipped, TailMode::Tolerate).unwrap().0, recs[..1].to_vec());
+}

@@ -8,8 +8,9 @@
 //!    `CURRENT.tmp`, fsyncing it, renaming it over `CURRENT` and fsyncing the directory.
 //!    Until the rename, the old MANIFEST stays authoritative.
 //!
-//! A torn last MANIFEST record is the trace of an edit that never completed and is
-//! dropped; any other damage is `Error::Corruption` naming the MANIFEST.
+//! A torn last MANIFEST record (cut short by a crash) is the trace of an edit that never
+//! completed and is dropped; any other damage, including a checksum mismatch in the
+//! last record, is `Error::Corruption` naming the MANIFEST.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,7 +105,7 @@ impl VersionSet {
             std::io::ErrorKind::NotFound => Error::corruption(name, None, "named by CURRENT but missing"),
             _ => Error::Io(e),
         })?;
-        let mut reader = LogReader::new(data, name, TailMode::Tolerate);
+        let mut reader = LogReader::new(data, name, TailMode::TornOnly);
         let mut files = BTreeMap::new();
         let (mut log_number, mut next_file, mut last_seq) = (None, None, None);
         while let Some(record) = reader.next_record()? {
