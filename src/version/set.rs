@@ -123,6 +123,18 @@ impl VersionSet {
         let (Some(log_number), Some(next_file_number), Some(last_sequence)) = (log_number, next_file, last_seq) else {
             return Err(Error::corruption(name, None, "no complete initial record"));
         };
+        // The WAL the MANIFEST names as the oldest live one always exists (it is created,
+        // and its directory synced, before any edit names it). If it is gone, a later
+        // edit that retired it was lost: the MANIFEST is damaged, and opening would lose
+        // the data that edit recorded.
+        let wal = filename::wal_name(log_number);
+        if log_number > 0 && !ctx.fs.exists(&filename::path(&ctx.dir, &wal)) {
+            return Err(Error::corruption(
+                name,
+                None,
+                format!("names {wal} as live, but it is gone: edits are missing"),
+            ));
+        }
         for f in files.values() {
             let table = filename::table_name(f.number);
             if f.level as usize >= MAX_LEVELS {
@@ -248,6 +260,9 @@ mod tests {
             let v = vs.log_and_apply(VersionEdit { deleted_files: vec![(0, a)], ..Default::default() }).unwrap();
             assert_eq!(v.levels[0].len(), 1);
         }
+        // The live WAL the MANIFEST names must exist.
+        assert!(matches!(VersionSet::open(ctx(dir.path()), 7), Err(Error::Corruption(m)) if m.contains("000005.log")));
+        std::fs::write(dir.path().join(filename::wal_name(5)), b"").unwrap();
         let vs = VersionSet::open(ctx(dir.path()), 7).unwrap();
         let files: Vec<u64> = vs.current().files().map(|f| f.number()).collect();
         assert_eq!(files.len(), 1);
