@@ -125,7 +125,14 @@ impl LogReader {
             }
             block += BLOCK_SIZE;
         }
-        false
+        // A damaged length field hides where the next fragment starts: look for an intact
+        // record start at every later offset. Slow, but only ever run on damage.
+        (damage + 1..self.data.len().saturating_sub(HEADER_SIZE - 1)).any(|p| {
+            matches!(self.data[p + 6], FULL | FIRST)
+                && self
+                    .parse_header(p)
+                    .is_some_and(|(kind, data)| fragment_crc(kind, data) == read_u32(&self.data, p).unwrap_or(0))
+        })
     }
 
     /// Follows intact fragments from `pos` to the end of its block; true if one of them
