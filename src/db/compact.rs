@@ -15,7 +15,6 @@ use super::flush::table_options;
 use super::{DbInner, SuperVersion};
 use crate::compaction::{self, CompactionJob, JobEnv};
 use crate::error::{Error, Result};
-use crate::filename;
 use crate::stats::Counters;
 
 /// Per-level compaction counters, indexed by output level.
@@ -75,18 +74,10 @@ impl DbInner {
         };
         let out = compaction::run_job(&env, job, || self.file_numbers.fetch_add(1, Ordering::SeqCst))?;
         let edit = job.edit(out.files);
+        // If logging fails, the edit may still have reached the MANIFEST, so the outputs
+        // stay; the next open removes whichever tables no edit names.
         let mut versions = self.versions.lock();
-        let version = match versions.log_and_apply(edit.clone()) {
-            Ok(v) => v,
-            Err(e) => {
-                if !job.trivial_move {
-                    for f in &edit.new_files {
-                        let _ = self.fs.remove(&filename::path(&self.dir, &filename::table_name(f.number)));
-                    }
-                }
-                return Err(e);
-            }
-        };
+        let version = versions.log_and_apply(edit)?;
         if cfg!(debug_assertions) {
             if let Err(why) = self.policy.check(&version) {
                 return Err(Error::Corruption(format!("compaction broke the tree's shape: {why}")));

@@ -54,16 +54,10 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
     }
     // Hold the MANIFEST lock until the version is installed, so installs happen in the
     // order the edits were logged.
+    // If logging fails, the edit may still have reached the MANIFEST, so the table
+    // stays; the next open removes it if no edit names it.
     let mut versions = db.versions.lock();
-    let version = match versions.log_and_apply(edit) {
-        Ok(v) => v,
-        Err(e) => {
-            if table.is_some() {
-                let _ = db.fs.remove(&filename::path(&db.dir, &filename::table_name(number)));
-            }
-            return Err(e);
-        }
-    };
+    let version = versions.log_and_apply(edit)?;
     let old_logs: Vec<u64> = {
         let mut st = db.state.lock();
         let done = st.frozen.remove(0);

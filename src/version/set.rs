@@ -33,6 +33,8 @@ pub struct VersionSet {
     last_sequence: u64,
     log_number: u64,
     current: Arc<Version>,
+    /// Set when a MANIFEST write failed; see `log_and_apply`.
+    poisoned: Option<String>,
 }
 
 /// State read back from a MANIFEST.
@@ -79,6 +81,7 @@ impl VersionSet {
             last_sequence: recovered.last_sequence,
             log_number: recovered.log_number,
             current,
+            poisoned: None,
         })
     }
 
@@ -191,10 +194,20 @@ impl VersionSet {
 
     /// Records `edit` durably in the MANIFEST and makes the resulting version current.
     /// Files removed by the edit are marked obsolete and deleted once unreferenced.
+    ///
+    /// After a failed MANIFEST write every later edit is refused: the failed record may
+    /// be partly written, and appending behind it would turn a torn tail (dropped at the
+    /// next open) into damage in the middle (which refuses to open).
     pub fn log_and_apply(&mut self, mut edit: VersionEdit) -> Result<Arc<Version>> {
+        if let Some(why) = &self.poisoned {
+            return Err(Error::Background(format!("MANIFEST unusable after an earlier write failed: {why}")));
+        }
         edit.next_file_number = Some(self.next_file_number.load(Ordering::SeqCst));
-        self.manifest.add_record(&edit.encode())?;
-        self.manifest.sync()?;
+        let written = self.manifest.add_record(&edit.encode()).and_then(|()| self.manifest.sync());
+        if let Err(e) = written {
+            self.poisoned = Some(e.to_string());
+            return Err(Error::Io(e));
+        }
         if let Some(n) = edit.log_number {
             self.log_number = n;
         }
