@@ -22,4 +22,5 @@ pub mod version;
 pub use batch::WriteBatch;
 pub use db::{Db, Iter, Snapshot};
 pub use stats::{LevelStats, Stats};
+pub mod fuzzing;
 pub mod testing;
