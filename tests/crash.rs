@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use strata::{Db, Options, WriteBatch};
+use strata::{Compaction, Db, Options, WriteBatch};
 
 const CHILD_ENV: &str = "STRATA_CRASH_CHILD_DIR";
 
@@ -19,16 +19,20 @@ fn value(i: u64) -> String {
     format!("value-{i}-{}", "x".repeat((i % 50) as usize))
 }
 
-fn options() -> Options {
-    // Small memtables so flushes (and WAL switches) happen during the run.
-    Options::default().memtable_size(64 * 1024)
+/// Small memtables so flushes, WAL switches and compactions happen during every round;
+/// odd rounds run size-tiered, even ones leveled, on the same directory.
+fn options(tiered: bool) -> Options {
+    let strategy = if tiered { Compaction::tiered() } else { Compaction::leveled() };
+    Options::default().memtable_size(16 * 1024).compaction(strategy)
 }
+
+const TIERED_ENV: &str = "STRATA_CRASH_CHILD_TIERED";
 
 /// The writer. Runs only when the parent starts this binary with `CHILD_ENV` set.
 #[test]
 fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
-    let db = Db::open(&dir, options()).unwrap();
+    let db = Db::open(&dir, options(std::env::var(TIERED_ENV).is_ok_and(|v| v == "1"))).unwrap();
     // Continue after the highest key present.
     let mut i = db
         .range::<&str, _>(..)
@@ -58,6 +62,7 @@ fn kill_9_never_loses_acknowledged_writes() {
     let exe = std::env::current_exe().unwrap();
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     let mut total_acked = 0;
+    let mut compactions = 0;
     for round in 0..12 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -66,6 +71,7 @@ fn kill_9_never_loses_acknowledged_writes() {
         let mut child = Command::new(&exe)
             .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, dir.path())
+            .env(TIERED_ENV, if round % 2 == 1 { "1" } else { "0" })
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -89,7 +95,7 @@ fn kill_9_never_loses_acknowledged_writes() {
         child.wait().unwrap();
         let acked = reader.join().unwrap();
 
-        let db = Db::open(dir.path(), options()).unwrap();
+        let db = Db::open(dir.path(), options(round % 2 == 1)).unwrap();
         let present: Vec<u64> = db
             .range::<&str, _>(..)
             .map(|r| r.unwrap())
@@ -110,7 +116,10 @@ fn kill_9_never_loses_acknowledged_writes() {
         // Batches are whole: a batch starts at a multiple of 10 and covers 3 keys.
         let n = present.len() as u64;
         assert!(!(n % 10 == 1 || n % 10 == 2), "round {round}: torn batch, {n} keys present");
+        compactions += db.stats().compactions;
         db.close().unwrap();
     }
+    // Compactions run in the children too; the parent's reopen sees at least some.
+    println!("{total_acked} writes acknowledged in the last round, {compactions} compactions in the checking opens");
     assert!(total_acked > 100, "the child wrote too little to test anything ({total_acked})");
 }

@@ -1,0 +1,132 @@
+//! Concurrency stress: writers, point readers, scanners and snapshot readers at once for
+//! a bounded time, with a tiny memtable keeping flushes and compactions busy. Every view
+//! must be consistent:
+//! - writer `w` writes, in one batch, `w{w}-a` = `w{w}-b` = n and a log entry
+//!   `w{w}-log{n}`; every view sees `a == b` and exactly n + 1 log entries;
+//! - a snapshot's reads never change while it lives;
+//! - a reader's successive gets of `w{w}-a` never go backwards.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata::{Compaction, Db, Options, WriteBatch};
+
+const WRITERS: u32 = 2;
+
+fn num(v: &[u8]) -> u64 {
+    std::str::from_utf8(v).unwrap().parse().unwrap()
+}
+
+fn run(strategy: Compaction, duration: Duration) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let db =
+        Db::open(dir.path(), Options::default().memtable_size(16 * 1024).block_size(512).compaction(strategy)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for w in 0..WRITERS {
+        let (db, stop) = (db.clone(), stop.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let mut b = WriteBatch::new();
+                b.put(format!("w{w}-a"), n.to_string());
+                b.put(format!("w{w}-b"), n.to_string());
+                b.put(format!("w{w}-log{n:08}"), n.to_string());
+                db.write(b).unwrap();
+                n += 1;
+            }
+            n
+        }));
+    }
+    // Point reader: monotonic, a == b is not required across two gets, but each get of a
+    // never goes back.
+    {
+        let (db, stop) = (db.clone(), stop.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut last = vec![0u64; WRITERS as usize];
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) {
+                for w in 0..WRITERS {
+                    if let Some(v) = db.get(format!("w{w}-a")).unwrap() {
+                        let n = num(&v);
+                        assert!(n >= last[w as usize], "get went backwards: {n} after {}", last[w as usize]);
+                        last[w as usize] = n;
+                    }
+                    reads += 1;
+                }
+            }
+            reads
+        }));
+    }
+    // Scanner: each scan is one consistent view.
+    for reverse in [false, true] {
+        let (db, stop) = (db.clone(), stop.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut scans = 0;
+            while !stop.load(Ordering::Relaxed) {
+                for w in 0..WRITERS {
+                    let prefix = format!("w{w}-");
+                    let items: Vec<_> = if reverse {
+                        db.prefix(&prefix).rev().map(|r| r.unwrap()).collect()
+                    } else {
+                        db.prefix(&prefix).map(|r| r.unwrap()).collect()
+                    };
+                    let get = |suffix: &str| {
+                        items
+                            .iter()
+                            .find(|(k, _)| k.as_ref() == format!("{prefix}{suffix}").as_bytes())
+                            .map(|(_, v)| num(v))
+                    };
+                    let (a, b) = (get("a"), get("b"));
+                    assert_eq!(a, b, "scan saw a torn batch");
+                    let logs =
+                        items.iter().filter(|(k, _)| k.starts_with(format!("{prefix}log").as_bytes())).count() as u64;
+                    assert_eq!(logs, a.map_or(0, |n| n + 1), "scan saw {logs} log entries for counter {a:?}");
+                }
+                scans += 1;
+            }
+            scans
+        }));
+    }
+    // Snapshot reader: a snapshot's answers never change.
+    {
+        let (db, stop) = (db.clone(), stop.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut checks = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let snap = db.snapshot();
+                let first: Vec<_> = (0..WRITERS).map(|w| snap.get(format!("w{w}-a")).unwrap()).collect();
+                std::thread::sleep(Duration::from_millis(5));
+                for w in 0..WRITERS {
+                    let again = snap.get(format!("w{w}-a")).unwrap();
+                    assert_eq!(again, first[w as usize], "snapshot changed");
+                    assert_eq!(snap.get(format!("w{w}-b")).unwrap(), again, "snapshot saw a torn batch");
+                    let logs = snap.prefix(format!("w{w}-log")).count() as u64;
+                    assert_eq!(logs, again.as_deref().map_or(0, |v| num(v) + 1));
+                }
+                checks += 1;
+            }
+            checks
+        }));
+    }
+    std::thread::sleep(duration);
+    stop.store(true, Ordering::Relaxed);
+    let counts: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let writes: u64 = counts[..WRITERS as usize].iter().sum();
+    let stats = db.stats();
+    assert!(stats.flushes > 5 && stats.compactions > 0, "background threads were idle: {stats:?}");
+    for (i, c) in counts.iter().enumerate() {
+        assert!(*c > 0, "thread {i} did nothing");
+    }
+    writes
+}
+
+#[test]
+fn concurrent_views_stay_consistent_while_compactions_run() {
+    let secs: u64 = std::env::var("STRATA_STRESS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    for strategy in [Compaction::leveled(), Compaction::tiered()] {
+        let writes = run(strategy.clone(), Duration::from_secs(secs));
+        println!("{strategy:?}: {writes} batches in {secs} s");
+    }
+}
