@@ -176,3 +176,29 @@ fn every_file_kind_survives_bit_flips_truncation_and_zeroing() {
     println!("{tally:?}");
     assert!(tally.detected > tally.trials / 4, "{tally:?}");
 }
+
+#[test]
+fn a_torn_wal_tail_is_dropped_by_default_and_refused_in_strict_mode() {
+    let golden = tempfile::tempdir().unwrap();
+    build(golden.path());
+    let wal = std::fs::read_dir(golden.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .unwrap();
+    let bytes = std::fs::read(&wal).unwrap();
+    std::fs::write(&wal, &bytes[..bytes.len() - 5]).unwrap();
+
+    let strict = options().wal_recovery(strata::WalRecovery::AbsoluteConsistency);
+    match Db::open(golden.path(), strict) {
+        Err(Error::Corruption(msg)) => assert!(msg.contains(".log"), "{msg}"),
+        other => panic!("strict mode accepted a torn WAL: {:?}", other.err()),
+    }
+    let db = Db::open(golden.path(), options()).unwrap();
+    assert!(db.stats().wal_bytes_dropped_at_open > 0);
+    assert_eq!(
+        db.get(key(TABLE_KEYS + WAL_KEYS - 2)).unwrap().as_deref(),
+        Some(value(TABLE_KEYS + WAL_KEYS - 2).as_bytes())
+    );
+    assert_eq!(db.get(key(TABLE_KEYS + WAL_KEYS - 1)).unwrap(), None, "the torn last write is dropped");
+}
