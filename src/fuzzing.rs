@@ -90,7 +90,7 @@ fn repair_checksums(data: &mut [u8]) -> bool {
     let crc = crc32fast::hash(&footer[..52]).to_le_bytes();
     footer[52..56].copy_from_slice(&crc);
     let Ok(f) = crate::sstable::format::Footer::decode(footer) else { return false };
-    let mut fix = |data: &mut [u8], h: BlockHandle| -> Option<Vec<u8>> {
+    let fix = |data: &mut [u8], h: BlockHandle| -> Option<Vec<u8>> {
         let start = usize::try_from(h.offset).ok()?;
         let end = start.checked_add(usize::try_from(h.size).ok()?)?;
         if end.checked_add(TRAILER_LEN)? > footer_at {
