@@ -1,6 +1,6 @@
 //! Options that configure a database, fixed at `Db::open`.
 //!
-//! Every option has a sensible default; [`Options::validate`] turns values that make no
+//! Every option has a sensible default; `Options::validate` turns values that make no
 //! sense (a zero memtable, a block under 256 bytes) into `Error::InvalidArgument` before
 //! anything touches the disk.
 

@@ -19,6 +19,30 @@ pub struct LevelStats {
     pub compaction_bytes_written: u64,
 }
 
+/// One live SSTable, as `Db::tables` describes it.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct TableInfo {
+    /// Level (for tiered: 0 for the runs of L0, deeper levels are one run each).
+    pub level: usize,
+    /// File number (`NNNNNN.sst`).
+    pub number: u64,
+    /// Bytes on disk.
+    pub size: u64,
+    /// Smallest user key.
+    pub smallest_key: Vec<u8>,
+    /// Largest user key.
+    pub largest_key: Vec<u8>,
+    /// Smallest seqno.
+    pub min_seq: u64,
+    /// Largest seqno.
+    pub max_seq: u64,
+    /// Entries (versions).
+    pub entries: u64,
+    /// Tombstones among them.
+    pub deletions: u64,
+}
+
 /// A snapshot of the engine's counters; see `Db::stats`.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]

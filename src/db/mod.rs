@@ -45,7 +45,7 @@ use crate::log::LogWriter;
 use crate::memtable::{Lookup, MemTable};
 use crate::options::{Compaction, Options, MAX_KEY_LEN};
 use crate::sstable::{BlockCache, FilterResult};
-use crate::stats::{Counters, LevelStats, Stats};
+use crate::stats::{Counters, LevelStats, Stats, TableInfo};
 use crate::version::{TableContext, Version, VersionSet};
 
 /// What a read needs, captured atomically: the memtables and the version.
@@ -240,6 +240,42 @@ impl Db {
     /// The engine's counters and the shape of the tree.
     pub fn stats(&self) -> Stats {
         self.inner().stats()
+    }
+
+    /// Every live SSTable, level by level (L0 newest first).
+    pub fn tables(&self) -> Vec<TableInfo> {
+        let version = self.inner().super_version().version.clone();
+        version
+            .files()
+            .map(|f| TableInfo {
+                level: f.info.level as usize,
+                number: f.number(),
+                size: f.info.size,
+                smallest_key: f.smallest_user_key().to_vec(),
+                largest_key: f.largest_user_key().to_vec(),
+                min_seq: f.info.min_seq,
+                max_seq: f.info.max_seq,
+                entries: f.info.num_entries,
+                deletions: f.info.num_deletions,
+            })
+            .collect()
+    }
+
+    /// What the compaction strategy would do next, described in words (`None` when the
+    /// tree is in shape).
+    pub fn pending_compaction(&self) -> Option<String> {
+        let inner = self.inner();
+        let version = inner.super_version().version.clone();
+        let job = strategy::from_options(&inner.opts).pick(&version)?;
+        let inputs: Vec<String> = job.inputs.iter().map(|f| format!("L{}:{:06}", f.info.level, f.number())).collect();
+        let kind = if job.trivial_move { "move" } else { "merge" };
+        Some(format!(
+            "{kind} {} ({}) into L{}, because of {}",
+            inputs.join(" "),
+            job.input_bytes(),
+            job.output_level,
+            job.reason
+        ))
     }
 
     /// The directory this database lives in.

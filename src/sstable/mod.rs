@@ -1,5 +1,5 @@
 //! Sorted string tables: immutable files of sorted entries with a block index, a bloom
-//! filter and checksums. [`format`] lays out the file; [`TableBuilder`] writes one and
+//! filter and checksums. [`format`](mod@format) lays out the file; [`TableBuilder`] writes one and
 //! [`TableReader`] reads one.
 pub mod block;
 pub mod block_builder;

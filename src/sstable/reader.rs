@@ -83,6 +83,25 @@ impl TableReader {
         &self.props
     }
 
+    /// The index: for each data block, its last key and where it lies. For inspection
+    /// tools.
+    pub fn index_entries(&self) -> Result<Vec<(Vec<u8>, BlockHandle)>> {
+        let mut out = Vec::new();
+        let mut it = self.index.iter(compare_internal);
+        it.seek_to_first();
+        while it.valid() {
+            out.push((it.key().to_vec(), self.decode_handle(it.value())?));
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+
+    /// Bytes of the bloom filter held in memory, if the table has one.
+    pub fn filter_size(&self) -> Option<usize> {
+        self.filter.as_ref().map(|f| f.size())
+    }
+
     /// The file name used in errors.
     pub fn name(&self) -> &str {
         &self.name

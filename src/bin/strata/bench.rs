@@ -1,0 +1,301 @@
+//! `strata bench`: db_bench-style workloads with latency percentiles and the engine's
+//! amplification figures.
+//!
+//! Keys are db_bench's: the key number in decimal, zero-padded to `--key-size` bytes.
+//! Values are `--value-size` pseudo-random bytes. Every thread runs `num / threads`
+//! operations of the workload; latencies of every operation are kept and sorted for the
+//! percentiles.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use strata::{Db, Result};
+
+/// The workloads `--benchmarks` accepts, in db_bench's names.
+pub const WORKLOADS: &[&str] = &[
+    "fillseq",
+    "fillrandom",
+    "overwrite",
+    "readrandom",
+    "readmissing",
+    "seekrandom",
+    "readseq",
+    "readreverse",
+    "readwhilewriting",
+    "deleterandom",
+];
+
+/// Shape of the keys and values.
+#[derive(Clone, Copy)]
+pub struct Shape {
+    /// Operations per workload.
+    pub num: u64,
+    /// Key bytes.
+    pub key_size: usize,
+    /// Value bytes.
+    pub value_size: usize,
+    /// Client threads.
+    pub threads: u64,
+}
+
+impl Shape {
+    /// db_bench's key: the number, zero-padded (and cut) to the key size.
+    pub fn key(&self, n: u64) -> Vec<u8> {
+        let digits = format!("{n:0width$}", width = self.key_size);
+        digits.as_bytes()[digits.len() - self.key_size..].to_vec()
+    }
+
+    /// A key no fill workload writes (a trailing '.' sorts it between real keys).
+    pub fn missing_key(&self, n: u64) -> Vec<u8> {
+        let mut k = self.key(n);
+        if let Some(last) = k.last_mut() {
+            *last = b'.';
+        }
+        k
+    }
+
+    /// A pseudo-random value.
+    pub fn value(&self, rng: &mut Rng) -> Vec<u8> {
+        (0..self.value_size).map(|_| b'a' + (rng.next() % 26) as u8).collect()
+    }
+}
+
+/// xorshift64: fast and reproducible.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// What one workload measured.
+pub struct Report {
+    /// Workload name.
+    pub name: String,
+    /// Operations done.
+    pub ops: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Bytes of keys and values moved.
+    pub bytes: u64,
+    /// Sorted per-operation latencies in nanoseconds.
+    pub latencies: Vec<u64>,
+    /// Entries found (reads) — shows e.g. how many readrandom hits there were.
+    pub found: u64,
+    /// Engine statistics at the end.
+    pub stats: strata::Stats,
+    /// Live data bytes estimated for space amplification.
+    pub live_bytes: u64,
+}
+
+impl Report {
+    /// Operations per second.
+    pub fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The latency at quantile `q` (0..=1) in microseconds.
+    pub fn percentile_us(&self, q: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies.len() - 1) as f64 * q).round() as usize;
+        self.latencies[i] as f64 / 1000.0
+    }
+
+    /// Disk bytes over live data bytes.
+    pub fn space_amplification(&self) -> f64 {
+        if self.live_bytes == 0 {
+            return 0.0;
+        }
+        self.stats.live_sst_bytes() as f64 / self.live_bytes as f64
+    }
+
+    /// One line in db_bench's style plus percentiles and amplification.
+    pub fn line(&self) -> String {
+        let mb_s = self.bytes as f64 / self.elapsed.as_secs_f64().max(1e-9) / 1e6;
+        format!(
+            "{:<18}: {:>9.3} µs/op {:>11.0} ops/s {:>8.1} MB/s  p50 {:.2} p99 {:.2} p99.9 {:.2} µs  W-amp {:.2} R-amp {:.2} S-amp {:.2}{}",
+            self.name,
+            1e6 / self.ops_per_sec(),
+            self.ops_per_sec(),
+            mb_s,
+            self.percentile_us(0.5),
+            self.percentile_us(0.99),
+            self.percentile_us(0.999),
+            self.stats.write_amplification(),
+            self.stats.tables_read_per_get(),
+            self.space_amplification(),
+            if self.found > 0 { format!("  ({} found)", self.found) } else { String::new() },
+        )
+    }
+
+    /// The report as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        json!({
+            "name": self.name,
+            "ops": self.ops,
+            "seconds": self.elapsed.as_secs_f64(),
+            "ops_per_sec": self.ops_per_sec(),
+            "mb_per_sec": self.bytes as f64 / self.elapsed.as_secs_f64().max(1e-9) / 1e6,
+            "us_per_op": 1e6 / self.ops_per_sec(),
+            "p50_us": self.percentile_us(0.5),
+            "p99_us": self.percentile_us(0.99),
+            "p999_us": self.percentile_us(0.999),
+            "found": self.found,
+            "write_amplification": self.stats.write_amplification(),
+            "read_amplification": self.stats.tables_read_per_get(),
+            "space_amplification": self.space_amplification(),
+            "live_sst_bytes": self.stats.live_sst_bytes(),
+            "compactions": self.stats.compactions,
+            "sorted_runs": self.stats.sorted_runs,
+        })
+    }
+}
+
+/// A progress bar on stderr (hidden when it is not a terminal).
+pub fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{msg:>18} [{bar:40}] {pos}/{len} ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Runs one workload and reports it.
+pub fn run(db: &Db, name: &str, shape: Shape, seed: u64) -> Result<Report> {
+    let before = db.stats();
+    let start = Instant::now();
+    let per_thread = (shape.num / shape.threads.max(1)).max(1);
+    let bar = progress(per_thread * shape.threads.max(1), name);
+    let stop_writer = std::sync::atomic::AtomicBool::new(false);
+    let results: Vec<Result<(Vec<u64>, u64, u64)>> = std::thread::scope(|s| {
+        // readwhilewriting: one extra thread overwrites random keys until the readers are
+        // done; as in db_bench, only the reads are reported.
+        let writer = (name == "readwhilewriting").then(|| {
+            s.spawn(|| -> Result<()> {
+                let mut rng = Rng(seed ^ 0xdead_beef);
+                let value = shape.value(&mut rng);
+                while !stop_writer.load(std::sync::atomic::Ordering::Relaxed) {
+                    db.put(shape.key(rng.next() % shape.num), &value)?;
+                }
+                Ok(())
+            })
+        });
+        let handles: Vec<_> = (0..shape.threads.max(1))
+            .map(|t| {
+                let bar = bar.clone();
+                s.spawn(move || {
+                    worker(db, name, shape, per_thread, Rng(seed ^ (t + 1).wrapping_mul(0x9e37_79b9)), t, &bar)
+                })
+            })
+            .collect();
+        let panicked = || strata::Error::Background("bench thread panicked".into());
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(panicked()))).collect();
+        stop_writer.store(true, std::sync::atomic::Ordering::Relaxed);
+        match writer.map(|w| w.join().unwrap_or_else(|_| Err(panicked()))) {
+            Some(Err(e)) => vec![Err(e)],
+            _ => results,
+        }
+    });
+    let elapsed = start.elapsed();
+    bar.finish_and_clear();
+    let mut latencies = Vec::new();
+    let (mut bytes, mut found) = (0, 0);
+    for r in results {
+        let (l, b, f) = r?;
+        latencies.extend(l);
+        bytes += b;
+        found += f;
+    }
+    latencies.sort_unstable();
+    let mut stats = db.stats();
+    stats.gets -= before.gets.min(stats.gets);
+    stats.get_tables_read -= before.get_tables_read.min(stats.get_tables_read);
+    Ok(Report {
+        name: name.to_string(),
+        ops: latencies.len() as u64,
+        elapsed,
+        bytes,
+        latencies,
+        found,
+        live_bytes: 0,
+        stats,
+    })
+}
+
+/// One thread's share: (latencies, bytes, found).
+fn worker(
+    db: &Db,
+    name: &str,
+    shape: Shape,
+    ops: u64,
+    mut rng: Rng,
+    thread: u64,
+    bar: &ProgressBar,
+) -> Result<(Vec<u64>, u64, u64)> {
+    let mut lat = Vec::with_capacity(ops as usize);
+    let (mut bytes, mut found) = (0u64, 0u64);
+    let entry_bytes = (shape.key_size + shape.value_size) as u64;
+    let value = shape.value(&mut rng);
+    let timed = |lat: &mut Vec<u64>, f: &mut dyn FnMut() -> Result<u64>| -> Result<u64> {
+        let t = Instant::now();
+        let r = f()?;
+        lat.push(t.elapsed().as_nanos() as u64);
+        Ok(r)
+    };
+    match name {
+        "readseq" | "readreverse" => {
+            let t = Instant::now();
+            let mut last = Instant::now();
+            let items: Box<dyn Iterator<Item = Result<(strata::Bytes, strata::Bytes)>>> = if name == "readseq" {
+                Box::new(db.range::<&[u8], _>(..))
+            } else {
+                Box::new(db.range::<&[u8], _>(..).rev())
+            };
+            for item in items.take(ops as usize) {
+                let (k, v) = item?;
+                bytes += (k.len() + v.len()) as u64;
+                let now = Instant::now();
+                lat.push((now - last).as_nanos() as u64);
+                last = now;
+            }
+            if lat.is_empty() {
+                lat.push(t.elapsed().as_nanos() as u64);
+            }
+            bar.inc(ops);
+        }
+        _ => {
+            for i in 0..ops {
+                let n = match name {
+                    "fillseq" => thread * ops + i,
+                    _ => rng.next() % shape.num,
+                };
+                let got = timed(&mut lat, &mut || match name {
+                    "fillseq" | "fillrandom" | "overwrite" => db.put(shape.key(n), &value).map(|()| 0),
+                    "deleterandom" => db.delete(shape.key(n)).map(|()| 0),
+                    "readrandom" | "readwhilewriting" => db.get(shape.key(n)).map(|v| u64::from(v.is_some())),
+                    "readmissing" => db.get(shape.missing_key(n)).map(|v| u64::from(v.is_some())),
+                    "seekrandom" => {
+                        let key = shape.key(n);
+                        Ok(db.range(key.as_slice()..).next().transpose()?.map_or(0, |_| 1))
+                    }
+                    other => Err(strata::Error::InvalidArgument(format!("unknown benchmark {other}"))),
+                })?;
+                found += got;
+                bytes += entry_bytes;
+                if i % 1024 == 0 {
+                    bar.inc(1024.min(ops - i));
+                }
+            }
+        }
+    }
+    Ok((lat, bytes, found))
+}

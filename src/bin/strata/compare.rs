@@ -1,0 +1,224 @@
+//! `strata compare`: one workload under every compaction strategy, side by side.
+//!
+//! The default workload is write-heavy and takes about a minute on a small machine:
+//! `--num` random inserts, then as many random overwrites with one read in ten, then
+//! `--num / 4` random reads of a settled tree. Disk size and write amplification are
+//! sampled along the way for the chart.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::json;
+use strata::{Compaction, Db, Options, Result};
+
+use crate::bench::{progress, Rng, Shape};
+use crate::svg::{self, Series};
+
+/// What one strategy did.
+pub struct Outcome {
+    name: &'static str,
+    write_secs: f64,
+    writes: u64,
+    read_secs: f64,
+    reads: u64,
+    write_lat: Vec<u64>,
+    read_lat: Vec<u64>,
+    /// (ops done, write amplification, disk MiB)
+    samples: Vec<(f64, f64, f64)>,
+    stats: strata::Stats,
+    read_stats: strata::Stats,
+    peak_disk: u64,
+}
+
+fn pct(v: &[u64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
+}
+
+fn run_one(name: &'static str, strategy: Compaction, shape: Shape, memtable: usize, dir: &Path) -> Result<Outcome> {
+    let db = Db::open(dir, Options::default().memtable_size(memtable).compaction(strategy))?;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let value = shape.value(&mut rng);
+    let total = 2 * shape.num;
+    let bar = progress(total, name);
+    let (mut write_lat, mut read_lat) = (Vec::with_capacity(total as usize), Vec::new());
+    let mut samples = Vec::new();
+    let mut peak_disk = 0;
+    let start = Instant::now();
+    for i in 0..total {
+        let n = rng.next() % shape.num;
+        let t = Instant::now();
+        if i >= shape.num && i % 10 == 0 {
+            db.get(shape.key(n))?;
+            read_lat.push(t.elapsed().as_nanos() as u64);
+        } else {
+            db.put(shape.key(n), &value)?;
+            write_lat.push(t.elapsed().as_nanos() as u64);
+        }
+        if i % (total / 100).max(1) == 0 {
+            let s = db.stats();
+            peak_disk = peak_disk.max(s.live_sst_bytes());
+            samples.push((i as f64, s.write_amplification(), s.live_sst_bytes() as f64 / (1 << 20) as f64));
+            bar.set_position(i);
+        }
+    }
+    db.wait_for_compactions()?;
+    let write_secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let stats = db.stats();
+    peak_disk = peak_disk.max(stats.live_sst_bytes());
+    samples.push((total as f64, stats.write_amplification(), stats.live_sst_bytes() as f64 / (1 << 20) as f64));
+    let reads = shape.num / 4;
+    let t0 = Instant::now();
+    let mut lat = Vec::with_capacity(reads as usize);
+    for _ in 0..reads {
+        let t = Instant::now();
+        db.get(shape.key(rng.next() % shape.num))?;
+        lat.push(t.elapsed().as_nanos() as u64);
+    }
+    let read_secs = t0.elapsed().as_secs_f64();
+    read_lat.extend(lat);
+    write_lat.sort_unstable();
+    read_lat.sort_unstable();
+    let after = db.stats();
+    let mut read_stats = after.clone();
+    read_stats.gets -= stats.gets;
+    read_stats.get_tables_read -= stats.get_tables_read;
+    read_stats.bloom_probes -= stats.bloom_probes;
+    read_stats.bloom_false_positives -= stats.bloom_false_positives;
+    db.close()?;
+    Ok(Outcome {
+        name,
+        write_secs,
+        writes: total - total / 20,
+        read_secs,
+        reads,
+        write_lat,
+        read_lat,
+        samples,
+        stats,
+        read_stats,
+        peak_disk,
+    })
+}
+
+/// Runs the comparison in temporary directories under `work`; returns the outcomes.
+pub fn run(shape: Shape, memtable: usize, work: &Path) -> Result<Vec<Outcome>> {
+    let mut out = Vec::new();
+    for (name, strategy) in [("leveled", Compaction::leveled()), ("tiered", Compaction::tiered())] {
+        let dir = work.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        out.push(run_one(name, strategy, shape, memtable, &dir)?);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(out)
+}
+
+fn live_bytes(shape: Shape) -> f64 {
+    // Distinct keys after 1.9 × num uniform random writes, with their values.
+    let distinct = shape.num as f64 * (1.0 - (-1.9f64).exp());
+    distinct * (shape.key_size + shape.value_size) as f64
+}
+
+/// How one cell of the table is computed from an outcome.
+type Cell = Box<dyn Fn(&Outcome) -> String>;
+
+/// The side-by-side table.
+pub fn table(outcomes: &[Outcome], shape: Shape) -> String {
+    let live = live_bytes(shape);
+    let mut s = format!("{:<34}", "");
+    for o in outcomes {
+        s += &format!("{:>16}", o.name);
+    }
+    s.push('\n');
+    let rows: Vec<(&str, Cell)> = vec![
+        ("writes/s (until settled)", Box::new(|o| format!("{:.0}", o.writes as f64 / o.write_secs))),
+        ("reads/s (settled tree)", Box::new(|o| format!("{:.0}", o.reads as f64 / o.read_secs))),
+        ("write amplification", Box::new(|o| format!("{:.2}", o.stats.write_amplification()))),
+        ("space amplification (settled)", Box::new(move |o| format!("{:.2}", o.stats.live_sst_bytes() as f64 / live))),
+        ("space amplification (peak)", Box::new(move |o| format!("{:.2}", o.peak_disk as f64 / live))),
+        ("sorted runs", Box::new(|o| o.stats.sorted_runs.to_string())),
+        (
+            "bloom probes per get",
+            Box::new(|o| format!("{:.2}", o.read_stats.bloom_probes as f64 / o.read_stats.gets.max(1) as f64)),
+        ),
+        ("SSTables read per get", Box::new(|o| format!("{:.2}", o.read_stats.tables_read_per_get()))),
+        ("bloom false positives", Box::new(|o| format!("{}", o.read_stats.bloom_false_positives))),
+        ("compactions (moves)", Box::new(|o| format!("{} ({})", o.stats.compactions, o.stats.trivial_moves))),
+        (
+            "write p50/p99/p99.9 µs",
+            Box::new(|o| {
+                format!("{:.1}/{:.0}/{:.0}", pct(&o.write_lat, 0.5), pct(&o.write_lat, 0.99), pct(&o.write_lat, 0.999))
+            }),
+        ),
+        (
+            "read p50/p99/p99.9 µs",
+            Box::new(|o| {
+                format!("{:.1}/{:.0}/{:.0}", pct(&o.read_lat, 0.5), pct(&o.read_lat, 0.99), pct(&o.read_lat, 0.999))
+            }),
+        ),
+        ("write stalls (slowdowns)", Box::new(|o| format!("{} ({})", o.stats.write_stalls, o.stats.write_slowdowns))),
+    ];
+    for (label, f) in rows {
+        s += &format!("{label:<34}");
+        for o in outcomes {
+            s += &format!("{:>16}", f(o));
+        }
+        s.push('\n');
+    }
+    for o in outcomes {
+        let shape: Vec<String> = o
+            .stats
+            .levels
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.files > 0)
+            .map(|(i, l)| format!("L{i} {} files {:.1} MiB", l.files, l.bytes as f64 / (1 << 20) as f64))
+            .collect();
+        s += &format!("tree, {:<8} {}\n", o.name, shape.join(", "));
+    }
+    s
+}
+
+/// The outcomes as JSON.
+pub fn json(outcomes: &[Outcome], shape: Shape) -> serde_json::Value {
+    let live = live_bytes(shape);
+    let per: Vec<_> = outcomes
+        .iter()
+        .map(|o| {
+            json!({
+                "strategy": o.name,
+                "writes_per_sec": o.writes as f64 / o.write_secs,
+                "reads_per_sec": o.reads as f64 / o.read_secs,
+                "write_amplification": o.stats.write_amplification(),
+                "space_amplification": o.stats.live_sst_bytes() as f64 / live,
+                "peak_space_amplification": o.peak_disk as f64 / live,
+                "sorted_runs": o.stats.sorted_runs,
+                "sstables_read_per_get": o.read_stats.tables_read_per_get(),
+                "bloom_probes": o.read_stats.bloom_probes,
+                "bloom_false_positives": o.read_stats.bloom_false_positives,
+                "compactions": o.stats.compactions,
+                "write_p99_us": pct(&o.write_lat, 0.99),
+                "read_p99_us": pct(&o.read_lat, 0.99),
+                "levels": o.stats.levels.iter().map(|l| json!({"files": l.files, "bytes": l.bytes})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({ "num": shape.num, "key_size": shape.key_size, "value_size": shape.value_size, "strategies": per })
+}
+
+/// The chart: write amplification and disk size over operations, one line per strategy.
+pub fn chart(outcomes: &[Outcome]) -> String {
+    let series = |f: fn(&(f64, f64, f64)) -> f64| -> Vec<Series> {
+        outcomes
+            .iter()
+            .map(|o| Series { name: o.name.to_string(), points: o.samples.iter().map(|p| (p.0, f(p))).collect() })
+            .collect()
+    };
+    let mut body = String::new();
+    svg::chart(&mut body, (0.0, 0.0, 520.0, 340.0), "Write amplification", "operations", &series(|p| p.1));
+    svg::chart(&mut body, (520.0, 0.0, 520.0, 340.0), "Disk size (MiB)", "operations", &series(|p| p.2));
+    svg::document(1040.0, 340.0, &body)
+}

@@ -1,0 +1,256 @@
+//! The `strata` command-line tool: benchmarks, the compaction-strategy comparison, and
+//! inspection. Build with `cargo build --release --features cli`.
+
+mod bench;
+mod compare;
+mod inspect;
+mod svg;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use strata::{Compaction, Db, Options};
+
+#[derive(Parser)]
+#[command(name = "strata", version, about = "Benchmark, compare and inspect strata databases")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Strategy {
+    Leveled,
+    Tiered,
+}
+
+impl Strategy {
+    fn compaction(self) -> Compaction {
+        match self {
+            Strategy::Leveled => Compaction::leveled(),
+            Strategy::Tiered => Compaction::tiered(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run db_bench-style workloads.
+    Bench {
+        /// Comma-separated workloads, run in order (db_bench names).
+        #[arg(long, default_value = "fillseq,fillrandom,readrandom")]
+        benchmarks: String,
+        /// Operations per workload.
+        #[arg(long, default_value_t = 1_000_000)]
+        num: u64,
+        #[arg(long, default_value_t = 16)]
+        key_size: usize,
+        #[arg(long, default_value_t = 100)]
+        value_size: usize,
+        /// Client threads (each runs num / threads operations).
+        #[arg(long, default_value_t = 1)]
+        threads: u64,
+        #[arg(long, value_enum, default_value = "leveled")]
+        compaction: Strategy,
+        /// fsync the WAL on every write.
+        #[arg(long)]
+        sync: bool,
+        /// Database directory (default: a fresh temporary one, removed afterwards).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Memtable size in bytes.
+        #[arg(long, default_value_t = 64 << 20)]
+        memtable_size: usize,
+        /// Block cache size in bytes.
+        #[arg(long, default_value_t = 32 << 20)]
+        cache_size: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one workload under every compaction strategy and compare them side by side.
+    Compare {
+        /// Distinct keys (the workload writes about twice this many times).
+        #[arg(long, default_value_t = 500_000)]
+        num: u64,
+        #[arg(long, default_value_t = 16)]
+        key_size: usize,
+        #[arg(long, default_value_t = 100)]
+        value_size: usize,
+        /// Memtable size in bytes.
+        #[arg(long, default_value_t = 4 << 20)]
+        memtable_size: usize,
+        /// Where to write the SVG chart.
+        #[arg(long, default_value = "strata-compare.svg")]
+        svg: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show levels, tables, key ranges, sizes, seqnos and pending compaction.
+    Inspect { dir: PathBuf },
+    /// Show an SSTable's properties, index and filter.
+    Sst {
+        file: PathBuf,
+        /// Also print every entry.
+        #[arg(long)]
+        scan: bool,
+    },
+    /// Print the value of a key.
+    Get { dir: PathBuf, key: String },
+    /// Set a key.
+    Put { dir: PathBuf, key: String, value: String },
+    /// Delete a key.
+    Delete { dir: PathBuf, key: String },
+    /// Print the entries in [from, to) (or all), at most --limit.
+    Scan {
+        dir: PathBuf,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strata: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn temp_dir(what: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "strata-{what}-{}-{}",
+        std::process::id(),
+        std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos())
+    ))
+}
+
+fn run(cli: Cli) -> strata::Result<()> {
+    match cli.command {
+        Command::Bench {
+            benchmarks,
+            num,
+            key_size,
+            value_size,
+            threads,
+            compaction,
+            sync,
+            db,
+            memtable_size,
+            cache_size,
+            json,
+        } => {
+            if key_size == 0 || threads == 0 || num == 0 {
+                return Err(strata::Error::InvalidArgument("--num, --key-size and --threads must be positive".into()));
+            }
+            let names: Vec<&str> = benchmarks.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            if let Some(bad) = names.iter().find(|n| !bench::WORKLOADS.contains(n)) {
+                return Err(strata::Error::InvalidArgument(format!(
+                    "unknown benchmark {bad}; known: {}",
+                    bench::WORKLOADS.join(",")
+                )));
+            }
+            let (dir, temporary) = match db {
+                Some(d) => (d, false),
+                None => (temp_dir("bench"), true),
+            };
+            let options = Options::default()
+                .memtable_size(memtable_size)
+                .block_cache_size(cache_size)
+                .sync_writes(sync)
+                .compaction(compaction.compaction());
+            let shape = bench::Shape { num, key_size, value_size, threads };
+            let database = Db::open(&dir, options)?;
+            let mut reports = Vec::new();
+            if !json {
+                println!(
+                    "strata bench: {num} ops, {key_size} B keys, {value_size} B values, {threads} thread(s), db {}",
+                    dir.display()
+                );
+            }
+            for (i, name) in names.iter().enumerate() {
+                let mut report = bench::run(&database, name, shape, 0x9e37_79b9_7f4a_7c15 ^ i as u64)?;
+                report.live_bytes = database.range::<&[u8], _>(..).count() as u64 * (key_size + value_size) as u64;
+                if !json {
+                    println!("{}", report.line());
+                }
+                reports.push(report);
+            }
+            database.close()?;
+            if temporary {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            if json {
+                let all: Vec<_> = reports.iter().map(bench::Report::json).collect();
+                println!(
+                    "{}",
+                    serde_json::json!({ "num": num, "key_size": key_size, "value_size": value_size, "threads": threads, "benchmarks": all })
+                );
+            }
+        }
+        Command::Compare { num, key_size, value_size, memtable_size, svg, json } => {
+            if key_size == 0 || num == 0 {
+                return Err(strata::Error::InvalidArgument("--num and --key-size must be positive".into()));
+            }
+            let shape = bench::Shape { num, key_size, value_size, threads: 1 };
+            let work = temp_dir("compare");
+            let outcomes = compare::run(shape, memtable_size, &work);
+            let _ = std::fs::remove_dir_all(&work);
+            let outcomes = outcomes?;
+            std::fs::write(&svg, compare::chart(&outcomes))?;
+            if json {
+                println!("{}", compare::json(&outcomes, shape));
+            } else {
+                println!("strata compare: {num} inserts then {num} overwrites (1 in 10 a read), then {} reads; {key_size} B keys, {value_size} B values, {memtable_size} B memtables", num / 4);
+                print!("{}", compare::table(&outcomes, shape));
+                println!("chart: {}", svg.display());
+            }
+        }
+        Command::Inspect { dir } => {
+            let db = Db::open(&dir, Options::default())?;
+            print!("{}", inspect::inspect(&db));
+            db.close()?;
+        }
+        Command::Sst { file, scan } => print!("{}", inspect::sst(&file, scan)?),
+        Command::Get { dir, key } => {
+            let db = Db::open(&dir, Options::default())?;
+            match db.get(&key)? {
+                Some(v) => println!("{}", inspect::show(&v)),
+                None => {
+                    db.close()?;
+                    return Err(strata::Error::InvalidArgument(format!("key {key} not found")));
+                }
+            }
+            db.close()?;
+        }
+        Command::Put { dir, key, value } => {
+            let db = Db::open(&dir, Options::default())?;
+            db.put(&key, &value)?;
+            db.close()?;
+        }
+        Command::Delete { dir, key } => {
+            let db = Db::open(&dir, Options::default())?;
+            db.delete(&key)?;
+            db.close()?;
+        }
+        Command::Scan { dir, from, to, limit } => {
+            let db = Db::open(&dir, Options::default())?;
+            let lo = from.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
+            let hi = to.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+            for item in db.range((lo, hi)).take(limit) {
+                let (k, v) = item?;
+                println!("{} => {}", inspect::show(&k), inspect::show(&v));
+            }
+            db.close()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! A minimal SVG line chart: a few series over a shared x axis, no dependencies.
+
+use std::fmt::Write;
+
+/// One line of a chart.
+pub struct Series {
+    /// Legend text.
+    pub name: String,
+    /// Points (x, y).
+    pub points: Vec<(f64, f64)>,
+}
+
+const COLORS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
+
+/// Draws one chart of `series` in a `w`×`h` box at (`x0`, `y0`) into `out`.
+pub fn chart(out: &mut String, (x0, y0, w, h): (f64, f64, f64, f64), title: &str, x_label: &str, series: &[Series]) {
+    let (pad_l, pad_b, pad_t) = (60.0, 40.0, 30.0);
+    let max_x = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(0.0f64, f64::max).max(1e-9);
+    let max_y = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0f64, f64::max).max(1e-9) * 1.1;
+    let (pw, ph) = (w - pad_l - 20.0, h - pad_b - pad_t);
+    let px = |x: f64| x0 + pad_l + x / max_x * pw;
+    let py = |y: f64| y0 + pad_t + ph - y / max_y * ph;
+    let _ =
+        writeln!(out, r#"<text x="{}" y="{}" font-size="15" font-weight="bold">{title}</text>"#, x0 + pad_l, y0 + 18.0);
+    let _ = writeln!(
+        out,
+        r#"<rect x="{}" y="{}" width="{pw}" height="{ph}" fill="none" stroke="gray"/>"#,
+        x0 + pad_l,
+        y0 + pad_t
+    );
+    for i in 0..=4 {
+        let y = max_y * f64::from(i) / 4.0;
+        let _ = writeln!(
+            out,
+            r#"<text x="{}" y="{}" font-size="11" text-anchor="end">{y:.1}</text>"#,
+            x0 + pad_l - 5.0,
+            py(y) + 4.0
+        );
+        let x = max_x * f64::from(i) / 4.0;
+        let _ = writeln!(
+            out,
+            r#"<text x="{}" y="{}" font-size="11" text-anchor="middle">{x:.0}</text>"#,
+            px(x),
+            y0 + pad_t + ph + 15.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">{x_label}</text>"#,
+        x0 + pad_l + pw / 2.0,
+        y0 + h - 5.0
+    );
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let path: Vec<String> = s.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
+        let _ =
+            writeln!(out, r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#, path.join(" "));
+        let ly = y0 + pad_t + 15.0 + 16.0 * i as f64;
+        let _ = writeln!(
+            out,
+            r#"<text x="{}" y="{ly}" font-size="12" fill="{color}">{}</text>"#,
+            x0 + pad_l + 10.0,
+            s.name
+        );
+    }
+}
+
+/// A whole SVG document of `width`×`height` with `body` inside.
+pub fn document(width: f64, height: f64, body: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n{body}</svg>\n"
+    )
+}
