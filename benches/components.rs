@@ -1,0 +1,175 @@
+//! Criterion benches of the engine's parts, each beside a baseline where one exists:
+//! the skiplist against `BTreeMap` and `crossbeam-skiplist`, block build and seek, bloom
+//! build and probe, and WAL append.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use strata::fs::{FileSystem, OsFileSystem};
+use strata::iter::InternalIterator;
+use strata::key::{compare_internal, make_internal_key, seek_key, ValueKind};
+use strata::log::LogWriter;
+use strata::memtable::MemTable;
+use strata::sstable::block::Block;
+use strata::sstable::block_builder::BlockBuilder;
+use strata::sstable::filter::{BloomBuilder, BloomFilter};
+
+const N: u64 = 100_000;
+
+fn user_key(i: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes());
+    k[8..].copy_from_slice(&i.to_be_bytes());
+    k
+}
+
+fn skiplist(c: &mut Criterion) {
+    let mut g = c.benchmark_group("memtable_insert_100k");
+    g.throughput(Throughput::Elements(N));
+    g.sample_size(10);
+    let value = [7u8; 100];
+    g.bench_function("strata_skiplist", |b| {
+        b.iter(|| {
+            let m = MemTable::new(64 << 20);
+            for i in 0..N {
+                m.add(i + 1, ValueKind::Put, &user_key(i), &value);
+            }
+            m
+        })
+    });
+    g.bench_function("btreemap", |b| {
+        b.iter(|| {
+            let mut m = BTreeMap::new();
+            for i in 0..N {
+                m.insert(make_internal_key(&user_key(i), i + 1, ValueKind::Put), value.to_vec());
+            }
+            m
+        })
+    });
+    g.bench_function("crossbeam_skiplist", |b| {
+        b.iter(|| {
+            let m = crossbeam_skiplist::SkipMap::new();
+            for i in 0..N {
+                m.insert(make_internal_key(&user_key(i), i + 1, ValueKind::Put), value.to_vec());
+            }
+            m
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("memtable_lookup");
+    g.throughput(Throughput::Elements(1));
+    let m = MemTable::new(64 << 20);
+    let mut bt = BTreeMap::new();
+    let cb = crossbeam_skiplist::SkipMap::new();
+    for i in 0..N {
+        m.add(i + 1, ValueKind::Put, &user_key(i), &value);
+        bt.insert(make_internal_key(&user_key(i), i + 1, ValueKind::Put), value.to_vec());
+        cb.insert(make_internal_key(&user_key(i), i + 1, ValueKind::Put), value.to_vec());
+    }
+    let mut i = 0u64;
+    g.bench_function("strata_skiplist", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            black_box(m.get(&user_key(i), u64::MAX >> 8) != strata::memtable::Lookup::Missing)
+        })
+    });
+    g.bench_function("btreemap", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            black_box(bt.range(seek_key(&user_key(i), u64::MAX >> 8)..).next().is_some())
+        })
+    });
+    g.bench_function("crossbeam_skiplist", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            black_box(cb.lower_bound(std::ops::Bound::Included(&seek_key(&user_key(i), u64::MAX >> 8))).is_some())
+        })
+    });
+    g.finish();
+}
+
+fn blocks(c: &mut Criterion) {
+    let keys: Vec<Vec<u8>> = (0..40u64).map(|i| make_internal_key(format!("key{i:012}").as_bytes(), i, ValueKind::Put)).collect();
+    let mut g = c.benchmark_group("block");
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    g.bench_function("build_4k", |b| {
+        b.iter(|| {
+            let mut bb = BlockBuilder::new(16);
+            for k in &keys {
+                bb.add(k, &[1u8; 80]);
+            }
+            bb.finish()
+        })
+    });
+    let mut bb = BlockBuilder::new(16);
+    for k in &keys {
+        bb.add(k, &[1u8; 80]);
+    }
+    let block = Arc::new(Block::new(Bytes::from(bb.finish()), "bench".into(), 0).expect("block"));
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    g.bench_function("seek", |b| {
+        b.iter(|| {
+            i = (i + 7) % keys.len();
+            let mut it = block.iter(compare_internal);
+            it.seek(&keys[i]);
+            black_box(it.valid())
+        })
+    });
+    g.finish();
+}
+
+fn bloom(c: &mut Criterion) {
+    let mut g = c.benchmark_group("bloom_10_bits");
+    g.throughput(Throughput::Elements(N));
+    g.bench_function("build_100k", |b| {
+        b.iter(|| {
+            let mut bb = BloomBuilder::new(10);
+            for i in 0..N {
+                bb.add_key(&user_key(i));
+            }
+            bb.finish()
+        })
+    });
+    let mut bb = BloomBuilder::new(10);
+    for i in 0..N {
+        bb.add_key(&user_key(i));
+    }
+    let filter = BloomFilter::new(bb.finish()).expect("filter");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0u64;
+    g.bench_function("probe", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(filter.may_contain(&user_key(i)))
+        })
+    });
+    g.finish();
+}
+
+fn wal(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut g = c.benchmark_group("wal_append");
+    let record = vec![3u8; 128];
+    g.throughput(Throughput::Bytes(100 * record.len() as u64));
+    g.bench_function("128B_record_flushed", |b| {
+        b.iter_batched_ref(
+            || LogWriter::new(OsFileSystem.create(&dir.path().join("bench.log")).expect("create")),
+            |w| {
+                for _ in 0..100 {
+                    w.add_record(&record).expect("append");
+                    w.flush().expect("flush");
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, skiplist, blocks, bloom, wal);
+criterion_main!(benches);
