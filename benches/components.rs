@@ -93,7 +93,8 @@ fn skiplist(c: &mut Criterion) {
 }
 
 fn blocks(c: &mut Criterion) {
-    let keys: Vec<Vec<u8>> = (0..40u64).map(|i| make_internal_key(format!("key{i:012}").as_bytes(), i, ValueKind::Put)).collect();
+    let keys: Vec<Vec<u8>> =
+        (0..40u64).map(|i| make_internal_key(format!("key{i:012}").as_bytes(), i, ValueKind::Put)).collect();
     let mut g = c.benchmark_group("block");
     g.throughput(Throughput::Elements(keys.len() as u64));
     g.bench_function("build_4k", |b| {

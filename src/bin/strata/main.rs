@@ -56,7 +56,8 @@ enum Command {
         /// fsync the WAL on every write.
         #[arg(long)]
         sync: bool,
-        /// Database directory (default: a fresh temporary one, removed afterwards).
+        /// Database directory (default: a fresh temporary one, removed afterwards). As in
+        /// db_bench, fillseq and fillrandom empty it first.
         #[arg(long)]
         db: Option<PathBuf>,
         /// Memtable size in bytes.
@@ -168,7 +169,7 @@ fn run(cli: Cli) -> strata::Result<()> {
                 .sync_writes(sync)
                 .compaction(compaction.compaction());
             let shape = bench::Shape { num, key_size, value_size, threads };
-            let database = Db::open(&dir, options)?;
+            let mut database = Db::open(&dir, options.clone())?;
             let mut reports = Vec::new();
             if !json {
                 println!(
@@ -177,6 +178,12 @@ fn run(cli: Cli) -> strata::Result<()> {
                 );
             }
             for (i, name) in names.iter().enumerate() {
+                if matches!(*name, "fillseq" | "fillrandom") && i > 0 {
+                    // As in db_bench, the fill workloads start from an empty database.
+                    database.close()?;
+                    std::fs::remove_dir_all(&dir)?;
+                    database = Db::open(&dir, options.clone())?;
+                }
                 let mut report = bench::run(&database, name, shape, 0x9e37_79b9_7f4a_7c15 ^ i as u64)?;
                 report.live_bytes = database.range::<&[u8], _>(..).count() as u64 * (key_size + value_size) as u64;
                 if !json {
