@@ -19,7 +19,7 @@ fn put_get_delete_and_reopen() {
         }
         assert_eq!(db.get("key00001").unwrap().as_deref(), Some(&b"value1"[..]));
         assert_eq!(db.get("key00003").unwrap(), None);
-        assert!(db.stats().levels[0].files > 1, "tiny memtable should have produced tables");
+        assert!(db.stats().flushes > 1, "a tiny memtable should have been flushed many times");
         db.close().unwrap();
     }
     let db = Db::open(dir.path(), small()).unwrap();
