@@ -10,19 +10,12 @@ use std::sync::Arc;
 use strata::testing::{FaultyFs, Op};
 use strata::{Compaction, Db, Error, Options, WriteBatch};
 
+mod common;
+use common::Rng;
+
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 /// What an operation does to the model if it took effect.
 type Effect = Box<dyn Fn(&mut Model)>;
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 fn options(fs: &Arc<FaultyFs>, tiered: bool, sync: bool) -> Options {
     let strategy = if tiered { Compaction::tiered() } else { Compaction::leveled() };

@@ -7,21 +7,10 @@ use std::ops::Bound;
 
 use strata::{Compaction, Db, LeveledOptions, Options, TieredOptions, WriteBatch};
 
+mod common;
+use common::Rng;
+
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn key(rng: &mut Rng) -> Vec<u8> {
     // A small key space so keys are overwritten and deleted often; some prefixes nest.

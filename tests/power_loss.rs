@@ -13,20 +13,10 @@ use std::sync::Arc;
 use strata::testing::FaultyFs;
 use strata::{Compaction, Db, Options, WriteBatch};
 
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+mod common;
+use common::Rng;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 enum DbOp {
     Put(Vec<u8>, Vec<u8>),
