@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::coding::read_u64;
 use crate::error::Result;
 use crate::iter::InternalIterator;
-use crate::key::{append_internal_key, seek_key, ParsedKey, ValueKind};
+use crate::key::{append_internal_key, pack_trailer, ParsedKey, ValueKind, KIND_FOR_SEEK, TRAILER_LEN};
 pub use skiplist::SkipList;
 
 /// What a memtable (or any level) knows about a key at a snapshot.
@@ -64,8 +65,19 @@ impl MemTable {
 
     /// The newest version of `user_key` with seqno <= `seq`.
     pub fn get(&self, user_key: &[u8], seq: u64) -> Lookup<&[u8]> {
-        let target = seek_key(user_key, seq);
-        let Some(node) = self.list.find_greater_or_equal(&target) else {
+        // Search for the seek key (user_key, seq, KIND_FOR_SEEK) by its parts, so that a
+        // lookup allocates nothing.
+        let target_trailer = pack_trailer(seq, KIND_FOR_SEEK);
+        let before = |ikey: &[u8]| {
+            let split = ikey.len().saturating_sub(TRAILER_LEN);
+            match ikey[..split].cmp(user_key) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Greater => false,
+                // Same user key: higher trailers (newer versions) come first.
+                std::cmp::Ordering::Equal => read_u64(ikey, split).unwrap_or(0) > target_trailer,
+            }
+        };
+        let Some(node) = self.list.find_first_not_before(before) else {
             return Lookup::Missing;
         };
         match ParsedKey::parse(SkipList::key(node)) {
@@ -143,7 +155,7 @@ impl InternalIterator for MemTableIter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::user_key;
+    use crate::key::{seek_key, user_key};
 
     #[test]
     fn get_respects_snapshots_and_tombstones() {

@@ -146,12 +146,19 @@ impl SkipList {
 
     /// The first node with key >= `target`.
     pub(crate) fn find_greater_or_equal(&self, target: &[u8]) -> Option<Node> {
+        self.find_first_not_before(|key| compare_internal(key, target) == CmpOrdering::Less)
+    }
+
+    /// The first node whose key `before` says is not before the target. `before` must be
+    /// monotone over the list's order (true for a prefix of it, then false): callers use
+    /// it to search without building a target key.
+    pub(crate) fn find_first_not_before(&self, before: impl Fn(&[u8]) -> bool) -> Option<Node> {
         let mut x = self.head;
         let mut level = self.max_height.load(Ordering::Relaxed) - 1;
         loop {
             let next = Self::next(x, level);
             match next {
-                Some(n) if compare_internal(Self::key(n), target) == CmpOrdering::Less => x = n,
+                Some(n) if before(Self::key(n)) => x = n,
                 _ => {
                     if level == 0 {
                         return next;
