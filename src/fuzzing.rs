@@ -5,7 +5,8 @@
 //! The decoders ([`block`], [`table`], [`wal`], [`manifest`]) must accept any bytes
 //! without panicking, looping forever or allocating without bound. [`ops`] reads the
 //! bytes as a sequence of operations on a small database and panics if it ever disagrees
-//! with a `BTreeMap`.
+//! with a `BTreeMap`, or if any call fails: its file system is a healthy in-memory one,
+//! so an error there is a bug the fuzzer must report (hence its `expect`s).
 
 use std::collections::BTreeMap;
 use std::io;
