@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what the peers need from Debian, builds, and runs the benchmark.
+# Usage: benches/peers/run.sh [--keys N] [--reads N] [--rounds R] [--engines a,b] [--markdown]
+set -eu
+cd "$(dirname "$0")"
+need=""
+for p in librocksdb-dev libleveldb-dev libclang-dev clang; do
+    dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+done
+if [ -n "$need" ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -q
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need
+fi
+# Link RocksDB from Debian instead of compiling it from source.
+export ROCKSDB_LIB_DIR=/usr/lib/x86_64-linux-gnu
+cargo build --release
+exec ./target/release/strata-peers "$@"

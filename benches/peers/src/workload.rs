@@ -1,0 +1,246 @@
+//! The workload, phase by phase, as one child process runs it against one engine.
+//!
+//! Keys are 16 decimal digits; stored keys are the even numbers `2i` (so fillseq writes
+//! in key order) and `readmissing` asks for the odd numbers between them, which fall
+//! inside every table's key range: only a filter can answer those without a block read.
+//! Values are 100-byte windows of a buffer made of 50 random printable bytes repeated
+//! twice per 100, as db_bench's generator does (about 2:1 compressible).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::engines::{self, Engine};
+
+pub const KEY_LEN: usize = 16;
+pub const VALUE_LEN: usize = 100;
+
+/// Every phase a child reports, in the order it runs them.
+pub const PHASES: &[&str] = &[
+    "fillseq",
+    "fillrandom",
+    "settle_secs",
+    "readrandom",
+    "readmissing",
+    "scan",
+    "seekrandom",
+    "readwhilewriting_1",
+    "readwhilewriting_2",
+    "disk_bytes",
+    "peak_rss_mib",
+];
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub keys: u64,
+    pub reads: u64,
+    pub dir: PathBuf,
+}
+
+impl Config {
+    pub fn parse(args: &[String]) -> Config {
+        let get = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
+        let keys = get("--keys").map_or(1_000_000, |v| v.parse().expect("--keys"));
+        let reads = get("--reads").map_or(keys, |v| v.parse().expect("--reads"));
+        let dir = get("--dir").map_or_else(|| std::env::temp_dir().join("strata-peers"), PathBuf::from);
+        Config { keys, reads, dir }
+    }
+
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            "--keys".into(),
+            self.keys.to_string(),
+            "--reads".into(),
+            self.reads.to_string(),
+            "--dir".into(),
+            self.dir.display().to_string(),
+        ]
+    }
+}
+
+/// xorshift64*: cheap and the same sequence for every engine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn key(n: u64) -> [u8; KEY_LEN] {
+    let mut k = [b'0'; KEY_LEN];
+    let mut n = n;
+    for b in k.iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    k
+}
+
+struct Values(Vec<u8>);
+
+impl Values {
+    fn new() -> Values {
+        let mut rng = Rng(0x5eed);
+        let mut data = Vec::with_capacity(1 << 20);
+        while data.len() < 1 << 20 {
+            let piece: Vec<u8> = (0..VALUE_LEN / 2).map(|_| b' ' + rng.below(95) as u8).collect();
+            data.extend_from_slice(&piece);
+            data.extend_from_slice(&piece);
+        }
+        Values(data)
+    }
+    fn get(&self, i: u64) -> &[u8] {
+        let at = (i as usize % (self.0.len() / VALUE_LEN)) * VALUE_LEN;
+        &self.0[at..at + VALUE_LEN]
+    }
+}
+
+fn report(phase: &str, value: f64) {
+    println!("RESULT {phase} {value}");
+}
+
+fn rate(ops: u64, start: Instant) -> f64 {
+    ops as f64 / start.elapsed().as_secs_f64()
+}
+
+fn fresh(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("bench dir");
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let meta = entry.metadata().expect("metadata");
+        total += if meta.is_dir() { dir_bytes(&entry.path()) } else { meta.len() };
+    }
+    total
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// A permutation of 0..n (Fisher-Yates), so fillrandom writes each key exactly once.
+fn shuffled(n: u64, seed: u64) -> Vec<u64> {
+    let mut v: Vec<u64> = (0..n).collect();
+    let mut rng = Rng(seed);
+    for i in (1..v.len()).rev() {
+        v.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    v
+}
+
+fn read_phase(db: &dyn Engine, n: u64, reads: u64, seed: u64) -> u64 {
+    let mut rng = Rng(seed);
+    let mut found = 0;
+    for _ in 0..reads {
+        if let Some(len) = db.get(&key(2 * rng.below(n))) {
+            assert_eq!(len, VALUE_LEN, "wrong value length");
+            found += 1;
+        }
+    }
+    found
+}
+
+pub fn run_child(engine: &str, config: &Config) {
+    let n = config.keys;
+    let values = Values::new();
+    let dir = config.dir.join(engine);
+
+    fresh(&dir);
+    {
+        let db = engines::open(engine, &dir);
+        let start = Instant::now();
+        for i in 0..n {
+            db.put(&key(2 * i), values.get(i));
+        }
+        report("fillseq", rate(n, start));
+    }
+
+    fresh(&dir);
+    let db = engines::open(engine, &dir);
+    let order = shuffled(n, 42);
+    let start = Instant::now();
+    for &i in &order {
+        db.put(&key(2 * i), values.get(i));
+    }
+    report("fillrandom", rate(n, start));
+    drop(order);
+
+    let start = Instant::now();
+    db.settle();
+    report("settle_secs", start.elapsed().as_secs_f64());
+    let disk = dir_bytes(&dir);
+
+    let start = Instant::now();
+    let found = read_phase(db.as_ref(), n, config.reads, 7);
+    report("readrandom", rate(config.reads, start));
+    assert_eq!(found, config.reads, "readrandom: every key was written");
+
+    let start = Instant::now();
+    let mut rng = Rng(11);
+    for _ in 0..config.reads {
+        assert!(db.get(&key(2 * rng.below(n) + 1)).is_none(), "readmissing found a key");
+    }
+    report("readmissing", rate(config.reads, start));
+
+    let start = Instant::now();
+    let entries = db.scan_all();
+    report("scan", rate(entries as u64, start));
+    assert_eq!(entries as u64, n, "scan: wrong entry count");
+
+    let start = Instant::now();
+    let mut rng = Rng(13);
+    for _ in 0..config.reads {
+        assert!(db.seek(&key(2 * rng.below(n))), "seek past the end");
+    }
+    report("seekrandom", rate(config.reads, start));
+
+    for readers in [1u64, 2] {
+        report(&format!("readwhilewriting_{readers}"), read_while_writing(db.as_ref(), n, config.reads, readers, &values));
+    }
+
+    report("disk_bytes", disk as f64);
+    drop(db);
+    report("peak_rss_mib", peak_rss_mib());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One writer overwrites random keys flat out while `readers` threads each do `reads`
+/// random gets; returns the readers' combined rate.
+fn read_while_writing(db: &dyn Engine, n: u64, reads: u64, readers: u64, values: &Values) -> f64 {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut rng = Rng(17 + readers);
+            while !done.load(Ordering::Relaxed) {
+                let i = rng.below(n);
+                db.put(&key(2 * i), values.get(i + 1));
+            }
+        });
+        let start = Instant::now();
+        let handles: Vec<_> = (0..readers)
+            .map(|r| s.spawn(move || read_phase(db, n, reads / readers, 23 + r)))
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().expect("reader"), reads / readers, "readwhilewriting: missing key");
+        }
+        let r = rate(reads / readers * readers, start);
+        done.store(true, Ordering::Relaxed);
+        r
+    })
+}
