@@ -46,6 +46,7 @@ pub mod version;
 
 pub use batch::WriteBatch;
 pub use db::{Db, Iter, Snapshot};
+pub use sstable::Compression;
 pub use stats::{LevelStats, Stats, TableInfo};
 pub mod fuzzing;
 pub mod testing;

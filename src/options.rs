@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::fs::{FileSystem, OsFileSystem};
+use crate::sstable::Compression;
 
 /// The smallest data block size accepted: below it the restart array and trailer
 /// dominate the block.
@@ -119,6 +120,8 @@ pub struct Options {
     pub(crate) sync_writes: bool,
     pub(crate) max_immutable_memtables: usize,
     pub(crate) wal_recovery: WalRecovery,
+    /// Codec of data blocks per level; the last entry covers every deeper level.
+    pub(crate) compression: Vec<Compression>,
     pub(crate) fs: FsHandle,
 }
 
@@ -133,6 +136,7 @@ impl Default for Options {
             sync_writes: false,
             max_immutable_memtables: 2,
             wal_recovery: WalRecovery::default(),
+            compression: vec![Compression::default()],
             fs: FsHandle(Arc::new(OsFileSystem)),
         }
     }
@@ -189,6 +193,28 @@ impl Options {
         self
     }
 
+    /// Compresses the data blocks of every level with `codec` (default
+    /// `Compression::Lz4`).
+    pub fn compression(mut self, codec: Compression) -> Self {
+        self.compression = vec![codec];
+        self
+    }
+
+    /// Compresses level `i`'s data blocks with `codecs[i]`, and levels beyond the list with
+    /// its last entry: e.g. `[None, None, Lz4]` keeps the hot, short-lived L0 and L1
+    /// tables uncompressed. Under size-tiered compaction, "level" is where a run lives.
+    /// An empty list is `InvalidArgument` at open.
+    pub fn compression_per_level(mut self, codecs: impl Into<Vec<Compression>>) -> Self {
+        self.compression = codecs.into();
+        self
+    }
+
+    /// The codec for tables written to `level`.
+    pub(crate) fn compression_for_level(&self, level: u32) -> Compression {
+        let i = (level as usize).min(self.compression.len().saturating_sub(1));
+        self.compression.get(i).copied().unwrap_or_default()
+    }
+
     /// Runs the database on another file system, such as the fault-injecting one in
     /// [`crate::testing`] (default: the operating system's).
     pub fn file_system(mut self, fs: Arc<dyn FileSystem>) -> Self {
@@ -210,6 +236,9 @@ impl Options {
         }
         if self.bloom_bits_per_key > 64 {
             return invalid(format!("bloom_bits_per_key {} is over the maximum of 64", self.bloom_bits_per_key));
+        }
+        if self.compression.is_empty() {
+            return invalid("compression_per_level needs at least one codec".into());
         }
         if self.max_immutable_memtables == 0 {
             return invalid("max_immutable_memtables must be at least 1".into());

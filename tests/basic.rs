@@ -1,6 +1,6 @@
 //! The public API end to end: reads and writes, reopen, errors, locking.
 
-use strata::{Db, Error, Options, WriteBatch};
+use strata::{Compression, Db, Error, Options, WriteBatch};
 
 fn small() -> Options {
     Options::default().memtable_size(4096).block_size(256)
@@ -59,6 +59,8 @@ fn bad_arguments_are_invalid_argument() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(Db::open(dir.path(), Options::default().memtable_size(0)), Err(Error::InvalidArgument(_))));
     assert!(matches!(Db::open(dir.path(), Options::default().block_size(100)), Err(Error::InvalidArgument(_))));
+    let no_codecs = Options::default().compression_per_level(Vec::new());
+    assert!(matches!(Db::open(dir.path(), no_codecs), Err(Error::InvalidArgument(_))));
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert!(matches!(db.put("", "v"), Err(Error::InvalidArgument(_))));
     assert!(matches!(db.get(""), Err(Error::InvalidArgument(_))));
@@ -200,4 +202,37 @@ fn full_compaction_drops_garbage_but_keeps_snapshots() {
         .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sst"))
         .count();
     assert_eq!(tables, db.stats().levels.iter().map(|l| l.files).sum::<usize>());
+}
+
+#[test]
+fn compression_settings_mix_across_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    // Text-like values (about 2:1 compressible), as most real values are.
+    let value = |i: u32| format!("{i:08}").repeat(12);
+    let load = |db: &Db, from: u32| {
+        for i in from..from + 3000 {
+            db.put(format!("key{i:06}"), value(i)).unwrap();
+        }
+        db.compact().unwrap();
+    };
+    let plain = tempfile::tempdir().unwrap();
+    let db = Db::open(plain.path(), Options::default().compression(Compression::None)).unwrap();
+    load(&db, 0);
+    let uncompressed = db.stats().live_sst_bytes();
+    db.close().unwrap();
+
+    // L0 stays raw, deeper levels use LZ4; then the tables are reread, and added to,
+    // with compression off: each block says how it was stored.
+    let db =
+        Db::open(dir.path(), Options::default().compression_per_level([Compression::None, Compression::Lz4])).unwrap();
+    load(&db, 0);
+    let compressed = db.stats().live_sst_bytes();
+    assert!(compressed * 10 < uncompressed * 7, "lz4 {compressed} bytes vs {uncompressed} raw");
+    db.close().unwrap();
+    let db = Db::open(dir.path(), Options::default().compression(Compression::None)).unwrap();
+    load(&db, 3000);
+    for i in 0..6000 {
+        assert_eq!(db.get(format!("key{i:06}")).unwrap().as_deref(), Some(value(i).as_bytes()), "key {i}");
+    }
+    assert_eq!(db.range::<&[u8], _>(..).count(), 6000);
 }

@@ -68,7 +68,7 @@ impl DbInner {
     fn run_compaction(&self, job: &CompactionJob) -> Result<()> {
         let env = JobEnv {
             ctx: &self.ctx,
-            table_options: &table_options(&self.opts),
+            table_options: &table_options(&self.opts, job.output_level),
             oldest_snapshot: self.oldest_snapshot(),
             cancel: &self.closed,
         };

@@ -45,7 +45,7 @@ pub(crate) fn background_loop(db: &Arc<DbInner>) {
 
 fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
     let number = db.file_numbers.fetch_add(1, Ordering::SeqCst);
-    let table = write_table(&db.ctx, &db.opts_table(), mem, number)?;
+    let table = write_table(&db.ctx, &table_options(&db.opts, 0), mem, number)?;
     let mut edit = VersionEdit { log_number: Some(next_log), ..VersionEdit::default() };
     if let Some(t) = &table {
         Counters::add(&db.stats.flush_bytes_written, t.size);
@@ -76,14 +76,13 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
     Ok(())
 }
 
-impl DbInner {
-    pub(crate) fn opts_table(&self) -> TableOptions {
-        table_options(&self.opts)
+/// How tables written to `level` are laid out.
+pub(crate) fn table_options(opts: &crate::options::Options, level: u32) -> TableOptions {
+    TableOptions {
+        block_size: opts.block_size,
+        bloom_bits_per_key: opts.bloom_bits_per_key,
+        compression: opts.compression_for_level(level),
     }
-}
-
-pub(crate) fn table_options(opts: &crate::options::Options) -> TableOptions {
-    TableOptions { block_size: opts.block_size, bloom_bits_per_key: opts.bloom_bits_per_key }
 }
 
 /// Writes every entry of `mem` to table `number` at level 0, fsyncs it and its

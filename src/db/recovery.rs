@@ -52,7 +52,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         WalRecovery::TolerateCorruptedTail => TailMode::Tolerate,
         WalRecovery::AbsoluteConsistency => TailMode::Strict,
     };
-    let topts = table_options(&opts);
+    let topts = table_options(&opts, 0);
     let mut last_seq = versions.last_sequence();
     let mut mem = Arc::new(MemTable::new(opts.memtable_size));
     let mut edit = VersionEdit::default();

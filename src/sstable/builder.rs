@@ -9,6 +9,7 @@
 use std::io;
 
 use super::block_builder::BlockBuilder;
+use super::compression::{compress, Compression};
 use super::filter::BloomBuilder;
 use super::format::{block_trailer, BlockHandle, Footer, TableProperties, NO_COMPRESSION};
 use crate::fs::WritableFile;
@@ -24,6 +25,9 @@ pub struct TableOptions {
     pub block_size: usize,
     /// Bloom filter bits per key; 0 writes no filter.
     pub bloom_bits_per_key: u32,
+    /// How data blocks are compressed (index, filter and properties never are: they are
+    /// read once per open and kept decoded).
+    pub compression: Compression,
 }
 
 /// Streams entries into a new table file.
@@ -35,6 +39,8 @@ pub struct TableBuilder {
     index: BlockBuilder,
     filter: Option<BloomBuilder>,
     props: TableProperties,
+    /// Reused output buffer of the compressor.
+    compressed: Vec<u8>,
 }
 
 impl TableBuilder {
@@ -49,6 +55,7 @@ impl TableBuilder {
             index: BlockBuilder::new(1),
             filter,
             props: TableProperties { min_seq: u64::MAX, ..TableProperties::default() },
+            compressed: Vec::new(),
         }
     }
 
@@ -93,7 +100,12 @@ impl TableBuilder {
         }
         let last_key = self.data.last_key().to_vec();
         let contents = self.data.finish();
-        let handle = self.write_block(&contents)?;
+        let mut compressed = std::mem::take(&mut self.compressed);
+        let handle = match compress(self.opts.compression, &contents, &mut compressed) {
+            NO_COMPRESSION => self.write_block(&contents, NO_COMPRESSION)?,
+            codec => self.write_block(&compressed, codec)?,
+        };
+        self.compressed = compressed;
         let mut encoded = Vec::with_capacity(16);
         handle.encode_to(&mut encoded);
         self.index.add(&last_key, &encoded);
@@ -102,10 +114,10 @@ impl TableBuilder {
         Ok(())
     }
 
-    fn write_block(&mut self, contents: &[u8]) -> io::Result<BlockHandle> {
+    fn write_block(&mut self, contents: &[u8], compression: u8) -> io::Result<BlockHandle> {
         let handle = BlockHandle { offset: self.offset, size: contents.len() as u64 };
         self.file.append(contents)?;
-        self.file.append(&block_trailer(contents, NO_COMPRESSION))?;
+        self.file.append(&block_trailer(contents, compression))?;
         self.offset += (contents.len() + super::format::TRAILER_LEN) as u64;
         Ok(handle)
     }
@@ -118,12 +130,12 @@ impl TableBuilder {
             self.props.min_seq = 0;
         }
         let filter = match self.filter.take() {
-            Some(f) => self.write_block(&f.finish())?,
+            Some(f) => self.write_block(&f.finish(), NO_COMPRESSION)?,
             None => BlockHandle::default(),
         };
-        let properties = self.write_block(&self.props.encode())?;
+        let properties = self.write_block(&self.props.encode(), NO_COMPRESSION)?;
         let index_contents = self.index.finish();
-        let index = self.write_block(&index_contents)?;
+        let index = self.write_block(&index_contents, NO_COMPRESSION)?;
         let footer = Footer { index, filter, properties }.encode();
         self.file.append(&footer)?;
         self.offset += footer.len() as u64;

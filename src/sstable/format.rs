@@ -4,7 +4,8 @@
 //! ```text
 //! table      := data_block* filter_block? properties_block index_block footer
 //! any block  := contents | trailer
-//! trailer    := compression: u8 (0 = none) | crc32: u32 LE over contents and compression byte
+//! trailer    := compression: u8 (0 = none, 1 = LZ4; see super::compression)
+//!               | crc32: u32 LE over the stored contents and compression byte
 //! handle     := offset: varint64 | size: varint64      (size excludes the trailer)
 //! index      := a block (see block_builder) mapping the last internal key of each data
 //!               block to that block's handle
@@ -28,8 +29,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const FOOTER_LEN: usize = 64;
 /// Size of the trailer after every block.
 pub const TRAILER_LEN: usize = 5;
-/// Compression byte of an uncompressed block.
-pub const NO_COMPRESSION: u8 = 0;
+pub use super::compression::NO_COMPRESSION;
 
 /// Where a block lives in the file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

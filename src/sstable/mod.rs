@@ -5,12 +5,14 @@ pub mod block;
 pub mod block_builder;
 pub mod builder;
 pub mod cache;
+pub mod compression;
 pub mod filter;
 pub mod format;
 pub mod reader;
 
 pub use builder::{TableBuilder, TableOptions};
 pub use cache::BlockCache;
+pub use compression::Compression;
 pub use reader::{FilterResult, TableIter, TableReader};
 
 #[cfg(test)]

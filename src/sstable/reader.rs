@@ -17,6 +17,7 @@ use bytes::Bytes;
 
 use super::block::{Block, BlockIter};
 use super::cache::BlockCache;
+use super::compression::decompress;
 use super::filter::BloomFilter;
 use super::format::{block_trailer, BlockHandle, Footer, TableProperties, FOOTER_LEN, NO_COMPRESSION, TRAILER_LEN};
 use crate::error::{Error, Result};
@@ -189,11 +190,11 @@ fn read_contents(file: &dyn RandomAccessFile, name: &str, handle: BlockHandle) -
     if block_trailer(&buf[..n], compression)[..] != buf[n..] {
         return Err(corrupt("block checksum mismatch"));
     }
-    if compression != NO_COMPRESSION {
-        return Err(corrupt("unknown block compression"));
+    if compression == NO_COMPRESSION {
+        buf.truncate(n);
+        return Ok(Bytes::from(buf));
     }
-    buf.truncate(n);
-    Ok(Bytes::from(buf))
+    decompress(compression, &buf[..n]).map(Bytes::from).map_err(|why| corrupt(&why))
 }
 
 /// A two-level [`InternalIterator`]: the index block picks data blocks, a block

@@ -15,9 +15,19 @@ fn key(i: u32) -> Vec<u8> {
 
 /// Writes keys 0, 2, 4, ... (n of them); every 10th is a tombstone; key 4 has two versions.
 fn write_table(dir: &std::path::Path, n: u32, block_size: usize, bloom: u32) -> std::path::PathBuf {
+    write_table_with(dir, n, block_size, bloom, Compression::Lz4)
+}
+
+fn write_table_with(
+    dir: &std::path::Path,
+    n: u32,
+    block_size: usize,
+    bloom: u32,
+    compression: Compression,
+) -> std::path::PathBuf {
     let path = dir.join("000001.sst");
     let file = OsFileSystem.create(&path).unwrap();
-    let mut b = TableBuilder::new(file, TableOptions { block_size, bloom_bits_per_key: bloom });
+    let mut b = TableBuilder::new(file, TableOptions { block_size, bloom_bits_per_key: bloom, compression });
     for i in 0..n {
         let k = key(i * 2);
         if i == 2 {
@@ -42,8 +52,13 @@ fn open(path: &std::path::Path, cache: bool) -> crate::Result<Arc<TableReader>> 
 #[test]
 fn point_lookups() {
     let dir = tempfile::tempdir().unwrap();
-    for (block_size, bloom, cache) in [(256, 10, true), (4096, 0, false), (64 * 1024, 10, true)] {
-        let path = write_table(dir.path(), 1000, block_size, bloom);
+    for (block_size, bloom, cache, compression) in [
+        (256, 10, true, Compression::Lz4),
+        (256, 10, false, Compression::None),
+        (4096, 0, false, Compression::Lz4),
+        (64 * 1024, 10, true, Compression::None),
+    ] {
+        let path = write_table_with(dir.path(), 1000, block_size, bloom, compression);
         let t = open(&path, cache).unwrap();
         assert_eq!(t.properties().min_seq, 1);
         assert_eq!(t.properties().max_seq, 1000);
@@ -113,9 +128,34 @@ fn iteration_both_ways_and_seeks() {
 }
 
 #[test]
-fn every_damaged_byte_is_detected_or_harmless() {
+fn compression_shrinks_tables_and_reads_back() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_table(dir.path(), 60, 256, 10);
+    let plain = std::fs::metadata(write_table_with(dir.path(), 2000, 4096, 10, Compression::None)).unwrap().len();
+    let path = write_table_with(dir.path(), 2000, 4096, 10, Compression::Lz4);
+    let packed = std::fs::metadata(&path).unwrap().len();
+    assert!(packed * 10 < plain * 8, "lz4 table {packed} bytes, plain {plain}");
+    let t = open(&path, false).unwrap();
+    let mut it = t.iter();
+    it.seek_to_first();
+    let mut n = 0;
+    while it.valid() {
+        n += 1;
+        it.next();
+    }
+    it.status().unwrap();
+    assert_eq!(n, 2001);
+}
+
+#[test]
+fn every_damaged_byte_is_detected_or_harmless() {
+    for compression in [Compression::None, Compression::Lz4] {
+        every_damaged_byte(compression);
+    }
+}
+
+fn every_damaged_byte(compression: Compression) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_table_with(dir.path(), 60, 256, 10, compression);
     let good = std::fs::read(&path).unwrap();
     let reference: Vec<(Vec<u8>, Vec<u8>)> = {
         let t = open(&path, false).unwrap();
