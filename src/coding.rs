@@ -17,7 +17,17 @@ pub fn put_varint32(dst: &mut Vec<u8>, v: u32) {
 }
 
 /// Decodes a varint from the front of `src`; returns the value and the bytes consumed.
+#[inline]
 pub fn get_varint64(src: &[u8]) -> Option<(u64, usize)> {
+    // Lengths in blocks are nearly always under 128: decode those without the loop.
+    match src.first() {
+        Some(&b) if b < 0x80 => Some((u64::from(b), 1)),
+        Some(_) => get_varint64_slow(src),
+        None => None,
+    }
+}
+
+fn get_varint64_slow(src: &[u8]) -> Option<(u64, usize)> {
     let mut result = 0u64;
     for (i, &b) in src.iter().enumerate().take(10) {
         let shift = 7 * i as u32;
@@ -33,6 +43,7 @@ pub fn get_varint64(src: &[u8]) -> Option<(u64, usize)> {
 }
 
 /// Decodes a varint that must fit in 32 bits.
+#[inline]
 pub fn get_varint32(src: &[u8]) -> Option<(u32, usize)> {
     let (v, n) = get_varint64(src)?;
     u32::try_from(v).ok().map(|v| (v, n))

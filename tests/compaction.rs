@@ -1,9 +1,12 @@
 //! Background compaction through the public API, under both strategies.
 
-use strata::{Compaction, Db, Error, Options};
+use strata::{Compaction, Compression, Db, Error, Options};
 
+/// Uncompressed, so that byte counts (write amplification, sizes) measure compaction
+/// alone; compression is covered by the basic, model and crash tests, which use the
+/// default LZ4.
 fn options(strategy: Compaction) -> Options {
-    Options::default().memtable_size(8 * 1024).block_size(512).compaction(strategy)
+    Options::default().memtable_size(8 * 1024).block_size(512).compaction(strategy).compression(Compression::None)
 }
 
 fn strategies() -> [Compaction; 2] {

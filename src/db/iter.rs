@@ -27,7 +27,7 @@ type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 type Entry = Result<(Bytes, Bytes)>;
 
 /// A version of a key met while walking backwards: its kind and value.
-type Version = (ValueKind, Vec<u8>);
+type Version = (ValueKind, Bytes);
 
 /// Copies a range's bounds.
 pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(range: &R) -> Bounds {
@@ -68,8 +68,8 @@ pub struct Iter {
     front_last: Option<Bytes>,
     back_last: Option<Bytes>,
     /// Forward: a key whose fate is decided (returned or deleted); its older versions
-    /// are skipped.
-    front_skip: Option<Vec<u8>>,
+    /// are skipped. `Bytes`, so remembering a returned key costs no copy.
+    front_skip: Option<Bytes>,
     /// Backward: the key being gathered and its newest visible version so far.
     back_group: Option<(Vec<u8>, Option<Version>)>,
     done: bool,
@@ -141,7 +141,7 @@ impl Iter {
                 Bound::Included(k) => it.seek(&seek_key(k, MAX_SEQUENCE)),
                 Bound::Excluded(k) => {
                     it.seek(&seek_key(k, MAX_SEQUENCE));
-                    self.front_skip = Some(k.clone());
+                    self.front_skip = Some(Bytes::copy_from_slice(k));
                 }
                 Bound::Unbounded => it.seek_to_first(),
             }
@@ -165,17 +165,19 @@ impl Iter {
                 it.next();
                 continue;
             }
-            let user_key = k.user_key.to_vec();
-            let (kind, value) = (k.kind, Bytes::copy_from_slice(it.value()));
+            // One copy of the key; the value is a slice of its cached block where it
+            // comes from a table.
+            let key = Bytes::copy_from_slice(k.user_key);
+            let kind = k.kind;
+            let value = if kind == ValueKind::Put { it.value_bytes() } else { Bytes::new() };
             it.next();
-            let crossed = self.back_last.as_ref().is_some_and(|b| user_key.as_slice() >= b.as_ref());
-            if !self.below_upper(&user_key) || crossed {
+            let crossed = self.back_last.as_ref().is_some_and(|b| key >= b);
+            if !self.below_upper(&key) || crossed {
                 self.done = true;
                 return None;
             }
-            self.front_skip = Some(user_key.clone());
+            self.front_skip = Some(key.clone());
             if kind == ValueKind::Put {
-                let key = Bytes::from(user_key);
                 self.front_last = Some(key.clone());
                 return Some(Ok((key, value)));
             }
@@ -225,7 +227,7 @@ impl Iter {
                     if let Some((ValueKind::Put, value)) = newest {
                         let key = Bytes::from(key);
                         self.back_last = Some(key.clone());
-                        return Some(Ok((key, Bytes::from(value))));
+                        return Some(Ok((key, value)));
                     }
                 }
             }
@@ -238,7 +240,7 @@ impl Iter {
                 return None;
             }
             let it = self.back.as_mut()?;
-            let value = it.value().to_vec();
+            let value = it.value_bytes();
             it.prev();
             let group = self.back_group.get_or_insert((user_key, None));
             // Going backwards, versions of a key arrive oldest first: the last visible

@@ -83,7 +83,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
 
     // Start the new WAL and record everything in one edit.
     let log_number = versions.new_file_number();
-    let wal = LogWriter::new(fs.create(&wal_path(dir, log_number))?);
+    let wal = LogWriter::new(fs.create_log(&wal_path(dir, log_number))?);
     fs.sync_dir(dir)?;
     edit.log_number = Some(log_number);
     edit.last_sequence = Some(last_seq);

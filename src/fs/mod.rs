@@ -11,6 +11,7 @@
 //! - `sync_dir` makes every create, rename and remove in that directory durable;
 //! - `rename` replaces the target atomically.
 
+mod mmap_log;
 mod os;
 
 use std::io;
@@ -46,6 +47,13 @@ pub trait FileSystem: Send + Sync + 'static {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Creates (or truncates) `path` for appending.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Creates (or truncates) `path` for a write-ahead log: many small appends, each
+    /// followed by `flush`, which must make it survive a process crash. The file may end
+    /// in zeros after a crash (preallocated space), which log readers skip. Defaults to
+    /// [`FileSystem::create`].
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        self.create(path)
+    }
     /// Opens `path` for positioned reads.
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
     /// Reads the whole file.

@@ -75,6 +75,11 @@ impl FileSystem for OsFileSystem {
         Ok(Box::new(OsWritableFile { out: BufWriter::with_capacity(64 * 1024, file) }))
     }
 
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+        Ok(Box::new(super::mmap_log::MmapLogFile::new(file)))
+    }
+
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         let file = File::open(path)?;
         let size = file.metadata()?.len();

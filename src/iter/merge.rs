@@ -140,6 +140,10 @@ impl InternalIterator for MergingIterator {
     fn status(&self) -> Result<()> {
         self.children.iter().try_for_each(|c| c.status())
     }
+
+    fn value_bytes(&self) -> bytes::Bytes {
+        self.current.map_or_else(bytes::Bytes::new, |c| self.children[c].value_bytes())
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 
 pub mod merge;
 
+use bytes::Bytes;
+
 use crate::error::Result;
 use crate::key::compare_internal;
 
@@ -34,6 +36,12 @@ pub trait InternalIterator: Send {
     fn value(&self) -> &[u8];
     /// The first error met, if any.
     fn status(&self) -> Result<()>;
+
+    /// The current value as `Bytes`. Cursors over cached blocks hand out a zero-copy
+    /// slice of the block; the default copies.
+    fn value_bytes(&self) -> Bytes {
+        Bytes::copy_from_slice(self.value())
+    }
 
     /// Positions at the last entry with key <= `target`.
     fn seek_for_prev(&mut self, target: &[u8]) {

@@ -180,6 +180,11 @@ impl LogReader {
                 return Fragment::Bad { at: start, why: "truncated fragment header", torn: true };
             }
             let header = &self.data[start..start + HEADER_SIZE];
+            if self.data[start..].iter().all(|&b| b == 0) {
+                // Nothing but zeros to the end: space a writer preallocated and never
+                // used (see fs::mmap_log), not a damaged record.
+                return Fragment::Eof;
+            }
             if header.iter().all(|&b| b == 0) {
                 // Zeros where a header should be: preallocated or zero-filled space.
                 return Fragment::Bad { at: start, why: "zeroed fragment header", torn: true };

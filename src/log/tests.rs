@@ -80,13 +80,38 @@ fn torn_multi_block_record_is_a_tail() {
 }
 
 #[test]
-fn zeroed_tail_is_dropped() {
+fn zero_filled_tail_is_unused_space_in_every_mode() {
+    // What a crashed mmap-appended log (fs::mmap_log) leaves after its last record.
     let recs = vec![b"one".to_vec(), b"two".to_vec()];
     let mut data = write_log(&recs);
-    data.extend_from_slice(&[0u8; 4096]);
-    let (back, dropped) = read_all(data, TailMode::Tolerate).unwrap();
-    assert_eq!(back, recs);
-    assert_eq!(dropped, 4096);
+    data.extend_from_slice(&[0u8; 3 * BLOCK_SIZE + 17]);
+    for mode in [TailMode::Tolerate, TailMode::TornOnly, TailMode::Strict] {
+        let (back, dropped) = read_all(data.clone(), mode).unwrap();
+        assert_eq!(back, recs);
+        assert_eq!(dropped, 0);
+    }
+}
+
+#[test]
+fn record_cut_short_by_zeros_is_a_torn_tail() {
+    let recs = vec![b"one".to_vec(), vec![7u8; 2 * BLOCK_SIZE]];
+    let full = write_log(&recs);
+    // The second record's later fragments never made it: zeros instead.
+    let mut data = full[..BLOCK_SIZE + 100].to_vec();
+    data.resize(full.len() + BLOCK_SIZE, 0);
+    let (back, dropped) = read_all(data.clone(), TailMode::Tolerate).unwrap();
+    assert_eq!(back, vec![b"one".to_vec()]);
+    assert!(dropped > 0);
+    assert!(read_all(data, TailMode::Strict).is_err());
+}
+
+#[test]
+fn zeros_followed_by_data_are_not_a_tail() {
+    let recs = vec![b"one".to_vec(), b"two".to_vec()];
+    let mut data = write_log(&recs);
+    let first_len = HEADER_SIZE + 3;
+    data[..first_len].fill(0);
+    assert!(matches!(read_all(data, TailMode::Tolerate), Err(Error::Corruption(_))));
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! size against its share of the capacity.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -19,6 +20,27 @@ const NIL: usize = usize::MAX;
 
 type Key = (u64, u64);
 
+/// Keys are two integers chosen by us, not by an adversary, so a multiply-xor hash does;
+/// std's SipHash cost as much as the rest of a cache hit.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7cc1_b727_220a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type KeyMap = HashMap<Key, usize, BuildHasherDefault<KeyHasher>>;
+
 struct Entry {
     key: Key,
     /// `None` once evicted (the slot waits on the free list).
@@ -28,7 +50,7 @@ struct Entry {
 }
 
 struct Shard {
-    map: HashMap<Key, usize>,
+    map: KeyMap,
     slab: Vec<Entry>,
     free: Vec<usize>,
     /// Most recently used.
@@ -121,7 +143,7 @@ impl BlockCache {
         let shards = (0..SHARDS)
             .map(|_| {
                 Mutex::new(Shard {
-                    map: HashMap::new(),
+                    map: KeyMap::default(),
                     slab: Vec::new(),
                     free: Vec::new(),
                     head: NIL,

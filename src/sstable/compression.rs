@@ -70,10 +70,10 @@ pub fn decompress(compression: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
             if len > MAX_UNCOMPRESSED {
                 return Err(format!("compressed block claims {len} bytes uncompressed"));
             }
-            let mut out = vec![0; len];
-            match lz4_flex::block::decompress_into(&stored[header..], &mut out) {
-                Ok(n) if n == len => Ok(out),
-                Ok(n) => Err(format!("compressed block decodes to {n} bytes, header says {len}")),
+            // Decodes into uninitialised capacity `len`; writing past it is an error.
+            match lz4_flex::block::decompress(&stored[header..], len) {
+                Ok(out) if out.len() == len => Ok(out),
+                Ok(out) => Err(format!("compressed block decodes to {} bytes, header says {len}", out.len())),
                 Err(e) => Err(format!("compressed block does not decode: {e}")),
             }
         }

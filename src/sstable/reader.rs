@@ -330,4 +330,11 @@ impl InternalIterator for TableIter {
             None => Ok(()),
         }
     }
+
+    fn value_bytes(&self) -> Bytes {
+        match &self.data {
+            Some(d) if self.err.is_none() => d.value_bytes(),
+            _ => Bytes::new(),
+        }
+    }
 }

@@ -89,11 +89,9 @@ impl Fjall {
         let db = fjall::Database::builder(dir).cache_size(CACHE as u64).open().expect("open fjall");
         let tree = db
             .keyspace("bench", || {
-                fjall::KeyspaceCreateOptions::default()
-                    .max_memtable_size(MEMTABLE as u64)
-                    .filter_policy(FilterPolicy::all(FilterPolicyEntry::Bloom(BloomConstructionPolicy::BitsPerKey(
-                        BLOOM_BITS as f32,
-                    ))))
+                fjall::KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE as u64).filter_policy(
+                    FilterPolicy::all(FilterPolicyEntry::Bloom(BloomConstructionPolicy::BitsPerKey(BLOOM_BITS as f32))),
+                )
             })
             .expect("fjall keyspace");
         Fjall { db, tree }
@@ -302,7 +300,15 @@ mod leveldb {
             let mut err = std::ptr::null_mut();
             // SAFETY: pointers and lengths come from live slices.
             unsafe {
-                leveldb_put(self.db, self.write, key.as_ptr().cast(), key.len(), value.as_ptr().cast(), value.len(), &mut err)
+                leveldb_put(
+                    self.db,
+                    self.write,
+                    key.as_ptr().cast(),
+                    key.len(),
+                    value.as_ptr().cast(),
+                    value.len(),
+                    &mut err,
+                )
             };
             check(err);
         }

@@ -23,11 +23,8 @@ fn main() {
         return;
     }
     let config = Config::parse(&args);
-    let engines: Vec<String> = flag(&args, "--engines")
-        .unwrap_or("strata,fjall,rocksdb,leveldb")
-        .split(',')
-        .map(str::to_string)
-        .collect();
+    let engines: Vec<String> =
+        flag(&args, "--engines").unwrap_or("strata,fjall,rocksdb,leveldb").split(',').map(str::to_string).collect();
     let rounds: usize = flag(&args, "--rounds").map_or(3, |v| v.parse().expect("--rounds"));
     let markdown = args.iter().any(|a| a == "--markdown");
 
@@ -38,12 +35,7 @@ fn main() {
         for i in 0..engines.len() {
             let engine = &engines[(i + round) % engines.len()];
             eprintln!("round {}/{rounds}: {engine}", round + 1);
-            let out = Command::new(&exe)
-                .arg("child")
-                .arg(engine)
-                .args(config.to_args())
-                .output()
-                .expect("spawn child");
+            let out = Command::new(&exe).arg("child").arg(engine).args(config.to_args()).output().expect("spawn child");
             if !out.status.success() {
                 eprintln!("{}", String::from_utf8_lossy(&out.stderr));
                 panic!("{engine} child failed: {}", out.status);
@@ -152,8 +144,11 @@ fn print_table(
         if markdown {
             println!("| {} |", cells.join(" | "));
             if i == 0 {
-                let seps: Vec<String> =
-                    widths.iter().enumerate().map(|(c, w)| if c == 0 { "-".repeat(*w) } else { format!("{}:", "-".repeat(w - 1)) }).collect();
+                let seps: Vec<String> = widths
+                    .iter()
+                    .enumerate()
+                    .map(|(c, w)| if c == 0 { "-".repeat(*w) } else { format!("{}:", "-".repeat(w - 1)) })
+                    .collect();
                 println!("| {} |", seps.join(" | "));
             }
         } else {

@@ -35,6 +35,8 @@ pub struct Config {
     pub keys: u64,
     pub reads: u64,
     pub dir: PathBuf,
+    /// Phases not to run (for profiling one phase); fillrandom always runs.
+    pub skip: Vec<String>,
 }
 
 impl Config {
@@ -43,7 +45,8 @@ impl Config {
         let keys = get("--keys").map_or(1_000_000, |v| v.parse().expect("--keys"));
         let reads = get("--reads").map_or(keys, |v| v.parse().expect("--reads"));
         let dir = get("--dir").map_or_else(|| std::env::temp_dir().join("strata-peers"), PathBuf::from);
-        Config { keys, reads, dir }
+        let skip = get("--skip").map_or_else(Vec::new, |v| v.split(',').map(str::to_string).collect());
+        Config { keys, reads, dir, skip }
     }
 
     pub fn to_args(&self) -> Vec<String> {
@@ -54,6 +57,8 @@ impl Config {
             self.reads.to_string(),
             "--dir".into(),
             self.dir.display().to_string(),
+            "--skip".into(),
+            self.skip.join(","),
         ]
     }
 }
@@ -161,8 +166,9 @@ pub fn run_child(engine: &str, config: &Config) {
     let values = Values::new();
     let dir = config.dir.join(engine);
 
+    let run = |phase: &str| !config.skip.iter().any(|s| s == phase);
     fresh(&dir);
-    {
+    if run("fillseq") {
         let db = engines::open(engine, &dir);
         let start = Instant::now();
         for i in 0..n {
@@ -186,32 +192,46 @@ pub fn run_child(engine: &str, config: &Config) {
     report("settle_secs", start.elapsed().as_secs_f64());
     let disk = dir_bytes(&dir);
 
-    let start = Instant::now();
-    let found = read_phase(db.as_ref(), n, config.reads, 7);
-    report("readrandom", rate(config.reads, start));
-    assert_eq!(found, config.reads, "readrandom: every key was written");
-
-    let start = Instant::now();
-    let mut rng = Rng(11);
-    for _ in 0..config.reads {
-        assert!(db.get(&key(2 * rng.below(n) + 1)).is_none(), "readmissing found a key");
+    if run("readrandom") {
+        let start = Instant::now();
+        let found = read_phase(db.as_ref(), n, config.reads, 7);
+        report("readrandom", rate(config.reads, start));
+        assert_eq!(found, config.reads, "readrandom: every key was written");
     }
-    report("readmissing", rate(config.reads, start));
 
-    let start = Instant::now();
-    let entries = db.scan_all();
-    report("scan", rate(entries as u64, start));
-    assert_eq!(entries as u64, n, "scan: wrong entry count");
-
-    let start = Instant::now();
-    let mut rng = Rng(13);
-    for _ in 0..config.reads {
-        assert!(db.seek(&key(2 * rng.below(n))), "seek past the end");
+    if run("readmissing") {
+        let start = Instant::now();
+        let mut rng = Rng(11);
+        for _ in 0..config.reads {
+            assert!(db.get(&key(2 * rng.below(n) + 1)).is_none(), "readmissing found a key");
+        }
+        report("readmissing", rate(config.reads, start));
     }
-    report("seekrandom", rate(config.reads, start));
+
+    if run("scan") {
+        let start = Instant::now();
+        let entries = db.scan_all();
+        report("scan", rate(entries as u64, start));
+        assert_eq!(entries as u64, n, "scan: wrong entry count");
+    }
+
+    if run("seekrandom") {
+        let start = Instant::now();
+        let mut rng = Rng(13);
+        for _ in 0..config.reads {
+            assert!(db.seek(&key(2 * rng.below(n))), "seek past the end");
+        }
+        report("seekrandom", rate(config.reads, start));
+    }
 
     for readers in [1u64, 2] {
-        report(&format!("readwhilewriting_{readers}"), read_while_writing(db.as_ref(), n, config.reads, readers, &values));
+        if !run(&format!("readwhilewriting_{readers}")) {
+            continue;
+        }
+        report(
+            &format!("readwhilewriting_{readers}"),
+            read_while_writing(db.as_ref(), n, config.reads, readers, &values),
+        );
     }
 
     report("disk_bytes", disk as f64);
@@ -233,9 +253,8 @@ fn read_while_writing(db: &dyn Engine, n: u64, reads: u64, readers: u64, values:
             }
         });
         let start = Instant::now();
-        let handles: Vec<_> = (0..readers)
-            .map(|r| s.spawn(move || read_phase(db, n, reads / readers, 23 + r)))
-            .collect();
+        let handles: Vec<_> =
+            (0..readers).map(|r| s.spawn(move || read_phase(db, n, reads / readers, 23 + r))).collect();
         for h in handles {
             assert_eq!(h.join().expect("reader"), reads / readers, "readwhilewriting: missing key");
         }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde_json::json;
-use strata::{Compaction, Db, Options, Result};
+use strata::{Compaction, Compression, Db, Options, Result};
 
 use crate::bench::{progress, Rng, Shape};
 use crate::svg::{self, Series};
@@ -38,7 +38,10 @@ fn pct(v: &[u64], q: f64) -> f64 {
 }
 
 fn run_one(name: &'static str, strategy: Compaction, shape: Shape, memtable: usize, dir: &Path) -> Result<Outcome> {
-    let db = Db::open(dir, Options::default().memtable_size(memtable).compaction(strategy))?;
+    // Uncompressed, so that bytes written and stored measure what the strategy does, not
+    // how well the benchmark's values compress.
+    let options = Options::default().memtable_size(memtable).compaction(strategy).compression(Compression::None);
+    let db = Db::open(dir, options)?;
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let value = shape.value(&mut rng);
     let total = 2 * shape.num;
