@@ -38,6 +38,14 @@ impl WriteBatch {
         Self::default()
     }
 
+    /// An empty batch with room for one operation on a key and value of these lengths,
+    /// so that a single put encodes without growing its buffer.
+    pub(crate) fn for_one(key_len: usize, value_len: usize) -> Self {
+        let mut rep = Vec::with_capacity(HEADER_LEN + 1 + 2 * 5 + key_len + value_len);
+        rep.resize(HEADER_LEN, 0);
+        WriteBatch { rep, user_bytes: 0, invalid: None }
+    }
+
     /// Adds a put of `key` → `value`.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         let (key, value) = (key.as_ref(), value.as_ref());

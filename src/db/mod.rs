@@ -167,14 +167,16 @@ impl Db {
 
     /// Sets `key` to `value`.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        let mut batch = WriteBatch::new();
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let mut batch = WriteBatch::for_one(key.len(), value.len());
         batch.put(key, value);
         self.write(batch)
     }
 
     /// Removes `key` (a no-op if it is absent).
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        let mut batch = WriteBatch::new();
+        let key = key.as_ref();
+        let mut batch = WriteBatch::for_one(key.len(), 0);
         batch.delete(key);
         self.write(batch)
     }

@@ -18,7 +18,7 @@ use crate::coding::read_u64;
 use crate::error::Result;
 use crate::iter::InternalIterator;
 use crate::key::{append_internal_key, pack_trailer, ParsedKey, ValueKind, KIND_FOR_SEEK, TRAILER_LEN};
-pub use skiplist::SkipList;
+pub use skiplist::{SkipList, Splice};
 
 /// What a memtable (or any level) knows about a key at a snapshot.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub enum Lookup<T> {
 }
 
 struct WriterState {
-    rng: u64,
+    splice: Splice,
     scratch: Vec<u8>,
 }
 
@@ -46,20 +46,18 @@ pub struct MemTable {
 impl MemTable {
     /// An empty memtable that expects to hold about `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
-        MemTable {
-            list: SkipList::new((capacity / 16).clamp(4096, 1 << 20)),
-            writer: Mutex::new(WriterState { rng: 0x9e37_79b9_7f4a_7c15, scratch: Vec::new() }),
-            entries: AtomicU64::new(0),
-        }
+        let list = SkipList::new((capacity / 16).clamp(4096, 1 << 20));
+        let splice = Splice::new(&list, 0x9e37_79b9_7f4a_7c15);
+        MemTable { list, writer: Mutex::new(WriterState { splice, scratch: Vec::new() }), entries: AtomicU64::new(0) }
     }
 
     /// Adds one version of `user_key`.
     pub fn add(&self, seq: u64, kind: ValueKind, user_key: &[u8], value: &[u8]) {
         let mut w = self.writer.lock();
-        let WriterState { rng, scratch } = &mut *w;
+        let WriterState { splice, scratch } = &mut *w;
         scratch.clear();
         append_internal_key(scratch, user_key, seq, kind);
-        self.list.insert(scratch, value, rng);
+        self.list.insert(scratch, value, splice);
         self.entries.fetch_add(1, Ordering::Relaxed);
     }
 
