@@ -109,9 +109,72 @@ pub fn compare_internal(a: &[u8], b: &[u8]) -> Ordering {
     }
 }
 
+/// A short internal key `s` with `last <= s < next` (`next` = `None`: no upper bound),
+/// for index entries: a block is found by any key between its last key and the next
+/// block's first, so the index need not store whole keys (LevelDB's
+/// `FindShortestSeparator` / `FindShortSuccessor`). Falls back to `last` itself.
+pub fn index_separator(last: &[u8], next: Option<&[u8]>) -> Vec<u8> {
+    let last_user = user_key(last);
+    let mut short = match next {
+        Some(next) => {
+            let next_user = user_key(next);
+            let common = last_user.iter().zip(next_user).take_while(|(a, b)| a == b).count();
+            // Bump the first differing byte of `last` if that keeps it below `next`.
+            match (last_user.get(common), next_user.get(common)) {
+                (Some(&a), Some(&b)) if a < 0xff && a + 1 < b => {
+                    let mut s = last_user[..=common].to_vec();
+                    s[common] = a + 1;
+                    s
+                }
+                _ => return last.to_vec(),
+            }
+        }
+        None => match last_user.iter().position(|&b| b != 0xff) {
+            Some(i) => {
+                let mut s = last_user[..=i].to_vec();
+                s[i] += 1;
+                s
+            }
+            None => return last.to_vec(),
+        },
+    };
+    if short.len() >= last_user.len() {
+        return last.to_vec();
+    }
+    // The newest possible version of `short` sorts before every other version of it, and
+    // `short` > `last`'s user key, so the result is > `last`.
+    let trailer = pack_trailer(MAX_SEQUENCE, KIND_FOR_SEEK);
+    short.extend_from_slice(&trailer.to_le_bytes());
+    short
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_separators_are_short_and_in_range() {
+        let ik = |k: &[u8], seq| make_internal_key(k, seq, ValueKind::Put);
+        let cases: &[(&[u8], Option<&[u8]>, &[u8])] = &[
+            (b"0000000000123456", Some(b"0000000000129999"), b"0000000000124"),
+            (b"abc", Some(b"abd"), b"abc"),             // adjacent: nothing shorter
+            (b"ab", Some(b"abc"), b"ab"),               // prefix of next
+            (b"a\xff\xffz", Some(b"b"), b"a\xff\xffz"), // cannot bump 0xff
+            (b"apple", Some(b"banana"), b"apple"),      // 'a' + 1 == 'b': not below next
+            (b"apple", Some(b"cherry"), b"b"),
+            (b"apple", None, b"b"),
+            (b"\xff\xff", None, b"\xff\xff"),
+        ];
+        for &(last, next, want) in cases {
+            let (l, n) = (ik(last, 7), next.map(|n| ik(n, 3)));
+            let s = index_separator(&l, n.as_deref());
+            assert_eq!(user_key(&s), want, "{last:?} .. {next:?}");
+            assert!(compare_internal(&l, &s).is_le());
+            if let Some(n) = &n {
+                assert!(compare_internal(&s, n).is_lt());
+            }
+        }
+    }
 
     #[test]
     fn newer_versions_sort_first() {

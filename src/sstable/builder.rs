@@ -13,7 +13,7 @@ use super::compression::{compress, Compression};
 use super::filter::BloomBuilder;
 use super::format::{block_trailer, BlockHandle, Footer, TableProperties, NO_COMPRESSION};
 use crate::fs::WritableFile;
-use crate::key::{ParsedKey, ValueKind};
+use crate::key::{index_separator, ParsedKey, ValueKind};
 
 /// Restart interval of data blocks (LevelDB's default).
 pub const DATA_RESTART_INTERVAL: usize = 16;
@@ -41,6 +41,9 @@ pub struct TableBuilder {
     props: TableProperties,
     /// Reused output buffer of the compressor.
     compressed: Vec<u8>,
+    /// The last flushed block's last key and handle, whose index entry waits for the
+    /// next block's first key so that it can be a short separator.
+    pending_index: Option<(Vec<u8>, BlockHandle)>,
 }
 
 impl TableBuilder {
@@ -56,6 +59,7 @@ impl TableBuilder {
             filter,
             props: TableProperties { min_seq: u64::MAX, ..TableProperties::default() },
             compressed: Vec::new(),
+            pending_index: None,
         }
     }
 
@@ -75,6 +79,7 @@ impl TableBuilder {
         if self.props.num_entries == 0 {
             self.props.smallest = ikey.to_vec();
         }
+        self.add_pending_index(Some(ikey));
         self.props.num_entries += 1;
         self.props.raw_value_bytes += value.len() as u64;
         self.data.add(ikey, value);
@@ -106,12 +111,20 @@ impl TableBuilder {
             codec => self.write_block(&compressed, codec)?,
         };
         self.compressed = compressed;
-        let mut encoded = Vec::with_capacity(16);
-        handle.encode_to(&mut encoded);
-        self.index.add(&last_key, &encoded);
-        self.props.largest = last_key;
+        self.props.largest.clone_from(&last_key);
+        self.pending_index = Some((last_key, handle));
         self.props.num_data_blocks += 1;
         Ok(())
+    }
+
+    /// Writes the index entry of the last flushed block, keyed by a short key between
+    /// its last key and `next`, the first key of the following block (none at the end).
+    fn add_pending_index(&mut self, next: Option<&[u8]>) {
+        if let Some((last_key, handle)) = self.pending_index.take() {
+            let mut encoded = Vec::with_capacity(16);
+            handle.encode_to(&mut encoded);
+            self.index.add(&index_separator(&last_key, next), &encoded);
+        }
     }
 
     fn write_block(&mut self, contents: &[u8], compression: u8) -> io::Result<BlockHandle> {
@@ -126,6 +139,7 @@ impl TableBuilder {
     /// file size and the table's properties.
     pub fn finish(mut self) -> io::Result<(u64, TableProperties)> {
         self.flush_data_block()?;
+        self.add_pending_index(None);
         if self.props.num_entries == 0 {
             self.props.min_seq = 0;
         }

@@ -150,10 +150,10 @@ impl TableReader {
         let mut it = block.iter(compare_internal);
         it.seek(&target);
         if !it.valid() {
-            // The index said the block's last key is >= target, so an empty result
-            // means the block is damaged.
+            // Index keys are separators, which may lie past their block's last key: a
+            // target in that gap is in no block.
             it.status()?;
-            return Err(Error::corruption(&self.name, None, "index key beyond its block's last key"));
+            return Ok((Lookup::Missing, filter));
         }
         let parsed =
             ParsedKey::parse(it.key()).ok_or_else(|| Error::corruption(&self.name, None, "malformed internal key"))?;

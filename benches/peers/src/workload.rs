@@ -237,7 +237,9 @@ pub fn run_child(engine: &str, config: &Config) {
     report("disk_bytes", disk as f64);
     drop(db);
     report("peak_rss_mib", peak_rss_mib());
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("STRATA_PEERS_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// One writer overwrites random keys flat out while `readers` threads each do `reads`
