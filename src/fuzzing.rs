@@ -59,10 +59,10 @@ pub fn block(data: &[u8]) {
 struct MemFile(Vec<u8>);
 
 impl RandomAccessFile for MemFile {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
         let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
         match start.checked_add(len).and_then(|end| self.0.get(start..end)) {
-            Some(b) => Ok(b.to_vec()),
+            Some(b) => Ok(Bytes::copy_from_slice(b)),
             None => Err(io::ErrorKind::UnexpectedEof.into()),
         }
     }

@@ -15,6 +15,8 @@ mod mmap_log;
 mod os;
 
 use std::io;
+
+use bytes::Bytes;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -32,8 +34,9 @@ pub trait WritableFile: Send {
 
 /// A file opened for positioned reads; shared by concurrent readers.
 pub trait RandomAccessFile: Send + Sync {
-    /// Reads exactly `len` bytes at `offset`; reading past the end is an error.
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>>;
+    /// Reads exactly `len` bytes at `offset`; reading past the end is an error. The bytes
+    /// may share memory with the file (a slice of a mapping).
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes>;
     /// The file's size in bytes.
     fn size(&self) -> u64;
 }
@@ -54,7 +57,8 @@ pub trait FileSystem: Send + Sync + 'static {
     fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         self.create(path)
     }
-    /// Opens `path` for positioned reads.
+    /// Opens `path` for positioned reads. The engine opens only finished files, which
+    /// nothing modifies while they are open, so an implementation may map them.
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
     /// Reads the whole file.
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;

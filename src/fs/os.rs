@@ -6,9 +6,11 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
+
+use bytes::Bytes;
+use memmap2::Mmap;
 
 use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
 
@@ -35,13 +37,34 @@ impl WritableFile for OsWritableFile {
     }
 }
 
+/// A file opened for reads: mapped into memory, so that a read is a zero-copy slice of
+/// the page cache rather than a system call and a copy.
 struct OsRandomAccessFile {
-    file: File,
+    /// The whole file, mapped; the `Bytes` owns the mapping.
+    map: Bytes,
     size: u64,
 }
 
+impl OsRandomAccessFile {
+    fn open(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let size = file.metadata()?.len();
+        if size == 0 {
+            // mmap refuses empty files; there is nothing to read anyway.
+            return Ok(OsRandomAccessFile { map: Bytes::new(), size });
+        }
+        // SAFETY: `open` is only used for finished tables, which nothing writes or
+        // truncates while they are open: the engine never modifies a table, and the
+        // directory lock keeps other strata processes out. (A file removed while mapped
+        // stays readable until unmapped.) A process outside that contract truncating a
+        // live table could make reads fault, as with LevelDB's and RocksDB's mmap reads.
+        let map = unsafe { Mmap::map(&file)? };
+        Ok(OsRandomAccessFile { map: Bytes::from_owner(map), size })
+    }
+}
+
 impl RandomAccessFile for OsRandomAccessFile {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
         let end = offset.checked_add(len as u64);
         if end.is_none_or(|e| e > self.size) {
             return Err(io::Error::new(
@@ -49,9 +72,7 @@ impl RandomAccessFile for OsRandomAccessFile {
                 format!("read of {len} bytes at offset {offset} is past the end of a {}-byte file", self.size),
             ));
         }
-        let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, offset)?;
-        Ok(buf)
+        Ok(self.map.slice(offset as usize..offset as usize + len))
     }
 
     fn size(&self) -> u64 {
@@ -81,9 +102,7 @@ impl FileSystem for OsFileSystem {
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        let file = File::open(path)?;
-        let size = file.metadata()?.len();
-        Ok(Arc::new(OsRandomAccessFile { file, size }))
+        Ok(Arc::new(OsRandomAccessFile::open(path)?))
     }
 
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
@@ -141,7 +160,7 @@ mod tests {
         w.sync().unwrap();
         let r = fs.open(&a).unwrap();
         assert_eq!(r.size(), 11);
-        assert_eq!(r.read_at(6, 5).unwrap(), b"world");
+        assert_eq!(&r.read_at(6, 5).unwrap()[..], b"world");
         assert!(r.read_at(8, 5).is_err());
         assert!(r.read_at(u64::MAX, 5).is_err());
         let b = dir.path().join("b");

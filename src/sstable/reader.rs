@@ -181,7 +181,7 @@ fn read_contents(file: &dyn RandomAccessFile, name: &str, handle: BlockHandle) -
     if end > file.size() {
         return Err(corrupt("block handle points past the end of the file"));
     }
-    let mut buf = file.read_at(handle.offset, total as usize)?;
+    let buf = file.read_at(handle.offset, total as usize)?;
     let n = handle.size as usize;
     if buf.len() != n + TRAILER_LEN {
         return Err(corrupt("short read of block"));
@@ -191,8 +191,7 @@ fn read_contents(file: &dyn RandomAccessFile, name: &str, handle: BlockHandle) -
         return Err(corrupt("block checksum mismatch"));
     }
     if compression == NO_COMPRESSION {
-        buf.truncate(n);
-        return Ok(Bytes::from(buf));
+        return Ok(buf.slice(..n));
     }
     decompress(compression, &buf[..n]).map(Bytes::from).map_err(|why| corrupt(&why))
 }

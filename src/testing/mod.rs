@@ -32,6 +32,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::fs::{FileLock, FileSystem, RandomAccessFile, WritableFile};
@@ -271,13 +272,13 @@ struct FaultyReadable {
 }
 
 impl RandomAccessFile for FaultyReadable {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
         self.fs.state.lock().check(Op::Read)?;
         let n = self.node.lock();
         let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
         let end = start.checked_add(len).filter(|&e| e <= n.data.len());
         match end {
-            Some(end) => Ok(n.data[start..end].to_vec()),
+            Some(end) => Ok(Bytes::copy_from_slice(&n.data[start..end])),
             None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file")),
         }
     }
