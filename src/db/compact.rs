@@ -85,7 +85,8 @@ impl DbInner {
         }
         {
             let mut st = self.state.lock();
-            st.sv = Arc::new(SuperVersion { mem: st.sv.mem.clone(), imms: st.sv.imms.clone(), version });
+            let sv = SuperVersion { mem: st.sv.mem.clone(), imms: st.sv.imms.clone(), version };
+            self.install(&mut st, sv);
             self.flushed_cv.notify_all();
         }
         drop(versions);

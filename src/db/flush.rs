@@ -62,7 +62,8 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
         let mut st = db.state.lock();
         let done = st.frozen.remove(0);
         let imms = st.sv.imms.iter().filter(|m| !Arc::ptr_eq(m, &done.mem)).cloned().collect();
-        st.sv = Arc::new(SuperVersion { mem: st.sv.mem.clone(), imms, version });
+        let sv = SuperVersion { mem: st.sv.mem.clone(), imms, version };
+        db.install(&mut st, sv);
         db.flushed_cv.notify_all();
         vec![done.log_number]
     };

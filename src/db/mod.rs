@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use iter::Iter;
 pub use snapshot::Snapshot;
@@ -82,6 +82,9 @@ pub(crate) struct DbInner {
     opts: Options,
     fs: Arc<dyn FileSystem>,
     ctx: Arc<TableContext>,
+    /// A copy of `State::sv`, published on every change, so that readers take a brief
+    /// read lock instead of the `state` mutex that writers hold.
+    current: RwLock<Arc<SuperVersion>>,
     state: Mutex<State>,
     /// Wakes the background thread.
     bg_cv: Condvar,
@@ -302,7 +305,15 @@ impl DbInner {
     }
 
     pub(crate) fn super_version(&self) -> Arc<SuperVersion> {
-        self.state.lock().sv.clone()
+        self.current.read().clone()
+    }
+
+    /// Installs `sv` as the current view of memtables and tables. Called with `state`
+    /// held, so installs are ordered.
+    pub(crate) fn install(&self, st: &mut State, sv: SuperVersion) {
+        let sv = Arc::new(sv);
+        st.sv = sv.clone();
+        *self.current.write() = sv;
     }
 
     pub(crate) fn get_at(&self, key: &[u8], seq: u64) -> Result<Option<Bytes>> {
@@ -317,30 +328,51 @@ impl DbInner {
                 Lookup::Missing => {}
             }
         }
+        // Counted locally and added once: readers on several threads would otherwise
+        // contend for the counters' cache line once per table.
+        let (mut probes, mut negatives, mut false_positives, mut reads) = (0, 0, 0, 0);
+        let mut found = Ok(None);
         for file in sv.version.tables_for_key(key) {
-            let (lookup, filter) = file.table()?.get(key, seq)?;
-            let s = &self.stats;
+            let (lookup, filter) = match file.table().and_then(|t| t.get(key, seq)) {
+                Ok(r) => r,
+                Err(e) => {
+                    found = Err(e);
+                    break;
+                }
+            };
             match filter {
                 FilterResult::Excluded => {
-                    Counters::add(&s.bloom_probes, 1);
-                    Counters::add(&s.bloom_negatives, 1);
+                    probes += 1;
+                    negatives += 1;
                 }
                 FilterResult::Passed => {
-                    Counters::add(&s.bloom_probes, 1);
-                    Counters::add(&s.get_tables_read, 1);
-                    if lookup == Lookup::Missing {
-                        Counters::add(&s.bloom_false_positives, 1);
-                    }
+                    probes += 1;
+                    reads += 1;
+                    false_positives += u64::from(lookup == Lookup::Missing);
                 }
-                FilterResult::NoFilter => Counters::add(&s.get_tables_read, 1),
+                FilterResult::NoFilter => reads += 1,
             }
             match lookup {
-                Lookup::Found(v) => return Ok(Some(v)),
-                Lookup::Deleted => return Ok(None),
+                Lookup::Found(v) => {
+                    found = Ok(Some(v));
+                    break;
+                }
+                Lookup::Deleted => break,
                 Lookup::Missing => {}
             }
         }
-        Ok(None)
+        let s = &self.stats;
+        for (counter, n) in [
+            (&s.bloom_probes, probes),
+            (&s.bloom_negatives, negatives),
+            (&s.bloom_false_positives, false_positives),
+            (&s.get_tables_read, reads),
+        ] {
+            if n > 0 {
+                Counters::add(counter, n);
+            }
+        }
+        found
     }
 
     pub(crate) fn register_snapshot(&self) -> u64 {

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::flush::{table_options, write_table};
 use super::{new_block_cache, new_strategy, num_levels, wal_path, DbInner, State, SuperVersion};
@@ -96,6 +96,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         dir: dir.to_path_buf(),
         fs,
         ctx,
+        current: RwLock::new(sv.clone()),
         state: Mutex::new(State {
             sv,
             mem_log_number: log_number,

@@ -236,7 +236,8 @@ impl DbInner {
         imms.extend(st.sv.imms.iter().cloned());
         let frozen = Frozen { mem: st.sv.mem.clone(), log_number: old };
         st.frozen.push(frozen);
-        st.sv = Arc::new(SuperVersion { mem, imms, version: st.sv.version.clone() });
+        let version = st.sv.version.clone();
+        self.install(st, SuperVersion { mem, imms, version });
         self.bg_cv.notify_all();
         Ok(())
     }

@@ -15,7 +15,7 @@ pub mod set;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
@@ -44,7 +44,10 @@ pub struct TableContext {
 pub struct TableFile {
     number: u64,
     ctx: Arc<TableContext>,
-    table: Mutex<Option<Arc<TableReader>>>,
+    /// The open reader, once a read needed it; then read without a lock.
+    table: OnceLock<Arc<TableReader>>,
+    /// Serialises the first open.
+    opening: Mutex<()>,
     obsolete: AtomicBool,
 }
 
@@ -69,8 +72,13 @@ pub struct FileMeta {
 impl FileMeta {
     /// Describes the table `info` in the directory of `ctx`.
     pub fn new(info: NewFile, ctx: Arc<TableContext>) -> Arc<FileMeta> {
-        let file =
-            Arc::new(TableFile { number: info.number, ctx, table: Mutex::new(None), obsolete: AtomicBool::new(false) });
+        let file = Arc::new(TableFile {
+            number: info.number,
+            ctx,
+            table: OnceLock::new(),
+            opening: Mutex::new(()),
+            obsolete: AtomicBool::new(false),
+        });
         Arc::new(FileMeta { info, file })
     }
 
@@ -100,17 +108,20 @@ impl FileMeta {
     }
 
     /// The open table, opening it on first use.
-    pub fn table(&self) -> Result<Arc<TableReader>> {
-        let mut slot = self.file.table.lock();
-        if let Some(t) = &*slot {
-            return Ok(t.clone());
+    pub fn table(&self) -> Result<&Arc<TableReader>> {
+        if let Some(t) = self.file.table.get() {
+            return Ok(t);
+        }
+        // First use: open under a lock so that concurrent readers open it once.
+        let _opening = self.file.opening.lock();
+        if let Some(t) = self.file.table.get() {
+            return Ok(t);
         }
         let ctx = &self.file.ctx;
         let name = filename::table_name(self.info.number);
         let file = ctx.fs.open(&filename::path(&ctx.dir, &name))?;
         let table = Arc::new(TableReader::open(file, &name, ctx.cache.clone())?);
-        *slot = Some(table.clone());
-        Ok(table)
+        Ok(self.file.table.get_or_init(|| table))
     }
 
     /// Marks the file for removal once no version or reader holds it any more.
@@ -213,14 +224,15 @@ impl Version {
     /// (newest data first).
     pub fn tables_for_key<'a>(&'a self, user_key: &'a [u8]) -> impl Iterator<Item = &'a Arc<FileMeta>> + 'a {
         self.levels.iter().enumerate().flat_map(move |(level, files)| {
-            let candidates: Box<dyn Iterator<Item = &'a Arc<FileMeta>>> = if level == 0 {
-                Box::new(files.iter().filter(move |f| f.covers(user_key)))
+            // L0 files overlap: every one is a candidate. Deeper levels are sorted and
+            // non-overlapping: binary search for the one file that may hold the key.
+            let range = if level == 0 {
+                0..files.len()
             } else {
-                // Sorted, non-overlapping: binary search for the one file that may hold it.
                 let i = files.partition_point(|f| f.largest_user_key() < user_key);
-                Box::new(files.get(i).filter(|f| f.covers(user_key)).into_iter())
+                i..(i + 1).min(files.len())
             };
-            candidates
+            files[range].iter().filter(move |f| f.covers(user_key))
         })
     }
 }
