@@ -64,12 +64,12 @@ pub struct Iter {
     bounds: Bounds,
     front: Option<MergingIterator>,
     back: Option<MergingIterator>,
-    /// Last key returned from the front / back.
-    front_last: Option<Bytes>,
+    /// Last key returned from the back.
     back_last: Option<Bytes>,
-    /// Forward: a key whose fate is decided (returned or deleted); its older versions
-    /// are skipped. `Bytes`, so remembering a returned key costs no copy.
-    front_skip: Option<Bytes>,
+    /// Forward: the last key whose fate is decided (returned, deleted, or excluded by the
+    /// lower bound); its older versions are skipped, and the back cursor stops there.
+    /// A reused buffer: a forward step allocates only the key it returns.
+    front_skip: Option<Vec<u8>>,
     /// Backward: the key being gathered and its newest visible version so far.
     back_group: Option<(Vec<u8>, Option<Version>)>,
     done: bool,
@@ -89,7 +89,6 @@ impl Iter {
             bounds,
             front: None,
             back: None,
-            front_last: None,
             back_last: None,
             front_skip: None,
             back_group: None,
@@ -141,7 +140,7 @@ impl Iter {
                 Bound::Included(k) => it.seek(&seek_key(k, MAX_SEQUENCE)),
                 Bound::Excluded(k) => {
                     it.seek(&seek_key(k, MAX_SEQUENCE));
-                    self.front_skip = Some(Bytes::copy_from_slice(k));
+                    self.front_skip = Some(k.clone());
                 }
                 Bound::Unbounded => it.seek_to_first(),
             }
@@ -176,9 +175,14 @@ impl Iter {
                 self.done = true;
                 return None;
             }
-            self.front_skip = Some(key.clone());
+            match &mut self.front_skip {
+                Some(skip) => {
+                    skip.clear();
+                    skip.extend_from_slice(&key);
+                }
+                None => self.front_skip = Some(key.to_vec()),
+            }
             if kind == ValueKind::Put {
-                self.front_last = Some(key.clone());
                 return Some(Ok((key, value)));
             }
         }
@@ -219,7 +223,8 @@ impl Iter {
             };
             if group_done {
                 if let Some((key, newest)) = self.back_group.take() {
-                    let crossed = self.front_last.as_ref().is_some_and(|f| key.as_slice() <= f.as_ref());
+                    // Keys up to `front_skip` were returned or skipped from the front.
+                    let crossed = self.front_skip.as_ref().is_some_and(|f| key.as_slice() <= f.as_slice());
                     if crossed {
                         self.done = true;
                         return None;

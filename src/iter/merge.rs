@@ -25,18 +25,23 @@ pub struct MergingIterator {
     children: Vec<Box<dyn InternalIterator>>,
     current: Option<usize>,
     direction: Direction,
+    /// Set once any child reports an error; from then on the merge is invalid (a child
+    /// dropping out silently would make the merge skip its keys).
+    failed: bool,
 }
 
 impl MergingIterator {
     /// Merges `children`, newest first.
     pub fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
-        MergingIterator { children, current: None, direction: Direction::Forward }
+        MergingIterator { children, current: None, direction: Direction::Forward, failed: false }
     }
 
     fn pick(&mut self, want: Ordering) {
         let mut best: Option<usize> = None;
         for (i, child) in self.children.iter().enumerate() {
             if !child.valid() {
+                // Exhausted, or failed: only the latter stops the merge.
+                self.failed = self.failed || child.status().is_err();
                 continue;
             }
             best = match best {
@@ -58,7 +63,7 @@ impl MergingIterator {
 
 impl InternalIterator for MergingIterator {
     fn valid(&self) -> bool {
-        self.current.is_some() && self.status().is_ok()
+        self.current.is_some() && !self.failed
     }
 
     fn seek_to_first(&mut self) {
