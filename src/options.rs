@@ -134,7 +134,7 @@ impl Default for Options {
             block_cache_size: 32 << 20,
             compaction: Compaction::default(),
             sync_writes: false,
-            max_immutable_memtables: 2,
+            max_immutable_memtables: 1,
             wal_recovery: WalRecovery::default(),
             compression: vec![Compression::default()],
             fs: FsHandle(Arc::new(OsFileSystem)),
@@ -181,7 +181,8 @@ impl Options {
         self
     }
 
-    /// Frozen memtables allowed to wait for flush before writers wait too (default 2).
+    /// Frozen memtables allowed to wait for flush before writers wait too (default 1,
+    /// like LevelDB and RocksDB: memory stays near twice the memtable size).
     pub fn max_immutable_memtables(mut self, n: usize) -> Self {
         self.max_immutable_memtables = n;
         self

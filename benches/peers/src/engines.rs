@@ -22,6 +22,8 @@ pub trait Engine: Send + Sync {
     fn seek(&self, key: &[u8]) -> bool;
     /// Flushes the memtable and waits until background compaction is idle.
     fn settle(&self);
+    /// Compacts everything into as few sorted runs as the engine makes.
+    fn compact_all(&self);
 }
 
 pub fn open(name: &str, dir: &Path) -> Box<dyn Engine> {
@@ -75,6 +77,9 @@ impl Engine for Strata {
     fn settle(&self) {
         self.0.flush().expect("strata flush");
         self.0.wait_for_compactions().expect("strata compactions");
+    }
+    fn compact_all(&self) {
+        self.0.compact().expect("strata compact");
     }
 }
 
@@ -135,6 +140,10 @@ impl Engine for Fjall {
             }
         }
     }
+    fn compact_all(&self) {
+        self.tree.rotate_memtable_and_wait().expect("fjall flush");
+        self.tree.major_compact().expect("fjall major compaction");
+    }
 }
 
 struct Rocks(rocksdb::DB, rocksdb::WriteOptions);
@@ -191,6 +200,13 @@ impl Engine for Rocks {
     }
     fn settle(&self) {
         self.0.flush().expect("rocksdb flush");
+        while self.busy() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    fn compact_all(&self) {
+        self.0.flush().expect("rocksdb flush");
+        self.0.compact_range::<&[u8], &[u8]>(None, None);
         while self.busy() {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -359,6 +375,9 @@ mod leveldb {
             // compact_range is the only way to get the memtable on disk.
             // SAFETY: null bounds mean the whole key space.
             unsafe { leveldb_compact_range(self.db, std::ptr::null(), 0, std::ptr::null(), 0) }
+        }
+        fn compact_all(&self) {
+            self.settle();
         }
     }
 }

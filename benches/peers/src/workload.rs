@@ -26,8 +26,13 @@ pub const PHASES: &[&str] = &[
     "seekrandom",
     "readwhilewriting_1",
     "readwhilewriting_2",
+    "compact_secs",
+    "readrandom_compacted",
+    "seekrandom_compacted",
+    "scan_compacted",
     "disk_bytes",
     "peak_rss_mib",
+    "peak_anon_mib",
 ];
 
 #[derive(Clone, Debug)]
@@ -129,14 +134,27 @@ fn dir_bytes(dir: &Path) -> u64 {
     total
 }
 
-fn peak_rss_mib() -> f64 {
+/// A field of /proc/self/status, in MiB.
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .unwrap_or(0.0);
     kib / 1024.0
+}
+
+/// Samples anonymous resident memory (heap, memtables, caches; not file pages, which
+/// an engine reading through mmap would otherwise be charged for) every 10 ms until
+/// `stop`, returning the peak. The kernel keeps a peak only for the total (VmHWM).
+fn sample_anon(stop: &AtomicBool) -> f64 {
+    let mut peak: f64 = 0.0;
+    while !stop.load(Ordering::Relaxed) {
+        peak = peak.max(status_mib("RssAnon:"));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    peak.max(status_mib("RssAnon:"))
 }
 
 /// A permutation of 0..n (Fisher-Yates), so fillrandom writes each key exactly once.
@@ -162,6 +180,18 @@ fn read_phase(db: &dyn Engine, n: u64, reads: u64, seed: u64) -> u64 {
 }
 
 pub fn run_child(engine: &str, config: &Config) {
+    let stop = AtomicBool::new(false);
+    let peak_anon = std::thread::scope(|s| {
+        let sampler = s.spawn(|| sample_anon(&stop));
+        run_phases(engine, config);
+        stop.store(true, Ordering::Relaxed);
+        sampler.join().expect("sampler")
+    });
+    report("peak_rss_mib", status_mib("VmHWM:"));
+    report("peak_anon_mib", peak_anon);
+}
+
+fn run_phases(engine: &str, config: &Config) {
     let n = config.keys;
     let values = Values::new();
     let dir = config.dir.join(engine);
@@ -234,9 +264,28 @@ pub fn run_child(engine: &str, config: &Config) {
         );
     }
 
+    // The same reads on the same shape for every engine: everything fully compacted.
+    if run("compacted") {
+        let start = Instant::now();
+        db.compact_all();
+        report("compact_secs", start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        assert_eq!(read_phase(db.as_ref(), n, config.reads, 29), config.reads, "readrandom after compaction");
+        report("readrandom_compacted", rate(config.reads, start));
+        let start = Instant::now();
+        let mut rng = Rng(31);
+        for _ in 0..config.reads {
+            assert!(db.seek(&key(2 * rng.below(n))), "seek past the end");
+        }
+        report("seekrandom_compacted", rate(config.reads, start));
+        let start = Instant::now();
+        let entries = db.scan_all();
+        assert_eq!(entries as u64, n, "scan after compaction: wrong entry count");
+        report("scan_compacted", rate(entries as u64, start));
+    }
+
     report("disk_bytes", disk as f64);
     drop(db);
-    report("peak_rss_mib", peak_rss_mib());
     if std::env::var_os("STRATA_PEERS_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
