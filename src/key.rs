@@ -155,7 +155,8 @@ mod tests {
     #[test]
     fn index_separators_are_short_and_in_range() {
         let ik = |k: &[u8], seq| make_internal_key(k, seq, ValueKind::Put);
-        let cases: &[(&[u8], Option<&[u8]>, &[u8])] = &[
+        type Case<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8]); // last, next, separator
+        let cases: &[Case] = &[
             (b"0000000000123456", Some(b"0000000000129999"), b"0000000000124"),
             (b"abc", Some(b"abd"), b"abc"),             // adjacent: nothing shorter
             (b"ab", Some(b"abc"), b"ab"),               // prefix of next
