@@ -1,5 +1,6 @@
-//! End-to-end benchmarks through `Db`: put, get (hit and miss) and scan, with 16-byte
-//! keys and 100-byte values.
+//! End-to-end benchmarks through `Db`: put, get (hit and miss), seek and scan, with
+//! 16-byte keys and 100-byte values. Public API only, so that the same file measures an
+//! older build for before/after comparisons.
 
 use std::hint::black_box;
 
@@ -23,6 +24,20 @@ fn loaded(flush: bool) -> (tempfile::TempDir, Db) {
         db.put(key(i), [7u8; 100]).expect("put");
     }
     if flush {
+        db.flush().expect("flush");
+    }
+    (dir, db)
+}
+
+/// N keys spread over three overlapping L0 tables (every third key in each), as a tree
+/// looks between compactions; `cache` is the block cache size.
+fn three_tables(cache: usize) -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), Options::default().block_cache_size(cache)).expect("open");
+    for part in 0..3 {
+        for i in (part..N).step_by(3) {
+            db.put(key(i), [7u8; 100]).expect("put");
+        }
         db.flush().expect("flush");
     }
     (dir, db)
@@ -62,6 +77,29 @@ fn get(c: &mut Criterion) {
             })
         });
     }
+    // Every block read goes to the file (and is decompressed, where compressed).
+    let (_dir, db) = three_tables(0);
+    let mut i = 0u64;
+    g.bench_function("hit_3_tables_uncached", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            black_box(db.get(key(i)).expect("get"));
+        })
+    });
+    g.finish();
+}
+
+fn seek(c: &mut Criterion) {
+    let mut g = c.benchmark_group("db_seek");
+    g.throughput(Throughput::Elements(1));
+    let (_dir, db) = three_tables(32 << 20);
+    let mut i = 0u64;
+    g.bench_function("random_3_tables_one_entry", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            black_box(db.range(key(i)..).next().expect("an entry").expect("read"));
+        })
+    });
     g.finish();
 }
 
@@ -75,8 +113,12 @@ fn scan(c: &mut Criterion) {
             b.iter_batched(|| (), |()| black_box(db.range::<&[u8], _>(..).count()), BatchSize::SmallInput)
         });
     }
+    let (_dir, db) = three_tables(32 << 20);
+    g.bench_function("full_3_tables", |b| {
+        b.iter_batched(|| (), |()| black_box(db.range::<&[u8], _>(..).count()), BatchSize::SmallInput)
+    });
     g.finish();
 }
 
-criterion_group!(benches, put, get, scan);
+criterion_group!(benches, put, get, seek, scan);
 criterion_main!(benches);
