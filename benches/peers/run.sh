@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs what the peers need from Debian, builds, and runs the benchmark.
-# Usage: benches/peers/run.sh [--keys N] [--reads N] [--rounds R] [--engines a,b] [--markdown]
+# Usage: benches/peers/run.sh [--keys N] [--reads N] [--rounds R] [--engines a,b] [--skip p,q] [--markdown]
 set -eu
 cd "$(dirname "$0")"
 need=""

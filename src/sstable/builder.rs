@@ -18,10 +18,10 @@ use crate::key::{index_separator, ParsedKey, ValueKind};
 /// Restart interval of data blocks (LevelDB's default).
 pub const DATA_RESTART_INTERVAL: usize = 16;
 
-/// Restart interval of the index block. Neighbouring separators share most of their
-/// bytes, so prefix compression shrinks the index by about half; a lookup scans at most
-/// this many entries after its binary search, once per table read.
-pub const INDEX_RESTART_INTERVAL: usize = 16;
+/// Restart interval of the index block: every entry, so that a lookup is a pure binary
+/// search (RocksDB's default too). An interval of 16 shrank the tables of the peer
+/// benchmark by 0.6% but made cached gets about a fifth slower.
+pub const INDEX_RESTART_INTERVAL: usize = 1;
 
 /// How tables are laid out.
 #[derive(Clone, Debug)]
