@@ -55,6 +55,16 @@ fn put(c: &mut Criterion) {
             db.put(key(i), [7u8; 100]).expect("put");
         })
     });
+    // Keys in ascending order (fillseq, time series, log-structured ids).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    let mut i = 0u64;
+    g.bench_function("sequential_16B_key_100B_value", |b| {
+        b.iter(|| {
+            i += 1;
+            db.put(i.to_be_bytes(), [7u8; 100]).expect("put");
+        })
+    });
     g.finish();
 }
 
