@@ -15,10 +15,10 @@ mod mmap_log;
 mod os;
 
 use std::io;
-
-use bytes::Bytes;
 use std::path::Path;
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 pub use os::OsFileSystem;
 
