@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use strata::testing::{FaultyFs, Op};
-use strata::{Compaction, Db, Error, Options, WriteBatch};
+use strata::{Db, Error, WriteBatch};
 
 mod common;
 use common::Rng;
@@ -17,23 +17,13 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 /// What an operation does to the model if it took effect.
 type Effect = Box<dyn Fn(&mut Model)>;
 
-fn options(fs: &Arc<FaultyFs>, tiered: bool, sync: bool) -> Options {
-    let strategy = if tiered { Compaction::tiered() } else { Compaction::leveled() };
-    Options::default()
-        .memtable_size(4096)
-        .block_size(512)
-        .sync_writes(sync)
-        .compaction(strategy)
-        .file_system(fs.clone())
-}
-
 /// One trial: a fault at a random operation; returns (faults injected, writes refused).
 fn trial(seed: u64) -> (u64, bool) {
     let mut rng = Rng(seed | 1);
     let (tiered, sync) = (rng.below(2) == 0, rng.below(2) == 0);
     let fs = Arc::new(FaultyFs::new());
     let dir = Path::new("/db");
-    let db = Db::open(dir, options(&fs, tiered, sync)).unwrap();
+    let db = Db::open(dir, common::faulty_options(&fs, sync, tiered)).unwrap();
     if rng.below(4) == 0 {
         fs.set_disk_full(true);
     } else {
@@ -93,7 +83,8 @@ fn trial(seed: u64) -> (u64, bool) {
     drop(db);
     fs.heal();
     fs.fail_every(Op::Read, false);
-    let db = Db::open(dir, options(&fs, tiered, sync)).unwrap_or_else(|e| panic!("seed {seed}: reopen failed: {e}"));
+    let db = Db::open(dir, common::faulty_options(&fs, sync, tiered))
+        .unwrap_or_else(|e| panic!("seed {seed}: reopen failed: {e}"));
     let got: Model = db.range::<&[u8], _>(..).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
     assert!(
         got == without || with.as_ref() == Some(&got),

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use strata::testing::FaultyFs;
-use strata::{Compaction, Db, Options, WriteBatch};
+use strata::{Db, WriteBatch};
 
 mod common;
 use common::Rng;
@@ -84,23 +84,13 @@ fn run_op(db: &Db, op: &DbOp) -> strata::Result<()> {
     }
 }
 
-fn options(fs: &Arc<FaultyFs>, sync: bool, tiered: bool) -> Options {
-    let strategy = if tiered { Compaction::tiered() } else { Compaction::leveled() };
-    Options::default()
-        .memtable_size(4096)
-        .block_size(512)
-        .sync_writes(sync)
-        .compaction(strategy)
-        .file_system(fs.clone())
-}
-
 /// One (seed, crash point) trial; returns whether power was lost mid-workload.
 fn trial(seed: u64) -> bool {
     let mut rng = Rng(seed | 1);
     let (sync, tiered) = (rng.below(2) == 0, rng.below(2) == 0);
     let fs = Arc::new(FaultyFs::new());
     let dir = Path::new("/db");
-    let db = Db::open(dir, options(&fs, sync, tiered)).unwrap();
+    let db = Db::open(dir, common::faulty_options(&fs, sync, tiered)).unwrap();
     // Acknowledged states: states[i] is the model after i acknowledged operations.
     let mut states = vec![Model::new()];
     let mut durable_from = 0; // index of the oldest state recovery may return
@@ -129,7 +119,8 @@ fn trial(seed: u64) -> bool {
     let tear = rng.below(2) == 0;
     fs.restart_with(|unsynced| if tear { unsynced / 2 } else { 0 });
 
-    let db = Db::open(dir, options(&fs, sync, tiered)).unwrap_or_else(|e| panic!("seed {seed}: reopen failed: {e}"));
+    let db = Db::open(dir, common::faulty_options(&fs, sync, tiered))
+        .unwrap_or_else(|e| panic!("seed {seed}: reopen failed: {e}"));
     let got: Model = db.range::<&[u8], _>(..).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
     for (k, v) in &got {
         assert_eq!(db.get(k).unwrap().as_deref(), Some(&v[..]), "seed {seed}: get and scan disagree");

@@ -19,3 +19,14 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// Small memtables and blocks on `fs`, so that a short trial flushes and compacts.
+pub fn faulty_options(fs: &std::sync::Arc<strata::testing::FaultyFs>, sync: bool, tiered: bool) -> strata::Options {
+    let strategy = if tiered { strata::Compaction::tiered() } else { strata::Compaction::leveled() };
+    strata::Options::default()
+        .memtable_size(4096)
+        .block_size(512)
+        .sync_writes(sync)
+        .compaction(strategy)
+        .file_system(fs.clone())
+}
