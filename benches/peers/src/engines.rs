@@ -148,10 +148,6 @@ impl Engine for Fjall {
 
 struct Rocks(rocksdb::DB, rocksdb::WriteOptions);
 
-// SAFETY-free: rocksdb::DB is Send + Sync; WriteOptions is only read.
-unsafe impl Sync for Rocks {}
-unsafe impl Send for Rocks {}
-
 impl Rocks {
     fn open(dir: &Path) -> Self {
         let mut options = rocksdb::Options::default();

@@ -12,7 +12,7 @@ mod workload;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use workload::{Config, PHASES};
+use workload::{flag, Config, PHASES};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -53,10 +53,6 @@ fn main() {
         }
     }
     print_table(&config, rounds, &engines, &results, markdown);
-}
-
-fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
 }
 
 fn median(values: &[f64]) -> f64 {

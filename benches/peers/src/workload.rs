@@ -46,7 +46,7 @@ pub struct Config {
 
 impl Config {
     pub fn parse(args: &[String]) -> Config {
-        let get = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
+        let get = |name: &str| flag(args, name);
         let keys = get("--keys").map_or(1_000_000, |v| v.parse().expect("--keys"));
         let reads = get("--reads").map_or(keys, |v| v.parse().expect("--reads"));
         let dir = get("--dir").map_or_else(|| std::env::temp_dir().join("strata-peers"), PathBuf::from);
@@ -66,6 +66,11 @@ impl Config {
             self.skip.join(","),
         ]
     }
+}
+
+/// The value after `--name` in `args`, if given.
+pub fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
 }
 
 /// xorshift64*: cheap and the same sequence for every engine.
