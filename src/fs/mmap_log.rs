@@ -42,15 +42,23 @@ impl MmapLogFile {
         MmapLogFile { file, map: None, map_start: 0, len: 0, unsynced_from: 0 }
     }
 
-    /// Maps the next chunk, after msyncing what the current map still holds unsynced (a
-    /// later fdatasync covers it too, but unmapping must not be where it gets lost).
-    fn next_chunk(&mut self) -> io::Result<()> {
-        if let Some(map) = self.map.take() {
+    /// Writes back the bytes of the current map appended since the last call.
+    fn msync(&mut self) -> io::Result<()> {
+        if let Some(map) = &self.map {
             let written = (self.len - self.map_start) as usize;
             if written > self.unsynced_from {
                 map.flush_range(self.unsynced_from, written - self.unsynced_from)?;
             }
+            self.unsynced_from = written;
         }
+        Ok(())
+    }
+
+    /// Maps the next chunk, after msyncing what the current map still holds unsynced (a
+    /// later fdatasync covers it too, but unmapping must not be where it gets lost).
+    fn next_chunk(&mut self) -> io::Result<()> {
+        self.msync()?;
+        self.map = None;
         let start = self.len;
         self.file.set_len(start + CHUNK)?;
         // SAFETY: the map covers [start, start + CHUNK), which `set_len` just made part of
@@ -94,13 +102,7 @@ impl WritableFile for MmapLogFile {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        if let Some(map) = &self.map {
-            let written = (self.len - self.map_start) as usize;
-            if written > self.unsynced_from {
-                map.flush_range(self.unsynced_from, written - self.unsynced_from)?;
-            }
-            self.unsynced_from = written;
-        }
+        self.msync()?;
         // Also makes the file's size (set_len) durable.
         self.file.sync_data()
     }
