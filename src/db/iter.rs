@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::{make_internal_key, seek_key, ParsedKey, ValueKind, MAX_SEQUENCE};
+use crate::version::LevelIter;
 
 type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
@@ -70,6 +71,10 @@ pub struct Iter {
     /// lower bound); its older versions are skipped, and the back cursor stops there.
     /// A reused buffer: a forward step allocates only the key it returns.
     front_skip: Option<Vec<u8>>,
+    /// The front cursor still sits on the entry last returned. It moves on only when
+    /// the next entry is asked for, so that "seek and read one" never positions the
+    /// sources a merge left deferred (see [`MergingIterator`]).
+    front_advance: bool,
     /// Backward: the key being gathered and its newest visible version so far.
     back_group: Option<(Vec<u8>, Option<Version>)>,
     done: bool,
@@ -91,6 +96,7 @@ impl Iter {
             back: None,
             back_last: None,
             front_skip: None,
+            front_advance: false,
             back_group: None,
             done: false,
             pending_error,
@@ -103,8 +109,16 @@ impl Iter {
         for m in &self.sv.imms {
             children.push(Box::new(m.iter()));
         }
-        for f in self.sv.version.files() {
-            children.push(Box::new(f.table()?.iter()));
+        // L0 tables overlap, so each is a child of its own; a deeper level is one
+        // sorted run and one child however many tables it has.
+        let levels = &self.sv.version.levels;
+        if let Some(l0) = levels.first() {
+            for f in l0 {
+                children.push(Box::new(f.table()?.iter()));
+            }
+        }
+        for files in levels.iter().skip(1).filter(|files| !files.is_empty()) {
+            children.push(Box::new(LevelIter::new(files.clone())));
         }
         Ok(MergingIterator::new(children))
     }
@@ -146,6 +160,11 @@ impl Iter {
             }
             self.front = Some(it);
         }
+        if std::mem::take(&mut self.front_advance) {
+            if let Some(it) = self.front.as_mut() {
+                it.next();
+            }
+        }
         loop {
             let it = self.front.as_mut()?;
             if !it.valid() {
@@ -169,7 +188,6 @@ impl Iter {
             let key = Bytes::copy_from_slice(k.user_key);
             let kind = k.kind;
             let value = if kind == ValueKind::Put { it.value_bytes() } else { Bytes::new() };
-            it.next();
             let crossed = self.back_last.as_ref().is_some_and(|b| key >= b);
             if !self.below_upper(&key) || crossed {
                 self.done = true;
@@ -183,7 +201,11 @@ impl Iter {
                 None => self.front_skip = Some(key.to_vec()),
             }
             if kind == ValueKind::Put {
+                self.front_advance = true;
                 return Some(Ok((key, value)));
+            }
+            if let Some(it) = self.front.as_mut() {
+                it.next();
             }
         }
     }

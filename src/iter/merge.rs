@@ -7,12 +7,20 @@
 //! earlier (newer) child. Changing direction re-positions every other child around the
 //! current key, as LevelDB does. Children are scanned linearly: an LSM read touches
 //! a dozen or so sources, where a heap buys little.
+//!
+//! A forward seek leaves *deferred* every child whose filter says it holds no entry for
+//! the target's user key ([`InternalIterator::may_contain`]). Such a child can only
+//! hold keys past that user key, so it cannot matter while the cursor stays on the
+//! target's user key; it is positioned (with the very same seek) the moment the cursor
+//! would move past it. A seek to a key that exists, the common "seek and read one"
+//! pattern, thus reads blocks only from the sources that hold the key rather than from
+//! every sorted run.
 
 use std::cmp::Ordering;
 
 use super::InternalIterator;
 use crate::error::Result;
-use crate::key::compare_internal;
+use crate::key::{compare_internal, user_key};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Direction {
@@ -28,17 +36,34 @@ pub struct MergingIterator {
     /// Set once any child reports an error; from then on the merge is invalid (a child
     /// dropping out silently would make the merge skip its keys).
     failed: bool,
+    /// Children not yet positioned for the last forward seek (see the module comment).
+    deferred: Vec<bool>,
+    any_deferred: bool,
+    /// The last forward seek's target, which deferred children still have to seek to.
+    deferred_target: Vec<u8>,
 }
 
 impl MergingIterator {
     /// Merges `children`, newest first.
     pub fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
-        MergingIterator { children, current: None, direction: Direction::Forward, failed: false }
+        let deferred = vec![false; children.len()];
+        MergingIterator {
+            children,
+            current: None,
+            direction: Direction::Forward,
+            failed: false,
+            deferred,
+            any_deferred: false,
+            deferred_target: Vec::new(),
+        }
     }
 
     fn pick(&mut self, want: Ordering) {
         let mut best: Option<usize> = None;
         for (i, child) in self.children.iter().enumerate() {
+            if self.any_deferred && self.deferred[i] {
+                continue;
+            }
             if !child.valid() {
                 // Exhausted, or failed: only the latter stops the merge.
                 self.failed = self.failed || child.status().is_err();
@@ -54,6 +79,38 @@ impl MergingIterator {
 
     fn find_smallest(&mut self) {
         self.pick(Ordering::Less);
+        if !self.any_deferred {
+            return;
+        }
+        // Deferred children hold only user keys past the target's, so they matter as
+        // soon as the cursor leaves the target's user key.
+        let on_target =
+            self.current.is_some_and(|c| user_key(self.children[c].key()) == user_key(&self.deferred_target));
+        if !on_target {
+            self.position_deferred();
+            self.pick(Ordering::Less);
+        }
+    }
+
+    /// Positions every deferred child for the seek that deferred it.
+    fn position_deferred(&mut self) {
+        if !self.any_deferred {
+            return;
+        }
+        for (child, deferred) in self.children.iter_mut().zip(self.deferred.iter_mut()) {
+            if std::mem::take(deferred) {
+                child.seek(&self.deferred_target);
+            }
+        }
+        self.any_deferred = false;
+    }
+
+    /// Forgets deferred children before an operation that re-positions every child.
+    fn clear_deferred(&mut self) {
+        if self.any_deferred {
+            self.deferred.iter_mut().for_each(|d| *d = false);
+            self.any_deferred = false;
+        }
     }
 
     fn find_largest(&mut self) {
@@ -67,24 +124,40 @@ impl InternalIterator for MergingIterator {
     }
 
     fn seek_to_first(&mut self) {
+        self.clear_deferred();
         self.children.iter_mut().for_each(|c| c.seek_to_first());
         self.direction = Direction::Forward;
         self.find_smallest();
     }
 
     fn seek_to_last(&mut self) {
+        self.clear_deferred();
         self.children.iter_mut().for_each(|c| c.seek_to_last());
         self.direction = Direction::Reverse;
         self.find_largest();
     }
 
     fn seek(&mut self, target: &[u8]) {
-        self.children.iter_mut().for_each(|c| c.seek(target));
+        let key = user_key(target);
+        self.any_deferred = false;
+        for (child, deferred) in self.children.iter_mut().zip(self.deferred.iter_mut()) {
+            *deferred = !child.may_contain(key);
+            if *deferred {
+                self.any_deferred = true;
+            } else {
+                child.seek(target);
+            }
+        }
+        if self.any_deferred {
+            self.deferred_target.clear();
+            self.deferred_target.extend_from_slice(target);
+        }
         self.direction = Direction::Forward;
         self.find_smallest();
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) {
+        self.clear_deferred();
         self.children.iter_mut().for_each(|c| c.seek_for_prev(target));
         self.direction = Direction::Reverse;
         self.find_largest();
@@ -114,8 +187,9 @@ impl InternalIterator for MergingIterator {
     fn prev(&mut self) {
         let Some(cur) = self.current else { return };
         if self.direction != Direction::Reverse {
-            // Every other child sits after the current key; move each to the last entry
-            // before it.
+            // Every other child sits after the current key (or is deferred, which the
+            // seek below settles too); move each to the last entry before it.
+            self.clear_deferred();
             let key = self.children[cur].key().to_vec();
             for (i, child) in self.children.iter_mut().enumerate() {
                 if i == cur {
@@ -210,5 +284,142 @@ mod tests {
         assert_eq!(it.value(), b"b2");
         it.next();
         assert_eq!(it.value(), b"c4");
+    }
+}
+
+#[cfg(test)]
+mod deferral_tests {
+    use super::*;
+    use crate::key::{make_internal_key, ValueKind, MAX_SEQUENCE};
+    use crate::memtable::{MemTable, MemTableIter};
+    use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+    use std::sync::Arc;
+
+    /// A memtable cursor with an exact "filter" (the set of its user keys) that counts
+    /// how often it is positioned by a seek.
+    struct Filtered {
+        inner: MemTableIter,
+        keys: Vec<&'static str>,
+        seeks: Arc<AtomicUsize>,
+    }
+
+    impl InternalIterator for Filtered {
+        fn valid(&self) -> bool {
+            self.inner.valid()
+        }
+        fn seek_to_first(&mut self) {
+            self.inner.seek_to_first()
+        }
+        fn seek_to_last(&mut self) {
+            self.inner.seek_to_last()
+        }
+        fn seek(&mut self, target: &[u8]) {
+            self.seeks.fetch_add(1, AtomicOrdering::Relaxed);
+            self.inner.seek(target)
+        }
+        fn next(&mut self) {
+            self.inner.next()
+        }
+        fn prev(&mut self) {
+            self.inner.prev()
+        }
+        fn key(&self) -> &[u8] {
+            self.inner.key()
+        }
+        fn value(&self) -> &[u8] {
+            self.inner.value()
+        }
+        fn status(&self) -> Result<()> {
+            self.inner.status()
+        }
+        fn may_contain(&self, user_key: &[u8]) -> bool {
+            self.keys.iter().any(|k| k.as_bytes() == user_key)
+        }
+    }
+
+    fn source(keys: &[(&'static str, u64)]) -> (Box<dyn InternalIterator>, Arc<AtomicUsize>) {
+        let m = Arc::new(MemTable::new(4096));
+        for (k, seq) in keys {
+            m.add(*seq, ValueKind::Put, k.as_bytes(), format!("{k}{seq}").as_bytes());
+        }
+        let seeks = Arc::new(AtomicUsize::new(0));
+        let keys = keys.iter().map(|(k, _)| *k).collect();
+        (Box::new(Filtered { inner: m.iter(), keys, seeks: seeks.clone() }), seeks)
+    }
+
+    fn merge() -> (MergingIterator, [Arc<AtomicUsize>; 3]) {
+        let (a, sa) = source(&[("b", 5), ("d", 6)]);
+        let (b, sb) = source(&[("a", 1), ("b", 2), ("e", 3)]);
+        let (c, sc) = source(&[("c", 4)]);
+        (MergingIterator::new(vec![a, b, c]), [sa, sb, sc])
+    }
+
+    fn value(it: &MergingIterator) -> String {
+        String::from_utf8(it.value().to_vec()).unwrap()
+    }
+
+    fn seeks(counters: &[Arc<AtomicUsize>; 3]) -> [usize; 3] {
+        counters.each_ref().map(|c| c.load(AtomicOrdering::Relaxed))
+    }
+
+    #[test]
+    fn a_seek_positions_only_sources_holding_the_key_until_the_cursor_leaves_it() {
+        let (mut it, counters) = merge();
+        it.seek(&make_internal_key(b"b", MAX_SEQUENCE, ValueKind::Put));
+        assert_eq!(value(&it), "b5");
+        assert_eq!(seeks(&counters), [1, 1, 0], "the source without b must wait");
+        it.next();
+        assert_eq!(value(&it), "b2");
+        assert_eq!(seeks(&counters), [1, 1, 0]);
+        // Leaving b: the deferred source is positioned and merged in.
+        it.next();
+        assert_eq!(value(&it), "c4");
+        assert_eq!(seeks(&counters), [1, 1, 1]);
+        let mut rest = Vec::new();
+        while it.valid() {
+            rest.push(value(&it));
+            it.next();
+        }
+        assert_eq!(rest, ["c4", "d6", "e3"]);
+    }
+
+    #[test]
+    fn a_seek_to_an_absent_key_positions_everything_at_once() {
+        let (mut it, counters) = merge();
+        it.seek(&make_internal_key(b"bb", MAX_SEQUENCE, ValueKind::Put));
+        assert_eq!(value(&it), "c4");
+        assert_eq!(seeks(&counters), [1, 1, 1]);
+    }
+
+    #[test]
+    fn turning_back_after_a_deferring_seek_sees_every_source() {
+        let (mut it, counters) = merge();
+        // c is only in the third source; the other two are deferred, and prev must
+        // position them.
+        it.seek(&make_internal_key(b"c", MAX_SEQUENCE, ValueKind::Put));
+        assert_eq!(value(&it), "c4");
+        assert_eq!(seeks(&counters), [0, 0, 1]);
+        it.prev();
+        assert_eq!(value(&it), "b2");
+        it.prev();
+        assert_eq!(value(&it), "b5");
+        it.next();
+        it.next();
+        assert_eq!(value(&it), "c4");
+        it.next();
+        assert_eq!(value(&it), "d6");
+    }
+
+    #[test]
+    fn a_later_seek_forgets_earlier_deferrals() {
+        let (mut it, _) = merge();
+        it.seek(&make_internal_key(b"c", MAX_SEQUENCE, ValueKind::Put));
+        it.seek_to_first();
+        let mut all = Vec::new();
+        while it.valid() {
+            all.push(value(&it));
+            it.next();
+        }
+        assert_eq!(all, ["a1", "b5", "b2", "c4", "d6", "e3"]);
     }
 }

@@ -43,6 +43,14 @@ pub trait InternalIterator: Send {
         Bytes::copy_from_slice(self.value())
     }
 
+    /// False only if this source surely holds no entry at all for `user_key` (a bloom
+    /// filter ruled it out). A merge seeking to that key can then leave this source
+    /// unpositioned until the cursor moves past the key; see [`merge`]. The default
+    /// claims nothing.
+    fn may_contain(&self, _user_key: &[u8]) -> bool {
+        true
+    }
+
     /// Positions at the last entry with key <= `target`.
     fn seek_for_prev(&mut self, target: &[u8]) {
         self.seek(target);
@@ -78,13 +86,62 @@ impl<T: InternalIterator + ?Sized> InternalIterator for Box<T> {
     fn key(&self) -> &[u8] {
         (**self).key()
     }
+    fn may_contain(&self, user_key: &[u8]) -> bool {
+        (**self).may_contain(user_key)
+    }
     fn value(&self) -> &[u8] {
         (**self).value()
     }
     fn status(&self) -> Result<()> {
         (**self).status()
     }
+    fn value_bytes(&self) -> Bytes {
+        (**self).value_bytes()
+    }
     fn seek_for_prev(&mut self, target: &[u8]) {
         (**self).seek_for_prev(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One entry whose value is a static slice, so a copy is visible as a new address.
+    struct Static;
+
+    static VALUE: &[u8] = b"a value that must not be copied";
+
+    impl InternalIterator for Static {
+        fn valid(&self) -> bool {
+            true
+        }
+        fn seek_to_first(&mut self) {}
+        fn seek_to_last(&mut self) {}
+        fn seek(&mut self, _: &[u8]) {}
+        fn next(&mut self) {}
+        fn prev(&mut self) {}
+        fn key(&self) -> &[u8] {
+            b"key\0\0\0\0\0\0\0\0"
+        }
+        fn value(&self) -> &[u8] {
+            VALUE
+        }
+        fn status(&self) -> Result<()> {
+            Ok(())
+        }
+        fn value_bytes(&self) -> Bytes {
+            Bytes::from_static(VALUE)
+        }
+        fn may_contain(&self, _: &[u8]) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_box_forwards_the_zero_copy_value_and_the_filter() {
+        let boxed: Box<dyn InternalIterator> = Box::new(Static);
+        assert_eq!(boxed.value_bytes().as_ptr(), VALUE.as_ptr(), "boxing must not turn the value into a copy");
+        assert!(!boxed.may_contain(b"key"));
     }
 }

@@ -336,4 +336,8 @@ impl InternalIterator for TableIter {
             _ => Bytes::new(),
         }
     }
+
+    fn may_contain(&self, user_key: &[u8]) -> bool {
+        self.table.may_contain(user_key)
+    }
 }

@@ -11,6 +11,7 @@
 //! kept newest first. Deeper levels (used by compaction) hold tables sorted by key.
 
 pub mod edit;
+pub mod level_iter;
 pub mod set;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::Mutex;
 
 pub use edit::{NewFile, VersionEdit};
+pub use level_iter::LevelIter;
 pub use set::VersionSet;
 
 use crate::error::Result;

@@ -7,6 +7,8 @@
 //! `RESULT <phase> <value>` lines on stdout.
 
 mod engines;
+#[cfg(feature = "peers")]
+mod peers;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -35,7 +37,13 @@ fn main() {
         for i in 0..engines.len() {
             let engine = &engines[(i + round) % engines.len()];
             eprintln!("round {}/{rounds}: {engine}", round + 1);
-            let out = Command::new(&exe).arg("child").arg(engine).args(config.to_args()).output().expect("spawn child");
+            // strata runs from its own build when run.sh made one (see src/peers.rs).
+            let child_exe = match std::env::var_os("STRATA_PEERS_SOLO_EXE") {
+                Some(solo) if engine == "strata" => solo.into(),
+                _ => exe.clone(),
+            };
+            let out =
+                Command::new(&child_exe).arg("child").arg(engine).args(config.to_args()).output().expect("spawn child");
             if !out.status.success() {
                 eprintln!("{}", String::from_utf8_lossy(&out.stderr));
                 panic!("{engine} child failed: {}", out.status);

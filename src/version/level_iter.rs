@@ -1,0 +1,286 @@
+//! [`LevelIter`]: one cursor over a whole sorted level (L1 and deeper), LevelDB's
+//! "concatenating" two-level iterator.
+//!
+//! A deeper level's tables are sorted and do not overlap, so the level reads as one
+//! sorted run: the cursor binary-searches the file list for the one table that can hold
+//! a seek target, and walks from table to table at the edges. A merge over a database
+//! then has one child per level instead of one per table, which keeps every step of
+//! an iterator O(levels) however many tables a level holds. Tables are opened when the
+//! cursor first enters them.
+//!
+//! Errors (a table that cannot be opened, a damaged block) stop the cursor and stay in
+//! `status`, as for every [`InternalIterator`].
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::FileMeta;
+use crate::error::{Error, Result};
+use crate::iter::InternalIterator;
+use crate::key::compare_internal;
+use crate::sstable::TableIter;
+
+/// A cursor over the tables of one sorted, non-overlapping level.
+pub struct LevelIter {
+    /// The level's tables, sorted by key.
+    files: Vec<Arc<FileMeta>>,
+    /// Index in `files` of the table `table` walks.
+    at: usize,
+    table: Option<TableIter>,
+    err: Option<Error>,
+}
+
+impl LevelIter {
+    /// A cursor over `files`, which must be sorted and must not overlap.
+    pub fn new(files: Vec<Arc<FileMeta>>) -> LevelIter {
+        LevelIter { files, at: 0, table: None, err: None }
+    }
+
+    /// Opens the table at `at` (or drops the cursor if there is none); false on error.
+    fn enter(&mut self, at: usize) -> bool {
+        self.at = at;
+        self.table = None;
+        let Some(file) = self.files.get(at) else { return false };
+        match file.table() {
+            Ok(t) => {
+                self.table = Some(t.iter());
+                true
+            }
+            Err(e) => {
+                self.err.get_or_insert(e);
+                false
+            }
+        }
+    }
+
+    fn table_valid(&self) -> bool {
+        self.table.as_ref().is_some_and(|t| t.valid())
+    }
+
+    /// Moves past exhausted tables, forwards or backwards, until an entry, the end, or
+    /// an error.
+    fn skip_empty(&mut self, forward: bool) {
+        while self.err.is_none() && !self.table_valid() {
+            let Some(t) = &self.table else { return };
+            if let Err(e) = t.status() {
+                self.err = Some(e);
+                return;
+            }
+            let next = if forward { self.at + 1 } else { self.at.wrapping_sub(1) };
+            if !self.enter(next) {
+                return;
+            }
+            if let Some(t) = &mut self.table {
+                if forward {
+                    t.seek_to_first();
+                } else {
+                    t.seek_to_last();
+                }
+            }
+        }
+    }
+}
+
+impl InternalIterator for LevelIter {
+    fn valid(&self) -> bool {
+        self.err.is_none() && self.table_valid()
+    }
+
+    fn seek_to_first(&mut self) {
+        if self.enter(0) {
+            if let Some(t) = &mut self.table {
+                t.seek_to_first();
+            }
+        }
+        self.skip_empty(true);
+    }
+
+    fn seek_to_last(&mut self) {
+        if self.enter(self.files.len().wrapping_sub(1)) {
+            if let Some(t) = &mut self.table {
+                t.seek_to_last();
+            }
+        }
+        self.skip_empty(false);
+    }
+
+    fn seek(&mut self, target: &[u8]) {
+        // The first table whose largest key is at or after the target.
+        let at = self.files.partition_point(|f| compare_internal(&f.info.largest, target) == Ordering::Less);
+        if self.enter(at) {
+            if let Some(t) = &mut self.table {
+                t.seek(target);
+            }
+        }
+        self.skip_empty(true);
+    }
+
+    fn next(&mut self) {
+        if let Some(t) = &mut self.table {
+            t.next();
+        }
+        self.skip_empty(true);
+    }
+
+    fn prev(&mut self) {
+        if let Some(t) = &mut self.table {
+            t.prev();
+        }
+        self.skip_empty(false);
+    }
+
+    fn key(&self) -> &[u8] {
+        match &self.table {
+            Some(t) if self.err.is_none() => t.key(),
+            _ => &[],
+        }
+    }
+
+    fn value(&self) -> &[u8] {
+        match &self.table {
+            Some(t) if self.err.is_none() => t.value(),
+            _ => &[],
+        }
+    }
+
+    fn status(&self) -> Result<()> {
+        match &self.err {
+            Some(e) => Err(e.duplicate()),
+            None => Ok(()),
+        }
+    }
+
+    fn value_bytes(&self) -> Bytes {
+        match &self.table {
+            Some(t) if self.err.is_none() => t.value_bytes(),
+            _ => Bytes::new(),
+        }
+    }
+
+    fn may_contain(&self, user_key: &[u8]) -> bool {
+        let at = self.files.partition_point(|f| f.largest_user_key() < user_key);
+        match self.files.get(at) {
+            Some(f) if f.covers(user_key) => f.table().map_or(true, |t| t.may_contain(user_key)),
+            // No table's range holds the key.
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filename;
+    use crate::fs::OsFileSystem;
+    use crate::key::{make_internal_key, seek_key, user_key, ValueKind, MAX_SEQUENCE};
+    use crate::sstable::{Compression, TableBuilder, TableOptions};
+    use crate::version::{NewFile, TableContext};
+
+    fn key(n: u32) -> Vec<u8> {
+        format!("k{n:03}").into_bytes()
+    }
+
+    /// Four tables holding the even keys 0..20, 40..60, 60..80 and 100..120: gaps
+    /// between the first two and before the last.
+    fn level(dir: &std::path::Path) -> (Vec<Arc<FileMeta>>, Vec<Vec<u8>>) {
+        let ctx = Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.to_path_buf(), cache: None });
+        let mut files = Vec::new();
+        let mut all = Vec::new();
+        for (number, start) in [(1u64, 0u32), (2, 40), (3, 60), (4, 100)] {
+            let path = filename::path(dir, &filename::table_name(number));
+            let opts = TableOptions { block_size: 64, bloom_bits_per_key: 10, compression: Compression::None };
+            let mut builder = TableBuilder::new(ctx.fs.create(&path).unwrap(), opts);
+            let keys: Vec<Vec<u8>> = (start..start + 20).step_by(2).map(key).collect();
+            for k in &keys {
+                builder.add(&make_internal_key(k, 1, ValueKind::Put), k).unwrap();
+            }
+            let (size, _) = builder.finish().unwrap();
+            let info = NewFile {
+                level: 1,
+                number,
+                size,
+                smallest: make_internal_key(&keys[0], 1, ValueKind::Put),
+                largest: make_internal_key(&keys[keys.len() - 1], 1, ValueKind::Put),
+                min_seq: 1,
+                max_seq: 1,
+                num_entries: keys.len() as u64,
+                num_deletions: 0,
+            };
+            files.push(FileMeta::new(info, ctx.clone()));
+            all.extend(keys);
+        }
+        (files, all)
+    }
+
+    fn user_keys_forward(it: &mut LevelIter) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while it.valid() {
+            out.push(user_key(it.key()).to_vec());
+            it.next();
+        }
+        out
+    }
+
+    #[test]
+    fn walks_the_level_as_one_run_both_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        let (files, all) = level(dir.path());
+        let mut it = LevelIter::new(files);
+        it.seek_to_first();
+        assert_eq!(user_keys_forward(&mut it), all);
+        it.status().unwrap();
+
+        it.seek_to_last();
+        let mut back = Vec::new();
+        while it.valid() {
+            back.push(user_key(it.key()).to_vec());
+            it.prev();
+        }
+        back.reverse();
+        assert_eq!(back, all);
+    }
+
+    #[test]
+    fn seeks_land_on_the_first_key_at_or_after_the_target_across_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let (files, all) = level(dir.path());
+        let mut it = LevelIter::new(files);
+        for n in 0..130 {
+            let target = key(n);
+            it.seek(&seek_key(&target, MAX_SEQUENCE));
+            let want = all.iter().find(|k| **k >= target);
+            assert_eq!(it.valid().then(|| user_key(it.key()).to_vec()).as_ref(), want, "seek to {n}");
+            it.status().unwrap();
+        }
+        // And backwards from a gap between tables.
+        it.seek_for_prev(&make_internal_key(&key(30), 0, ValueKind::Delete));
+        assert_eq!(user_key(it.key()), key(18));
+    }
+
+    #[test]
+    fn may_contain_rules_out_keys_no_table_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let (files, all) = level(dir.path());
+        let it = LevelIter::new(files);
+        for k in &all {
+            assert!(it.may_contain(k), "a stored key is never ruled out");
+        }
+        for n in [30, 90, 130] {
+            assert!(!it.may_contain(&key(n)), "{n} lies in a gap between tables");
+        }
+    }
+
+    #[test]
+    fn a_table_that_cannot_be_opened_stops_the_cursor_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (files, _) = level(dir.path());
+        std::fs::remove_file(filename::path(dir.path(), &filename::table_name(2))).unwrap();
+        let mut it = LevelIter::new(files);
+        it.seek_to_first();
+        let seen = user_keys_forward(&mut it);
+        assert_eq!(seen.len(), 10, "the first table reads fine");
+        assert!(it.status().is_err(), "the missing second table is an error, not the end");
+    }
+}
