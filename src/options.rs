@@ -119,6 +119,7 @@ pub struct Options {
     pub(crate) compaction: Compaction,
     pub(crate) sync_writes: bool,
     pub(crate) max_immutable_memtables: usize,
+    pub(crate) max_subcompactions: usize,
     pub(crate) wal_recovery: WalRecovery,
     /// Codec of data blocks per level; the last entry covers every deeper level.
     pub(crate) compression: Vec<Compression>,
@@ -135,6 +136,7 @@ impl Default for Options {
             compaction: Compaction::default(),
             sync_writes: false,
             max_immutable_memtables: 1,
+            max_subcompactions: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
             wal_recovery: WalRecovery::default(),
             compression: vec![Compression::default()],
             fs: FsHandle(Arc::new(OsFileSystem)),
@@ -185,6 +187,15 @@ impl Options {
     /// like LevelDB and RocksDB: memory stays near twice the memtable size).
     pub fn max_immutable_memtables(mut self, n: usize) -> Self {
         self.max_immutable_memtables = n;
+        self
+    }
+
+    /// Most key ranges one compaction may merge on parallel threads (RocksDB's
+    /// subcompactions; default: the machine's cores, at most 4; 1 merges every job on
+    /// the compaction thread alone). Only jobs writing below L0 are split, and only
+    /// into ranges of a few blocks at least.
+    pub fn max_subcompactions(mut self, n: usize) -> Self {
+        self.max_subcompactions = n;
         self
     }
 
@@ -244,6 +255,9 @@ impl Options {
         if self.max_immutable_memtables == 0 {
             return invalid("max_immutable_memtables must be at least 1".into());
         }
+        if self.max_subcompactions == 0 {
+            return invalid("max_subcompactions must be at least 1".into());
+        }
         match &self.compaction {
             Compaction::Leveled(l) => {
                 let levels_ok = (2..=crate::version::set::MAX_LEVELS).contains(&l.num_levels);
@@ -277,6 +291,7 @@ mod tests {
             Options::default().block_size(255),
             Options::default().bloom_bits_per_key(100),
             Options::default().max_immutable_memtables(0),
+            Options::default().max_subcompactions(0),
             Options::default()
                 .compaction(Compaction::Leveled(LeveledOptions { num_levels: 17, ..LeveledOptions::default() })),
             Options::default()

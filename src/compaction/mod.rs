@@ -16,9 +16,11 @@
 //!   outside the job may hold an older version the tombstone still hides).
 
 pub mod leveled;
+pub mod split;
 pub mod strategy;
 pub mod tiered;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -30,9 +32,9 @@ use crate::error::{Error, Result};
 use crate::filename;
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
-use crate::key::{ParsedKey, ValueKind};
+use crate::key::{compare_internal, seek_key, ParsedKey, ValueKind, MAX_SEQUENCE};
 use crate::sstable::{TableBuilder, TableOptions};
-use crate::version::{FileMeta, NewFile, TableContext, VersionEdit};
+use crate::version::{FileMeta, LevelIter, NewFile, TableContext, VersionEdit};
 
 /// One compaction: which tables to merge and where the result goes.
 pub struct CompactionJob {
@@ -119,37 +121,90 @@ pub struct JobEnv<'a> {
     pub oldest_snapshot: u64,
     /// Set when the database closes: the job stops early and removes its outputs.
     pub cancel: &'a AtomicBool,
+    /// Most key ranges one job may merge in parallel (see [`split`]).
+    pub max_subcompactions: usize,
 }
+
+/// User keys `[start, end)`, unbounded where `None`.
+type KeyRange<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
 
 /// Runs `job`, naming outputs with numbers from `next_number`. On error (or
 /// cancellation) every output written so far is removed. A trivial move writes nothing.
+///
+/// A big job is split into key ranges merged on parallel threads (see [`split`]); the
+/// outputs come back in key order. An L0 output is never split: there each table is a
+/// sorted run of its own.
 pub fn run_job(
     env: &JobEnv<'_>,
     job: &CompactionJob,
-    mut next_number: impl FnMut() -> u64,
+    next_number: &(dyn Fn() -> u64 + Sync),
 ) -> Result<CompactionOutput> {
+    let mut out = CompactionOutput { files: Vec::new(), bytes_read: job.input_bytes(), bytes_written: 0 };
     if job.trivial_move {
-        return Ok(CompactionOutput { files: Vec::new(), bytes_read: 0, bytes_written: 0 });
+        out.bytes_read = 0;
+        return Ok(out);
     }
-    let ctx = env.ctx;
-    let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
-    for f in &job.inputs {
-        children.push(Box::new(f.table()?.iter()));
+    let parts = if job.output_level == 0 { 1 } else { env.max_subcompactions };
+    let cuts = split::split_points(&job.inputs, parts)?;
+    // Range i covers user keys in [cuts[i-1], cuts[i]).
+    let ranges: Vec<KeyRange<'_>> = (0..=cuts.len())
+        .map(|i| (i.checked_sub(1).map(|j| cuts[j].as_slice()), cuts.get(i).map(Vec::as_slice)))
+        .collect();
+    let results: Vec<(Vec<NewFile>, Result<()>)> = std::thread::scope(|s| {
+        let merge_range = |range: KeyRange<'_>| {
+            let mut files = Vec::new();
+            let result = input_iter(&job.inputs)
+                .and_then(|mut it| merge_into(env, job, &mut it, range, next_number, &mut files));
+            (files, result)
+        };
+        // This thread merges the first range while helpers merge the others.
+        let helpers: Vec<_> = ranges.iter().skip(1).map(|&range| s.spawn(move || merge_range(range))).collect();
+        let mut results: Vec<_> = ranges.first().map(|&range| merge_range(range)).into_iter().collect();
+        for h in helpers {
+            // A helper's panic is this job's panic, as if it had merged alone.
+            results.push(h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        results
+    });
+    let mut failure = None;
+    for (files, result) in results {
+        if let Err(e) = result {
+            failure.get_or_insert(e);
+        }
+        out.files.extend(files);
     }
-    let mut it = MergingIterator::new(children);
-    let mut out = CompactionOutput {
-        files: Vec::new(),
-        bytes_read: job.inputs.iter().map(|f| f.info.size).sum(),
-        bytes_written: 0,
-    };
-    let result = merge_into(env, job, &mut it, &mut next_number, &mut out);
-    if let Err(e) = result {
+    if failure.is_none() {
+        if let Err(e) = env.ctx.fs.sync_dir(&env.ctx.dir) {
+            failure = Some(e.into());
+        }
+    }
+    if let Some(e) = failure {
         for f in &out.files {
-            let _ = ctx.fs.remove(&filename::path(&ctx.dir, &filename::table_name(f.number)));
+            let _ = env.ctx.fs.remove(&filename::path(&env.ctx.dir, &filename::table_name(f.number)));
         }
         return Err(e);
     }
+    out.bytes_written = out.files.iter().map(|f| f.size).sum();
     Ok(out)
+}
+
+/// One cursor over a job's inputs: a child per L0 table (they overlap) and one per
+/// deeper level (a sorted run), none of them filling the block cache.
+fn input_iter(inputs: &[Arc<FileMeta>]) -> Result<MergingIterator> {
+    let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+    let mut deeper: BTreeMap<u32, Vec<Arc<FileMeta>>> = BTreeMap::new();
+    for f in inputs {
+        if f.info.level == 0 {
+            children.push(Box::new(f.table()?.scan_iter()));
+        } else {
+            deeper.entry(f.info.level).or_default().push(f.clone());
+        }
+    }
+    for mut files in deeper.into_values() {
+        files.sort_by(|a, b| compare_internal(&a.info.smallest, &b.info.smallest));
+        children.push(Box::new(LevelIter::scan(files)));
+    }
+    Ok(MergingIterator::new(children))
 }
 
 /// Decides where outputs end because of the grandparent level (LevelDB's
@@ -180,12 +235,15 @@ impl GrandparentCut<'_> {
     }
 }
 
+/// Merges the user keys of `range` (`[start, end)`, unbounded where `None`) from `it`
+/// into new tables, appending them to `outputs`, also when it fails.
 fn merge_into(
     env: &JobEnv<'_>,
     job: &CompactionJob,
     it: &mut MergingIterator,
-    next_number: &mut impl FnMut() -> u64,
-    out: &mut CompactionOutput,
+    (start, end): KeyRange<'_>,
+    next_number: &(dyn Fn() -> u64 + Sync),
+    outputs: &mut Vec<NewFile>,
 ) -> Result<()> {
     let ctx = env.ctx;
     let mut builder: Option<(TableBuilder, u64)> = None;
@@ -193,7 +251,10 @@ fn merge_into(
     let mut newer_seq_for_key = u64::MAX;
     let mut cut = GrandparentCut { files: &job.grandparents, index: 0, overlap: 0, seen_key: false };
     let mut steps = 0u32;
-    it.seek_to_first();
+    match start {
+        Some(key) => it.seek(&seek_key(key, MAX_SEQUENCE)),
+        None => it.seek_to_first(),
+    }
     while it.valid() {
         steps = steps.wrapping_add(1);
         if steps.is_multiple_of(1024) && env.cancel.load(Ordering::Relaxed) {
@@ -202,14 +263,19 @@ fn merge_into(
         let p =
             ParsedKey::parse(it.key()).ok_or_else(|| Error::Corruption("malformed key in compaction input".into()))?;
         if current_key.as_deref() != Some(p.user_key) {
+            if end.is_some_and(|end| p.user_key >= end) {
+                break;
+            }
             // Only here may an output end: a user key never spans two outputs.
             let gp_cut = cut.should_cut_before(p.user_key, job.max_grandparent_overlap);
             if let Some((b, _)) = &builder {
                 if gp_cut || b.estimated_size() >= job.target_file_size {
-                    finish(ctx, builder.take(), job.output_level, out)?;
+                    finish(ctx, builder.take(), job.output_level, outputs)?;
                 }
             }
-            current_key = Some(p.user_key.to_vec());
+            let key = current_key.get_or_insert_with(Vec::new);
+            key.clear();
+            key.extend_from_slice(p.user_key);
             newer_seq_for_key = u64::MAX;
         }
         let shadowed = newer_seq_for_key <= env.oldest_snapshot;
@@ -228,9 +294,7 @@ fn merge_into(
         it.next();
     }
     it.status()?;
-    finish(ctx, builder, job.output_level, out)?;
-    ctx.fs.sync_dir(&ctx.dir)?;
-    Ok(())
+    finish(ctx, builder, job.output_level, outputs)
 }
 
 /// The user-key range `[smallest, largest]` covered by `files`.
@@ -244,7 +308,7 @@ fn finish(
     ctx: &TableContext,
     builder: Option<(TableBuilder, u64)>,
     level: u32,
-    out: &mut CompactionOutput,
+    outputs: &mut Vec<NewFile>,
 ) -> Result<()> {
     let Some((b, number)) = builder else { return Ok(()) };
     let result = b.finish();
@@ -255,8 +319,7 @@ fn finish(
             return Err(e.into());
         }
     };
-    out.bytes_written += size;
-    out.files.push(NewFile::from_properties(level, number, size, props));
+    outputs.push(NewFile::from_properties(level, number, size, props));
     Ok(())
 }
 

@@ -71,8 +71,9 @@ impl DbInner {
             table_options: &table_options(&self.opts, job.output_level),
             oldest_snapshot: self.oldest_snapshot(),
             cancel: &self.closed,
+            max_subcompactions: self.opts.max_subcompactions,
         };
-        let out = compaction::run_job(&env, job, || self.file_numbers.fetch_add(1, Ordering::SeqCst))?;
+        let out = compaction::run_job(&env, job, &|| self.file_numbers.fetch_add(1, Ordering::SeqCst))?;
         let edit = job.edit(out.files);
         // If logging fails, the edit may still have reached the MANIFEST, so the outputs
         // stay; the next open removes whichever tables no edit names.

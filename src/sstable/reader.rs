@@ -108,8 +108,9 @@ impl TableReader {
         &self.name
     }
 
-    /// The data block at `handle`, from the cache if possible.
-    fn data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
+    /// The data block at `handle`, from the cache if possible; a block read from the
+    /// file enters the cache only if `fill_cache`.
+    fn data_block(&self, handle: BlockHandle, fill_cache: bool) -> Result<Arc<Block>> {
         if let Some(cache) = &self.cache {
             if let Some(block) = cache.get(self.id, handle.offset) {
                 return Ok(block);
@@ -117,7 +118,7 @@ impl TableReader {
         }
         let contents = read_contents(self.file.as_ref(), &self.name, handle)?;
         let block = Arc::new(Block::new(contents, self.name.clone(), handle.offset)?);
-        if let Some(cache) = &self.cache {
+        if let (Some(cache), true) = (&self.cache, fill_cache) {
             cache.insert(self.id, handle.offset, block.clone());
         }
         Ok(block)
@@ -146,7 +147,7 @@ impl TableReader {
             index.status()?;
             return Ok((Lookup::Missing, filter));
         }
-        let block = self.data_block(self.decode_handle(index.value())?)?;
+        let block = self.data_block(self.decode_handle(index.value())?, true)?;
         let mut it = block.iter(compare_internal);
         it.seek(&target);
         if !it.valid() {
@@ -169,7 +170,20 @@ impl TableReader {
 
     /// A cursor over every entry of the table.
     pub fn iter(self: &Arc<Self>) -> TableIter {
-        TableIter { table: self.clone(), index: self.index.iter(compare_internal), data: None, err: None }
+        TableIter {
+            table: self.clone(),
+            index: self.index.iter(compare_internal),
+            data: None,
+            err: None,
+            fill_cache: true,
+        }
+    }
+
+    /// A cursor for one pass over the table (a compaction) whose blocks do not enter
+    /// the block cache: they would only evict the blocks readers need (LevelDB's
+    /// `fill_cache = false`).
+    pub fn scan_iter(self: &Arc<Self>) -> TableIter {
+        TableIter { fill_cache: false, ..self.iter() }
     }
 }
 
@@ -203,6 +217,7 @@ pub struct TableIter {
     index: BlockIter,
     data: Option<BlockIter>,
     err: Option<Error>,
+    fill_cache: bool,
 }
 
 impl TableIter {
@@ -215,7 +230,8 @@ impl TableIter {
             }
             return false;
         }
-        let block = self.table.decode_handle(self.index.value()).and_then(|h| self.table.data_block(h));
+        let block =
+            self.table.decode_handle(self.index.value()).and_then(|h| self.table.data_block(h, self.fill_cache));
         match block {
             Ok(b) => {
                 self.data = Some(b.iter(compare_internal));

@@ -207,3 +207,25 @@ fn every_damaged_byte(compression: Compression) {
         assert!(matches!(open(&path, false).map(|_| ()), Err(Error::Corruption(_))), "len {len}");
     }
 }
+
+#[test]
+fn a_scan_cursor_reads_everything_without_filling_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_table(dir.path(), 500, 256, 10);
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    let t = Arc::new(TableReader::open(OsFileSystem.open(&path).unwrap(), "000001.sst", Some(cache.clone())).unwrap());
+    let count = |mut it: TableIter| {
+        let mut n = 0;
+        it.seek_to_first();
+        while it.valid() {
+            n += 1;
+            it.next();
+        }
+        it.status().unwrap();
+        n
+    };
+    assert_eq!(count(t.scan_iter()), 501);
+    assert_eq!(cache.usage(), 0, "a compaction's pass must not evict readers' blocks");
+    assert_eq!(count(t.iter()), 501);
+    assert!(cache.usage() > 0, "a reader's cursor fills the cache");
+}

@@ -30,12 +30,20 @@ pub struct LevelIter {
     at: usize,
     table: Option<TableIter>,
     err: Option<Error>,
+    /// Whether blocks read enter the block cache (see [`crate::sstable::TableReader::scan_iter`]).
+    fill_cache: bool,
 }
 
 impl LevelIter {
     /// A cursor over `files`, which must be sorted and must not overlap.
     pub fn new(files: Vec<Arc<FileMeta>>) -> LevelIter {
-        LevelIter { files, at: 0, table: None, err: None }
+        LevelIter { files, at: 0, table: None, err: None, fill_cache: true }
+    }
+
+    /// A cursor for one pass over the level (a compaction) that leaves the block
+    /// cache alone.
+    pub fn scan(files: Vec<Arc<FileMeta>>) -> LevelIter {
+        LevelIter { fill_cache: false, ..LevelIter::new(files) }
     }
 
     /// Opens the table at `at` (or drops the cursor if there is none); false on error.
@@ -45,7 +53,7 @@ impl LevelIter {
         let Some(file) = self.files.get(at) else { return false };
         match file.table() {
             Ok(t) => {
-                self.table = Some(t.iter());
+                self.table = Some(if self.fill_cache { t.iter() } else { t.scan_iter() });
                 true
             }
             Err(e) => {

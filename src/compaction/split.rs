@@ -1,0 +1,170 @@
+//! Splitting one compaction job into key ranges that run in parallel (RocksDB's
+//! *subcompactions*).
+//!
+//! A job's merge is one sequential pass, so a big job (an L0→L1 merge, a full
+//! compaction) would keep one core busy while the others idle and writers wait on it.
+//! Cut at user keys, the job's key space falls into ranges that merge independently:
+//! every version of a user key lands in the same range, so the dropping rule and the
+//! "a user key never spans two outputs" rule hold per range exactly as for the whole.
+//!
+//! Cut points come from the inputs' block indexes, weighted by block size, so that the
+//! ranges carry about equal bytes however the data is spread over the inputs.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::key::user_key;
+use crate::version::FileMeta;
+
+/// Fewest data blocks worth a range of their own: below this a thread costs more
+/// than it saves.
+pub const MIN_BLOCKS_PER_RANGE: usize = 8;
+
+/// Up to `parts - 1` increasing user keys that cut the inputs into ranges of about
+/// equal bytes; empty when the job is too small to split.
+pub fn split_points(inputs: &[Arc<FileMeta>], parts: usize) -> Result<Vec<Vec<u8>>> {
+    if parts < 2 {
+        return Ok(Vec::new());
+    }
+    // (user key of a block's index entry, the block's size): the block holds keys up to
+    // about that key.
+    let mut blocks: Vec<(Vec<u8>, u64)> = Vec::new();
+    for f in inputs {
+        for (separator, handle) in f.table()?.index_entries()? {
+            blocks.push((user_key(&separator).to_vec(), handle.size));
+        }
+    }
+    let parts = parts.min(blocks.len() / MIN_BLOCKS_PER_RANGE);
+    if parts < 2 {
+        return Ok(Vec::new());
+    }
+    blocks.sort_unstable();
+    let total: u64 = blocks.iter().map(|(_, size)| size).sum();
+    let mut cuts: Vec<Vec<u8>> = Vec::with_capacity(parts - 1);
+    let mut seen = 0u64;
+    for (key, size) in blocks {
+        seen += size;
+        // The next cut falls after this block once the bytes so far pass its share.
+        let next_share = total / parts as u64 * (cuts.len() as u64 + 1);
+        if cuts.len() + 1 < parts && seen >= next_share && cuts.last().is_none_or(|last| key > *last) {
+            cuts.push(key);
+        }
+    }
+    Ok(cuts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filename;
+    use crate::fs::OsFileSystem;
+    use crate::key::{make_internal_key, ValueKind};
+    use crate::sstable::{Compression, TableBuilder, TableOptions};
+    use crate::version::{NewFile, TableContext};
+
+    /// A table on L0 of `keys`, with 64-byte blocks so that it has many.
+    fn table(ctx: &Arc<TableContext>, number: u64, keys: &[String]) -> Arc<FileMeta> {
+        let path = filename::path(&ctx.dir, &filename::table_name(number));
+        let opts = TableOptions { block_size: 64, bloom_bits_per_key: 0, compression: Compression::None };
+        let mut b = TableBuilder::new(ctx.fs.create(&path).unwrap(), opts);
+        for k in keys {
+            b.add(&make_internal_key(k.as_bytes(), number, ValueKind::Put), b"value").unwrap();
+        }
+        let (size, props) = b.finish().unwrap();
+        FileMeta::new(NewFile::from_properties(0, number, size, props), ctx.clone())
+    }
+
+    #[test]
+    fn cuts_are_increasing_and_balance_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.path().to_path_buf(), cache: None });
+        // Two overlapping tables and one holding only high keys.
+        let evens: Vec<String> = (0..400).step_by(2).map(|i| format!("k{i:04}")).collect();
+        let odds: Vec<String> = (1..400).step_by(2).map(|i| format!("k{i:04}")).collect();
+        let high: Vec<String> = (400..600).map(|i| format!("k{i:04}")).collect();
+        let inputs = vec![table(&ctx, 1, &evens), table(&ctx, 2, &odds), table(&ctx, 3, &high)];
+
+        let cuts = split_points(&inputs, 4).unwrap();
+        assert_eq!(cuts.len(), 3);
+        assert!(cuts.windows(2).all(|w| w[0] < w[1]), "cuts must increase: {cuts:?}");
+        // 600 keys of equal size: each range should hold about 150 of them.
+        let all: Vec<String> = (0..600).map(|i| format!("k{i:04}")).collect();
+        let mut bounds = vec![String::new()];
+        bounds.extend(cuts.iter().map(|c| String::from_utf8(c.clone()).unwrap()));
+        bounds.push("z".into());
+        for w in bounds.windows(2) {
+            let n = all.iter().filter(|k| **k >= w[0] && **k < w[1]).count();
+            assert!((110..=190).contains(&n), "{n} keys in {w:?}");
+        }
+    }
+
+    /// Every entry of `files`, read back in order.
+    fn contents(ctx: &Arc<TableContext>, files: &[NewFile]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        use crate::iter::InternalIterator;
+        let mut out = Vec::new();
+        for f in files {
+            let meta = FileMeta::new(f.clone(), ctx.clone());
+            let mut it = meta.table().unwrap().iter();
+            it.seek_to_first();
+            while it.valid() {
+                out.push((it.key().to_vec(), it.value().to_vec()));
+                it.next();
+            }
+            it.status().unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn a_split_job_writes_what_one_thread_writes() {
+        use crate::compaction::{run_job, CompactionJob, JobEnv};
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.path().to_path_buf(), cache: None });
+        // Overlapping inputs: table 2 rewrites every key of table 1, so the merge has
+        // shadowed versions to drop in every range.
+        let evens: Vec<String> = (0..400).step_by(2).map(|i| format!("k{i:04}")).collect();
+        let all: Vec<String> = (0..400).map(|i| format!("k{i:04}")).collect();
+        let high: Vec<String> = (400..700).map(|i| format!("k{i:04}")).collect();
+        let inputs = vec![table(&ctx, 1, &evens), table(&ctx, 2, &all), table(&ctx, 3, &high)];
+        let job = CompactionJob::merge(inputs, 1, true, 2048, "test");
+        let opts = TableOptions { block_size: 256, bloom_bits_per_key: 10, compression: Compression::None };
+        let cancel = AtomicBool::new(false);
+        let run = |parts: usize, first_number: u64| {
+            let env = JobEnv {
+                ctx: &ctx,
+                table_options: &opts,
+                oldest_snapshot: 10,
+                cancel: &cancel,
+                max_subcompactions: parts,
+            };
+            let next = AtomicU64::new(first_number);
+            run_job(&env, &job, &|| next.fetch_add(1, Ordering::SeqCst)).unwrap()
+        };
+        let alone = run(1, 100);
+        let split = run(4, 200);
+        let want = contents(&ctx, &alone.files);
+        assert_eq!(want.len(), 700, "one version per user key survives");
+        assert_eq!(contents(&ctx, &split.files), want);
+        assert!(split.files.len() > alone.files.len(), "each range ends its own last table");
+        assert!(
+            split.files.windows(2).all(|w| crate::key::user_key(&w[0].largest) < crate::key::user_key(&w[1].smallest)),
+            "outputs come back in key order without overlap"
+        );
+        assert_eq!(split.bytes_read, alone.bytes_read);
+    }
+
+    #[test]
+    fn small_jobs_and_one_part_are_not_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.path().to_path_buf(), cache: None });
+        let few: Vec<String> = (0..10).map(|i| format!("k{i:04}")).collect();
+        let inputs = vec![table(&ctx, 1, &few)];
+        assert!(split_points(&inputs, 4).unwrap().is_empty(), "a few blocks stay one range");
+        let many: Vec<String> = (0..1000).map(|i| format!("k{i:04}")).collect();
+        let inputs = vec![table(&ctx, 2, &many)];
+        assert!(split_points(&inputs, 1).unwrap().is_empty());
+        assert_eq!(split_points(&inputs, 2).unwrap().len(), 1);
+    }
+}
