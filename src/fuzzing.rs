@@ -21,6 +21,7 @@ use crate::iter::InternalIterator;
 use crate::key::{compare_internal, seek_key, MAX_SEQUENCE};
 use crate::log::{LogReader, TailMode};
 use crate::sstable::block::Block;
+use crate::sstable::block_builder::KeyFormat;
 use crate::sstable::TableReader;
 use crate::testing::FaultyFs;
 use crate::version::VersionEdit;
@@ -47,12 +48,14 @@ fn exercise(it: &mut dyn InternalIterator, probes: &[&[u8]]) {
     let _ = it.status();
 }
 
-/// Decodes `data` as a block and iterates it.
+/// Decodes `data` as a block, with whole keys and with internal keys, and iterates it.
 pub fn block(data: &[u8]) {
-    if let Ok(block) = Block::new(Bytes::copy_from_slice(data), "fuzz".into(), 0) {
-        let block = Arc::new(block);
-        let probe = seek_key(b"m", MAX_SEQUENCE);
-        exercise(&mut block.iter(compare_internal), &[&probe, b"", data.get(..8).unwrap_or(b"")]);
+    for format in [KeyFormat::Plain, KeyFormat::Internal] {
+        if let Ok(block) = Block::with_key_format(Bytes::copy_from_slice(data), format, "fuzz".into(), 0) {
+            let block = Arc::new(block);
+            let probe = seek_key(b"m", MAX_SEQUENCE);
+            exercise(&mut block.iter(compare_internal), &[&probe, b"", data.get(..8).unwrap_or(b"")]);
+        }
     }
 }
 
@@ -104,7 +107,7 @@ fn repair_checksums(data: &mut [u8]) -> bool {
     fix(data, f.filter);
     fix(data, f.properties);
     let Some(index) = fix(data, f.index) else { return true };
-    let Ok(index) = Block::new(Bytes::from(index), "fuzz".into(), 0) else { return true };
+    let Ok(index) = Block::with_key_format(Bytes::from(index), f.key_format, "fuzz".into(), 0) else { return true };
     let index = Arc::new(index);
     let mut it = index.iter(compare_internal);
     it.seek_to_first();

@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::coding::{get_varint32, read_u32};
+use super::block_builder::KeyFormat;
+use crate::coding::{get_varint32, get_varint64, read_u32};
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
+use crate::key::TRAILER_LEN;
 
 /// Compares two keys of a block. Data and index blocks hold internal keys; the
 /// comparison is a plain function so blocks stay independent of what they store.
@@ -26,12 +28,19 @@ pub struct Block {
     /// The file and offset, for error messages.
     origin: Arc<str>,
     offset: u64,
+    format: KeyFormat,
 }
 
 impl Block {
-    /// Checks the restart array of `data` and wraps it. `origin` names the file and
-    /// `offset` is the block's position in it (both only for error messages).
+    /// Checks the restart array of `data`, a [`KeyFormat::Plain`] block, and wraps it.
+    /// `origin` names the file and `offset` is the block's position in it (both only
+    /// for error messages).
     pub fn new(data: Bytes, origin: Arc<str>, offset: u64) -> Result<Block> {
+        Self::with_key_format(data, KeyFormat::Plain, origin, offset)
+    }
+
+    /// Like [`Block::new`], for a block whose keys are stored as `format` says.
+    pub fn with_key_format(data: Bytes, format: KeyFormat, origin: Arc<str>, offset: u64) -> Result<Block> {
         let corrupt = |what: &str| Error::corruption(&origin, Some(offset), format!("block {what}"));
         let len = data.len();
         let num_restarts = read_u32(&data, len.wrapping_sub(4)).ok_or_else(|| corrupt("too short"))? as usize;
@@ -40,7 +49,7 @@ impl Block {
             Some(n) if n <= len && num_restarts > 0 => len - n,
             _ => return Err(corrupt("restart count out of range")),
         };
-        Ok(Block { data, restarts_offset, num_restarts, origin, offset })
+        Ok(Block { data, restarts_offset, num_restarts, origin, offset, format })
     }
 
     /// Bytes of the block, for cache accounting.
@@ -63,6 +72,7 @@ impl Block {
             key: Vec::new(),
             value: (0, 0),
             err: None,
+            restart_key: Vec::new(),
         }
     }
 }
@@ -80,6 +90,44 @@ pub struct BlockIter {
     key: Vec<u8>,
     value: (usize, usize),
     err: Option<Error>,
+    /// Scratch space for the keys of restart points, which an
+    /// [`KeyFormat::Internal`] block does not store contiguously.
+    restart_key: Vec<u8>,
+}
+
+/// An entry's header and key parts, as laid out at some offset of a block.
+struct RawEntry {
+    shared: usize,
+    /// The stored key bytes after the shared prefix.
+    delta: (usize, usize),
+    /// The internal-key trailer, in [`KeyFormat::Internal`] blocks.
+    trailer: Option<u64>,
+    value: (usize, usize),
+}
+
+impl Block {
+    /// Decodes the entry at `p` (bounds-checked against the restart array).
+    fn entry_at(&self, mut p: usize) -> Option<RawEntry> {
+        let data = &self.data[..self.restarts_offset];
+        let mut field = || -> Option<usize> {
+            let (v, n) = get_varint32(data.get(p..)?)?;
+            p += n;
+            Some(v as usize)
+        };
+        let (shared, non_shared, value_len) = (field()?, field()?, field()?);
+        let delta = (p, p.checked_add(non_shared)?);
+        p = delta.1;
+        let trailer = match self.format {
+            KeyFormat::Plain => None,
+            KeyFormat::Internal => {
+                let (t, n) = get_varint64(data.get(p..)?)?;
+                p += n;
+                Some(t)
+            }
+        };
+        let value = (p, p.checked_add(value_len)?);
+        (value.1 <= data.len()).then_some(RawEntry { shared, delta, trailer, value })
+    }
 }
 
 impl BlockIter {
@@ -104,26 +152,26 @@ impl BlockIter {
             self.current = self.limit();
             return false;
         }
-        let data = &self.block.data[..self.limit()];
-        let mut p = self.current;
-        let mut field = || -> Option<usize> {
-            let (v, n) = get_varint32(data.get(p..)?)?;
-            p += n;
-            Some(v as usize)
-        };
-        let (Some(shared), Some(non_shared), Some(value_len)) = (field(), field(), field()) else {
-            self.corrupt("truncated header");
+        let Some(e) = self.block.entry_at(self.current) else {
+            self.corrupt("truncated entry");
             return false;
         };
-        let end = p.checked_add(non_shared).and_then(|e| e.checked_add(value_len));
-        if shared > self.key.len() || end.is_none_or(|e| e > data.len()) {
-            self.corrupt("lengths out of range");
+        // The part of the previous key that sharing may cover.
+        let shareable = match e.trailer {
+            Some(_) => self.key.len().saturating_sub(TRAILER_LEN),
+            None => self.key.len(),
+        };
+        if e.shared > shareable {
+            self.corrupt("shared prefix longer than the previous key");
             return false;
         }
-        self.key.truncate(shared);
-        self.key.extend_from_slice(&data[p..p + non_shared]);
-        self.value = (p + non_shared, p + non_shared + value_len);
-        self.next_offset = self.value.1;
+        self.key.truncate(e.shared);
+        self.key.extend_from_slice(&self.block.data[e.delta.0..e.delta.1]);
+        if let Some(t) = e.trailer {
+            self.key.extend_from_slice(&t.to_le_bytes());
+        }
+        self.value = e.value;
+        self.next_offset = e.value.1;
         while self.restart_index + 1 < self.block.num_restarts
             && self.block.restart(self.restart_index + 1) <= self.current
         {
@@ -143,20 +191,25 @@ impl BlockIter {
         self.next_offset = offset;
     }
 
-    /// The full key stored at restart point `index` (which must not share a prefix).
-    fn restart_key(&self, index: usize) -> Option<&[u8]> {
-        let data = &self.block.data[..self.limit()];
-        let mut p = self.block.restart(index);
-        let mut field = || -> Option<usize> {
-            let (v, n) = get_varint32(data.get(p..)?)?;
-            p += n;
-            Some(v as usize)
-        };
-        let (shared, non_shared, _) = (field()?, field()?, field()?);
-        if shared != 0 {
+    /// Compares the key at restart point `index` (which must not share a prefix) with
+    /// `target`; `None` if the entry is damaged.
+    fn compare_restart(&mut self, index: usize, target: &[u8]) -> Option<Ordering> {
+        let e = self.block.entry_at(self.block.restart(index))?;
+        if e.shared != 0 {
             return None;
         }
-        data.get(p..p.checked_add(non_shared)?)
+        let stored = &self.block.data[e.delta.0..e.delta.1];
+        let key = match e.trailer {
+            // A plain key is compared where it lies.
+            None => stored,
+            Some(t) => {
+                self.restart_key.clear();
+                self.restart_key.extend_from_slice(stored);
+                self.restart_key.extend_from_slice(&t.to_le_bytes());
+                &self.restart_key
+            }
+        };
+        Some((self.cmp)(key, target))
     }
 }
 
@@ -191,8 +244,8 @@ impl InternalIterator for BlockIter {
         let (mut lo, mut hi) = (0usize, self.block.num_restarts - 1);
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
-            match self.restart_key(mid) {
-                Some(k) if (self.cmp)(k, target) == Ordering::Less => lo = mid,
+            match self.compare_restart(mid, target) {
+                Some(Ordering::Less) => lo = mid,
                 Some(_) => hi = mid - 1,
                 None => {
                     self.corrupt("bad restart entry");
@@ -343,15 +396,69 @@ mod tests {
         it.status().unwrap();
     }
 
+    /// Internal keys over `n` user keys, two versions each (a put and an older
+    /// delete), with seqnos from small to the largest there is.
+    fn internal_keys(n: usize) -> Vec<Vec<u8>> {
+        use crate::key::{make_internal_key, ValueKind, MAX_SEQUENCE};
+        let mut out = Vec::new();
+        for (i, k) in keys(n).iter().enumerate() {
+            let seq = if i % 7 == 0 { MAX_SEQUENCE - i as u64 } else { (i as u64) << (i % 50) };
+            out.push(make_internal_key(k.as_bytes(), seq.max(1), ValueKind::Put));
+            out.push(make_internal_key(k.as_bytes(), seq.max(1) - 1, ValueKind::Delete));
+        }
+        out
+    }
+
+    #[test]
+    fn internal_key_blocks_round_trip_and_are_smaller() {
+        use crate::key::compare_internal;
+        for interval in [1, 3, 16] {
+            let ks = internal_keys(60);
+            let mut plain = BlockBuilder::new(interval);
+            let mut internal = BlockBuilder::with_key_format(interval, KeyFormat::Internal);
+            for k in &ks {
+                plain.add(k, b"v");
+                internal.add(k, b"v");
+            }
+            let (plain, internal) = (plain.finish(), internal.finish());
+            assert!(internal.len() < plain.len(), "varint trailers must save space");
+            let block =
+                Arc::new(Block::with_key_format(Bytes::from(internal), KeyFormat::Internal, "t".into(), 0).unwrap());
+            let mut it = block.iter(compare_internal);
+            it.seek_to_first();
+            for k in &ks {
+                assert_eq!(it.key(), k.as_slice(), "interval {interval}");
+                it.next();
+            }
+            assert!(!it.valid());
+            it.seek_to_last();
+            for k in ks.iter().rev() {
+                assert_eq!(it.key(), k.as_slice());
+                it.prev();
+            }
+            for k in &ks {
+                it.seek(k);
+                assert_eq!(it.key(), k.as_slice(), "seek, interval {interval}");
+            }
+            it.status().unwrap();
+        }
+    }
+
     #[test]
     fn damaged_blocks_are_errors_not_panics() {
         assert!(Block::new(Bytes::from_static(&[1, 2]), "f".into(), 0).is_err());
         assert!(Block::new(Bytes::from_static(&[255, 255, 255, 255]), "f".into(), 0).is_err());
         assert!(Block::new(Bytes::from_static(&[0, 0, 0, 0]), "f".into(), 0).is_err());
+        for format in [KeyFormat::Plain, KeyFormat::Internal] {
+            every_damaged_byte(format);
+        }
+    }
+
+    fn every_damaged_byte(format: KeyFormat) {
         let good = {
-            let mut b = BlockBuilder::new(4);
-            for k in keys(40) {
-                b.add(k.as_bytes(), b"value");
+            let mut b = BlockBuilder::with_key_format(4, format);
+            for k in internal_keys(20) {
+                b.add(&k, b"value");
             }
             b.finish()
         };
@@ -360,9 +467,9 @@ mod tests {
             for flip in [0x01u8, 0x80, 0xff] {
                 let mut bad = good.clone();
                 bad[i] ^= flip;
-                let Ok(block) = Block::new(Bytes::from(bad), "x.sst".into(), 7) else { continue };
+                let Ok(block) = Block::with_key_format(Bytes::from(bad), format, "x.sst".into(), 7) else { continue };
                 let block = Arc::new(block);
-                let mut it = block.iter(<[u8]>::cmp);
+                let mut it = block.iter(crate::key::compare_internal);
                 let mut steps = 0;
                 it.seek_to_first();
                 while it.valid() && steps < 1000 {

@@ -9,14 +9,44 @@
 //! ```text
 //! block    := entry* restart* num_restarts
 //! entry    := shared: varint32 | non_shared: varint32 | value_len: varint32
-//!             | key_delta: [u8; non_shared] | value: [u8; value_len]
+//!             | key_delta: [u8; non_shared] | key_trailer? | value: [u8; value_len]
 //! restart  := u32 LE, offset of an entry whose `shared` is 0
 //! num_restarts := u32 LE (at least 1)
 //! ```
 //!
+//! Blocks of [`KeyFormat::Internal`] (every block of a table since format version 2)
+//! hold internal keys and store them in two parts: prefix sharing covers the user key
+//! only, and the 8-byte trailer (seqno << 8 | kind) follows the key delta as
+//! `key_trailer: varint64`. Seqnos are small numbers, so the trailer takes 3–5 bytes
+//! instead of 8; being nearly random within a block, it is the one part of an entry
+//! that block compression cannot shrink. [`KeyFormat::Plain`] blocks (format version
+//! 1) store the whole key and have no `key_trailer`.
+//!
 //! On disk every block is followed by a 5-byte trailer (see [`super::format`]).
 
-use crate::coding::put_varint32;
+use crate::coding::{put_varint32, put_varint64};
+use crate::key::{user_key, TRAILER_LEN};
+
+/// How a block stores its keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// Keys are opaque bytes, prefix-shared whole.
+    Plain,
+    /// Keys are internal keys: the user key is prefix-shared, the trailer a varint.
+    /// What tables write.
+    #[default]
+    Internal,
+}
+
+impl KeyFormat {
+    /// Bytes of a key that prefix sharing may cover.
+    fn shareable(self, key: &[u8]) -> &[u8] {
+        match self {
+            KeyFormat::Plain => key,
+            KeyFormat::Internal => user_key(key),
+        }
+    }
+}
 
 /// Builds one block; `finish` returns its bytes.
 pub struct BlockBuilder {
@@ -26,12 +56,20 @@ pub struct BlockBuilder {
     counter: usize,
     last_key: Vec<u8>,
     entries: usize,
+    format: KeyFormat,
 }
 
 impl BlockBuilder {
-    /// A builder that restarts prefix sharing every `restart_interval` entries.
+    /// A builder of [`KeyFormat::Plain`] blocks that restarts prefix sharing every
+    /// `restart_interval` entries.
     pub fn new(restart_interval: usize) -> Self {
+        Self::with_key_format(restart_interval, KeyFormat::Plain)
+    }
+
+    /// A builder of blocks that store keys as `format` says.
+    pub fn with_key_format(restart_interval: usize, format: KeyFormat) -> Self {
         BlockBuilder {
+            format,
             buf: Vec::new(),
             restarts: vec![0],
             restart_interval: restart_interval.max(1),
@@ -41,22 +79,31 @@ impl BlockBuilder {
         }
     }
 
-    /// Adds an entry; keys must be added in increasing order.
+    /// Adds an entry; keys must be added in increasing order, and be internal keys
+    /// (at least 8 bytes) in an [`KeyFormat::Internal`] block.
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
+        let stored = self.format.shareable(key);
         let shared = if self.counter < self.restart_interval {
-            key.iter().zip(&self.last_key).take_while(|(a, b)| a == b).count()
+            let last = self.format.shareable(&self.last_key);
+            stored.iter().zip(last).take_while(|(a, b)| a == b).count()
         } else {
             self.restarts.push(self.buf.len() as u32);
             self.counter = 0;
             0
         };
         put_varint32(&mut self.buf, shared as u32);
-        put_varint32(&mut self.buf, (key.len() - shared) as u32);
+        put_varint32(&mut self.buf, (stored.len() - shared) as u32);
         put_varint32(&mut self.buf, value.len() as u32);
-        self.buf.extend_from_slice(&key[shared..]);
+        self.buf.extend_from_slice(&stored[shared..]);
+        if self.format == KeyFormat::Internal {
+            let trailer = &key[stored.len()..];
+            let mut t = [0u8; TRAILER_LEN];
+            t[..trailer.len()].copy_from_slice(trailer);
+            put_varint64(&mut self.buf, u64::from_le_bytes(t));
+        }
         self.buf.extend_from_slice(value);
-        self.last_key.truncate(shared);
-        self.last_key.extend_from_slice(&key[shared..]);
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
         self.counter += 1;
         self.entries += 1;
     }

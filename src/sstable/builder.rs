@@ -8,7 +8,7 @@
 
 use std::io;
 
-use super::block_builder::BlockBuilder;
+use super::block_builder::{BlockBuilder, KeyFormat};
 use super::compression::{compress, Compression};
 use super::filter::BloomBuilder;
 use super::format::{block_trailer, BlockHandle, Footer, TableProperties, NO_COMPRESSION};
@@ -59,8 +59,8 @@ impl TableBuilder {
             file,
             opts,
             offset: 0,
-            data: BlockBuilder::new(DATA_RESTART_INTERVAL),
-            index: BlockBuilder::new(INDEX_RESTART_INTERVAL),
+            data: BlockBuilder::with_key_format(DATA_RESTART_INTERVAL, KeyFormat::Internal),
+            index: BlockBuilder::with_key_format(INDEX_RESTART_INTERVAL, KeyFormat::Internal),
             filter,
             props: TableProperties { min_seq: u64::MAX, ..TableProperties::default() },
             compressed: Vec::new(),
@@ -155,7 +155,7 @@ impl TableBuilder {
         let properties = self.write_block(&self.props.encode(), NO_COMPRESSION)?;
         let index_contents = self.index.finish();
         let index = self.write_block(&index_contents, NO_COMPRESSION)?;
-        let footer = Footer { index, filter, properties }.encode();
+        let footer = Footer { index, filter, properties, key_format: KeyFormat::Internal }.encode();
         self.file.append(&footer)?;
         self.offset += footer.len() as u64;
         self.file.sync()?;

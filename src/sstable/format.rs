@@ -19,12 +19,15 @@
 //!
 //! A table without a filter has `filter_size == 0`.
 
+pub use super::block_builder::KeyFormat;
 use crate::coding::{put_length_prefixed, put_varint64, Decoder};
 
 /// Identifies a strata SSTable ("strataST" in ASCII, little-endian).
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"strataST");
-/// The only format version written and read so far.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version written: 2 stores the keys of every block with
+/// [`KeyFormat::Internal`]. Version 1 tables (whole keys, [`KeyFormat::Plain`]) are
+/// still read.
+pub const FORMAT_VERSION: u32 = 2;
 /// Size of the fixed footer.
 pub const FOOTER_LEN: usize = 64;
 /// Size of the trailer after every block.
@@ -72,6 +75,8 @@ pub struct Footer {
     pub filter: BlockHandle,
     /// The properties block.
     pub properties: BlockHandle,
+    /// How the table's blocks store keys, from the format version.
+    pub key_format: KeyFormat,
 }
 
 impl Footer {
@@ -89,7 +94,11 @@ impl Footer {
         for (i, f) in fields.iter().enumerate() {
             out[i * 8..i * 8 + 8].copy_from_slice(&f.to_le_bytes());
         }
-        out[48..52].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let version = match self.key_format {
+            KeyFormat::Plain => 1,
+            KeyFormat::Internal => FORMAT_VERSION,
+        };
+        out[48..52].copy_from_slice(&u32::to_le_bytes(version));
         let crc = crc32fast::hash(&out[..52]);
         out[52..56].copy_from_slice(&crc.to_le_bytes());
         out[56..64].copy_from_slice(&TABLE_MAGIC.to_le_bytes());
@@ -112,13 +121,16 @@ impl Footer {
         if crc != crc32fast::hash(&src[..52]) {
             return Err("footer checksum mismatch");
         }
-        if version != FORMAT_VERSION {
-            return Err("unsupported table format version");
-        }
+        let key_format = match version {
+            1 => KeyFormat::Plain,
+            FORMAT_VERSION => KeyFormat::Internal,
+            _ => return Err("unsupported table format version"),
+        };
         Ok(Footer {
             index: BlockHandle { offset: f[0], size: f[1] },
             filter: BlockHandle { offset: f[2], size: f[3] },
             properties: BlockHandle { offset: f[4], size: f[5] },
+            key_format,
         })
     }
 }
@@ -198,9 +210,20 @@ mod tests {
             index: BlockHandle { offset: 1, size: 2 },
             filter: BlockHandle { offset: 3, size: 4 },
             properties: BlockHandle { offset: 5, size: u64::MAX },
+            key_format: KeyFormat::Internal,
         };
         let enc = f.encode();
         assert_eq!(Footer::decode(&enc), Ok(f));
+        // Version 1 tables still open, with whole keys.
+        let v1 = Footer { key_format: KeyFormat::Plain, ..f };
+        assert_eq!(Footer::decode(&v1.encode()), Ok(v1));
+        assert_eq!(u32::from_le_bytes(v1.encode()[48..52].try_into().unwrap()), 1);
+        // An unknown version is refused (crc recomputed so that only the version is wrong).
+        let mut future = enc;
+        future[48..52].copy_from_slice(&3u32.to_le_bytes());
+        let crc = crc32fast::hash(&future[..52]);
+        future[52..56].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(Footer::decode(&future), Err("unsupported table format version"));
         let mut bad = enc;
         bad[3] ^= 1;
         assert_eq!(Footer::decode(&bad), Err("footer checksum mismatch"));

@@ -19,7 +19,9 @@ use super::block::{Block, BlockIter};
 use super::cache::BlockCache;
 use super::compression::decompress;
 use super::filter::BloomFilter;
-use super::format::{block_trailer, BlockHandle, Footer, TableProperties, FOOTER_LEN, NO_COMPRESSION, TRAILER_LEN};
+use super::format::{
+    block_trailer, BlockHandle, Footer, KeyFormat, TableProperties, FOOTER_LEN, NO_COMPRESSION, TRAILER_LEN,
+};
 use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::iter::InternalIterator;
@@ -49,6 +51,7 @@ pub struct TableReader {
     filter: Option<BloomFilter>,
     props: TableProperties,
     cache: Option<Arc<BlockCache>>,
+    key_format: KeyFormat,
 }
 
 impl TableReader {
@@ -66,7 +69,7 @@ impl TableReader {
         let props = TableProperties::decode(&props_raw)
             .ok_or_else(|| Error::corruption(&name, Some(footer.properties.offset), "malformed properties block"))?;
         let index_raw = read_contents(file.as_ref(), &name, footer.index)?;
-        let index = Arc::new(Block::new(index_raw, name.clone(), footer.index.offset)?);
+        let index = Arc::new(Block::with_key_format(index_raw, footer.key_format, name.clone(), footer.index.offset)?);
         let filter = if footer.filter.size > 0 {
             let data = read_contents(file.as_ref(), &name, footer.filter)?.to_vec();
             let filter = BloomFilter::new(data)
@@ -76,7 +79,7 @@ impl TableReader {
             None
         };
         let id = NEXT_TABLE_ID.fetch_add(1, AtomicOrdering::Relaxed);
-        Ok(TableReader { file, name, id, index, filter, props, cache })
+        Ok(TableReader { file, name, id, index, filter, props, cache, key_format: footer.key_format })
     }
 
     /// The table's properties (key range, seqno range, counts).
@@ -117,7 +120,7 @@ impl TableReader {
             }
         }
         let contents = read_contents(self.file.as_ref(), &self.name, handle)?;
-        let block = Arc::new(Block::new(contents, self.name.clone(), handle.offset)?);
+        let block = Arc::new(Block::with_key_format(contents, self.key_format, self.name.clone(), handle.offset)?);
         if let (Some(cache), true) = (&self.cache, fill_cache) {
             cache.insert(self.id, handle.offset, block.clone());
         }
