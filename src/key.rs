@@ -103,8 +103,14 @@ fn trailer(ikey: &[u8]) -> u64 {
 
 /// Orders internal keys: user key ascending, then trailer (seqno, kind) descending.
 pub fn compare_internal(a: &[u8], b: &[u8]) -> Ordering {
-    match user_key(a).cmp(user_key(b)) {
-        Ordering::Equal => trailer(b).cmp(&trailer(a)),
+    compare_internal_parts(user_key(a), trailer(a), b)
+}
+
+/// [`compare_internal`] for a key held as its user key and its trailer (`seq << 8 |
+/// kind`), as blocks store them, so that it need not be put together first.
+pub fn compare_internal_parts(a_user_key: &[u8], a_trailer: u64, b: &[u8]) -> Ordering {
+    match a_user_key.cmp(user_key(b)) {
+        Ordering::Equal => trailer(b).cmp(&a_trailer),
         ord => ord,
     }
 }

@@ -14,7 +14,7 @@ use super::block_builder::KeyFormat;
 use crate::coding::{get_varint32, get_varint64, read_u32};
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
-use crate::key::TRAILER_LEN;
+use crate::key::{compare_internal_parts, TRAILER_LEN};
 
 /// Compares two keys of a block. Data and index blocks hold internal keys; the
 /// comparison is a plain function so blocks stay independent of what they store.
@@ -61,7 +61,10 @@ impl Block {
         read_u32(&self.data, self.restarts_offset + i * 4).unwrap_or(u32::MAX) as usize
     }
 
-    /// A cursor over the block's entries.
+    /// A cursor over the block's entries, which are in `cmp` order. A
+    /// [`KeyFormat::Internal`] block holds internal keys, so `cmp` must be
+    /// [`crate::key::compare_internal`]; its restart points are compared in place with
+    /// that order.
     pub fn iter(self: &Arc<Self>, cmp: KeyCmp) -> BlockIter {
         BlockIter {
             block: self.clone(),
@@ -72,7 +75,6 @@ impl Block {
             key: Vec::new(),
             value: (0, 0),
             err: None,
-            restart_key: Vec::new(),
         }
     }
 }
@@ -90,9 +92,6 @@ pub struct BlockIter {
     key: Vec<u8>,
     value: (usize, usize),
     err: Option<Error>,
-    /// Scratch space for the keys of restart points, which an
-    /// [`KeyFormat::Internal`] block does not store contiguously.
-    restart_key: Vec<u8>,
 }
 
 /// An entry's header and key parts, as laid out at some offset of a block.
@@ -192,24 +191,18 @@ impl BlockIter {
     }
 
     /// Compares the key at restart point `index` (which must not share a prefix) with
-    /// `target`; `None` if the entry is damaged.
-    fn compare_restart(&mut self, index: usize, target: &[u8]) -> Option<Ordering> {
+    /// `target`, where it lies in the block; `None` if the entry is damaged.
+    fn compare_restart(&self, index: usize, target: &[u8]) -> Option<Ordering> {
         let e = self.block.entry_at(self.block.restart(index))?;
         if e.shared != 0 {
             return None;
         }
         let stored = &self.block.data[e.delta.0..e.delta.1];
-        let key = match e.trailer {
-            // A plain key is compared where it lies.
-            None => stored,
-            Some(t) => {
-                self.restart_key.clear();
-                self.restart_key.extend_from_slice(stored);
-                self.restart_key.extend_from_slice(&t.to_le_bytes());
-                &self.restart_key
-            }
-        };
-        Some((self.cmp)(key, target))
+        Some(match e.trailer {
+            None => (self.cmp)(stored, target),
+            // Internal-key blocks are in internal-key order (see `Block::iter`).
+            Some(t) => compare_internal_parts(stored, t, target),
+        })
     }
 }
 
