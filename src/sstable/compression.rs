@@ -70,12 +70,8 @@ pub fn decompress(compression: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
             if len > MAX_UNCOMPRESSED {
                 return Err(format!("compressed block claims {len} bytes uncompressed"));
             }
-            // Decodes into uninitialised capacity `len`; writing past it is an error.
-            match lz4_flex::block::decompress(&stored[header..], len) {
-                Ok(out) if out.len() == len => Ok(out),
-                Ok(out) => Err(format!("compressed block decodes to {} bytes, header says {len}", out.len())),
-                Err(e) => Err(format!("compressed block does not decode: {e}")),
-            }
+            super::lz4::decompress(&stored[header..], len)
+                .map_err(|why| format!("compressed block does not decode: {why}"))
         }
         other => Err(format!("unknown block compression {other}")),
     }

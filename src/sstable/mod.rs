@@ -8,6 +8,7 @@ pub mod cache;
 pub mod compression;
 pub mod filter;
 pub mod format;
+pub mod lz4;
 pub mod reader;
 
 pub use builder::{TableBuilder, TableOptions};
