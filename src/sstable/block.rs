@@ -72,7 +72,9 @@ impl Block {
             current: self.restarts_offset,
             next_offset: self.restarts_offset,
             restart_index: 0,
-            key: Vec::new(),
+            // Room for a typical key and its trailer: growing from empty cost two
+            // allocations per iterator, and a get makes one iterator per block.
+            key: Vec::with_capacity(64),
             value: (0, 0),
             err: None,
         }
