@@ -1,6 +1,6 @@
 //! Criterion benches of the engine's parts, each beside a baseline where one exists:
-//! the skiplist against `BTreeMap` and `crossbeam-skiplist`, block build and seek, bloom
-//! build and probe, and WAL append.
+//! the skiplist against `BTreeMap` and `crossbeam-skiplist`, block build and seek, LZ4
+//! block decoding against lz4_flex's decoder, bloom build and probe, and WAL append.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -124,6 +124,36 @@ fn blocks(c: &mut Criterion) {
     g.finish();
 }
 
+/// Decoding one 4 KiB data block of db_bench-like entries (16-byte keys, 100-byte values
+/// made of 50 random printable bytes twice), our decoder beside lz4_flex's.
+fn lz4_decode(c: &mut Criterion) {
+    let mut x = 0x5eedu64;
+    let mut bb = BlockBuilder::new(16);
+    for i in 0..32u64 {
+        let half: Vec<u8> = (0..50)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b' ' + (x % 95) as u8
+            })
+            .collect();
+        let key = make_internal_key(format!("{:016}", 2 * i).as_bytes(), i, ValueKind::Put);
+        bb.add(&key, &[half.as_slice(), half.as_slice()].concat());
+    }
+    let raw = bb.finish();
+    let compressed = lz4_flex::block::compress(&raw);
+    let mut g = c.benchmark_group("lz4_decode_4k_block");
+    g.throughput(Throughput::Bytes(raw.len() as u64));
+    g.bench_function("strata", |b| {
+        b.iter(|| strata::sstable::lz4::decompress(black_box(&compressed), raw.len()).expect("decode"))
+    });
+    g.bench_function("lz4_flex", |b| {
+        b.iter(|| lz4_flex::block::decompress(black_box(&compressed), raw.len()).expect("decode"))
+    });
+    g.finish();
+}
+
 fn bloom(c: &mut Criterion) {
     let mut g = c.benchmark_group("bloom_10_bits");
     g.throughput(Throughput::Elements(N));
@@ -173,5 +203,5 @@ fn wal(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, skiplist, blocks, bloom, wal);
+criterion_group!(benches, skiplist, blocks, lz4_decode, bloom, wal);
 criterion_main!(benches);

@@ -2,7 +2,7 @@
 //! `cargo test` replays every committed corpus file through exactly the same code
 //! (`tests/fuzz_corpus.rs`), and a crash found once stays fixed.
 //!
-//! The decoders ([`block`], [`table`], [`wal`], [`manifest`]) must accept any bytes
+//! The decoders ([`block`], [`table`], [`wal`], [`manifest`], [`lz4`]) must accept any bytes
 //! without panicking, looping forever or allocating without bound. [`ops`] reads the
 //! bytes as a sequence of operations on a small database and panics if it ever disagrees
 //! with a `BTreeMap`, or if any call fails: its file system is a healthy in-memory one,
@@ -57,6 +57,22 @@ pub fn block(data: &[u8]) {
             exercise(&mut block.iter(compare_internal), &[&probe, b"", data.get(..8).unwrap_or(b"")]);
         }
     }
+}
+
+/// The LZ4 block decoder ([`crate::sstable::lz4`]) on any bytes. The first two bytes
+/// promise an output length and the rest is decoded: the result is an error or exactly
+/// that many bytes. Then the whole input, compressed by lz4_flex, must decode back to
+/// itself (a differential check of every copy path).
+pub fn lz4(data: &[u8]) {
+    use crate::sstable::lz4::decompress;
+    if let Some((len, src)) = data.split_first_chunk::<2>() {
+        let len = usize::from(u16::from_le_bytes(*len));
+        if let Ok(out) = decompress(src, len) {
+            assert_eq!(out.len(), len, "decoded length differs from the promised one");
+        }
+    }
+    let compressed = lz4_flex::block::compress(data);
+    assert_eq!(decompress(&compressed, data.len()).as_deref(), Ok(data), "lz4 round trip");
 }
 
 struct MemFile(Vec<u8>);

@@ -37,6 +37,7 @@ fn corpora_replay_without_failures() {
         ("wal", fuzzing::wal),
         ("manifest", fuzzing::manifest),
         ("ops", fuzzing::ops),
+        ("lz4", fuzzing::lz4),
     ] {
         let n = replay(target, run);
         assert!(n > 0, "no corpus files for {target}");

@@ -16,7 +16,7 @@ fi
 export ROCKSDB_LIB_DIR=/usr/lib/x86_64-linux-gnu
 cargo build --release
 # strata alone, so that it gets the lz4_flex features it would get in any embedder
-# (fjall's `safe-decode` would otherwise be unified into it); the parent runs the
+# (fjall's `safe-encode` would otherwise be unified into it); the parent runs the
 # strata child from this build.
 cargo build --release --no-default-features --target-dir target/solo
 export STRATA_PEERS_SOLO_EXE="$PWD/target/solo/release/strata-peers"

@@ -1,7 +1,8 @@
 //! The three peers strata is measured against, configured as `engines.rs` says.
 //! Behind the `peers` feature so that strata can also be built alone: fjall turns on
-//! lz4_flex's `safe-decode`, and cargo's feature unification would otherwise hand strata
-//! that slower decoder too, which no embedder of strata alone would get.
+//! lz4_flex's default features (`safe-encode`, `safe-decode`), and cargo's feature
+//! unification would otherwise hand strata the slower safe encoder too, which no
+//! embedder of strata alone would get. (Strata decodes blocks with its own decoder.)
 
 use std::path::Path;
 use std::time::Duration;
