@@ -25,7 +25,8 @@
 //! than the caller asked for.
 
 /// Decodes the LZ4 block `src`, which must decode to exactly `len` bytes, into a new
-/// vector.
+/// vector. `len` is allocated up front, so a caller reading it from disk bounds it first
+/// (as [`super::compression::decompress`] does).
 pub fn decompress(src: &[u8], len: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(len);
     let mut ip = 0;
