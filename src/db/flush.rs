@@ -2,9 +2,10 @@
 //!
 //! The thread waits for frozen memtables and flushes the oldest first, so WALs retire
 //! in order. A flush writes and fsyncs the table (the directory too), records it in the
-//! MANIFEST together with the new oldest-live WAL number, installs the new version and
-//! drops the memtable in one step under the state lock (so a reader sees the data in
-//! exactly one place), and finally deletes the WAL it no longer needs.
+//! MANIFEST together with the new oldest-live WAL number, and installs the new version
+//! and drops the memtable in one step under the state lock (so a reader sees the data in
+//! exactly one place). The WAL it no longer needs is deleted between the MANIFEST
+//! write and the install, so a caller of `flush()` never sees it on disk.
 //!
 //! A failed flush removes its partial table and puts the database into the error
 //! state: writes fail with `Error::Background`, reads go on, and the WAL still holds
@@ -58,22 +59,25 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
     // stays; the next open removes it if no edit names it.
     let mut versions = db.versions.lock();
     let version = versions.log_and_apply(edit)?;
-    let old_logs: Vec<u64> = {
+    // The MANIFEST no longer needs the memtable's WAL. It goes before `flush()` callers
+    // are woken, so that a returned flush leaves no retired log behind on disk (the
+    // memtable itself stays readable until the install below). Best effort: a leftover
+    // log below the MANIFEST's log number is removed at open.
+    let retired = db.state.lock().frozen.first().map(|f| f.log_number);
+    if let Some(log) = retired {
+        let _ = db.fs.remove(&super::wal_path(&db.dir, log));
+    }
+    {
         let mut st = db.state.lock();
         let done = st.frozen.remove(0);
         let imms = st.sv.imms.iter().filter(|m| !Arc::ptr_eq(m, &done.mem)).cloned().collect();
         let sv = SuperVersion { mem: st.sv.mem.clone(), imms, version };
         db.install(&mut st, sv);
         db.flushed_cv.notify_all();
-        vec![done.log_number]
-    };
+    }
     drop(versions);
     Counters::add(&db.stats.flushes, 1);
     db.wake_compaction();
-    for log in old_logs {
-        // Best effort: a leftover log below the MANIFEST's log number is removed at open.
-        let _ = db.fs.remove(&super::wal_path(&db.dir, log));
-    }
     Ok(())
 }
 
