@@ -2,9 +2,14 @@
 //! amplification figures.
 //!
 //! Keys are db_bench's: the key number in decimal, zero-padded to `--key-size` bytes.
-//! Values are `--value-size` pseudo-random bytes. Every thread runs `num / threads`
-//! operations of the workload; latencies of every operation are kept and sorted for the
-//! percentiles.
+//! Values are db_bench's too: successive `--value-size` slices of a 1 MiB pool whose
+//! pieces each repeat half a value of random printable bytes, so that they compress to
+//! about half (db_bench's default `--compression_ratio=0.5`) and no two neighbouring
+//! values are alike. Every thread runs `num / threads` operations of a write workload
+//! (`reads / threads` of a read workload) over keys below `num`;
+//! latencies of every operation are kept and sorted for the percentiles. `flush` and
+//! `compact` are one timed operation each: flush the memtable and wait for compactions,
+//! or compact everything.
 
 use std::time::{Duration, Instant};
 
@@ -24,13 +29,17 @@ pub const WORKLOADS: &[&str] = &[
     "readreverse",
     "readwhilewriting",
     "deleterandom",
+    "flush",
+    "compact",
 ];
 
 /// Shape of the keys and values.
 #[derive(Clone, Copy)]
 pub struct Shape {
-    /// Operations per workload.
+    /// Keys in the key space, and operations per write workload.
     pub num: u64,
+    /// Operations per read workload (db_bench's `--reads`).
+    pub reads: u64,
     /// Key bytes.
     pub key_size: usize,
     /// Value bytes.
@@ -55,9 +64,38 @@ impl Shape {
         k
     }
 
-    /// A pseudo-random value.
-    pub fn value(&self, rng: &mut Rng) -> Vec<u8> {
-        (0..self.value_size).map(|_| b'a' + (rng.next() % 26) as u8).collect()
+}
+
+/// db_bench-like values: see the module comment.
+pub struct ValuePool {
+    data: Vec<u8>,
+    value_size: usize,
+    next: usize,
+}
+
+impl ValuePool {
+    const BYTES: usize = 1 << 20;
+
+    /// A pool for values of `value_size` bytes.
+    pub fn new(value_size: usize, rng: &mut Rng) -> ValuePool {
+        let half = value_size.div_ceil(2).max(1);
+        let mut data = Vec::with_capacity(Self::BYTES.max(value_size) + 2 * half);
+        while data.len() < Self::BYTES.max(value_size) {
+            let piece: Vec<u8> = (0..half).map(|_| b' ' + (rng.next() % 95) as u8).collect();
+            data.extend_from_slice(&piece);
+            data.extend_from_slice(&piece);
+        }
+        ValuePool { data, value_size, next: 0 }
+    }
+
+    /// The next value (pieces wrap around the pool).
+    pub fn next_value(&mut self) -> &[u8] {
+        if self.next + self.value_size > self.data.len() {
+            self.next = 0;
+        }
+        let at = self.next;
+        self.next += self.value_size;
+        &self.data[at..at + self.value_size]
     }
 }
 
@@ -173,8 +211,11 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
 pub fn run(db: &Db, name: &str, shape: Shape, seed: u64) -> Result<Report> {
     let before = db.stats();
     let start = Instant::now();
-    let per_thread = (shape.num / shape.threads.max(1)).max(1);
-    let bar = progress(per_thread * shape.threads.max(1), name);
+    // flush and compact are one operation, done once.
+    let threads = if matches!(name, "flush" | "compact") { 1 } else { shape.threads.max(1) };
+    let ops = if matches!(name, "fillseq" | "fillrandom" | "overwrite" | "deleterandom") { shape.num } else { shape.reads };
+    let per_thread = (ops / threads).max(1);
+    let bar = progress(per_thread * threads, name);
     let stop_writer = std::sync::atomic::AtomicBool::new(false);
     let results: Vec<Result<(Vec<u64>, u64, u64)>> = std::thread::scope(|s| {
         // readwhilewriting: one extra thread overwrites random keys until the readers are
@@ -182,14 +223,14 @@ pub fn run(db: &Db, name: &str, shape: Shape, seed: u64) -> Result<Report> {
         let writer = (name == "readwhilewriting").then(|| {
             s.spawn(|| -> Result<()> {
                 let mut rng = Rng(seed ^ 0xdead_beef);
-                let value = shape.value(&mut rng);
+                let mut values = ValuePool::new(shape.value_size, &mut rng);
                 while !stop_writer.load(std::sync::atomic::Ordering::Relaxed) {
-                    db.put(shape.key(rng.next() % shape.num), &value)?;
+                    db.put(shape.key(rng.next() % shape.num), values.next_value())?;
                 }
                 Ok(())
             })
         });
-        let handles: Vec<_> = (0..shape.threads.max(1))
+        let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let bar = bar.clone();
                 s.spawn(move || {
@@ -244,7 +285,7 @@ fn worker(
     let mut lat = Vec::with_capacity(ops as usize);
     let (mut bytes, mut found) = (0u64, 0u64);
     let entry_bytes = (shape.key_size + shape.value_size) as u64;
-    let value = shape.value(&mut rng);
+    let mut values = ValuePool::new(shape.value_size, &mut rng);
     let timed = |lat: &mut Vec<u64>, f: &mut dyn FnMut() -> Result<u64>| -> Result<u64> {
         let t = Instant::now();
         let r = f()?;
@@ -252,6 +293,17 @@ fn worker(
         Ok(r)
     };
     match name {
+        "flush" | "compact" => {
+            let t = Instant::now();
+            if name == "flush" {
+                db.flush()?;
+                db.wait_for_compactions()?;
+            } else {
+                db.compact()?;
+            }
+            lat.push(t.elapsed().as_nanos() as u64);
+            bar.inc(ops);
+        }
         "readseq" | "readreverse" => {
             let t = Instant::now();
             let mut last = Instant::now();
@@ -279,7 +331,7 @@ fn worker(
                     _ => rng.next() % shape.num,
                 };
                 let got = timed(&mut lat, &mut || match name {
-                    "fillseq" | "fillrandom" | "overwrite" => db.put(shape.key(n), &value).map(|()| 0),
+                    "fillseq" | "fillrandom" | "overwrite" => db.put(shape.key(n), values.next_value()).map(|()| 0),
                     "deleterandom" => db.delete(shape.key(n)).map(|()| 0),
                     "readrandom" | "readwhilewriting" => db.get(shape.key(n)).map(|v| u64::from(v.is_some())),
                     "readmissing" => db.get(shape.missing_key(n)).map(|v| u64::from(v.is_some())),

@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde_json::json;
 use strata::{Compaction, Compression, Db, Options, Result};
 
-use crate::bench::{progress, Rng, Shape};
+use crate::bench::{progress, Rng, Shape, ValuePool};
 use crate::svg::{self, Series};
 
 /// What one strategy did.
@@ -43,7 +43,7 @@ fn run_one(name: &'static str, strategy: Compaction, shape: Shape, memtable: usi
     let options = Options::default().memtable_size(memtable).compaction(strategy).compression(Compression::None);
     let db = Db::open(dir, options)?;
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let value = shape.value(&mut rng);
+    let mut values = ValuePool::new(shape.value_size, &mut rng);
     let total = 2 * shape.num;
     let bar = progress(total, name);
     let (mut write_lat, mut read_lat) = (Vec::with_capacity(total as usize), Vec::new());
@@ -57,7 +57,7 @@ fn run_one(name: &'static str, strategy: Compaction, shape: Shape, memtable: usi
             db.get(shape.key(n))?;
             read_lat.push(t.elapsed().as_nanos() as u64);
         } else {
-            db.put(shape.key(n), &value)?;
+            db.put(shape.key(n), values.next_value())?;
             write_lat.push(t.elapsed().as_nanos() as u64);
         }
         if i % (total / 100).max(1) == 0 {

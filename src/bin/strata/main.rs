@@ -41,9 +41,12 @@ enum Command {
         /// Comma-separated workloads, run in order (db_bench names).
         #[arg(long, default_value = "fillseq,fillrandom,readrandom")]
         benchmarks: String,
-        /// Operations per workload.
+        /// Keys, and operations per write workload.
         #[arg(long, default_value_t = 1_000_000)]
         num: u64,
+        /// Operations per read workload (default: --num).
+        #[arg(long)]
+        reads: Option<u64>,
         #[arg(long, default_value_t = 16)]
         key_size: usize,
         #[arg(long, default_value_t = 100)]
@@ -139,6 +142,7 @@ fn run(cli: Cli) -> strata::Result<()> {
         Command::Bench {
             benchmarks,
             num,
+            reads,
             key_size,
             value_size,
             threads,
@@ -149,8 +153,8 @@ fn run(cli: Cli) -> strata::Result<()> {
             cache_size,
             json,
         } => {
-            if key_size == 0 || threads == 0 || num == 0 {
-                return Err(strata::Error::InvalidArgument("--num, --key-size and --threads must be positive".into()));
+            if key_size == 0 || threads == 0 || num == 0 || reads == Some(0) {
+                return Err(strata::Error::InvalidArgument("--num, --reads, --key-size and --threads must be positive".into()));
             }
             let names: Vec<&str> = benchmarks.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
             if let Some(bad) = names.iter().find(|n| !bench::WORKLOADS.contains(n)) {
@@ -168,7 +172,8 @@ fn run(cli: Cli) -> strata::Result<()> {
                 .block_cache_size(cache_size)
                 .sync_writes(sync)
                 .compaction(compaction.compaction());
-            let shape = bench::Shape { num, key_size, value_size, threads };
+            let reads = reads.unwrap_or(num);
+            let shape = bench::Shape { num, reads, key_size, value_size, threads };
             let mut database = Db::open(&dir, options.clone())?;
             let mut reports = Vec::new();
             if !json {
@@ -207,7 +212,7 @@ fn run(cli: Cli) -> strata::Result<()> {
             if key_size == 0 || num == 0 {
                 return Err(strata::Error::InvalidArgument("--num and --key-size must be positive".into()));
             }
-            let shape = bench::Shape { num, key_size, value_size, threads: 1 };
+            let shape = bench::Shape { num, reads: num, key_size, value_size, threads: 1 };
             let work = temp_dir("compare");
             let outcomes = compare::run(shape, memtable_size, &work);
             let _ = std::fs::remove_dir_all(&work);
