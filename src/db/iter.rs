@@ -13,7 +13,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::{DbInner, SuperVersion};
 use crate::error::{Error, Result};
@@ -58,6 +58,32 @@ pub(crate) fn prefix_bounds(prefix: &[u8]) -> Bounds {
     (Bound::Included(prefix.to_vec()), hi)
 }
 
+/// Owns the keys a forward scan returns. After the first (which gets an allocation of
+/// its own, so that "seek and read one" allocates no more than it needs), each is
+/// copied into a shared 4 KiB chunk: a scan allocates once per chunk rather than once
+/// per key. A key the caller keeps keeps its chunk alive (at most 4 KiB each), as a
+/// value keeps its block.
+#[derive(Default)]
+struct KeyArena {
+    chunk: BytesMut,
+    copied: bool,
+}
+
+impl KeyArena {
+    const CHUNK: usize = 4096;
+
+    fn copy(&mut self, key: &[u8]) -> Bytes {
+        if !std::mem::replace(&mut self.copied, true) {
+            return Bytes::copy_from_slice(key);
+        }
+        if self.chunk.capacity() - self.chunk.len() < key.len() {
+            self.chunk = BytesMut::with_capacity(Self::CHUNK.max(key.len()));
+        }
+        self.chunk.extend_from_slice(key);
+        self.chunk.split().freeze()
+    }
+}
+
 /// Iterator over `(key, value)` pairs; see the module comment.
 pub struct Iter {
     sv: Arc<SuperVersion>,
@@ -75,6 +101,7 @@ pub struct Iter {
     /// the next entry is asked for, so that "seek and read one" never positions the
     /// sources a merge left deferred (see [`MergingIterator`]).
     front_advance: bool,
+    front_keys: KeyArena,
     /// Backward: the key being gathered and its newest visible version so far.
     back_group: Option<(Vec<u8>, Option<Version>)>,
     done: bool,
@@ -97,6 +124,7 @@ impl Iter {
             back_last: None,
             front_skip: None,
             front_advance: false,
+            front_keys: KeyArena::default(),
             back_group: None,
             done: false,
             pending_error,
@@ -185,7 +213,7 @@ impl Iter {
             }
             // One copy of the key; the value is a slice of its cached block where it
             // comes from a table.
-            let key = Bytes::copy_from_slice(k.user_key);
+            let key = self.front_keys.copy(k.user_key);
             let kind = k.kind;
             let value = if kind == ValueKind::Put { it.value_bytes() } else { Bytes::new() };
             let crossed = self.back_last.as_ref().is_some_and(|b| key >= b);
@@ -309,6 +337,20 @@ impl DoubleEndedIterator for Iter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arena_keys_stay_intact_across_chunks_and_outlive_the_arena() {
+        let mut arena = KeyArena::default();
+        // Lengths from empty to past a whole chunk, so that keys fill chunks exactly,
+        // straddle their ends and need chunks of their own.
+        let keys: Vec<Vec<u8>> =
+            (0..3000u32).map(|i| (0..(i * 37 % 5000) as usize).map(|j| (i as usize + j) as u8).collect()).collect();
+        let copies: Vec<Bytes> = keys.iter().map(|k| arena.copy(k)).collect();
+        drop(arena);
+        for (k, c) in keys.iter().zip(&copies) {
+            assert_eq!(k.as_slice(), c.as_ref());
+        }
+    }
 
     #[test]
     fn prefix_bounds_cover_exactly_the_prefix() {

@@ -31,14 +31,18 @@ enum Direction {
 /// Merges sorted children into one sorted cursor.
 pub struct MergingIterator {
     children: Vec<Box<dyn InternalIterator>>,
+    /// The children that are positioned on an entry (not exhausted, failed or deferred),
+    /// in child order: the only ones a step compares. Exhausted sources (an empty
+    /// memtable, a table scanned to its end) so cost nothing per step.
+    live: Vec<usize>,
     current: Option<usize>,
     direction: Direction,
     /// Set once any child reports an error; from then on the merge is invalid (a child
     /// dropping out silently would make the merge skip its keys).
     failed: bool,
-    /// Children not yet positioned for the last forward seek (see the module comment).
-    deferred: Vec<bool>,
-    any_deferred: bool,
+    /// Children not yet positioned for the last forward seek (see the module comment),
+    /// in child order; empty (and unallocated) until a seek defers one.
+    deferred: Vec<usize>,
     /// The last forward seek's target, which deferred children still have to seek to.
     deferred_target: Vec<u8>,
 }
@@ -46,40 +50,59 @@ pub struct MergingIterator {
 impl MergingIterator {
     /// Merges `children`, newest first.
     pub fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
-        let deferred = vec![false; children.len()];
         MergingIterator {
+            live: Vec::with_capacity(children.len()),
             children,
             current: None,
             direction: Direction::Forward,
             failed: false,
-            deferred,
-            any_deferred: false,
+            deferred: Vec::new(),
             deferred_target: Vec::new(),
         }
     }
 
-    fn pick(&mut self, want: Ordering) {
-        let mut best: Option<usize> = None;
+    /// Recomputes `live` after children were re-positioned.
+    fn collect_live(&mut self) {
+        self.live.clear();
         for (i, child) in self.children.iter().enumerate() {
-            if self.any_deferred && self.deferred[i] {
+            if self.deferred.contains(&i) {
                 continue;
             }
-            if !child.valid() {
+            if child.valid() {
+                self.live.push(i);
+            } else {
                 // Exhausted, or failed: only the latter stops the merge.
                 self.failed = self.failed || child.status().is_err();
-                continue;
             }
-            best = match best {
-                Some(b) if compare_internal(child.key(), self.children[b].key()) != want => Some(b),
-                _ => Some(i),
-            };
         }
-        self.current = best;
+    }
+
+    /// Drops child `i` from `live` if its last step left it without an entry.
+    fn after_step(&mut self, i: usize) {
+        let child = &self.children[i];
+        if !child.valid() {
+            self.failed = self.failed || child.status().is_err();
+            self.live.retain(|&j| j != i);
+        }
+    }
+
+    /// Points `current` at the live child whose key is first in the `want` order; ties,
+    /// which unique seqnos rule out, go to the earlier child.
+    fn pick(&mut self, want: Ordering) {
+        let mut best: Option<(usize, &[u8])> = None;
+        for &i in &self.live {
+            let key = self.children[i].key();
+            match best {
+                Some((_, best_key)) if compare_internal(key, best_key) != want => {}
+                _ => best = Some((i, key)),
+            }
+        }
+        self.current = best.map(|(i, _)| i);
     }
 
     fn find_smallest(&mut self) {
         self.pick(Ordering::Less);
-        if !self.any_deferred {
+        if self.deferred.is_empty() {
             return;
         }
         // Deferred children hold only user keys past the target's, so they matter as
@@ -88,29 +111,22 @@ impl MergingIterator {
             self.current.is_some_and(|c| user_key(self.children[c].key()) == user_key(&self.deferred_target));
         if !on_target {
             self.position_deferred();
+            self.collect_live();
             self.pick(Ordering::Less);
         }
     }
 
     /// Positions every deferred child for the seek that deferred it.
     fn position_deferred(&mut self) {
-        if !self.any_deferred {
-            return;
+        for &i in &self.deferred {
+            self.children[i].seek(&self.deferred_target);
         }
-        for (child, deferred) in self.children.iter_mut().zip(self.deferred.iter_mut()) {
-            if std::mem::take(deferred) {
-                child.seek(&self.deferred_target);
-            }
-        }
-        self.any_deferred = false;
+        self.deferred.clear();
     }
 
     /// Forgets deferred children before an operation that re-positions every child.
     fn clear_deferred(&mut self) {
-        if self.any_deferred {
-            self.deferred.iter_mut().for_each(|d| *d = false);
-            self.any_deferred = false;
-        }
+        self.deferred.clear();
     }
 
     fn find_largest(&mut self) {
@@ -127,6 +143,7 @@ impl InternalIterator for MergingIterator {
         self.clear_deferred();
         self.children.iter_mut().for_each(|c| c.seek_to_first());
         self.direction = Direction::Forward;
+        self.collect_live();
         self.find_smallest();
     }
 
@@ -134,25 +151,26 @@ impl InternalIterator for MergingIterator {
         self.clear_deferred();
         self.children.iter_mut().for_each(|c| c.seek_to_last());
         self.direction = Direction::Reverse;
+        self.collect_live();
         self.find_largest();
     }
 
     fn seek(&mut self, target: &[u8]) {
         let key = user_key(target);
-        self.any_deferred = false;
-        for (child, deferred) in self.children.iter_mut().zip(self.deferred.iter_mut()) {
-            *deferred = !child.may_contain(key);
-            if *deferred {
-                self.any_deferred = true;
-            } else {
+        self.deferred.clear();
+        for (i, child) in self.children.iter_mut().enumerate() {
+            if child.may_contain(key) {
                 child.seek(target);
+            } else {
+                self.deferred.push(i);
             }
         }
-        if self.any_deferred {
+        if !self.deferred.is_empty() {
             self.deferred_target.clear();
             self.deferred_target.extend_from_slice(target);
         }
         self.direction = Direction::Forward;
+        self.collect_live();
         self.find_smallest();
     }
 
@@ -160,6 +178,7 @@ impl InternalIterator for MergingIterator {
         self.clear_deferred();
         self.children.iter_mut().for_each(|c| c.seek_for_prev(target));
         self.direction = Direction::Reverse;
+        self.collect_live();
         self.find_largest();
     }
 
@@ -179,8 +198,10 @@ impl InternalIterator for MergingIterator {
                 }
             }
             self.direction = Direction::Forward;
+            self.collect_live();
         }
         self.children[cur].next();
+        self.after_step(cur);
         self.find_smallest();
     }
 
@@ -203,8 +224,10 @@ impl InternalIterator for MergingIterator {
                 }
             }
             self.direction = Direction::Reverse;
+            self.collect_live();
         }
         self.children[cur].prev();
+        self.after_step(cur);
         self.find_largest();
     }
 

@@ -43,7 +43,7 @@ fn run_one(name: &'static str, strategy: Compaction, shape: Shape, memtable: usi
     let options = Options::default().memtable_size(memtable).compaction(strategy).compression(Compression::None);
     let db = Db::open(dir, options)?;
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let mut values = ValuePool::new(shape.value_size, &mut rng);
+    let mut values = ValuePool::new(shape.value_size, rng.0 ^ 0x5eed);
     let total = 2 * shape.num;
     let bar = progress(total, name);
     let (mut write_lat, mut read_lat) = (Vec::with_capacity(total as usize), Vec::new());

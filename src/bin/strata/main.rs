@@ -154,7 +154,9 @@ fn run(cli: Cli) -> strata::Result<()> {
             json,
         } => {
             if key_size == 0 || threads == 0 || num == 0 || reads == Some(0) {
-                return Err(strata::Error::InvalidArgument("--num, --reads, --key-size and --threads must be positive".into()));
+                return Err(strata::Error::InvalidArgument(
+                    "--num, --reads, --key-size and --threads must be positive".into(),
+                ));
             }
             let names: Vec<&str> = benchmarks.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
             if let Some(bad) = names.iter().find(|n| !bench::WORKLOADS.contains(n)) {
