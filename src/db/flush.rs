@@ -25,7 +25,7 @@ use crate::version::{NewFile, TableContext, VersionEdit};
 
 pub(crate) fn background_loop(db: &Arc<DbInner>) {
     loop {
-        let (mem, next_log) = {
+        let (mem, log, next_log) = {
             let mut st = db.state.lock();
             while !st.shutting_down && (st.frozen.is_empty() || st.bg_error.is_some()) {
                 db.bg_cv.wait(&mut st);
@@ -34,9 +34,9 @@ pub(crate) fn background_loop(db: &Arc<DbInner>) {
                 return;
             }
             let next_log = st.frozen.get(1).map_or(st.mem_log_number, |f| f.log_number);
-            (st.frozen[0].mem.clone(), next_log)
+            (st.frozen[0].mem.clone(), st.frozen[0].log_number, next_log)
         };
-        if let Err(e) = flush_one(db, &mem, next_log) {
+        if let Err(e) = flush_one(db, &mem, log, next_log) {
             let mut st = db.state.lock();
             st.bg_error = Some(format!("memtable flush failed: {e}"));
             db.flushed_cv.notify_all();
@@ -44,7 +44,8 @@ pub(crate) fn background_loop(db: &Arc<DbInner>) {
     }
 }
 
-fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
+/// Flushes `mem`, whose WAL is `log`; `next_log` is the oldest WAL still needed after it.
+fn flush_one(db: &DbInner, mem: &Arc<MemTable>, log: u64, next_log: u64) -> Result<()> {
     let number = db.file_numbers.fetch_add(1, Ordering::SeqCst);
     let table = write_table(&db.ctx, &table_options(&db.opts, 0), mem, number)?;
     let mut edit = VersionEdit { log_number: Some(next_log), ..VersionEdit::default() };
@@ -63,10 +64,7 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, next_log: u64) -> Result<()> {
     // are woken, so that a returned flush leaves no retired log behind on disk (the
     // memtable itself stays readable until the install below). Best effort: a leftover
     // log below the MANIFEST's log number is removed at open.
-    let retired = db.state.lock().frozen.first().map(|f| f.log_number);
-    if let Some(log) = retired {
-        let _ = db.fs.remove(&super::wal_path(&db.dir, log));
-    }
+    let _ = db.fs.remove(&super::wal_path(&db.dir, log));
     {
         let mut st = db.state.lock();
         let done = st.frozen.remove(0);

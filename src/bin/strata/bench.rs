@@ -33,9 +33,15 @@ pub const WORKLOADS: &[&str] = &[
     "compact",
 ];
 
+/// True for the workloads made of writes, which run `num` operations (the others run
+/// `reads`).
+fn is_write(name: &str) -> bool {
+    matches!(name, "fillseq" | "fillrandom" | "overwrite" | "deleterandom")
+}
+
 /// True for the workloads that write (and so may change how much live data there is).
 pub fn changes_data(name: &str) -> bool {
-    matches!(name, "fillseq" | "fillrandom" | "overwrite" | "deleterandom" | "readwhilewriting")
+    is_write(name) || name == "readwhilewriting"
 }
 
 /// Shape of the keys and values.
@@ -226,7 +232,7 @@ pub fn run(db: &Db, name: &str, shape: Shape, seed: u64) -> Result<Report> {
     let start = Instant::now();
     // flush and compact are one operation, done once.
     let threads = if matches!(name, "flush" | "compact") { 1 } else { shape.threads.max(1) };
-    let ops = if changes_data(name) && name != "readwhilewriting" { shape.num } else { shape.reads };
+    let ops = if is_write(name) { shape.num } else { shape.reads };
     let per_thread = (ops / threads).max(1);
     let bar = progress(per_thread * threads, name);
     let stop_writer = std::sync::atomic::AtomicBool::new(false);
