@@ -68,7 +68,7 @@ impl MemTable {
         let target_trailer = pack_trailer(seq, KIND_FOR_SEEK);
         let before = |ikey: &[u8]| {
             let split = ikey.len().saturating_sub(TRAILER_LEN);
-            match ikey[..split].cmp(user_key) {
+            match crate::key::compare_user_keys(&ikey[..split], user_key) {
                 std::cmp::Ordering::Less => true,
                 std::cmp::Ordering::Greater => false,
                 // Same user key: higher trailers (newer versions) come first.

@@ -71,7 +71,6 @@ impl Block {
             cmp,
             current: self.restarts_offset,
             next_offset: self.restarts_offset,
-            restart_index: 0,
             // Room for a typical key and its trailer: growing from empty cost two
             // allocations per iterator, and a get makes one iterator per block.
             key: Vec::with_capacity(64),
@@ -89,8 +88,6 @@ pub struct BlockIter {
     current: usize,
     /// Offset of the entry after the current one.
     next_offset: usize,
-    /// The restart point at or before `current`.
-    restart_index: usize,
     key: Vec<u8>,
     value: (usize, usize),
     err: Option<Error>,
@@ -173,17 +170,11 @@ impl BlockIter {
         }
         self.value = e.value;
         self.next_offset = e.value.1;
-        while self.restart_index + 1 < self.block.num_restarts
-            && self.block.restart(self.restart_index + 1) <= self.current
-        {
-            self.restart_index += 1;
-        }
         true
     }
 
     fn seek_to_restart(&mut self, index: usize) {
         self.key.clear();
-        self.restart_index = index;
         let offset = self.block.restart(index);
         if offset > self.limit() {
             self.corrupt("restart offset out of range");
@@ -278,17 +269,27 @@ impl InternalIterator for BlockIter {
             return;
         }
         let original = self.current;
-        // Back up to a restart point strictly before the current entry.
-        let mut index = self.restart_index;
-        while self.block.restart(index) >= original {
-            if index == 0 {
-                // Already at the first entry.
-                self.current = self.limit();
-                self.next_offset = self.limit();
-                return;
+        // Back up to the last restart point strictly before the current entry. It is
+        // searched for here rather than tracked on every step forward, which would
+        // cost each entry of a scan a look at the restart array.
+        let before = {
+            let (mut lo, mut hi) = (0, self.block.num_restarts);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if self.block.restart(mid) < original {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
             }
-            index -= 1;
-        }
+            lo
+        };
+        let Some(index) = before.checked_sub(1) else {
+            // Already at the first entry.
+            self.current = self.limit();
+            self.next_offset = self.limit();
+            return;
+        };
         self.seek_to_restart(index);
         while self.parse_next() && self.next_offset < original {}
     }

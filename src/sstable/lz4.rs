@@ -146,6 +146,60 @@ mod tests {
         }
     }
 
+    /// A sequence: its literals and its match (offset, length), if any.
+    type Sequence = (Vec<u8>, Option<(usize, usize)>);
+
+    /// Encodes sequences by hand, the last one without a match, and decodes them byte
+    /// by byte as the format defines.
+    fn encode(seqs: &[Sequence]) -> (Vec<u8>, Vec<u8>) {
+        fn put_len(out: &mut Vec<u8>, mut n: usize) {
+            while n >= 255 {
+                out.push(255);
+                n -= 255;
+            }
+            out.push(n as u8);
+        }
+        let (mut enc, mut raw) = (Vec::new(), Vec::new());
+        for (lits, m) in seqs {
+            let ml = m.map_or(0, |(_, l)| l - 4);
+            enc.push(((lits.len().min(15) as u8) << 4) | ml.min(15) as u8);
+            if lits.len() >= 15 {
+                put_len(&mut enc, lits.len() - 15);
+            }
+            enc.extend_from_slice(lits);
+            raw.extend_from_slice(lits);
+            if let Some((offset, len)) = *m {
+                enc.extend_from_slice(&(offset as u16).to_le_bytes());
+                if ml >= 15 {
+                    put_len(&mut enc, ml - 15);
+                }
+                for _ in 0..len {
+                    raw.push(raw[raw.len() - offset]);
+                }
+            }
+        }
+        (enc, raw)
+    }
+
+    #[test]
+    fn every_literal_and_match_shape() {
+        // Literal runs and matches of every length and offset up to 40, across the 15
+        // and 19 length-extension edges, overlapping and not, each block ending on a
+        // short literal run.
+        let mut rng = xorshift(5);
+        for offset in 1..=40usize {
+            for len in [4usize, 5, 15, 16, 17, 19, 31, 32, 33, 47, 48, 49, 100] {
+                for lits in [0usize, 1, 15, 16, 17, 33] {
+                    let first: Vec<u8> = (0..offset.max(lits)).map(|_| rng() as u8).collect();
+                    let mid: Vec<u8> = (0..lits).map(|_| rng() as u8).collect();
+                    let tail: Vec<u8> = (0..lits % 7).map(|_| rng() as u8).collect();
+                    let (enc, raw) = encode(&[(first, Some((offset, len))), (mid, Some((offset, len))), (tail, None)]);
+                    assert_eq!(decompress(&enc, raw.len()).unwrap(), raw, "offset {offset} len {len} lits {lits}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn wrong_lengths_are_errors() {
         let raw = b"hello hello hello hello hello".repeat(20);
