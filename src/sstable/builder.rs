@@ -9,7 +9,7 @@
 use std::io;
 
 use super::block_builder::{BlockBuilder, KeyFormat};
-use super::compression::{compress, Compression};
+use super::compression::{Compression, Compressor};
 use super::filter::BloomBuilder;
 use super::format::{block_trailer, BlockHandle, Footer, TableProperties, NO_COMPRESSION};
 use crate::fs::WritableFile;
@@ -44,6 +44,7 @@ pub struct TableBuilder {
     index: BlockBuilder,
     filter: Option<BloomBuilder>,
     props: TableProperties,
+    compressor: Compressor,
     /// Reused output buffer of the compressor.
     compressed: Vec<u8>,
     /// The last flushed block's last key and handle, whose index entry waits for the
@@ -55,6 +56,7 @@ impl TableBuilder {
     /// A builder writing to `file`, which must be empty.
     pub fn new(file: Box<dyn WritableFile>, opts: TableOptions) -> Self {
         let filter = (opts.bloom_bits_per_key > 0).then(|| BloomBuilder::new(opts.bloom_bits_per_key));
+        let compression = opts.compression;
         TableBuilder {
             file,
             opts,
@@ -63,6 +65,7 @@ impl TableBuilder {
             index: BlockBuilder::with_key_format(INDEX_RESTART_INTERVAL, KeyFormat::Internal),
             filter,
             props: TableProperties { min_seq: u64::MAX, ..TableProperties::default() },
+            compressor: Compressor::new(compression),
             compressed: Vec::new(),
             pending_index: None,
         }
@@ -111,7 +114,7 @@ impl TableBuilder {
         let last_key = self.data.last_key().to_vec();
         let contents = self.data.finish();
         let mut compressed = std::mem::take(&mut self.compressed);
-        let handle = match compress(self.opts.compression, &contents, &mut compressed) {
+        let handle = match self.compressor.compress(&contents, &mut compressed) {
             NO_COMPRESSION => self.write_block(&contents, NO_COMPRESSION)?,
             codec => self.write_block(&compressed, codec)?,
         };

@@ -16,6 +16,7 @@
 //! (LevelDB's rule): below that, the decompression cost on every cache miss buys too
 //! little disk.
 
+use super::lz4_encode::Lz4Encoder;
 use crate::coding::{get_varint32, put_varint32};
 
 /// Compression byte of an uncompressed block.
@@ -39,23 +40,33 @@ pub enum Compression {
     Lz4,
 }
 
-/// Compresses `raw` with `codec` into `out` (cleared first) and returns the compression
-/// byte to record; `NO_COMPRESSION` (and `out` unused) when compressing did not pay.
-pub fn compress(codec: Compression, raw: &[u8], out: &mut Vec<u8>) -> u8 {
-    match codec {
-        Compression::None => NO_COMPRESSION,
-        Compression::Lz4 => {
-            out.clear();
-            put_varint32(out, raw.len() as u32);
-            let header = out.len();
-            out.resize(header + lz4_flex::block::get_maximum_output_size(raw.len()), 0);
-            match lz4_flex::block::compress_into(raw, &mut out[header..]) {
-                Ok(n) if header + n < raw.len() - raw.len() / 8 => {
-                    out.truncate(header + n);
-                    LZ4_COMPRESSION
-                }
-                _ => NO_COMPRESSION,
-            }
+/// Compresses blocks with one codec, keeping what the codec reuses from one block to
+/// the next (the LZ4 encoder's hash table). One per table being written.
+pub struct Compressor {
+    /// The LZ4 encoder, if that is the codec.
+    lz4: Option<Lz4Encoder>,
+}
+
+impl Compressor {
+    /// A compressor for `codec`.
+    pub fn new(codec: Compression) -> Self {
+        Compressor { lz4: (codec == Compression::Lz4).then(Lz4Encoder::new) }
+    }
+
+    /// Compresses `raw` into `out` (cleared first) and returns the compression byte to
+    /// record; `NO_COMPRESSION` (and `out` unused) when compressing did not pay.
+    pub fn compress(&mut self, raw: &[u8], out: &mut Vec<u8>) -> u8 {
+        let Some(lz4) = self.lz4.as_mut() else {
+            return NO_COMPRESSION;
+        };
+        out.clear();
+        put_varint32(out, raw.len() as u32);
+        let header = out.len();
+        lz4.compress(raw, out);
+        if out.len() - header < raw.len() - raw.len() / 8 {
+            LZ4_COMPRESSION
+        } else {
+            NO_COMPRESSION
         }
     }
 }
@@ -89,7 +100,7 @@ mod tests {
     fn lz4_round_trip() {
         let raw = text(4096);
         let mut out = Vec::new();
-        assert_eq!(compress(Compression::Lz4, &raw, &mut out), LZ4_COMPRESSION);
+        assert_eq!(Compressor::new(Compression::Lz4).compress(&raw, &mut out), LZ4_COMPRESSION);
         assert!(out.len() < raw.len() / 4);
         assert_eq!(decompress(LZ4_COMPRESSION, &out).unwrap(), raw);
     }
@@ -106,16 +117,17 @@ mod tests {
             })
             .collect();
         let mut out = Vec::new();
-        assert_eq!(compress(Compression::Lz4, &raw, &mut out), NO_COMPRESSION);
-        assert_eq!(compress(Compression::None, &text(4096), &mut out), NO_COMPRESSION);
-        assert_eq!(compress(Compression::Lz4, &[], &mut out), NO_COMPRESSION);
+        let mut lz4 = Compressor::new(Compression::Lz4);
+        assert_eq!(lz4.compress(&raw, &mut out), NO_COMPRESSION);
+        assert_eq!(Compressor::new(Compression::None).compress(&text(4096), &mut out), NO_COMPRESSION);
+        assert_eq!(lz4.compress(&[], &mut out), NO_COMPRESSION);
     }
 
     #[test]
     fn damaged_blocks_are_errors_not_panics() {
         let raw = text(4096);
         let mut out = Vec::new();
-        compress(Compression::Lz4, &raw, &mut out);
+        Compressor::new(Compression::Lz4).compress(&raw, &mut out);
         assert!(decompress(7, &out).is_err());
         assert!(decompress(LZ4_COMPRESSION, &[]).is_err());
         // A length beyond the limit is refused before anything is allocated.

@@ -9,6 +9,7 @@ pub mod compression;
 pub mod filter;
 pub mod format;
 pub mod lz4;
+pub mod lz4_encode;
 pub mod reader;
 
 pub use builder::{TableBuilder, TableOptions};
