@@ -124,10 +124,9 @@ fn blocks(c: &mut Criterion) {
     g.finish();
 }
 
-/// Decoding one 4 KiB data block of db_bench-like entries (16-byte keys, 100-byte values
-/// made of 50 random printable bytes twice), our decoder beside lz4_flex's with its
-/// `checked-decode` bounds checks (as any decoder of bytes read from disk must have).
-fn lz4_decode(c: &mut Criterion) {
+/// One 4 KiB data block of db_bench-like entries: 16-byte keys, 100-byte values made
+/// of 50 random printable bytes twice.
+fn db_bench_block() -> Vec<u8> {
     let mut x = 0x5eedu64;
     let mut bb = BlockBuilder::new(16);
     for i in 0..32u64 {
@@ -142,7 +141,32 @@ fn lz4_decode(c: &mut Criterion) {
         let key = make_internal_key(format!("{:016}", 2 * i).as_bytes(), i, ValueKind::Put);
         bb.add(&key, &[half.as_slice(), half.as_slice()].concat());
     }
-    let raw = bb.finish();
+    bb.finish()
+}
+
+/// Encoding that block: our encoder (its table reused from block to block, as a table
+/// builder uses it) beside lz4_flex's, which starts from a fresh table every time.
+fn lz4_encode(c: &mut Criterion) {
+    let raw = db_bench_block();
+    let mut g = c.benchmark_group("lz4_encode_4k_block");
+    g.throughput(Throughput::Bytes(raw.len() as u64));
+    let mut encoder = strata::sstable::lz4_encode::Lz4Encoder::new();
+    let mut out = Vec::with_capacity(raw.len() * 2);
+    g.bench_function("strata", |b| {
+        b.iter(|| {
+            out.clear();
+            encoder.compress(black_box(&raw), &mut out);
+            out.len()
+        })
+    });
+    g.bench_function("lz4_flex", |b| b.iter(|| lz4_flex::block::compress(black_box(&raw)).len()));
+    g.finish();
+}
+
+/// Decoding that block: our decoder beside lz4_flex's with its `checked-decode` bounds
+/// checks (as any decoder of bytes read from disk must have).
+fn lz4_decode(c: &mut Criterion) {
+    let raw = db_bench_block();
     let compressed = lz4_flex::block::compress(&raw);
     let mut g = c.benchmark_group("lz4_decode_4k_block");
     g.throughput(Throughput::Bytes(raw.len() as u64));
@@ -204,5 +228,5 @@ fn wal(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, skiplist, blocks, lz4_decode, bloom, wal);
+criterion_group!(benches, skiplist, blocks, lz4_decode, lz4_encode, bloom, wal);
 criterion_main!(benches);
