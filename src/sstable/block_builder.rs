@@ -24,7 +24,7 @@
 //!
 //! On disk every block is followed by a 5-byte trailer (see [`super::format`]).
 
-use crate::coding::{put_varint32, put_varint64};
+use crate::coding::{common_prefix_len, put_varint32, put_varint64};
 use crate::key::{user_key, TRAILER_LEN};
 
 /// How a block stores its keys.
@@ -46,23 +46,6 @@ impl KeyFormat {
             KeyFormat::Internal => user_key(key),
         }
     }
-}
-
-/// Length of the common prefix of `a` and `b`, compared eight bytes at a time: every
-/// entry added to a block pays for it.
-fn shared_prefix_len(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
-    let mut i = 0;
-    while i + 8 <= n {
-        let word = |s: &[u8]| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or([0; 8]));
-        let diff = word(a) ^ word(b);
-        if diff != 0 {
-            // Little-endian: the first differing byte is the lowest non-zero one.
-            return i + diff.trailing_zeros() as usize / 8;
-        }
-        i += 8;
-    }
-    i + a[i..n].iter().zip(&b[i..n]).take_while(|(x, y)| x == y).count()
 }
 
 /// Builds one block; `finish` returns its bytes.
@@ -101,7 +84,7 @@ impl BlockBuilder {
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
         let stored = self.format.shareable(key);
         let shared = if self.counter < self.restart_interval {
-            shared_prefix_len(stored, self.format.shareable(&self.last_key))
+            common_prefix_len(stored, self.format.shareable(&self.last_key))
         } else {
             self.restarts.push(self.buf.len() as u32);
             self.counter = 0;
@@ -154,28 +137,5 @@ impl BlockBuilder {
         self.last_key.clear();
         self.entries = 0;
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shared_prefix_len_matches_a_byte_by_byte_count() {
-        let base: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(37)).collect();
-        for len_a in [0, 1, 7, 8, 9, 16, 17, 40] {
-            for len_b in [0, 5, 8, 15, 16, 24, 40] {
-                for differ_at in [0, 3, 7, 8, 12, 16, 39, 99] {
-                    let a = &base[..len_a];
-                    let mut b = base[..len_b].to_vec();
-                    if let Some(x) = b.get_mut(differ_at) {
-                        *x ^= 0x40;
-                    }
-                    let want = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-                    assert_eq!(shared_prefix_len(a, &b), want, "{len_a} {len_b} {differ_at}");
-                }
-            }
-        }
     }
 }

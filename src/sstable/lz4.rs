@@ -97,7 +97,7 @@ fn copy_match(out: &mut Vec<u8>, offset: usize, len: usize) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn roundtrip(raw: &[u8]) {
@@ -105,7 +105,8 @@ mod tests {
         assert_eq!(decompress(&compressed, raw.len()).unwrap(), raw, "{} bytes", raw.len());
     }
 
-    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    /// A reproducible byte source for the LZ4 tests of this module and the encoder's.
+    pub(in crate::sstable) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
         let mut x = seed | 1;
         move || {
             x ^= x << 13;

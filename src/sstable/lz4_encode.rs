@@ -17,6 +17,8 @@
 //! What the format's reference decoders require, and this encoder keeps to: the last
 //! five bytes are literals, and no match starts within the last twelve bytes.
 
+use crate::coding::common_prefix_len;
+
 /// log2 of the hash table's entries (the reference's default: 4096).
 const HASH_LOG: u32 = 12;
 const HASH_SIZE: usize = 1 << HASH_LOG;
@@ -101,7 +103,7 @@ impl Lz4Encoder {
                 at -= 1;
                 from -= 1;
             }
-            let len = MIN_MATCH + common_prefix(&src[at + MIN_MATCH..match_limit], &src[from + MIN_MATCH..]);
+            let len = MIN_MATCH + common_prefix_len(&src[at + MIN_MATCH..match_limit], &src[from + MIN_MATCH..]);
             emit_sequence(out, &src[anchor..at], at - from, len);
             ip = at + len;
             anchor = ip;
@@ -123,21 +125,6 @@ fn read_u32(src: &[u8], at: usize) -> u32 {
 /// Knuth's multiplicative hash of four bytes, to a table slot.
 fn hash(seq: u32) -> usize {
     (seq.wrapping_mul(2_654_435_761) >> (32 - HASH_LOG)) as usize
-}
-
-/// How many bytes at the front of `a` equal those of `b`, eight at a time.
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
-    let mut i = 0;
-    while i + 8 <= n {
-        let word = |s: &[u8]| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or([0; 8]));
-        let diff = word(a) ^ word(b);
-        if diff != 0 {
-            return i + diff.trailing_zeros() as usize / 8;
-        }
-        i += 8;
-    }
-    i + a[i..n].iter().zip(&b[i..n]).take_while(|(x, y)| x == y).count()
 }
 
 /// A length beyond a token nibble's 15: bytes of 255, then the rest.
@@ -173,17 +160,8 @@ fn emit_last_literals(out: &mut Vec<u8>, literals: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::super::lz4::decompress;
+    use super::super::lz4::tests::xorshift;
     use super::*;
-
-    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
-        let mut x = seed | 1;
-        move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        }
-    }
 
     /// db_bench-like entries: short keys, values of 50 random printable bytes twice.
     fn entries(rng: &mut impl FnMut() -> u64, n: usize) -> Vec<u8> {
