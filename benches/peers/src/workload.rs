@@ -121,8 +121,14 @@ fn report(phase: &str, value: f64) {
     println!("RESULT {phase} {value}");
 }
 
-fn rate(ops: u64, start: Instant) -> f64 {
-    ops as f64 / start.elapsed().as_secs_f64()
+/// Runs one timed phase and returns its wall-clock seconds. Every timed region goes
+/// through this one function, never inlined, so that `callgrind.sh` can cut the
+/// instruction count into phases (`--dump-before`/`--dump-after` on its symbol).
+#[inline(never)]
+fn measured(f: &mut dyn FnMut()) -> f64 {
+    let start = Instant::now();
+    f();
+    start.elapsed().as_secs_f64()
 }
 
 fn fresh(dir: &Path) {
@@ -185,6 +191,12 @@ fn read_phase(db: &dyn Engine, n: u64, reads: u64, seed: u64) -> u64 {
 }
 
 pub fn run_child(engine: &str, config: &Config) {
+    // callgrind.sh turns the sampler off: its work depends on wall-clock time, which
+    // would make instruction counts vary from run to run.
+    if std::env::var_os("STRATA_PEERS_NO_SAMPLER").is_some() {
+        run_phases(engine, config);
+        return;
+    }
     let stop = AtomicBool::new(false);
     let peak_anon = std::thread::scope(|s| {
         let sampler = s.spawn(|| sample_anon(&stop));
@@ -198,6 +210,7 @@ pub fn run_child(engine: &str, config: &Config) {
 
 fn run_phases(engine: &str, config: &Config) {
     let n = config.keys;
+    let reads = config.reads;
     let values = Values::new();
     let dir = config.dir.join(engine);
 
@@ -205,94 +218,89 @@ fn run_phases(engine: &str, config: &Config) {
     fresh(&dir);
     if run("fillseq") {
         let db = engines::open(engine, &dir);
-        let start = Instant::now();
-        for i in 0..n {
-            db.put(&key(2 * i), values.get(i));
-        }
-        report("fillseq", rate(n, start));
+        let secs = measured(&mut || {
+            for i in 0..n {
+                db.put(&key(2 * i), values.get(i));
+            }
+        });
+        report("fillseq", n as f64 / secs);
     }
 
     fresh(&dir);
     let db = engines::open(engine, &dir);
     let order = shuffled(n, 42);
-    let start = Instant::now();
-    for &i in &order {
-        db.put(&key(2 * i), values.get(i));
-    }
-    report("fillrandom", rate(n, start));
+    let secs = measured(&mut || {
+        for &i in &order {
+            db.put(&key(2 * i), values.get(i));
+        }
+    });
+    report("fillrandom", n as f64 / secs);
     drop(order);
 
-    let start = Instant::now();
-    db.settle();
-    report("settle_secs", start.elapsed().as_secs_f64());
+    report("settle_secs", measured(&mut || db.settle()));
     let disk = dir_bytes(&dir);
 
     if run("readrandom") {
-        let start = Instant::now();
-        let found = read_phase(db.as_ref(), n, config.reads, 7);
-        report("readrandom", rate(config.reads, start));
-        assert_eq!(found, config.reads, "readrandom: every key was written");
+        let mut found = 0;
+        let secs = measured(&mut || found = read_phase(db.as_ref(), n, reads, 7));
+        report("readrandom", reads as f64 / secs);
+        assert_eq!(found, reads, "readrandom: every key was written");
     }
 
     if run("readmissing") {
-        let start = Instant::now();
-        let mut rng = Rng(11);
-        for _ in 0..config.reads {
-            assert!(db.get(&key(2 * rng.below(n) + 1)).is_none(), "readmissing found a key");
-        }
-        report("readmissing", rate(config.reads, start));
+        let secs = measured(&mut || {
+            let mut rng = Rng(11);
+            for _ in 0..reads {
+                assert!(db.get(&key(2 * rng.below(n) + 1)).is_none(), "readmissing found a key");
+            }
+        });
+        report("readmissing", reads as f64 / secs);
     }
 
     if run("scan") {
-        let start = Instant::now();
-        let entries = db.scan_all();
-        report("scan", rate(entries as u64, start));
+        let mut entries = 0;
+        let secs = measured(&mut || entries = db.scan_all());
+        report("scan", entries as f64 / secs);
         assert_eq!(entries as u64, n, "scan: wrong entry count");
     }
 
     if run("seekrandom") {
-        let start = Instant::now();
-        let mut rng = Rng(13);
-        for _ in 0..config.reads {
-            assert!(db.seek(&key(2 * rng.below(n))), "seek past the end");
-        }
-        report("seekrandom", rate(config.reads, start));
+        report("seekrandom", reads as f64 / measured(&mut || seek_phase(db.as_ref(), n, reads, 13)));
     }
 
     for readers in [1u64, 2] {
         if !run(&format!("readwhilewriting_{readers}")) {
             continue;
         }
-        report(
-            &format!("readwhilewriting_{readers}"),
-            read_while_writing(db.as_ref(), n, config.reads, readers, &values),
-        );
+        report(&format!("readwhilewriting_{readers}"), read_while_writing(db.as_ref(), n, reads, readers, &values));
     }
 
     // The same reads on the same shape for every engine: everything fully compacted.
     if run("compacted") {
-        let start = Instant::now();
-        db.compact_all();
-        report("compact_secs", start.elapsed().as_secs_f64());
-        let start = Instant::now();
-        assert_eq!(read_phase(db.as_ref(), n, config.reads, 29), config.reads, "readrandom after compaction");
-        report("readrandom_compacted", rate(config.reads, start));
-        let start = Instant::now();
-        let mut rng = Rng(31);
-        for _ in 0..config.reads {
-            assert!(db.seek(&key(2 * rng.below(n))), "seek past the end");
-        }
-        report("seekrandom_compacted", rate(config.reads, start));
-        let start = Instant::now();
-        let entries = db.scan_all();
+        report("compact_secs", measured(&mut || db.compact_all()));
+        let mut found = 0;
+        let secs = measured(&mut || found = read_phase(db.as_ref(), n, reads, 29));
+        assert_eq!(found, reads, "readrandom after compaction");
+        report("readrandom_compacted", reads as f64 / secs);
+        report("seekrandom_compacted", reads as f64 / measured(&mut || seek_phase(db.as_ref(), n, reads, 31)));
+        let mut entries = 0;
+        let secs = measured(&mut || entries = db.scan_all());
         assert_eq!(entries as u64, n, "scan after compaction: wrong entry count");
-        report("scan_compacted", rate(entries as u64, start));
+        report("scan_compacted", entries as f64 / secs);
     }
 
     report("disk_bytes", disk as f64);
     drop(db);
     if std::env::var_os("STRATA_PEERS_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// `reads` seeks to random stored keys; each must land on an entry.
+fn seek_phase(db: &dyn Engine, n: u64, reads: u64, seed: u64) {
+    let mut rng = Rng(seed);
+    for _ in 0..reads {
+        assert!(db.seek(&key(2 * rng.below(n))), "seek past the end");
     }
 }
 
@@ -308,14 +316,14 @@ fn read_while_writing(db: &dyn Engine, n: u64, reads: u64, readers: u64, values:
                 db.put(&key(2 * i), values.get(i + 1));
             }
         });
-        let start = Instant::now();
-        let handles: Vec<_> =
-            (0..readers).map(|r| s.spawn(move || read_phase(db, n, reads / readers, 23 + r))).collect();
-        for h in handles {
-            assert_eq!(h.join().expect("reader"), reads / readers, "readwhilewriting: missing key");
-        }
-        let r = rate(reads / readers * readers, start);
+        let secs = measured(&mut || {
+            let handles: Vec<_> =
+                (0..readers).map(|r| s.spawn(move || read_phase(db, n, reads / readers, 23 + r))).collect();
+            for h in handles {
+                assert_eq!(h.join().expect("reader"), reads / readers, "readwhilewriting: missing key");
+            }
+        });
         done.store(true, Ordering::Relaxed);
-        r
+        (reads / readers * readers) as f64 / secs
     })
 }
