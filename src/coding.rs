@@ -58,6 +58,19 @@ fn get_varint64_slow(src: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
+/// Length of the varint at the start of `src`, found without decoding it; `None` if it
+/// is truncated or longer than a `u64` varint can be.
+#[inline]
+pub fn varint_len(src: &[u8]) -> Option<usize> {
+    if let Some(word) = src.first_chunk::<8>() {
+        let ends = !u64::from_le_bytes(*word) & 0x8080_8080_8080_8080;
+        if ends != 0 {
+            return Some(ends.trailing_zeros() as usize / 8 + 1);
+        }
+    }
+    src.iter().take(10).position(|&b| b < 0x80).map(|i| i + 1)
+}
+
 /// Decodes a varint that must fit in 32 bits.
 #[inline]
 pub fn get_varint32(src: &[u8]) -> Option<(u32, usize)> {
@@ -214,6 +227,7 @@ mod tests {
                     let mut buf = enc.clone();
                     buf.extend_from_slice(tail);
                     assert_eq!(get_varint64(&buf), Some((v, enc.len())), "{v:#x} with tail {tail:?}");
+                    assert_eq!(varint_len(&buf), Some(enc.len()), "{v:#x} with tail {tail:?}");
                 }
             }
         }
@@ -226,6 +240,10 @@ mod tests {
         assert_eq!(get_varint64(&[0xff; 11]), None);
         assert_eq!(get_varint64(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]), None);
         assert_eq!(get_varint32(&[0xff, 0xff, 0xff, 0xff, 0x1f]), None);
+        assert_eq!(varint_len(&[0x80]), None);
+        assert_eq!(varint_len(&[]), None);
+        assert_eq!(varint_len(&[0xff; 11]), None);
+        assert_eq!(varint_len(&[0xff; 9]), None);
     }
 
     #[test]

@@ -97,7 +97,8 @@ pub fn user_key(ikey: &[u8]) -> &[u8] {
     &ikey[..ikey.len().saturating_sub(TRAILER_LEN)]
 }
 
-fn trailer(ikey: &[u8]) -> u64 {
+/// The trailer (`seq << 8 | kind`) of an internal key; 0 if `ikey` is too short to have one.
+pub fn trailer(ikey: &[u8]) -> u64 {
     crate::coding::read_u64(ikey, ikey.len().saturating_sub(TRAILER_LEN)).unwrap_or(0)
 }
 
@@ -136,15 +137,6 @@ pub fn compare_user_keys(a: &[u8], b: &[u8]) -> Ordering {
 pub fn compare_internal(a: &[u8], b: &[u8]) -> Ordering {
     match compare_user_keys(user_key(a), user_key(b)) {
         Ordering::Equal => trailer(b).cmp(&trailer(a)),
-        ord => ord,
-    }
-}
-
-/// [`compare_internal`] for a key held as its user key and its trailer (`seq << 8 |
-/// kind`), as blocks store them, so that it need not be put together first.
-pub fn compare_internal_parts(a_user_key: &[u8], a_trailer: u64, b: &[u8]) -> Ordering {
-    match compare_user_keys(a_user_key, user_key(b)) {
-        Ordering::Equal => trailer(b).cmp(&a_trailer),
         ord => ord,
     }
 }

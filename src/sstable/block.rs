@@ -11,10 +11,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::block_builder::KeyFormat;
-use crate::coding::{get_varint32, get_varint64, read_u32};
+use crate::coding::{get_varint32, get_varint64, read_u32, varint_len};
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
-use crate::key::{compare_internal_parts, TRAILER_LEN};
+use crate::key::{compare_user_keys, trailer, user_key};
 
 /// Compares two keys of a block. Data and index blocks hold internal keys; the
 /// comparison is a plain function so blocks stay independent of what they store.
@@ -74,6 +74,7 @@ impl Block {
             // Room for a typical key and its trailer: growing from empty cost two
             // allocations per iterator, and a get makes one iterator per block.
             key: Vec::with_capacity(64),
+            user_len: 0,
             value: (0, 0),
             err: None,
         }
@@ -89,6 +90,9 @@ pub struct BlockIter {
     /// Offset of the entry after the current one.
     next_offset: usize,
     key: Vec<u8>,
+    /// Bytes of `key` that the next entry may share: all of it in a
+    /// [`KeyFormat::Plain`] block, the user key in a [`KeyFormat::Internal`] one.
+    user_len: usize,
     value: (usize, usize),
     err: Option<Error>,
 }
@@ -98,8 +102,11 @@ struct RawEntry {
     shared: usize,
     /// The stored key bytes after the shared prefix.
     delta: (usize, usize),
-    /// The internal-key trailer, in [`KeyFormat::Internal`] blocks.
-    trailer: Option<u64>,
+    /// Where the internal-key trailer's varint starts, in [`KeyFormat::Internal`]
+    /// blocks. It is decoded only when needed: a seek steps over most entries on the
+    /// strength of their user keys alone, and the 3- to 10-byte varints were a tenth
+    /// of a cached get.
+    trailer_at: Option<usize>,
     value: (usize, usize),
 }
 
@@ -107,24 +114,38 @@ impl Block {
     /// Decodes the entry at `p` (bounds-checked against the restart array).
     fn entry_at(&self, mut p: usize) -> Option<RawEntry> {
         let data = &self.data[..self.restarts_offset];
-        let mut field = || -> Option<usize> {
-            let (v, n) = get_varint32(data.get(p..)?)?;
-            p += n;
-            Some(v as usize)
+        let (shared, non_shared, value_len) = match data.get(p..p + 3) {
+            // Nearly every header is three one-byte varints (LevelDB's fast path too).
+            Some(&[a, b, c]) if (a | b | c) < 0x80 => {
+                p += 3;
+                (usize::from(a), usize::from(b), usize::from(c))
+            }
+            _ => {
+                let mut field = || -> Option<usize> {
+                    let (v, n) = get_varint32(data.get(p..)?)?;
+                    p += n;
+                    Some(v as usize)
+                };
+                (field()?, field()?, field()?)
+            }
         };
-        let (shared, non_shared, value_len) = (field()?, field()?, field()?);
         let delta = (p, p.checked_add(non_shared)?);
         p = delta.1;
-        let trailer = match self.format {
+        let trailer_at = match self.format {
             KeyFormat::Plain => None,
             KeyFormat::Internal => {
-                let (t, n) = get_varint64(data.get(p..)?)?;
-                p += n;
-                Some(t)
+                let at = p;
+                p += varint_len(data.get(p..)?)?;
+                Some(at)
             }
         };
         let value = (p, p.checked_add(value_len)?);
-        (value.1 <= data.len()).then_some(RawEntry { shared, delta, trailer, value })
+        (value.1 <= data.len()).then_some(RawEntry { shared, delta, trailer_at, value })
+    }
+
+    /// Decodes the trailer varint at `at` (an offset [`Block::entry_at`] found).
+    fn trailer_at(&self, at: usize) -> Option<u64> {
+        get_varint64(self.data.get(at..self.restarts_offset)?).map(|(t, _)| t)
     }
 }
 
@@ -141,40 +162,62 @@ impl BlockIter {
         self.current = self.limit();
         self.next_offset = self.limit();
         self.key.clear();
+        self.user_len = 0;
     }
 
     /// Decodes the entry at `next_offset` into key/value; false at the end or on damage.
     fn parse_next(&mut self) -> bool {
+        match self.parse_user_key() {
+            Some(e) => self.append_trailer(&e),
+            None => false,
+        }
+    }
+
+    /// Steps to the entry at `next_offset` and puts together its user key (for a
+    /// [`KeyFormat::Plain`] block, its key) in `key`; `None` at the end or on damage.
+    /// Until [`BlockIter::append_trailer`], a [`KeyFormat::Internal`] key lacks its
+    /// trailer.
+    fn parse_user_key(&mut self) -> Option<RawEntry> {
         self.current = self.next_offset;
         if self.current >= self.limit() {
             self.current = self.limit();
-            return false;
+            return None;
         }
         let Some(e) = self.block.entry_at(self.current) else {
             self.corrupt("truncated entry");
-            return false;
+            return None;
         };
-        // The part of the previous key that sharing may cover.
-        let shareable = match e.trailer {
-            Some(_) => self.key.len().saturating_sub(TRAILER_LEN),
-            None => self.key.len(),
-        };
-        if e.shared > shareable {
+        if e.shared > self.user_len {
             self.corrupt("shared prefix longer than the previous key");
-            return false;
+            return None;
         }
         self.key.truncate(e.shared);
         self.key.extend_from_slice(&self.block.data[e.delta.0..e.delta.1]);
-        if let Some(t) = e.trailer {
-            self.key.extend_from_slice(&t.to_le_bytes());
-        }
+        self.user_len = self.key.len();
         self.value = e.value;
         self.next_offset = e.value.1;
-        true
+        Some(e)
+    }
+
+    /// Completes the internal key [`BlockIter::parse_user_key`] left in `key`; false
+    /// if the trailer is damaged.
+    fn append_trailer(&mut self, e: &RawEntry) -> bool {
+        let Some(at) = e.trailer_at else { return true };
+        match self.block.trailer_at(at) {
+            Some(t) => {
+                self.key.extend_from_slice(&t.to_le_bytes());
+                true
+            }
+            None => {
+                self.corrupt("bad key trailer");
+                false
+            }
+        }
     }
 
     fn seek_to_restart(&mut self, index: usize) {
         self.key.clear();
+        self.user_len = 0;
         let offset = self.block.restart(index);
         if offset > self.limit() {
             self.corrupt("restart offset out of range");
@@ -191,10 +234,14 @@ impl BlockIter {
             return None;
         }
         let stored = &self.block.data[e.delta.0..e.delta.1];
-        Some(match e.trailer {
+        Some(match e.trailer_at {
             None => (self.cmp)(stored, target),
-            // Internal-key blocks are in internal-key order (see `Block::iter`).
-            Some(t) => compare_internal_parts(stored, t, target),
+            // Internal-key blocks are in internal-key order (see `Block::iter`): user
+            // keys ascending, then trailers descending.
+            Some(at) => match compare_user_keys(stored, user_key(target)) {
+                Ordering::Equal => trailer(target).cmp(&self.block.trailer_at(at)?),
+                ord => ord,
+            },
         })
     }
 }
@@ -240,7 +287,14 @@ impl InternalIterator for BlockIter {
             }
         }
         self.seek_to_restart(lo);
-        while self.parse_next() {
+        while let Some(e) = self.parse_user_key() {
+            if e.trailer_at.is_some() && compare_user_keys(&self.key, user_key(target)) == Ordering::Less {
+                // Before the target whatever its trailer: leave that undecoded.
+                continue;
+            }
+            if !self.append_trailer(&e) {
+                return;
+            }
             if (self.cmp)(&self.key, target) != Ordering::Less {
                 return;
             }
@@ -435,6 +489,47 @@ mod tests {
             for k in &ks {
                 it.seek(k);
                 assert_eq!(it.key(), k.as_slice(), "seek, interval {interval}");
+            }
+            it.status().unwrap();
+        }
+    }
+
+    #[test]
+    fn internal_key_seeks_agree_with_a_sorted_list() {
+        use crate::key::{compare_internal, make_internal_key, ParsedKey, ValueKind, MAX_SEQUENCE};
+        let ks = internal_keys(60);
+        // Targets on, just before and just after every key in internal order (same
+        // user key, neighbouring seqnos: only the trailer decides), between user keys,
+        // and before and after them all.
+        let mut targets =
+            vec![make_internal_key(b"a", MAX_SEQUENCE, ValueKind::Put), make_internal_key(b"z", 0, ValueKind::Delete)];
+        for k in &ks {
+            let p = ParsedKey::parse(k).unwrap();
+            targets.push(k.clone());
+            targets.push(make_internal_key(p.user_key, p.seq + 1, ValueKind::Put));
+            targets.push(make_internal_key(p.user_key, p.seq.saturating_sub(1), ValueKind::Put));
+            let mut between = p.user_key.to_vec();
+            between.push(b'!');
+            targets.push(make_internal_key(&between, MAX_SEQUENCE, ValueKind::Put));
+        }
+        for interval in [1, 3, 16] {
+            let mut b = BlockBuilder::with_key_format(interval, KeyFormat::Internal);
+            for k in &ks {
+                b.add(k, b"v");
+            }
+            let block =
+                Arc::new(Block::with_key_format(Bytes::from(b.finish()), KeyFormat::Internal, "t".into(), 0).unwrap());
+            let mut it = block.iter(compare_internal);
+            for t in &targets {
+                it.seek(t);
+                let want = ks.iter().find(|k| compare_internal(k, t) != Ordering::Less);
+                assert_eq!(it.valid().then(|| it.key().to_vec()).as_ref(), want, "interval {interval}");
+                if let Some(w) = want {
+                    // The key the seek stopped at is whole: stepping on works from it.
+                    it.next();
+                    let after = ks.iter().position(|k| k == w).and_then(|i| ks.get(i + 1));
+                    assert_eq!(it.valid().then(|| it.key().to_vec()).as_ref(), after);
+                }
             }
             it.status().unwrap();
         }
