@@ -37,11 +37,11 @@ fn get_varint64_slow(src: &[u8]) -> Option<(u64, usize)> {
         if ends != 0 {
             let n = ends.trailing_zeros() as usize / 8 + 1;
             let x = if n == 8 { x } else { x & ((1u64 << (8 * n)) - 1) };
-            let mut v = 0;
-            for group in 0..8 {
-                v |= (x >> group) & (0x7f << (7 * group));
-            }
-            return Some((v, n));
+            // Close the gaps between the 7-bit groups: pairs into 14 bits, then 28, then 56.
+            let x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
+            let x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
+            let x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
+            return Some((x, n));
         }
     }
     let mut result = 0u64;
