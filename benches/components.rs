@@ -14,7 +14,7 @@ use strata::key::{compare_internal, make_internal_key, seek_key, ValueKind};
 use strata::log::LogWriter;
 use strata::memtable::MemTable;
 use strata::sstable::block::Block;
-use strata::sstable::block_builder::BlockBuilder;
+use strata::sstable::block_builder::{BlockBuilder, KeyFormat};
 use strata::sstable::filter::{BloomBuilder, BloomFilter};
 
 const N: u64 = 100_000;
@@ -114,6 +114,22 @@ fn blocks(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     let mut i = 0;
     g.bench_function("seek", |b| {
+        b.iter(|| {
+            i = (i + 7) % keys.len();
+            let mut it = block.iter(compare_internal);
+            it.seek(&keys[i]);
+            black_box(it.valid())
+        })
+    });
+    // As tables store their data and index blocks: trailers apart from user keys.
+    let mut bb = BlockBuilder::with_key_format(16, KeyFormat::Internal);
+    for k in &keys {
+        bb.add(k, &[1u8; 80]);
+    }
+    let block = Arc::new(
+        Block::with_key_format(Bytes::from(bb.finish()), KeyFormat::Internal, "bench".into(), 0).expect("block"),
+    );
+    g.bench_function("seek_internal_format", |b| {
         b.iter(|| {
             i = (i + 7) % keys.len();
             let mut it = block.iter(compare_internal);

@@ -509,7 +509,7 @@ mod tests {
         for k in &ks {
             let p = ParsedKey::parse(k).unwrap();
             targets.push(k.clone());
-            targets.push(make_internal_key(p.user_key, p.seq + 1, ValueKind::Put));
+            targets.push(make_internal_key(p.user_key, (p.seq + 1).min(MAX_SEQUENCE), ValueKind::Put));
             targets.push(make_internal_key(p.user_key, p.seq.saturating_sub(1), ValueKind::Put));
             let mut between = p.user_key.to_vec();
             between.push(b'!');
