@@ -11,10 +11,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::block_builder::KeyFormat;
-use crate::coding::{get_varint32, get_varint64, read_u32, varint_len};
+use crate::coding::{common_prefix_len, get_varint32, get_varint64, read_u32, varint_len};
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
-use crate::key::{compare_user_keys, trailer, user_key};
+use crate::key::{self, compare_internal, compare_user_keys};
 
 /// Compares two keys of a block. Data and index blocks hold internal keys; the
 /// comparison is a plain function so blocks stay independent of what they store.
@@ -150,6 +150,122 @@ impl Block {
     fn trailer_at(&self, at: usize) -> Option<u64> {
         get_varint64(self.data.get(at..self.restarts_offset)?).map(|(t, _)| t)
     }
+
+    fn corruption(&self, what: &str) -> Error {
+        Error::corruption(&self.origin, Some(self.offset), format!("bad block entry: {what}"))
+    }
+
+    /// Orders the key at restart point `index` (which must not share a prefix) against
+    /// the internal key (`user_key`, `trailer`), in a [`KeyFormat::Internal`] block.
+    fn compare_restart(&self, index: usize, user_key: &[u8], trailer: u64) -> Option<Ordering> {
+        let e = self.entry_at(self.restart(index))?;
+        if e.shared != 0 {
+            return None;
+        }
+        Some(match compare_user_keys(&self.data[e.delta.0..e.delta.1], user_key) {
+            // User keys ascending, then trailers descending.
+            Ordering::Equal => trailer.cmp(&self.trailer_at(e.trailer_at?)?),
+            ord => ord,
+        })
+    }
+
+    /// Finds the first entry at or after the internal key (`user_key`, `trailer`) in a
+    /// [`KeyFormat::Internal`] block; `None` if every entry is before it.
+    ///
+    /// No key is put together on the way. After a binary search over the restart
+    /// points, the scan keeps `matched`, how many leading bytes of the previous user
+    /// key equal the target's; that key was below the target, so unless it ended there
+    /// its next byte was smaller. An entry sharing more than `matched` bytes with it has
+    /// that same smaller byte and is skipped on its header alone; any other entry's user
+    /// key is the target's first `shared` bytes followed by its stored suffix, which is
+    /// compared with the rest of the target. The trailer is decoded only on a tie.
+    fn seek_internal(&self, user_key: &[u8], trailer: u64) -> Result<Option<SeekHit>> {
+        let (mut lo, mut hi) = (0usize, self.num_restarts - 1);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            match self.compare_restart(mid, user_key, trailer) {
+                Some(Ordering::Less) => lo = mid,
+                Some(_) => hi = mid - 1,
+                None => return Err(self.corruption("bad restart entry")),
+            }
+        }
+        let mut at = self.restart(lo);
+        let (mut matched, mut prev_len) = (0, 0);
+        while at < self.restarts_offset {
+            let e = self.entry_at(at).ok_or_else(|| self.corruption("truncated entry"))?;
+            if e.shared > prev_len {
+                return Err(self.corruption("shared prefix longer than the previous key"));
+            }
+            let suffix = &self.data[e.delta.0..e.delta.1];
+            prev_len = e.shared + suffix.len();
+            if e.shared <= matched {
+                let rest = &user_key[e.shared..];
+                let common = common_prefix_len(suffix, rest);
+                let (ord, same_user_key) = match (suffix.get(common), rest.get(common)) {
+                    (Some(a), Some(b)) => (a.cmp(b), false),
+                    (Some(_), None) => (Ordering::Greater, false),
+                    (None, Some(_)) => (Ordering::Less, false),
+                    (None, None) => {
+                        let t = e.trailer_at.and_then(|t| self.trailer_at(t));
+                        let t = t.ok_or_else(|| self.corruption("bad key trailer"))?;
+                        (trailer.cmp(&t), true)
+                    }
+                };
+                if ord != Ordering::Less {
+                    return Ok(Some(SeekHit { at, entry: e, same_user_key }));
+                }
+                matched = e.shared + common;
+            }
+            at = e.value.1;
+        }
+        Ok(None)
+    }
+
+    /// The first entry at or after the internal key (`user_key`, `trailer`) in a block
+    /// of internal keys (either format), or `None` if every entry is before it: a
+    /// point lookup's search, without a cursor or a copy of any key.
+    pub(crate) fn seek_entry(self: &Arc<Self>, user_key: &[u8], trailer: u64) -> Result<Option<FoundEntry>> {
+        if self.format == KeyFormat::Plain {
+            // Tables of format version 1 store whole internal keys: through a cursor.
+            let mut target = user_key.to_vec();
+            target.extend_from_slice(&trailer.to_le_bytes());
+            let mut it = self.iter(compare_internal);
+            it.seek(&target);
+            it.status()?;
+            return Ok(it.valid().then(|| FoundEntry {
+                same_key_trailer: (key::user_key(&it.key) == user_key).then(|| key::trailer(&it.key)),
+                value: it.value_bytes(),
+            }));
+        }
+        let Some(hit) = self.seek_internal(user_key, trailer)? else { return Ok(None) };
+        let same_key_trailer = match hit.same_user_key {
+            true => Some(
+                hit.entry
+                    .trailer_at
+                    .and_then(|t| self.trailer_at(t))
+                    .ok_or_else(|| self.corruption("bad key trailer"))?,
+            ),
+            false => None,
+        };
+        Ok(Some(FoundEntry { same_key_trailer, value: self.data.slice(hit.entry.value.0..hit.entry.value.1) }))
+    }
+}
+
+/// An entry found by [`Block::seek_entry`].
+pub(crate) struct FoundEntry {
+    /// The entry's trailer if its user key is the one sought.
+    pub(crate) same_key_trailer: Option<u64>,
+    /// The entry's value, a slice of the block.
+    pub(crate) value: Bytes,
+}
+
+/// Where [`Block::seek_internal`] stopped.
+struct SeekHit {
+    /// Offset of the entry.
+    at: usize,
+    entry: RawEntry,
+    /// Whether the entry's user key is the target's.
+    same_user_key: bool,
 }
 
 impl BlockIter {
@@ -159,8 +275,7 @@ impl BlockIter {
 
     fn corrupt(&mut self, what: &str) {
         if self.err.is_none() {
-            let b = &self.block;
-            self.err = Some(Error::corruption(&b.origin, Some(b.offset), format!("bad block entry: {what}")));
+            self.err = Some(self.block.corruption(what));
         }
         self.current = self.limit();
         self.next_offset = self.limit();
@@ -229,23 +344,40 @@ impl BlockIter {
         self.next_offset = offset;
     }
 
-    /// Compares the key at restart point `index` (which must not share a prefix) with
-    /// `target`, where it lies in the block; `None` if the entry is damaged.
+    /// Compares the key at restart point `index` of a [`KeyFormat::Plain`] block (which
+    /// must not share a prefix) with `target`; `None` if the entry is damaged.
     fn compare_restart(&self, index: usize, target: &[u8]) -> Option<Ordering> {
         let e = self.block.entry_at(self.block.restart(index))?;
-        if e.shared != 0 {
-            return None;
+        (e.shared == 0).then(|| (self.cmp)(&self.block.data[e.delta.0..e.delta.1], target))
+    }
+
+    /// Positions a cursor over a [`KeyFormat::Internal`] block with
+    /// [`Block::seek_internal`]: the key found is the target's first `shared` bytes and
+    /// the entry's stored suffix, so it is put together once, where the scan stopped.
+    fn seek_internal(&mut self, target: &[u8]) {
+        self.key.clear();
+        self.user_len = 0;
+        let user_key = key::user_key(target);
+        match self.block.seek_internal(user_key, key::trailer(target)) {
+            Ok(Some(hit)) => {
+                self.key.extend_from_slice(&user_key[..hit.entry.shared]);
+                self.key.extend_from_slice(&self.block.data[hit.entry.delta.0..hit.entry.delta.1]);
+                self.user_len = self.key.len();
+                self.current = hit.at;
+                self.next_offset = hit.entry.value.1;
+                self.value = hit.entry.value;
+                self.append_trailer(&hit.entry);
+            }
+            Ok(None) => {
+                self.current = self.limit();
+                self.next_offset = self.limit();
+            }
+            Err(e) => {
+                self.err.get_or_insert(e);
+                self.current = self.limit();
+                self.next_offset = self.limit();
+            }
         }
-        let stored = &self.block.data[e.delta.0..e.delta.1];
-        Some(match e.trailer_at {
-            None => (self.cmp)(stored, target),
-            // Internal-key blocks are in internal-key order (see `Block::iter`): user
-            // keys ascending, then trailers descending.
-            Some(at) => match compare_user_keys(stored, user_key(target)) {
-                Ordering::Equal => trailer(target).cmp(&self.block.trailer_at(at)?),
-                ord => ord,
-            },
-        })
     }
 }
 
@@ -276,6 +408,10 @@ impl InternalIterator for BlockIter {
     }
 
     fn seek(&mut self, target: &[u8]) {
+        if self.block.format == KeyFormat::Internal {
+            self.seek_internal(target);
+            return;
+        }
         // Binary search for the last restart point whose key is < target.
         let (mut lo, mut hi) = (0usize, self.block.num_restarts - 1);
         while lo < hi {
@@ -290,18 +426,7 @@ impl InternalIterator for BlockIter {
             }
         }
         self.seek_to_restart(lo);
-        while let Some(e) = self.parse_user_key() {
-            if e.trailer_at.is_some() && compare_user_keys(&self.key, user_key(target)) == Ordering::Less {
-                // Before the target whatever its trailer: leave that undecoded.
-                continue;
-            }
-            if !self.append_trailer(&e) {
-                return;
-            }
-            if (self.cmp)(&self.key, target) != Ordering::Less {
-                return;
-            }
-        }
+        while self.parse_next() && (self.cmp)(&self.key, target) == Ordering::Less {}
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) {
@@ -535,6 +660,71 @@ mod tests {
                 }
             }
             it.status().unwrap();
+        }
+    }
+
+    /// Keys over a two-letter alphabet, 0 to 7 letters long: many are prefixes of
+    /// others and neighbours share prefixes of every length, which is what the seek's
+    /// prefix bookkeeping must get right. Each has one to three versions.
+    fn prefix_rich_internal_keys() -> Vec<Vec<u8>> {
+        use crate::key::{make_internal_key, ValueKind};
+        let mut rng = super::super::lz4::tests::xorshift(17);
+        let mut users = std::collections::BTreeSet::new();
+        // 150 of the 255 such keys.
+        while users.len() < 150 {
+            let len = (rng() % 8) as usize;
+            users.insert((0..len).map(|_| b'a' + (rng() % 2) as u8).collect::<Vec<u8>>());
+        }
+        let mut out = Vec::new();
+        for u in users {
+            let versions = 1 + rng() % 3;
+            for v in (0..versions).rev() {
+                let kind = if rng() % 4 == 0 { ValueKind::Delete } else { ValueKind::Put };
+                out.push(make_internal_key(&u, 10 + 5 * v, kind));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn seeks_among_prefix_related_keys_agree_with_a_sorted_list() {
+        use crate::key::{compare_internal, make_internal_key, ParsedKey, ValueKind};
+        let ks = prefix_rich_internal_keys();
+        let mut targets = Vec::new();
+        let mut rng = super::super::lz4::tests::xorshift(23);
+        for _ in 0..400 {
+            let len = (rng() % 8) as usize;
+            let user: Vec<u8> = (0..len).map(|_| b'a' + (rng() % 3) as u8).collect();
+            targets.push(make_internal_key(&user, rng() % 30, ValueKind::Put));
+        }
+        for k in &ks {
+            let p = ParsedKey::parse(k).unwrap();
+            targets.extend([k.clone(), make_internal_key(p.user_key, p.seq + 1, ValueKind::Put)]);
+        }
+        for format in [KeyFormat::Internal, KeyFormat::Plain] {
+            for interval in [1, 2, 5, 16, 1000] {
+                let mut b = BlockBuilder::with_key_format(interval, format);
+                for (i, k) in ks.iter().enumerate() {
+                    b.add(k, format!("v{i}").as_bytes());
+                }
+                let block = Arc::new(Block::with_key_format(Bytes::from(b.finish()), format, "t".into(), 0).unwrap());
+                let mut it = block.iter(compare_internal);
+                for t in &targets {
+                    let want = ks.iter().position(|k| compare_internal(k, t) != Ordering::Less);
+                    it.seek(t);
+                    assert_eq!(
+                        it.valid().then(|| it.key().to_vec()),
+                        want.map(|i| ks[i].clone()),
+                        "{format:?} {interval}"
+                    );
+                    let (user, trailer) = (key::user_key(t), key::trailer(t));
+                    let found = block.seek_entry(user, trailer).unwrap();
+                    assert_eq!(found.as_ref().map(|f| f.value.clone()), want.map(|i| Bytes::from(format!("v{i}"))));
+                    let same = want.filter(|&i| key::user_key(&ks[i]) == user).map(|i| key::trailer(&ks[i]));
+                    assert_eq!(found.and_then(|f| f.same_key_trailer), same, "{format:?} {interval}");
+                }
+                it.status().unwrap();
+            }
         }
     }
 

@@ -9,7 +9,6 @@
 //! `Error::Corruption("000012.sst at offset 8192: ...")` instead of panicking or returning
 //! wrong data.
 
-use std::cmp::Ordering;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
@@ -25,7 +24,7 @@ use super::format::{
 use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::iter::InternalIterator;
-use crate::key::{compare_internal, seek_key, ParsedKey, ValueKind};
+use crate::key::{compare_internal, pack_trailer, ValueKind, KIND_FOR_SEEK};
 use crate::memtable::Lookup;
 
 /// Gives every opened table a distinct block-cache namespace.
@@ -143,30 +142,19 @@ impl TableReader {
             Some(f) if !f.may_contain(user_key) => return Ok((Lookup::Missing, FilterResult::Excluded)),
             Some(_) => FilterResult::Passed,
         };
-        let target = seek_key(user_key, seq);
-        let mut index = self.index.iter(compare_internal);
-        index.seek(&target);
-        if !index.valid() {
-            index.status()?;
+        let trailer = pack_trailer(seq, KIND_FOR_SEEK);
+        let Some(index_entry) = self.index.seek_entry(user_key, trailer)? else {
             return Ok((Lookup::Missing, filter));
-        }
-        let block = self.data_block(self.decode_handle(index.value())?, true)?;
-        let mut it = block.iter(compare_internal);
-        it.seek(&target);
-        if !it.valid() {
-            // Index keys are separators, which may lie past their block's last key: a
-            // target in that gap is in no block.
-            it.status()?;
-            return Ok((Lookup::Missing, filter));
-        }
-        let parsed =
-            ParsedKey::parse(it.key()).ok_or_else(|| Error::corruption(&self.name, None, "malformed internal key"))?;
-        if parsed.user_key.cmp(user_key) != Ordering::Equal {
-            return Ok((Lookup::Missing, filter));
-        }
-        let lookup = match parsed.kind {
-            ValueKind::Put => Lookup::Found(it.value_bytes()),
-            ValueKind::Delete => Lookup::Deleted,
+        };
+        let block = self.data_block(self.decode_handle(&index_entry.value)?, true)?;
+        // `None` when the target lies between the block's last key and the index's
+        // separator, which may be past it.
+        let Some(found) = block.seek_entry(user_key, trailer)? else { return Ok((Lookup::Missing, filter)) };
+        let lookup = match found.same_key_trailer.map(|t| ValueKind::from_u8(t as u8)) {
+            None => Lookup::Missing,
+            Some(Some(ValueKind::Put)) => Lookup::Found(found.value),
+            Some(Some(ValueKind::Delete)) => Lookup::Deleted,
+            Some(None) => return Err(Error::corruption(&self.name, None, "malformed internal key")),
         };
         Ok((lookup, filter))
     }
