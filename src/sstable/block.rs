@@ -679,7 +679,7 @@ mod tests {
         for u in users {
             let versions = 1 + rng() % 3;
             for v in (0..versions).rev() {
-                let kind = if rng() % 4 == 0 { ValueKind::Delete } else { ValueKind::Put };
+                let kind = if rng().is_multiple_of(4) { ValueKind::Delete } else { ValueKind::Put };
                 out.push(make_internal_key(&u, 10 + 5 * v, kind));
             }
         }
