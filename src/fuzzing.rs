@@ -18,7 +18,7 @@ use bytes::Bytes;
 use crate::batch::WriteBatch;
 use crate::fs::RandomAccessFile;
 use crate::iter::InternalIterator;
-use crate::key::{compare_internal, seek_key, MAX_SEQUENCE};
+use crate::key::{compare_internal, seek_key, trailer, user_key, MAX_SEQUENCE, TRAILER_LEN};
 use crate::log::{LogReader, TailMode};
 use crate::sstable::block::Block;
 use crate::sstable::block_builder::KeyFormat;
@@ -54,7 +54,17 @@ pub fn block(data: &[u8]) {
         if let Ok(block) = Block::with_key_format(Bytes::copy_from_slice(data), format, "fuzz".into(), 0) {
             let block = Arc::new(block);
             let probe = seek_key(b"m", MAX_SEQUENCE);
-            exercise(&mut block.iter(compare_internal), &[&probe, b"", data.get(..8).unwrap_or(b"")]);
+            let probes: [&[u8]; 3] = [&probe, b"", data.get(..8).unwrap_or(b"")];
+            exercise(&mut block.iter(compare_internal), &probes);
+            // A point lookup's search must agree with a cursor's seek (on targets that
+            // are whole internal keys).
+            for p in probes.into_iter().filter(|p| p.len() >= TRAILER_LEN) {
+                let mut it = block.iter(compare_internal);
+                it.seek(p);
+                if let (Ok(found), Ok(())) = (block.seek_entry(user_key(p), trailer(p)), it.status()) {
+                    assert_eq!(found.map(|f| f.value), it.valid().then(|| it.value_bytes()), "seek_entry vs seek");
+                }
+            }
         }
     }
 }

@@ -155,6 +155,11 @@ impl Block {
         Error::corruption(&self.origin, Some(self.offset), format!("bad block entry: {what}"))
     }
 
+    /// The trailer of entry `e` of a [`KeyFormat::Internal`] block.
+    fn entry_trailer(&self, e: &RawEntry) -> Result<u64> {
+        e.trailer_at.and_then(|t| self.trailer_at(t)).ok_or_else(|| self.corruption("bad key trailer"))
+    }
+
     /// Orders the key at restart point `index` (which must not share a prefix) against
     /// the internal key (`user_key`, `trailer`), in a [`KeyFormat::Internal`] block.
     fn compare_restart(&self, index: usize, user_key: &[u8], trailer: u64) -> Option<Ordering> {
@@ -190,6 +195,9 @@ impl Block {
             }
         }
         let mut at = self.restart(lo);
+        if at > self.restarts_offset {
+            return Err(self.corruption("restart offset out of range"));
+        }
         let (mut matched, mut prev_len) = (0, 0);
         while at < self.restarts_offset {
             let e = self.entry_at(at).ok_or_else(|| self.corruption("truncated entry"))?;
@@ -205,11 +213,7 @@ impl Block {
                     (Some(a), Some(b)) => (a.cmp(b), false),
                     (Some(_), None) => (Ordering::Greater, false),
                     (None, Some(_)) => (Ordering::Less, false),
-                    (None, None) => {
-                        let t = e.trailer_at.and_then(|t| self.trailer_at(t));
-                        let t = t.ok_or_else(|| self.corruption("bad key trailer"))?;
-                        (trailer.cmp(&t), true)
-                    }
+                    (None, None) => (trailer.cmp(&self.entry_trailer(&e)?), true),
                 };
                 if ord != Ordering::Less {
                     return Ok(Some(SeekHit { at, entry: e, same_user_key }));
@@ -238,15 +242,7 @@ impl Block {
             }));
         }
         let Some(hit) = self.seek_internal(user_key, trailer)? else { return Ok(None) };
-        let same_key_trailer = match hit.same_user_key {
-            true => Some(
-                hit.entry
-                    .trailer_at
-                    .and_then(|t| self.trailer_at(t))
-                    .ok_or_else(|| self.corruption("bad key trailer"))?,
-            ),
-            false => None,
-        };
+        let same_key_trailer = if hit.same_user_key { Some(self.entry_trailer(&hit.entry)?) } else { None };
         Ok(Some(FoundEntry { same_key_trailer, value: self.data.slice(hit.entry.value.0..hit.entry.value.1) }))
     }
 }
@@ -358,26 +354,22 @@ impl BlockIter {
         self.key.clear();
         self.user_len = 0;
         let user_key = key::user_key(target);
-        match self.block.seek_internal(user_key, key::trailer(target)) {
-            Ok(Some(hit)) => {
-                self.key.extend_from_slice(&user_key[..hit.entry.shared]);
-                self.key.extend_from_slice(&self.block.data[hit.entry.delta.0..hit.entry.delta.1]);
-                self.user_len = self.key.len();
-                self.current = hit.at;
-                self.next_offset = hit.entry.value.1;
-                self.value = hit.entry.value;
-                self.append_trailer(&hit.entry);
-            }
-            Ok(None) => {
-                self.current = self.limit();
-                self.next_offset = self.limit();
-            }
-            Err(e) => {
-                self.err.get_or_insert(e);
-                self.current = self.limit();
-                self.next_offset = self.limit();
-            }
-        }
+        let hit = self.block.seek_internal(user_key, key::trailer(target)).unwrap_or_else(|e| {
+            self.err.get_or_insert(e);
+            None
+        });
+        let Some(hit) = hit else {
+            self.current = self.limit();
+            self.next_offset = self.limit();
+            return;
+        };
+        self.key.extend_from_slice(&user_key[..hit.entry.shared]);
+        self.key.extend_from_slice(&self.block.data[hit.entry.delta.0..hit.entry.delta.1]);
+        self.user_len = self.key.len();
+        self.current = hit.at;
+        self.next_offset = hit.entry.value.1;
+        self.value = hit.entry.value;
+        self.append_trailer(&hit.entry);
     }
 }
 
@@ -501,276 +493,4 @@ impl InternalIterator for BlockIter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::block_builder::BlockBuilder;
-    use super::*;
-
-    fn build(keys: &[String], interval: usize) -> Arc<Block> {
-        let mut b = BlockBuilder::new(interval);
-        for k in keys {
-            b.add(k.as_bytes(), format!("v-{k}").as_bytes());
-        }
-        Arc::new(Block::new(Bytes::from(b.finish()), "test.sst".into(), 0).unwrap())
-    }
-
-    fn keys(n: usize) -> Vec<String> {
-        (0..n).map(|i| format!("key{:05}", i * 2)).collect()
-    }
-
-    #[test]
-    fn round_trip_for_every_restart_interval() {
-        for interval in [1, 2, 3, 16, 1000] {
-            for n in [1, 2, 15, 16, 17, 100] {
-                let ks = keys(n);
-                let block = build(&ks, interval);
-                let mut it = block.iter(<[u8]>::cmp);
-                it.seek_to_first();
-                for k in &ks {
-                    assert!(it.valid());
-                    assert_eq!(it.key(), k.as_bytes());
-                    assert_eq!(it.value(), format!("v-{k}").as_bytes());
-                    it.next();
-                }
-                assert!(!it.valid());
-                it.status().unwrap();
-                // Backwards.
-                it.seek_to_last();
-                for k in ks.iter().rev() {
-                    assert_eq!(it.key(), k.as_bytes(), "interval {interval} n {n}");
-                    it.prev();
-                }
-                assert!(!it.valid());
-                // Seeks to every key and between keys.
-                for (i, k) in ks.iter().enumerate() {
-                    it.seek(k.as_bytes());
-                    assert_eq!(it.key(), k.as_bytes());
-                    let between = format!("key{:05}", i * 2 + 1);
-                    it.seek(between.as_bytes());
-                    match ks.get(i + 1) {
-                        Some(next) => assert_eq!(it.key(), next.as_bytes()),
-                        None => assert!(!it.valid()),
-                    }
-                    it.seek_for_prev(between.as_bytes());
-                    assert_eq!(it.key(), k.as_bytes());
-                }
-                it.seek(b"a");
-                assert_eq!(it.key(), ks[0].as_bytes());
-                it.seek_for_prev(b"a");
-                assert!(!it.valid());
-            }
-        }
-    }
-
-    #[test]
-    fn empty_block_has_no_entries() {
-        let block = build(&[], 16);
-        let mut it = block.iter(<[u8]>::cmp);
-        it.seek_to_first();
-        assert!(!it.valid());
-        it.seek_to_last();
-        assert!(!it.valid());
-        it.seek(b"x");
-        assert!(!it.valid());
-        it.status().unwrap();
-    }
-
-    /// Internal keys over `n` user keys, two versions each (a put and an older
-    /// delete), with seqnos from small to the largest there is.
-    fn internal_keys(n: usize) -> Vec<Vec<u8>> {
-        use crate::key::{make_internal_key, ValueKind, MAX_SEQUENCE};
-        let mut out = Vec::new();
-        for (i, k) in keys(n).iter().enumerate() {
-            let seq = if i % 7 == 0 { MAX_SEQUENCE - i as u64 } else { (i as u64) << (i % 50) };
-            out.push(make_internal_key(k.as_bytes(), seq.max(1), ValueKind::Put));
-            out.push(make_internal_key(k.as_bytes(), seq.max(1) - 1, ValueKind::Delete));
-        }
-        out
-    }
-
-    #[test]
-    fn internal_key_blocks_round_trip_and_are_smaller() {
-        use crate::key::compare_internal;
-        for interval in [1, 3, 16] {
-            let ks = internal_keys(60);
-            let mut plain = BlockBuilder::new(interval);
-            let mut internal = BlockBuilder::with_key_format(interval, KeyFormat::Internal);
-            for k in &ks {
-                plain.add(k, b"v");
-                internal.add(k, b"v");
-            }
-            let (plain, internal) = (plain.finish(), internal.finish());
-            assert!(internal.len() < plain.len(), "varint trailers must save space");
-            let block =
-                Arc::new(Block::with_key_format(Bytes::from(internal), KeyFormat::Internal, "t".into(), 0).unwrap());
-            let mut it = block.iter(compare_internal);
-            it.seek_to_first();
-            for k in &ks {
-                assert_eq!(it.key(), k.as_slice(), "interval {interval}");
-                it.next();
-            }
-            assert!(!it.valid());
-            it.seek_to_last();
-            for k in ks.iter().rev() {
-                assert_eq!(it.key(), k.as_slice());
-                it.prev();
-            }
-            for k in &ks {
-                it.seek(k);
-                assert_eq!(it.key(), k.as_slice(), "seek, interval {interval}");
-            }
-            it.status().unwrap();
-        }
-    }
-
-    #[test]
-    fn internal_key_seeks_agree_with_a_sorted_list() {
-        use crate::key::{compare_internal, make_internal_key, ParsedKey, ValueKind, MAX_SEQUENCE};
-        let ks = internal_keys(60);
-        // Targets on, just before and just after every key in internal order (same
-        // user key, neighbouring seqnos: only the trailer decides), between user keys,
-        // and before and after them all.
-        let mut targets =
-            vec![make_internal_key(b"a", MAX_SEQUENCE, ValueKind::Put), make_internal_key(b"z", 0, ValueKind::Delete)];
-        for k in &ks {
-            let p = ParsedKey::parse(k).unwrap();
-            targets.push(k.clone());
-            targets.push(make_internal_key(p.user_key, (p.seq + 1).min(MAX_SEQUENCE), ValueKind::Put));
-            targets.push(make_internal_key(p.user_key, p.seq.saturating_sub(1), ValueKind::Put));
-            let mut between = p.user_key.to_vec();
-            between.push(b'!');
-            targets.push(make_internal_key(&between, MAX_SEQUENCE, ValueKind::Put));
-        }
-        for interval in [1, 3, 16] {
-            let mut b = BlockBuilder::with_key_format(interval, KeyFormat::Internal);
-            for k in &ks {
-                b.add(k, b"v");
-            }
-            let block =
-                Arc::new(Block::with_key_format(Bytes::from(b.finish()), KeyFormat::Internal, "t".into(), 0).unwrap());
-            let mut it = block.iter(compare_internal);
-            for t in &targets {
-                it.seek(t);
-                let want = ks.iter().find(|k| compare_internal(k, t) != Ordering::Less);
-                assert_eq!(it.valid().then(|| it.key().to_vec()).as_ref(), want, "interval {interval}");
-                if let Some(w) = want {
-                    // The key the seek stopped at is whole: stepping on works from it.
-                    it.next();
-                    let after = ks.iter().position(|k| k == w).and_then(|i| ks.get(i + 1));
-                    assert_eq!(it.valid().then(|| it.key().to_vec()).as_ref(), after);
-                }
-            }
-            it.status().unwrap();
-        }
-    }
-
-    /// Keys over a two-letter alphabet, 0 to 7 letters long: many are prefixes of
-    /// others and neighbours share prefixes of every length, which is what the seek's
-    /// prefix bookkeeping must get right. Each has one to three versions.
-    fn prefix_rich_internal_keys() -> Vec<Vec<u8>> {
-        use crate::key::{make_internal_key, ValueKind};
-        let mut rng = super::super::lz4::tests::xorshift(17);
-        let mut users = std::collections::BTreeSet::new();
-        // 150 of the 255 such keys.
-        while users.len() < 150 {
-            let len = (rng() % 8) as usize;
-            users.insert((0..len).map(|_| b'a' + (rng() % 2) as u8).collect::<Vec<u8>>());
-        }
-        let mut out = Vec::new();
-        for u in users {
-            let versions = 1 + rng() % 3;
-            for v in (0..versions).rev() {
-                let kind = if rng().is_multiple_of(4) { ValueKind::Delete } else { ValueKind::Put };
-                out.push(make_internal_key(&u, 10 + 5 * v, kind));
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn seeks_among_prefix_related_keys_agree_with_a_sorted_list() {
-        use crate::key::{compare_internal, make_internal_key, ParsedKey, ValueKind};
-        let ks = prefix_rich_internal_keys();
-        let mut targets = Vec::new();
-        let mut rng = super::super::lz4::tests::xorshift(23);
-        for _ in 0..400 {
-            let len = (rng() % 8) as usize;
-            let user: Vec<u8> = (0..len).map(|_| b'a' + (rng() % 3) as u8).collect();
-            targets.push(make_internal_key(&user, rng() % 30, ValueKind::Put));
-        }
-        for k in &ks {
-            let p = ParsedKey::parse(k).unwrap();
-            targets.extend([k.clone(), make_internal_key(p.user_key, p.seq + 1, ValueKind::Put)]);
-        }
-        for format in [KeyFormat::Internal, KeyFormat::Plain] {
-            for interval in [1, 2, 5, 16, 1000] {
-                let mut b = BlockBuilder::with_key_format(interval, format);
-                for (i, k) in ks.iter().enumerate() {
-                    b.add(k, format!("v{i}").as_bytes());
-                }
-                let block = Arc::new(Block::with_key_format(Bytes::from(b.finish()), format, "t".into(), 0).unwrap());
-                let mut it = block.iter(compare_internal);
-                for t in &targets {
-                    let want = ks.iter().position(|k| compare_internal(k, t) != Ordering::Less);
-                    it.seek(t);
-                    assert_eq!(
-                        it.valid().then(|| it.key().to_vec()),
-                        want.map(|i| ks[i].clone()),
-                        "{format:?} {interval}"
-                    );
-                    let (user, trailer) = (key::user_key(t), key::trailer(t));
-                    let found = block.seek_entry(user, trailer).unwrap();
-                    assert_eq!(found.as_ref().map(|f| f.value.clone()), want.map(|i| Bytes::from(format!("v{i}"))));
-                    let same = want.filter(|&i| key::user_key(&ks[i]) == user).map(|i| key::trailer(&ks[i]));
-                    assert_eq!(found.and_then(|f| f.same_key_trailer), same, "{format:?} {interval}");
-                }
-                it.status().unwrap();
-            }
-        }
-    }
-
-    #[test]
-    fn damaged_blocks_are_errors_not_panics() {
-        assert!(Block::new(Bytes::from_static(&[1, 2]), "f".into(), 0).is_err());
-        assert!(Block::new(Bytes::from_static(&[255, 255, 255, 255]), "f".into(), 0).is_err());
-        assert!(Block::new(Bytes::from_static(&[0, 0, 0, 0]), "f".into(), 0).is_err());
-        for format in [KeyFormat::Plain, KeyFormat::Internal] {
-            every_damaged_byte(format);
-        }
-    }
-
-    fn every_damaged_byte(format: KeyFormat) {
-        let good = {
-            let mut b = BlockBuilder::with_key_format(4, format);
-            for k in internal_keys(20) {
-                b.add(&k, b"value");
-            }
-            b.finish()
-        };
-        // Flip every byte in turn: iterating must either succeed or report corruption.
-        for i in 0..good.len() {
-            for flip in [0x01u8, 0x80, 0xff] {
-                let mut bad = good.clone();
-                bad[i] ^= flip;
-                let Ok(block) = Block::with_key_format(Bytes::from(bad), format, "x.sst".into(), 7) else { continue };
-                let block = Arc::new(block);
-                let mut it = block.iter(crate::key::compare_internal);
-                let mut steps = 0;
-                it.seek_to_first();
-                while it.valid() && steps < 1000 {
-                    it.next();
-                    steps += 1;
-                }
-                it.seek_to_last();
-                while it.valid() && steps < 2000 {
-                    it.prev();
-                    steps += 1;
-                }
-                it.seek(b"key00040");
-                assert!(steps < 2000, "no infinite loop");
-                if let Err(e) = it.status() {
-                    assert!(e.to_string().contains("x.sst at offset 7"), "{e}");
-                }
-            }
-        }
-    }
-}
+mod tests;
