@@ -15,7 +15,7 @@
 # Prints one row per phase: instructions per operation for each engine (per key for
 # the fills, scans, settle and compact; per read for the read phases), then the best
 # peer's count over strata's (>1: strata executes fewer instructions).
-# Takes about 10 minutes per engine at 1M keys.
+# Takes 20 to 30 minutes per engine at 1M keys on a 2-vCPU machine.
 set -eu
 cd "$(dirname "$0")"
 keys=${1:-1000000}
