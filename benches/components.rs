@@ -106,37 +106,26 @@ fn blocks(c: &mut Criterion) {
             bb.finish()
         })
     });
-    let mut bb = BlockBuilder::new(16);
-    for k in &keys {
-        bb.add(k, &[1u8; 80]);
-    }
-    let block = Arc::new(Block::new(Bytes::from(bb.finish()), "bench".into(), 0).expect("block"));
     g.throughput(Throughput::Elements(1));
     let mut i = 0;
-    g.bench_function("seek", |b| {
-        b.iter(|| {
-            i = (i + 7) % keys.len();
-            let mut it = block.iter(compare_internal);
-            it.seek(&keys[i]);
-            black_box(it.valid())
-        })
-    });
-    // As tables store their data and index blocks: trailers apart from user keys.
-    let mut bb = BlockBuilder::with_key_format(16, KeyFormat::Internal);
-    for k in &keys {
-        bb.add(k, &[1u8; 80]);
+    // `seek_internal_format` seeks a block as tables store their data and index
+    // blocks: trailers apart from user keys.
+    for (name, format) in [("seek", KeyFormat::Plain), ("seek_internal_format", KeyFormat::Internal)] {
+        let mut bb = BlockBuilder::with_key_format(16, format);
+        for k in &keys {
+            bb.add(k, &[1u8; 80]);
+        }
+        let block =
+            Arc::new(Block::with_key_format(Bytes::from(bb.finish()), format, "bench".into(), 0).expect("block"));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 7) % keys.len();
+                let mut it = block.iter(compare_internal);
+                it.seek(&keys[i]);
+                black_box(it.valid())
+            })
+        });
     }
-    let block = Arc::new(
-        Block::with_key_format(Bytes::from(bb.finish()), KeyFormat::Internal, "bench".into(), 0).expect("block"),
-    );
-    g.bench_function("seek_internal_format", |b| {
-        b.iter(|| {
-            i = (i + 7) % keys.len();
-            let mut it = block.iter(compare_internal);
-            it.seek(&keys[i]);
-            black_box(it.valid())
-        })
-    });
     g.finish();
 }
 

@@ -160,6 +160,20 @@ impl Block {
         e.trailer_at.and_then(|t| self.trailer_at(t)).ok_or_else(|| self.corruption("bad key trailer"))
     }
 
+    /// Binary search for the last restart point whose key `cmp` orders below the
+    /// target (the first if none is); `None` if `cmp` finds a restart entry damaged.
+    fn last_restart_before(&self, mut cmp: impl FnMut(usize) -> Option<Ordering>) -> Option<usize> {
+        let (mut lo, mut hi) = (0usize, self.num_restarts - 1);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            match cmp(mid)? {
+                Ordering::Less => lo = mid,
+                _ => hi = mid - 1,
+            }
+        }
+        Some(lo)
+    }
+
     /// Orders the key at restart point `index` (which must not share a prefix) against
     /// the internal key (`user_key`, `trailer`), in a [`KeyFormat::Internal`] block.
     fn compare_restart(&self, index: usize, user_key: &[u8], trailer: u64) -> Option<Ordering> {
@@ -185,15 +199,9 @@ impl Block {
     /// key is the target's first `shared` bytes followed by its stored suffix, which is
     /// compared with the rest of the target. The trailer is decoded only on a tie.
     fn seek_internal(&self, user_key: &[u8], trailer: u64) -> Result<Option<SeekHit>> {
-        let (mut lo, mut hi) = (0usize, self.num_restarts - 1);
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            match self.compare_restart(mid, user_key, trailer) {
-                Some(Ordering::Less) => lo = mid,
-                Some(_) => hi = mid - 1,
-                None => return Err(self.corruption("bad restart entry")),
-            }
-        }
+        let lo = self
+            .last_restart_before(|i| self.compare_restart(i, user_key, trailer))
+            .ok_or_else(|| self.corruption("bad restart entry"))?;
         let mut at = self.restart(lo);
         if at > self.restarts_offset {
             return Err(self.corruption("restart offset out of range"));
@@ -404,19 +412,10 @@ impl InternalIterator for BlockIter {
             self.seek_internal(target);
             return;
         }
-        // Binary search for the last restart point whose key is < target.
-        let (mut lo, mut hi) = (0usize, self.block.num_restarts - 1);
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            match self.compare_restart(mid, target) {
-                Some(Ordering::Less) => lo = mid,
-                Some(_) => hi = mid - 1,
-                None => {
-                    self.corrupt("bad restart entry");
-                    return;
-                }
-            }
-        }
+        let Some(lo) = self.block.last_restart_before(|i| self.compare_restart(i, target)) else {
+            self.corrupt("bad restart entry");
+            return;
+        };
         self.seek_to_restart(lo);
         while self.parse_next() && (self.cmp)(&self.key, target) == Ordering::Less {}
     }
