@@ -54,10 +54,12 @@ impl MmapLogFile {
         Ok(())
     }
 
-    /// Maps the next chunk, after msyncing what the current map still holds unsynced (a
-    /// later fdatasync covers it too, but unmapping must not be where it gets lost).
+    /// Maps the next chunk. The old map is dropped without an msync: unmapping a shared
+    /// mapping leaves its dirty pages in the page cache, where the next `sync`'s
+    /// fdatasync writes them back with the rest of the file. (An `MS_SYNC` msync here
+    /// made the writer wait for a disk write every chunk, on a log that was not asked
+    /// to be durable.)
     fn next_chunk(&mut self) -> io::Result<()> {
-        self.msync()?;
         self.map = None;
         let start = self.len;
         self.file.set_len(start + CHUNK)?;

@@ -46,7 +46,9 @@ pub struct MemTable {
 impl MemTable {
     /// An empty memtable that expects to hold about `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
-        let list = SkipList::new((capacity / 16).clamp(4096, 1 << 20));
+        // Chunks of a sixteenth of the memtable: few enough to be cheap, and from 16 MiB
+        // memtables up large enough for the arena to back them with huge pages.
+        let list = SkipList::new((capacity / 16).clamp(4096, 4 << 20));
         let splice = Splice::new(&list, 0x9e37_79b9_7f4a_7c15);
         MemTable { list, writer: Mutex::new(WriterState { splice, scratch: Vec::new() }), entries: AtomicU64::new(0) }
     }
