@@ -60,6 +60,24 @@ fn skiplist(c: &mut Criterion) {
     });
     g.finish();
 
+    // A whole 64 MiB memtable filled in random key order, as a flush-sized memtable is
+    // under random puts: far beyond the CPU caches, so what this measures is memory
+    // and TLB latency (the arena's huge pages), not comparisons.
+    let mut g = c.benchmark_group("memtable_fill_64mib");
+    let fill = 440_000;
+    g.throughput(Throughput::Elements(fill));
+    g.sample_size(10);
+    g.bench_function("strata_skiplist", |b| {
+        b.iter(|| {
+            let m = MemTable::new(64 << 20);
+            for i in 0..fill {
+                m.add(i + 1, ValueKind::Put, &user_key(i), &value);
+            }
+            m
+        })
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("memtable_lookup");
     g.throughput(Throughput::Elements(1));
     let m = MemTable::new(64 << 20);

@@ -54,7 +54,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     };
     let topts = table_options(&opts, 0);
     let mut last_seq = versions.last_sequence();
-    let mut mem = Arc::new(MemTable::new(opts.memtable_size));
+    let mut mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
     let mut edit = VersionEdit::default();
     for &log in &logs {
         let name = filename::wal_name(log);
@@ -72,7 +72,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
                 if let Some(f) = write_table(&ctx, &topts, &mem, versions.new_file_number())? {
                     edit.new_files.push(f);
                 }
-                mem = Arc::new(MemTable::new(opts.memtable_size));
+                mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
             }
         }
         Counters::add(&stats.wal_bytes_dropped_at_open, reader.dropped_bytes());
@@ -90,7 +90,11 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     let version = versions.log_and_apply(edit)?;
     remove_garbage(&versions, dir, log_number)?;
 
-    let sv = Arc::new(SuperVersion { mem: Arc::new(MemTable::new(opts.memtable_size)), imms: Vec::new(), version });
+    let sv = Arc::new(SuperVersion {
+        mem: Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages)),
+        imms: Vec::new(),
+        version,
+    });
     let file_numbers = versions.file_number_counter();
     Ok(Arc::new(DbInner {
         dir: dir.to_path_buf(),

@@ -231,7 +231,7 @@ impl DbInner {
             *wal = new_wal;
         }
         let old = std::mem::replace(&mut st.mem_log_number, number);
-        let mem = Arc::new(MemTable::new(self.opts.memtable_size));
+        let mem = Arc::new(MemTable::with_huge_pages(self.opts.memtable_size, self.opts.memtable_huge_pages));
         let mut imms = vec![st.sv.mem.clone()];
         imms.extend(st.sv.imms.iter().cloned());
         let frozen = Frozen { mem: st.sv.mem.clone(), log_number: old };

@@ -44,11 +44,18 @@ pub struct MemTable {
 }
 
 impl MemTable {
-    /// An empty memtable that expects to hold about `capacity` bytes.
+    /// An empty memtable that expects to hold about `capacity` bytes, with huge pages
+    /// where the size allows (see [`MemTable::with_huge_pages`]).
     pub fn new(capacity: usize) -> Self {
+        Self::with_huge_pages(capacity, true)
+    }
+
+    /// An empty memtable that expects to hold about `capacity` bytes; `huge_pages`
+    /// lets its arena use transparent huge pages (from 16 MiB memtables up).
+    pub fn with_huge_pages(capacity: usize, huge_pages: bool) -> Self {
         // Chunks of a sixteenth of the memtable: few enough to be cheap, and from 16 MiB
         // memtables up large enough for the arena to back them with huge pages.
-        let list = SkipList::new((capacity / 16).clamp(4096, 4 << 20));
+        let list = SkipList::new((capacity / 16).clamp(4096, 4 << 20), huge_pages);
         let splice = Splice::new(&list, 0x9e37_79b9_7f4a_7c15);
         MemTable { list, writer: Mutex::new(WriterState { splice, scratch: Vec::new() }), entries: AtomicU64::new(0) }
     }

@@ -48,9 +48,10 @@ unsafe impl Send for SkipList {}
 unsafe impl Sync for SkipList {}
 
 impl SkipList {
-    /// An empty list whose arena grows `chunk_size` bytes at a time.
-    pub fn new(chunk_size: usize) -> Self {
-        let arena = Arena::new(chunk_size);
+    /// An empty list whose arena grows `chunk_size` bytes at a time, in huge pages if
+    /// `huge_pages` (see [`Arena::new`]).
+    pub fn new(chunk_size: usize, huge_pages: bool) -> Self {
+        let arena = Arena::new(chunk_size, huge_pages);
         let head = Self::alloc_node(&arena, &[], &[], MAX_HEIGHT);
         SkipList { arena, head, max_height: AtomicUsize::new(1) }
     }
@@ -316,7 +317,7 @@ mod tests {
 
     #[test]
     fn ascending_runs_and_random_inserts_mix() {
-        let list = SkipList::new(4096);
+        let list = SkipList::new(4096, true);
         let mut splice = Splice::new(&list, 3);
         let mut all = Vec::new();
         let mut add = |n: u64, list: &SkipList| {
@@ -350,7 +351,7 @@ mod tests {
 
     #[test]
     fn insert_and_find() {
-        let list = SkipList::new(4096);
+        let list = SkipList::new(4096, true);
         let mut rng = Splice::new(&list, 7);
         assert!(list.first().is_none());
         assert!(list.find_last().is_none());
@@ -380,7 +381,7 @@ mod tests {
 
     #[test]
     fn large_values_and_empty_values() {
-        let list = SkipList::new(4096);
+        let list = SkipList::new(4096, true);
         let mut rng = Splice::new(&list, 1);
         let big = vec![5u8; 100_000];
         list.insert(&ik(1), &big, &mut rng);
@@ -393,7 +394,7 @@ mod tests {
 
     #[test]
     fn concurrent_readers_see_sorted_complete_entries() {
-        let list = Arc::new(SkipList::new(64 * 1024));
+        let list = Arc::new(SkipList::new(64 * 1024, true));
         let done = Arc::new(AtomicBool::new(false));
         let readers: Vec<_> = (0..2)
             .map(|_| {
