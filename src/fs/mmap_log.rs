@@ -54,12 +54,20 @@ impl MmapLogFile {
         Ok(())
     }
 
-    /// Maps the next chunk. The old map is dropped without an msync: unmapping a shared
-    /// mapping leaves its dirty pages in the page cache, where the next `sync`'s
-    /// fdatasync writes them back with the rest of the file. (An `MS_SYNC` msync here
-    /// made the writer wait for a disk write every chunk, on a log that was not asked
-    /// to be durable.)
+    /// Maps the next chunk. The old map is only scheduled for write-back, not waited
+    /// for: an `MS_SYNC` msync here made the writer wait for the disk every chunk, on a
+    /// log that was not asked to be durable. On Linux, unmapping a shared mapping leaves
+    /// its dirty pages in the page cache (`MS_ASYNC` is a no-op there), where the next
+    /// `sync`'s fdatasync writes them back with the rest of the file; systems that only
+    /// promise durability for mapped writes through a flush of the view (Windows'
+    /// `FlushViewOfFile`, which is what `MS_ASYNC` maps to there) get that flush.
     fn next_chunk(&mut self) -> io::Result<()> {
+        if let Some(map) = &self.map {
+            let written = (self.len - self.map_start) as usize;
+            if written > self.unsynced_from {
+                map.flush_async_range(self.unsynced_from, written - self.unsynced_from)?;
+            }
+        }
         self.map = None;
         let start = self.len;
         self.file.set_len(start + CHUNK)?;

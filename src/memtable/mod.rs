@@ -53,9 +53,11 @@ impl MemTable {
     /// An empty memtable that expects to hold about `capacity` bytes; `huge_pages`
     /// lets its arena use transparent huge pages (from 16 MiB memtables up).
     pub fn with_huge_pages(capacity: usize, huge_pages: bool) -> Self {
-        // Chunks of a sixteenth of the memtable: few enough to be cheap, and from 16 MiB
-        // memtables up large enough for the arena to back them with huge pages.
-        let list = SkipList::new((capacity / 16).clamp(4096, 4 << 20), huge_pages);
+        // Chunks of about a sixteenth of the memtable: few enough to be cheap, and from
+        // 16 MiB memtables up large enough for the arena to back them with huge pages
+        // (it rounds them to whole huge pages). Heap chunks stay at most 1 MiB.
+        let max_chunk = if huge_pages { 4 << 20 } else { 1 << 20 };
+        let list = SkipList::new((capacity / 16).clamp(4096, max_chunk), huge_pages);
         let splice = Splice::new(&list, 0x9e37_79b9_7f4a_7c15);
         MemTable { list, writer: Mutex::new(WriterState { splice, scratch: Vec::new() }), entries: AtomicU64::new(0) }
     }
