@@ -8,17 +8,19 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use strata::{Compaction, Db, Options, WriteBatch};
+use strata::{Compaction, Db, Options, Stats, WriteBatch};
 
 const WRITERS: u32 = 2;
+/// How long a run may go on waiting for flushes and a compaction before the test fails.
+const MAX_DURATION: Duration = Duration::from_secs(120);
 
 fn num(v: &[u8]) -> u64 {
     std::str::from_utf8(v).unwrap().parse().unwrap()
 }
 
-fn run(strategy: Compaction, duration: Duration) -> u64 {
+fn run(strategy: Compaction, duration: Duration) {
     let dir = tempfile::tempdir().unwrap();
     let db =
         Db::open(dir.path(), Options::default().memtable_size(16 * 1024).block_size(512).compaction(strategy)).unwrap();
@@ -110,23 +112,29 @@ fn run(strategy: Compaction, duration: Duration) -> u64 {
             checks
         }));
     }
-    std::thread::sleep(duration);
+    // Run for at least `duration`, then until the background threads have done enough
+    // work for the test to mean something: on a slow or overloaded machine (fsync can
+    // take a second on a shared disk) three seconds may see only a few flushes.
+    let started = Instant::now();
+    let busy = |s: &Stats| s.flushes > 5 && s.compactions > 0;
+    while started.elapsed() < duration || (!busy(&db.stats()) && started.elapsed() < MAX_DURATION) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     stop.store(true, Ordering::Relaxed);
     let counts: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     let writes: u64 = counts[..WRITERS as usize].iter().sum();
     let stats = db.stats();
-    assert!(stats.flushes > 5 && stats.compactions > 0, "background threads were idle: {stats:?}");
+    assert!(busy(&stats), "background threads were idle for {MAX_DURATION:?}: {stats:?}");
     for (i, c) in counts.iter().enumerate() {
         assert!(*c > 0, "thread {i} did nothing");
     }
-    writes
+    println!("{:?}: {writes} batches in {:.1} s", stats.strategy, started.elapsed().as_secs_f64());
 }
 
 #[test]
 fn concurrent_views_stay_consistent_while_compactions_run() {
     let secs: u64 = std::env::var("STRATA_STRESS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     for strategy in [Compaction::leveled(), Compaction::tiered()] {
-        let writes = run(strategy.clone(), Duration::from_secs(secs));
-        println!("{strategy:?}: {writes} batches in {secs} s");
+        run(strategy, Duration::from_secs(secs));
     }
 }
