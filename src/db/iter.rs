@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::{DbInner, SuperVersion};
+use super::{DbInner, ReadSeq, SuperVersion};
 use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
@@ -110,11 +110,9 @@ pub struct Iter {
 }
 
 impl Iter {
-    pub(crate) fn new(inner: Arc<DbInner>, seq: u64, bounds: Bounds) -> Iter {
-        let (sv, pending_error) = match inner.check_open() {
-            Ok(()) => (inner.super_version(), None),
-            Err(e) => (inner.super_version(), Some(e)),
-        };
+    pub(crate) fn new(inner: Arc<DbInner>, at: ReadSeq, bounds: Bounds) -> Iter {
+        let pending_error = inner.check_open().err();
+        let (sv, seq) = inner.read_view(at);
         Iter {
             sv,
             seq,

@@ -116,6 +116,14 @@ pub(crate) struct DbInner {
     closed: AtomicBool,
 }
 
+/// The seqno a read runs at: the latest visible one (loaded once the read has pinned
+/// its super version, see [`DbInner::read_view`]) or a snapshot's.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ReadSeq {
+    Latest,
+    At(u64),
+}
+
 /// Shuts the database down when the last `Db` clone goes away.
 struct Handle {
     inner: Arc<DbInner>,
@@ -191,8 +199,7 @@ impl Db {
 
     /// The current value of `key`.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let inner = self.inner();
-        inner.get_at(key.as_ref(), inner.visible_seq.load(Ordering::Acquire))
+        self.inner().get_at(key.as_ref(), ReadSeq::Latest)
     }
 
     /// A consistent read view of the database as of now, kept until dropped.
@@ -202,15 +209,12 @@ impl Db {
 
     /// The entries with keys in `range`, in ascending order (`.rev()` for descending).
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Iter {
-        let inner = self.inner();
-        Iter::new(inner.clone(), inner.visible_seq.load(Ordering::Acquire), iter::owned_bounds(&range))
+        Iter::new(self.inner().clone(), ReadSeq::Latest, iter::owned_bounds(&range))
     }
 
     /// The entries whose keys start with `prefix`.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
-        let inner = self.inner();
-        let (lo, hi) = iter::prefix_bounds(prefix.as_ref());
-        Iter::new(inner.clone(), inner.visible_seq.load(Ordering::Acquire), (lo, hi))
+        Iter::new(self.inner().clone(), ReadSeq::Latest, iter::prefix_bounds(prefix.as_ref()))
     }
 
     /// Writes the memtable to an SSTable; returns once it is on disk.
@@ -308,6 +312,25 @@ impl DbInner {
         self.current.read().clone()
     }
 
+    /// The super version a read uses and the seqno it reads at.
+    ///
+    /// For the latest data the seqno is loaded *after* the super version is pinned.
+    /// Compaction drops a version once a newer one is visible to every reader
+    /// (`oldest_snapshot`), so a seqno loaded first could predate a compaction installed
+    /// in between: the pinned tables would lack the version that seqno sees, and the
+    /// read would return an older one. Loaded after, the seqno is at least the one the
+    /// installed compactions kept versions for (RocksDB's `GetImpl` orders it the same
+    /// way). A snapshot's seqno is safe either way: compaction keeps what registered
+    /// snapshots see.
+    pub(crate) fn read_view(&self, at: ReadSeq) -> (Arc<SuperVersion>, u64) {
+        let sv = self.super_version();
+        let seq = match at {
+            ReadSeq::Latest => self.visible_seq.load(Ordering::Acquire),
+            ReadSeq::At(seq) => seq,
+        };
+        (sv, seq)
+    }
+
     /// Installs `sv` as the current view of memtables and tables. Called with `state`
     /// held, so installs are ordered.
     pub(crate) fn install(&self, st: &mut State, sv: SuperVersion) {
@@ -316,11 +339,11 @@ impl DbInner {
         *self.current.write() = sv;
     }
 
-    pub(crate) fn get_at(&self, key: &[u8], seq: u64) -> Result<Option<Bytes>> {
+    pub(crate) fn get_at(&self, key: &[u8], at: ReadSeq) -> Result<Option<Bytes>> {
         check_key(key)?;
         self.check_open()?;
         Counters::add(&self.stats.gets, 1);
-        let sv = self.super_version();
+        let (sv, seq) = self.read_view(at);
         for mem in std::iter::once(&sv.mem).chain(&sv.imms) {
             match mem.get(key, seq) {
                 Lookup::Found(v) => return Ok(Some(Bytes::copy_from_slice(v))),

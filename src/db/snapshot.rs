@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::iter::{owned_bounds, prefix_bounds, Iter};
-use super::DbInner;
+use super::{DbInner, ReadSeq};
 use crate::error::Result;
 
 /// A consistent read view of the database as of its creation, kept until dropped.
@@ -26,17 +26,17 @@ impl Snapshot {
 
     /// The value `key` had when the snapshot was taken.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.inner.get_at(key.as_ref(), self.seq)
+        self.inner.get_at(key.as_ref(), ReadSeq::At(self.seq))
     }
 
     /// The entries with keys in `range` as of the snapshot.
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Iter {
-        Iter::new(self.inner.clone(), self.seq, owned_bounds(&range))
+        Iter::new(self.inner.clone(), ReadSeq::At(self.seq), owned_bounds(&range))
     }
 
     /// The entries whose keys start with `prefix` as of the snapshot.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
-        Iter::new(self.inner.clone(), self.seq, prefix_bounds(prefix.as_ref()))
+        Iter::new(self.inner.clone(), ReadSeq::At(self.seq), prefix_bounds(prefix.as_ref()))
     }
 
     /// The seqno the snapshot reads at.
