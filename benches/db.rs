@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use strata::{Db, Options};
+use strata::{Compaction, Db, LeveledOptions, Options};
 
 const N: u64 = 100_000;
 
@@ -29,17 +29,22 @@ fn loaded(flush: bool) -> (tempfile::TempDir, Db) {
     (dir, db)
 }
 
-/// N keys spread over three overlapping L0 tables (every third key in each), as a tree
-/// looks between compactions; `cache` is the block cache size.
-fn three_tables(cache: usize) -> (tempfile::TempDir, Db) {
+/// N keys spread over `tables` overlapping L0 tables (every `tables`-th key in each), as
+/// a tree looks between compactions (3) or as a size-tiered tree with many runs does
+/// (24); `cache` is the block cache size. L0 is never compacted, so the shape holds.
+fn overlapping_tables(tables: u64, cache: usize) -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Db::open(dir.path(), Options::default().block_cache_size(cache)).expect("open");
-    for part in 0..3 {
-        for i in (part..N).step_by(3) {
+    let mut leveled = LeveledOptions::default();
+    leveled.l0_compaction_trigger = 1000;
+    let opts = Options::default().block_cache_size(cache).compaction(Compaction::Leveled(leveled));
+    let db = Db::open(dir.path(), opts).expect("open");
+    for part in 0..tables {
+        for i in (part..N).step_by(tables as usize) {
             db.put(key(i), [7u8; 100]).expect("put");
         }
         db.flush().expect("flush");
     }
+    assert_eq!(db.stats().sorted_runs, tables as usize, "the tables stay in L0");
     (dir, db)
 }
 
@@ -88,7 +93,7 @@ fn get(c: &mut Criterion) {
         });
     }
     // Every block read goes to the file (and is decompressed, where compressed).
-    let (_dir, db) = three_tables(0);
+    let (_dir, db) = overlapping_tables(3, 0);
     let mut i = 0u64;
     g.bench_function("hit_3_tables_uncached", |b| {
         b.iter(|| {
@@ -102,14 +107,16 @@ fn get(c: &mut Criterion) {
 fn seek(c: &mut Criterion) {
     let mut g = c.benchmark_group("db_seek");
     g.throughput(Throughput::Elements(1));
-    let (_dir, db) = three_tables(32 << 20);
-    let mut i = 0u64;
-    g.bench_function("random_3_tables_one_entry", |b| {
-        b.iter(|| {
-            i = (i + 7919) % N;
-            black_box(db.range(key(i)..).next().expect("an entry").expect("read"));
-        })
-    });
+    for tables in [3, 24] {
+        let (_dir, db) = overlapping_tables(tables, 32 << 20);
+        let mut i = 0u64;
+        g.bench_function(format!("random_{tables}_tables_one_entry"), |b| {
+            b.iter(|| {
+                i = (i + 7919) % N;
+                black_box(db.range(key(i)..).next().expect("an entry").expect("read"));
+            })
+        });
+    }
     g.finish();
 }
 
@@ -123,10 +130,13 @@ fn scan(c: &mut Criterion) {
             b.iter_batched(|| (), |()| black_box(db.range::<&[u8], _>(..).count()), BatchSize::SmallInput)
         });
     }
-    let (_dir, db) = three_tables(32 << 20);
-    g.bench_function("full_3_tables", |b| {
-        b.iter_batched(|| (), |()| black_box(db.range::<&[u8], _>(..).count()), BatchSize::SmallInput)
-    });
+    // 24 runs: each step of the merge picks among 24 positioned tables.
+    for tables in [3, 24] {
+        let (_dir, db) = overlapping_tables(tables, 32 << 20);
+        g.bench_function(format!("full_{tables}_tables"), |b| {
+            b.iter_batched(|| (), |()| black_box(db.range::<&[u8], _>(..).count()), BatchSize::SmallInput)
+        });
+    }
     g.finish();
 }
 

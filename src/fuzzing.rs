@@ -246,14 +246,9 @@ pub fn ops(data: &[u8]) {
 mod tests {
     #[test]
     fn entry_points_accept_garbage() {
-        let mut seed = 7u64;
+        let mut rng = crate::testing::Rng::new(7);
         for len in [0usize, 1, 7, 8, 64, 65, 300, 5000] {
-            let data: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    (seed >> 33) as u8
-                })
-                .collect();
+            let data = rng.bytes(len);
             super::block(&data);
             super::table(&data);
             super::wal(&data);

@@ -61,6 +61,9 @@ pub struct Stats {
     pub levels: Vec<LevelStats>,
     /// Memtable flushes completed since open.
     pub flushes: u64,
+    /// Memtables frozen because writes filled them to `memtable_size` (explicit flushes
+    /// and close are not counted).
+    pub memtables_filled: u64,
     /// Point lookups served since open.
     pub gets: u64,
     /// SSTables whose data blocks a lookup read (filter passed or absent).
@@ -121,6 +124,7 @@ pub(crate) struct Counters {
     pub compaction_bytes_read: AtomicU64,
     pub compaction_bytes_written: AtomicU64,
     pub flushes: AtomicU64,
+    pub memtables_filled: AtomicU64,
     pub gets: AtomicU64,
     pub get_tables_read: AtomicU64,
     pub bloom_probes: AtomicU64,
@@ -150,6 +154,7 @@ impl Counters {
             compaction_bytes_written: get(&self.compaction_bytes_written),
             levels: Vec::new(),
             flushes: get(&self.flushes),
+            memtables_filled: get(&self.memtables_filled),
             gets: get(&self.gets),
             get_tables_read: get(&self.get_tables_read),
             bloom_probes: get(&self.bloom_probes),

@@ -261,6 +261,21 @@ fn a_returned_flush_leaves_only_the_live_wal_on_disk() {
 }
 
 #[test]
+fn memtables_filled_counts_only_switches_that_writes_caused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
+    db.put("a", "1").unwrap();
+    db.flush().unwrap();
+    let stats = db.stats();
+    assert_eq!((stats.memtables_filled, stats.flushes), (0, 1), "an explicit flush is not a full memtable");
+    for i in 0..200u32 {
+        db.put(format!("key{i:05}"), [b'v'; 100]).unwrap();
+    }
+    // ~23 KB of writes into 4 KiB memtables.
+    assert!(db.stats().memtables_filled >= 4, "{}", db.stats().memtables_filled);
+}
+
+#[test]
 fn large_memtables_with_and_without_huge_pages_hold_the_same_data() {
     // 16 MiB memtables have arena chunks big enough for huge pages; ~21 MB of writes in
     // scattered order fill one past its size, so it is flushed and a second one is
@@ -274,8 +289,9 @@ fn large_memtables_with_and_without_huge_pages_hold_the_same_data() {
         for i in 0..150_000u32 {
             db.put(key(i), value(i)).unwrap();
         }
-        // Flushed to tables (how many flushes depends on timing: a frozen memtable and
-        // the active one may go out together), then read back from them.
+        // The first memtable filled up and was frozen; then everything is flushed to
+        // tables and read back from them.
+        assert!(db.stats().memtables_filled >= 1, "huge_pages={huge}");
         db.wait_for_compactions().unwrap();
         assert!(db.stats().flushes >= 1, "huge_pages={huge}");
         for i in (0..150_000u32).step_by(7) {

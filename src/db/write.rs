@@ -196,6 +196,9 @@ impl DbInner {
                 self.flushed_cv.wait(st);
                 continue;
             }
+            if full {
+                Counters::add(&self.stats.memtables_filled, 1);
+            }
             self.switch_memtable(st)?;
             if force {
                 return Ok(());

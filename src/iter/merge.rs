@@ -353,11 +353,8 @@ mod tests {
     /// the sorted union.
     #[test]
     fn many_children_match_the_sorted_union_in_both_directions() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut rand = |n: u64| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 33) % n
-        };
+        let mut rng = crate::testing::Rng::new(0x2545_f491_4f6c_dd1d);
+        let mut rand = |n: u64| rng.below(n);
         let mut all: Vec<(String, u64)> = Vec::new();
         let mut children = Vec::new();
         let mut seq = 1;

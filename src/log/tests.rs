@@ -134,14 +134,9 @@ fn corruption_in_the_middle_is_an_error() {
 
 #[test]
 fn garbage_never_panics() {
-    let mut seed = 0x1234_5678_u64;
+    let mut rng = crate::testing::Rng::new(0x1234_5678);
     for len in [0usize, 1, 6, 7, 8, 100, BLOCK_SIZE + 3] {
-        let data: Vec<u8> = (0..len)
-            .map(|_| {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (seed >> 33) as u8
-            })
-            .collect();
+        let data = rng.bytes(len);
         let _ = read_all(data.clone(), TailMode::Tolerate);
         let _ = read_all(data, TailMode::Strict);
     }

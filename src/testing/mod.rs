@@ -1,5 +1,6 @@
 //! Test support: [`FaultyFs`], an in-memory file system that injects faults and loses
-//! power on command.
+//! power on command, and [`Rng`], the reproducible random source that the tests and the
+//! command-line tool's workloads share.
 //!
 //! It models what a real disk promises and nothing more:
 //! - bytes appended to a file are durable only once the file is synced;
@@ -36,6 +37,9 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::fs::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+
+mod rng;
+pub use rng::Rng;
 
 /// The kinds of operation faults can target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

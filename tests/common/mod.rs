@@ -2,23 +2,7 @@
 // Each test crate uses a different subset of these.
 #![allow(dead_code)]
 
-/// xorshift64: a small, reproducible random source for workloads.
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// The next number.
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number below `n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+pub use strata::testing::Rng;
 
 /// Small memtables and blocks on `fs`, so that a short trial flushes and compacts.
 pub fn faulty_options(fs: &std::sync::Arc<strata::testing::FaultyFs>, sync: bool, tiered: bool) -> strata::Options {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use strata::testing::Rng;
 use strata::{Db, Result};
 
 /// The workloads `--benchmarks` accepts, in db_bench's names.
@@ -103,7 +104,7 @@ impl ValuePool {
         let len = Self::BYTES.max(self.value_size);
         self.data.reserve(len + 2 * half);
         while self.data.len() < len {
-            let piece: Vec<u8> = (0..half).map(|_| b' ' + (self.rng.next() % 95) as u8).collect();
+            let piece: Vec<u8> = (0..half).map(|_| b' ' + (self.rng.next_u64() % 95) as u8).collect();
             self.data.extend_from_slice(&piece);
             self.data.extend_from_slice(&piece);
         }
@@ -120,19 +121,6 @@ impl ValuePool {
         let at = self.next;
         self.next += self.value_size;
         &self.data[at..at + self.value_size]
-    }
-}
-
-/// xorshift64: fast and reproducible.
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// The next number.
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 
@@ -249,7 +237,7 @@ pub fn run(db: &Db, name: &str, shape: Shape, seed: u64) -> Result<Report> {
                 let mut rng = Rng(seed ^ 0xdead_beef);
                 let mut values = ValuePool::new(shape.value_size, rng.0 ^ 0x5eed);
                 while !stop_writer.load(std::sync::atomic::Ordering::Relaxed) {
-                    db.put(shape.key(rng.next() % shape.num), values.next_value())?;
+                    db.put(shape.key(rng.next_u64() % shape.num), values.next_value())?;
                 }
                 Ok(())
             })
@@ -352,7 +340,7 @@ fn worker(
             for i in 0..ops {
                 let n = match name {
                     "fillseq" => thread * ops + i,
-                    _ => rng.next() % shape.num,
+                    _ => rng.next_u64() % shape.num,
                 };
                 let got = timed(&mut lat, &mut || match name {
                     "fillseq" | "fillrandom" | "overwrite" => db.put(shape.key(n), values.next_value()).map(|()| 0),

@@ -11,8 +11,9 @@ use std::time::Instant;
 use serde_json::json;
 use strata::{Compaction, Compression, Db, Options, Result};
 
-use crate::bench::{progress, Rng, Shape, ValuePool};
+use crate::bench::{progress, Shape, ValuePool};
 use crate::svg::{self, Series};
+use strata::testing::Rng;
 
 /// What one strategy did.
 pub struct Outcome {
@@ -51,7 +52,7 @@ fn run_one(name: &'static str, strategy: Compaction, shape: Shape, memtable: usi
     let mut peak_disk = 0;
     let start = Instant::now();
     for i in 0..total {
-        let n = rng.next() % shape.num;
+        let n = rng.next_u64() % shape.num;
         let t = Instant::now();
         if i >= shape.num && i % 10 == 0 {
             db.get(shape.key(n))?;
@@ -78,7 +79,7 @@ fn run_one(name: &'static str, strategy: Compaction, shape: Shape, memtable: usi
     let mut lat = Vec::with_capacity(reads as usize);
     for _ in 0..reads {
         let t = Instant::now();
-        db.get(shape.key(rng.next() % shape.num))?;
+        db.get(shape.key(rng.next_u64() % shape.num))?;
         lat.push(t.elapsed().as_nanos() as u64);
     }
     let read_secs = t0.elapsed().as_secs_f64();
