@@ -107,13 +107,8 @@ pub(super) mod tests {
 
     /// A reproducible byte source for the LZ4 tests of this module and the encoder's.
     pub(in crate::sstable) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
-        let mut x = seed | 1;
-        move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        }
+        let mut rng = crate::testing::Rng::new(seed);
+        move || rng.next_u64()
     }
 
     #[test]
