@@ -48,6 +48,19 @@ fn overlapping_tables(tables: u64, cache: usize) -> (tempfile::TempDir, Db) {
     (dir, db)
 }
 
+/// Entries a full scan through a lending cursor visits.
+fn cursor_scan(db: &Db) -> usize {
+    let mut cursor = db.cursor();
+    cursor.seek_to_first();
+    let mut n = 0;
+    while cursor.valid() {
+        black_box((cursor.key(), cursor.value()));
+        n += 1;
+        cursor.next();
+    }
+    n
+}
+
 fn put(c: &mut Criterion) {
     let mut g = c.benchmark_group("db_put");
     g.throughput(Throughput::Elements(1));
@@ -116,6 +129,15 @@ fn seek(c: &mut Criterion) {
                 black_box(db.range(key(i)..).next().expect("an entry").expect("read"));
             })
         });
+        // The same through a lending cursor: no owned key or value.
+        g.bench_function(format!("random_{tables}_tables_one_entry_cursor"), |b| {
+            b.iter(|| {
+                i = (i + 7919) % N;
+                let mut cursor = db.cursor();
+                cursor.seek(key(i));
+                black_box((cursor.key().len(), cursor.value().len()))
+            })
+        });
     }
     g.finish();
 }
@@ -129,6 +151,7 @@ fn scan(c: &mut Criterion) {
         g.bench_function(format!("full_{name}"), |b| {
             b.iter_batched(|| (), |()| black_box(db.range::<&[u8], _>(..).count()), BatchSize::SmallInput)
         });
+        g.bench_function(format!("full_{name}_cursor"), |b| b.iter(|| black_box(cursor_scan(&db))));
     }
     // 24 runs: each step of the merge picks among 24 positioned tables.
     for tables in [3, 24] {
@@ -136,6 +159,7 @@ fn scan(c: &mut Criterion) {
         g.bench_function(format!("full_{tables}_tables"), |b| {
             b.iter_batched(|| (), |()| black_box(db.range::<&[u8], _>(..).count()), BatchSize::SmallInput)
         });
+        g.bench_function(format!("full_{tables}_tables_cursor"), |b| b.iter(|| black_box(cursor_scan(&db))));
     }
     g.finish();
 }

@@ -45,7 +45,7 @@ pub mod stats;
 pub mod version;
 
 pub use batch::WriteBatch;
-pub use db::{Db, Iter, Snapshot};
+pub use db::{Cursor, Db, Iter, Snapshot};
 pub use sstable::Compression;
 pub use stats::{LevelStats, Stats, TableInfo};
 pub mod fuzzing;

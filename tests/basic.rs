@@ -309,3 +309,56 @@ fn large_memtables_with_and_without_huge_pages_hold_the_same_data() {
         assert_eq!(seen, 150_000, "huge_pages={huge}");
     }
 }
+
+#[test]
+fn cursor_lends_the_view_it_was_created_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
+    for i in 0..300u32 {
+        db.put(format!("key{i:04}"), format!("old{i}")).unwrap();
+    }
+    db.flush().unwrap();
+    for i in (0..300u32).step_by(2) {
+        db.put(format!("key{i:04}"), format!("new{i}")).unwrap();
+    }
+    db.delete("key0003").unwrap();
+    let mut cursor = db.cursor();
+    // Written after the cursor was made, then flushed and compacted away: invisible.
+    db.put("key0001", "later").unwrap();
+    db.put("key0000a", "inserted").unwrap();
+    db.compact().unwrap();
+    cursor.seek_to_first();
+    let mut seen = Vec::new();
+    while cursor.valid() {
+        seen.push((
+            String::from_utf8(cursor.key().to_vec()).unwrap(),
+            String::from_utf8(cursor.value().to_vec()).unwrap(),
+        ));
+        cursor.next();
+    }
+    cursor.status().unwrap();
+    let want: Vec<(String, String)> = (0..300u32)
+        .filter(|&i| i != 3)
+        .map(|i| (format!("key{i:04}"), if i % 2 == 0 { format!("new{i}") } else { format!("old{i}") }))
+        .collect();
+    assert_eq!(seen, want);
+    // Seeks land on the first key at or after the target; past the end is not valid,
+    // and stepping there does nothing.
+    cursor.seek("key0002x");
+    assert_eq!((cursor.key(), cursor.value()), (&b"key0004"[..], &b"new4"[..]));
+    cursor.seek("zzz");
+    assert!(!cursor.valid() && cursor.key().is_empty());
+    cursor.next();
+    assert!(!cursor.valid());
+    cursor.status().unwrap();
+    // A fresh cursor sees the later writes.
+    let mut fresh = db.cursor();
+    fresh.seek("key0000");
+    fresh.next();
+    assert_eq!((fresh.key(), fresh.value()), (&b"key0000a"[..], &b"inserted"[..]));
+    let handle = db.clone();
+    db.close().unwrap();
+    let closed = handle.cursor();
+    assert!(!closed.valid());
+    assert!(matches!(closed.status(), Err(Error::Closed)), "{:?}", closed.status());
+}

@@ -56,6 +56,35 @@ fn collect(it: impl Iterator<Item = strata::Result<(strata::Bytes, strata::Bytes
     it.map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
 }
 
+/// What a cursor visits from `lo` (seeking it) while keys stay within `hi`.
+fn cursor_range(mut c: strata::Cursor, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    match lo {
+        Bound::Included(k) => c.seek(k),
+        Bound::Excluded(k) => {
+            c.seek(k);
+            if c.valid() && c.key() == k.as_slice() {
+                c.next();
+            }
+        }
+        Bound::Unbounded => c.seek_to_first(),
+    }
+    let mut out = Vec::new();
+    while c.valid() {
+        let inside = match hi {
+            Bound::Included(h) => c.key() <= h.as_slice(),
+            Bound::Excluded(h) => c.key() < h.as_slice(),
+            Bound::Unbounded => true,
+        };
+        if !inside {
+            break;
+        }
+        out.push((c.key().to_vec(), c.value().to_vec()));
+        c.next();
+    }
+    c.status().unwrap();
+    out
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Mode {
     /// No background compaction: hundreds of tables pile up in L0.
@@ -130,6 +159,7 @@ fn run(seed: u64, ops: usize, mode: Mode, compact: bool, min_tables: usize) {
                 let want = expected(&model, &lo, &hi);
                 let got = collect(db.range((lo.clone(), hi.clone())));
                 assert_eq!(got, want, "seed {seed} step {step} range {lo:?}..{hi:?}");
+                assert_eq!(cursor_range(db.cursor(), &lo, &hi), want, "seed {seed} step {step} cursor");
                 let mut rev = collect(db.range((lo, hi)).rev());
                 rev.reverse();
                 assert_eq!(rev, want, "seed {seed} step {step} reversed");
@@ -156,11 +186,9 @@ fn run(seed: u64, ops: usize, mode: Mode, compact: bool, min_tables: usize) {
                         "seed {seed} step {step} snapshot"
                     );
                     let (lo, hi) = (bound(&mut rng), bound(&mut rng));
-                    assert_eq!(
-                        collect(snap.range((lo.clone(), hi.clone()))),
-                        expected(m, &lo, &hi),
-                        "seed {seed} step {step}"
-                    );
+                    let want = expected(m, &lo, &hi);
+                    assert_eq!(collect(snap.range((lo.clone(), hi.clone()))), want, "seed {seed} step {step}");
+                    assert_eq!(cursor_range(snap.cursor(), &lo, &hi), want, "seed {seed} step {step} snapshot cursor");
                 }
             }
             93..=94 => {

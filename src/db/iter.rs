@@ -84,6 +84,26 @@ impl KeyArena {
     }
 }
 
+/// One merge over every source of `sv`: its memtables, each L0 table (they overlap), and
+/// each deeper level as one sorted run however many tables it has.
+pub(super) fn merge_sources(sv: &SuperVersion) -> Result<MergingIterator> {
+    let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+    children.push(Box::new(sv.mem.iter()));
+    for m in &sv.imms {
+        children.push(Box::new(m.iter()));
+    }
+    let levels = &sv.version.levels;
+    if let Some(l0) = levels.first() {
+        for f in l0 {
+            children.push(Box::new(f.table()?.iter()));
+        }
+    }
+    for files in levels.iter().skip(1).filter(|files| !files.is_empty()) {
+        children.push(Box::new(LevelIter::new(files.clone())));
+    }
+    Ok(MergingIterator::new(children))
+}
+
 /// Iterator over `(key, value)` pairs; see the module comment.
 pub struct Iter {
     sv: Arc<SuperVersion>,
@@ -130,23 +150,7 @@ impl Iter {
     }
 
     fn merged(&self) -> Result<MergingIterator> {
-        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
-        children.push(Box::new(self.sv.mem.iter()));
-        for m in &self.sv.imms {
-            children.push(Box::new(m.iter()));
-        }
-        // L0 tables overlap, so each is a child of its own; a deeper level is one
-        // sorted run and one child however many tables it has.
-        let levels = &self.sv.version.levels;
-        if let Some(l0) = levels.first() {
-            for f in l0 {
-                children.push(Box::new(f.table()?.iter()));
-            }
-        }
-        for files in levels.iter().skip(1).filter(|files| !files.is_empty()) {
-            children.push(Box::new(LevelIter::new(files.clone())));
-        }
-        Ok(MergingIterator::new(children))
+        merge_sources(&self.sv)
     }
 
     fn fail(&mut self, e: Error) -> Option<Result<(Bytes, Bytes)>> {

@@ -18,6 +18,7 @@
 //! not at all.
 
 mod compact;
+mod cursor;
 mod flush;
 mod iter;
 mod recovery;
@@ -33,6 +34,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
+pub use cursor::Cursor;
 pub use iter::Iter;
 pub use snapshot::Snapshot;
 
@@ -215,6 +217,12 @@ impl Db {
     /// The entries whose keys start with `prefix`.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         Iter::new(self.inner().clone(), ReadSeq::Latest, iter::prefix_bounds(prefix.as_ref()))
+    }
+
+    /// A forward [`Cursor`] over the data as of now that lends its entries as slices:
+    /// the fastest way to scan or seek when the caller does not keep the entries.
+    pub fn cursor(&self) -> Cursor {
+        Cursor::new(self.inner(), ReadSeq::Latest)
     }
 
     /// Writes the memtable to an SSTable; returns once it is on disk.

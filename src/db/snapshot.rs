@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::iter::{owned_bounds, prefix_bounds, Iter};
-use super::{DbInner, ReadSeq};
+use super::{Cursor, DbInner, ReadSeq};
 use crate::error::Result;
 
 /// A consistent read view of the database as of its creation, kept until dropped.
@@ -32,6 +32,11 @@ impl Snapshot {
     /// The entries with keys in `range` as of the snapshot.
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Iter {
         Iter::new(self.inner.clone(), ReadSeq::At(self.seq), owned_bounds(&range))
+    }
+
+    /// A forward [`Cursor`] over the data as of the snapshot.
+    pub fn cursor(&self) -> Cursor {
+        Cursor::new(&self.inner, ReadSeq::At(self.seq))
     }
 
     /// The entries whose keys start with `prefix` as of the snapshot.
