@@ -149,10 +149,6 @@ impl Iter {
         }
     }
 
-    fn merged(&self) -> Result<MergingIterator> {
-        merge_sources(&self.sv)
-    }
-
     fn fail(&mut self, e: Error) -> Option<Result<(Bytes, Bytes)>> {
         self.done = true;
         Some(Err(e))
@@ -176,7 +172,7 @@ impl Iter {
 
     fn next_forward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.front.is_none() {
-            let mut it = match self.merged() {
+            let mut it = match merge_sources(&self.sv) {
                 Ok(it) => it,
                 Err(e) => return self.fail(e),
             };
@@ -242,7 +238,7 @@ impl Iter {
 
     fn next_backward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.back.is_none() {
-            let mut it = match self.merged() {
+            let mut it = match merge_sources(&self.sv) {
                 Ok(it) => it,
                 Err(e) => return self.fail(e),
             };
