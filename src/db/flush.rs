@@ -71,10 +71,11 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, log: u64, next_log: u64) -> Resu
         let imms = st.sv.imms.iter().filter(|m| !Arc::ptr_eq(m, &done.mem)).cloned().collect();
         let sv = SuperVersion { mem: st.sv.mem.clone(), imms, version };
         db.install(&mut st, sv);
+        // Counted before `flush()` callers wake, so the stats they read include it.
+        Counters::add(&db.stats.flushes, 1);
         db.flushed_cv.notify_all();
     }
     drop(versions);
-    Counters::add(&db.stats.flushes, 1);
     db.wake_compaction();
     Ok(())
 }
