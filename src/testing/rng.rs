@@ -1,4 +1,5 @@
-//! [`Rng`]: the one small random source the tests, fuzz harnesses and examples share.
+//! [`Rng`]: the one small random source the tests, the fuzz harness tests and the CLI's
+//! workloads share.
 //!
 //! Reproducibility matters more than quality here: a failing seed must replay the same
 //! workload on every machine and build, so this is a fixed xorshift64 rather than a
