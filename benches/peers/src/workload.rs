@@ -7,7 +7,7 @@
 //! twice per 100, as db_bench's generator does (about 2:1 compressible).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::engines::{self, Engine};
@@ -119,7 +119,16 @@ impl Values {
 
 fn report(phase: &str, value: f64) {
     println!("RESULT {phase} {value}");
+    // Which phase holds the memory: with STRATA_PEERS_ANON_TRACE set, the peak anonymous
+    // memory the sampler saw since the previous report goes to stderr.
+    if std::env::var_os("STRATA_PEERS_ANON_TRACE").is_some() {
+        let kib = PHASE_ANON_PEAK_KIB.swap(0, Ordering::Relaxed);
+        eprintln!("anon_peak_mib {phase} {:.0}", kib as f64 / 1024.0);
+    }
 }
+
+/// Peak anonymous memory (KiB) the sampler saw since the last `report`.
+static PHASE_ANON_PEAK_KIB: AtomicU64 = AtomicU64::new(0);
 
 /// Runs one timed phase and returns its wall-clock seconds. Every timed region goes
 /// through this one function, never inlined, so that `callgrind.sh` can cut the
@@ -162,7 +171,9 @@ fn status_mib(field: &str) -> f64 {
 fn sample_anon(stop: &AtomicBool) -> f64 {
     let mut peak: f64 = 0.0;
     while !stop.load(Ordering::Relaxed) {
-        peak = peak.max(status_mib("RssAnon:"));
+        let now = status_mib("RssAnon:");
+        PHASE_ANON_PEAK_KIB.fetch_max((now * 1024.0) as u64, Ordering::Relaxed);
+        peak = peak.max(now);
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     peak.max(status_mib("RssAnon:"))
