@@ -13,12 +13,12 @@
 
 use std::sync::Arc;
 
-use super::iter::merge_sources;
+use super::iter::{merge_sources, next_visible};
 use super::{DbInner, ReadSeq, SuperVersion};
 use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
-use crate::key::{seek_key, user_key, ParsedKey, ValueKind, MAX_SEQUENCE};
+use crate::key::{seek_key, user_key, ValueKind, MAX_SEQUENCE};
 
 /// A forward cursor over a consistent view of the database, lending each entry as
 /// `&[u8]` slices: no copies and no reference counting per entry.
@@ -125,27 +125,25 @@ impl Cursor {
     fn settle(&mut self, mut skip_current: bool) {
         self.valid = false;
         let Some(it) = &mut self.it else { return };
-        while it.valid() {
-            let Some(k) = ParsedKey::parse(it.key()) else {
-                self.err = Some(Error::Corruption("malformed internal key met by a cursor".into()));
-                return;
-            };
-            if k.seq > self.seq || (skip_current && k.user_key == self.current.as_slice()) {
-                it.next();
-                continue;
+        loop {
+            match next_visible(it, self.seq, skip_current.then_some(self.current.as_slice())) {
+                Ok(Some(kind)) => {
+                    // Its later versions are older: they are skipped from here on.
+                    self.current.clear();
+                    self.current.extend_from_slice(user_key(it.key()));
+                    skip_current = true;
+                    if kind == ValueKind::Put {
+                        self.valid = true;
+                        return;
+                    }
+                    it.next();
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    self.err = Some(e);
+                    return;
+                }
             }
-            // The newest visible version of a new key: later versions of it are older.
-            self.current.clear();
-            self.current.extend_from_slice(k.user_key);
-            skip_current = true;
-            if k.kind == ValueKind::Put {
-                self.valid = true;
-                return;
-            }
-            it.next();
-        }
-        if let Err(e) = it.status() {
-            self.err = Some(e);
         }
     }
 }

@@ -19,7 +19,7 @@ use super::{DbInner, ReadSeq, SuperVersion};
 use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
-use crate::key::{make_internal_key, seek_key, ParsedKey, ValueKind, MAX_SEQUENCE};
+use crate::key::{make_internal_key, seek_key, user_key, ParsedKey, ValueKind, MAX_SEQUENCE};
 use crate::version::LevelIter;
 
 type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
@@ -102,6 +102,23 @@ pub(super) fn merge_sources(sv: &SuperVersion) -> Result<MergingIterator> {
         children.push(Box::new(LevelIter::new(files.clone())));
     }
     Ok(MergingIterator::new(children))
+}
+
+/// Moves `it` to the newest version visible at `seq` of the next user key other than
+/// `skip`, stepping over versions newer than `seq` and the older versions of `skip`, and
+/// returns that version's kind (its user key is `user_key(it.key())`); `Ok(None)` at the
+/// end. The forward reconciliation rule [`Iter`] and [`super::Cursor`] share: a caller
+/// that lands on a tombstone skips that key and calls again.
+pub(super) fn next_visible(it: &mut MergingIterator, seq: u64, skip: Option<&[u8]>) -> Result<Option<ValueKind>> {
+    while it.valid() {
+        let k = ParsedKey::parse(it.key())
+            .ok_or_else(|| Error::Corruption("malformed internal key met by an iterator".into()))?;
+        if k.seq <= seq && skip != Some(k.user_key) {
+            return Ok(Some(k.kind));
+        }
+        it.next();
+    }
+    it.status().map(|()| None)
 }
 
 /// Iterator over `(key, value)` pairs; see the module comment.
@@ -192,27 +209,18 @@ impl Iter {
             }
         }
         loop {
-            let it = self.front.as_mut()?;
-            if !it.valid() {
-                return match it.status() {
-                    Err(e) => self.fail(e),
-                    Ok(()) => {
-                        self.done = true;
-                        None
-                    }
-                };
-            }
-            let Some(k) = ParsedKey::parse(it.key()) else {
-                return self.fail(Error::Corruption("malformed internal key met by an iterator".into()));
+            let kind = match next_visible(self.front.as_mut()?, self.seq, self.front_skip.as_deref()) {
+                Ok(Some(kind)) => kind,
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => return self.fail(e),
             };
-            if k.seq > self.seq || self.front_skip.as_deref() == Some(k.user_key) {
-                it.next();
-                continue;
-            }
+            let it = self.front.as_mut()?;
             // One copy of the key; the value is a slice of its cached block where it
             // comes from a table.
-            let key = self.front_keys.copy(k.user_key);
-            let kind = k.kind;
+            let key = self.front_keys.copy(user_key(it.key()));
             let value = if kind == ValueKind::Put { it.value_bytes() } else { Bytes::new() };
             let crossed = self.back_last.as_ref().is_some_and(|b| key >= b);
             if !self.below_upper(&key) || crossed {
