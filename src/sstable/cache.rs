@@ -14,6 +14,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::block::Block;
+use super::buffer_pool::BufferPool;
 
 const SHARDS: usize = 16;
 const NIL: usize = usize::MAX;
@@ -134,6 +135,8 @@ impl Shard {
 /// A sharded LRU cache of blocks.
 pub struct BlockCache {
     shards: Vec<Mutex<Shard>>,
+    /// Where blocks this cache evicts leave their buffers for the next block read.
+    buffers: Arc<BufferPool>,
 }
 
 impl BlockCache {
@@ -153,7 +156,15 @@ impl BlockCache {
                 })
             })
             .collect();
-        BlockCache { shards }
+        // Idle buffers: a few hundred blocks' worth, which absorbs the churn of a few
+        // readers and a compaction, but never more than a thirty-second of the cache.
+        let buffers = BufferPool::new((capacity / 32).min(4 << 20));
+        BlockCache { shards, buffers }
+    }
+
+    /// The pool that block buffers of tables using this cache come from and return to.
+    pub fn buffers(&self) -> &Arc<BufferPool> {
+        &self.buffers
     }
 
     fn shard(&self, key: &Key) -> &Mutex<Shard> {

@@ -74,6 +74,16 @@ impl Compressor {
 /// Decodes the stored contents of a block whose trailer says `compression`; `Err` says
 /// what is wrong with a block that does not decode.
 pub fn decompress(compression: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
+    decompress_with(compression, stored, Vec::with_capacity)
+}
+
+/// [`decompress`] into a buffer from `buffer(uncompressed_len)`, so that a reader can
+/// recycle block buffers (see [`super::buffer_pool`]).
+pub fn decompress_with(
+    compression: u8,
+    stored: &[u8],
+    buffer: impl FnOnce(usize) -> Vec<u8>,
+) -> Result<Vec<u8>, String> {
     match compression {
         LZ4_COMPRESSION => {
             let (len, header) = get_varint32(stored).ok_or("truncated compressed block header")?;
@@ -81,8 +91,10 @@ pub fn decompress(compression: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
             if len > MAX_UNCOMPRESSED {
                 return Err(format!("compressed block claims {len} bytes uncompressed"));
             }
-            super::lz4::decompress(&stored[header..], len)
-                .map_err(|why| format!("compressed block does not decode: {why}"))
+            let mut out = buffer(len);
+            super::lz4::decompress_into(&stored[header..], len, &mut out)
+                .map_err(|why| format!("compressed block does not decode: {why}"))?;
+            Ok(out)
         }
         other => Err(format!("unknown block compression {other}")),
     }

@@ -29,6 +29,15 @@
 /// (as [`super::compression::decompress`] does).
 pub fn decompress(src: &[u8], len: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(len);
+    decompress_into(src, len, &mut out)?;
+    Ok(out)
+}
+
+/// [`decompress`] into `out`, which is cleared first and grows to `len` if it is smaller
+/// (a caller recycling buffers passes one with room to spare).
+pub fn decompress_into(src: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    out.reserve(len);
     let mut ip = 0;
     loop {
         let token = *src.get(ip).ok_or("compressed block ends before its last sequence")?;
@@ -55,12 +64,12 @@ pub fn decompress(src: &[u8], len: usize) -> Result<Vec<u8>, String> {
         if out.len() + match_len > len {
             return Err("match past the promised length".into());
         }
-        copy_match(&mut out, offset, match_len);
+        copy_match(out, offset, match_len);
     }
     if out.len() != len {
         return Err(format!("compressed block decodes to {} bytes, header says {len}", out.len()));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reads a length whose token nibble is `nibble`, with its extension bytes if any.

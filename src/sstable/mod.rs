@@ -3,6 +3,7 @@
 //! [`TableReader`] reads one.
 pub mod block;
 pub mod block_builder;
+pub mod buffer_pool;
 pub mod builder;
 pub mod cache;
 pub mod compression;

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::block::{Block, BlockIter};
+use super::buffer_pool::BufferPool;
 use super::cache::BlockCache;
-use super::compression::decompress;
+use super::compression::{decompress, decompress_with};
 use super::filter::BloomFilter;
 use super::format::{
     block_trailer, BlockHandle, Footer, KeyFormat, TableProperties, FOOTER_LEN, NO_COMPRESSION, TRAILER_LEN,
@@ -64,13 +65,13 @@ impl TableReader {
         let footer_at = size - FOOTER_LEN as u64;
         let footer = Footer::decode(&file.read_at(footer_at, FOOTER_LEN)?)
             .map_err(|why| Error::corruption(&name, Some(footer_at), why))?;
-        let props_raw = read_contents(file.as_ref(), &name, footer.properties)?;
+        let props_raw = read_contents(file.as_ref(), &name, footer.properties, None)?;
         let props = TableProperties::decode(&props_raw)
             .ok_or_else(|| Error::corruption(&name, Some(footer.properties.offset), "malformed properties block"))?;
-        let index_raw = read_contents(file.as_ref(), &name, footer.index)?;
+        let index_raw = read_contents(file.as_ref(), &name, footer.index, None)?;
         let index = Arc::new(Block::with_key_format(index_raw, footer.key_format, name.clone(), footer.index.offset)?);
         let filter = if footer.filter.size > 0 {
-            let data = read_contents(file.as_ref(), &name, footer.filter)?.to_vec();
+            let data = read_contents(file.as_ref(), &name, footer.filter, None)?.to_vec();
             let filter = BloomFilter::new(data)
                 .ok_or_else(|| Error::corruption(&name, Some(footer.filter.offset), "malformed filter block"))?;
             Some(filter)
@@ -118,7 +119,8 @@ impl TableReader {
                 return Ok(block);
             }
         }
-        let contents = read_contents(self.file.as_ref(), &self.name, handle)?;
+        let buffers = self.cache.as_ref().map(|c| c.buffers());
+        let contents = read_contents(self.file.as_ref(), &self.name, handle, buffers)?;
         let block = Arc::new(Block::with_key_format(contents, self.key_format, self.name.clone(), handle.offset)?);
         if let (Some(cache), true) = (&self.cache, fill_cache) {
             cache.insert(self.id, handle.offset, block.clone());
@@ -178,8 +180,14 @@ impl TableReader {
     }
 }
 
-/// Reads and checks the contents of the block at `handle` of the file called `name`.
-fn read_contents(file: &dyn RandomAccessFile, name: &str, handle: BlockHandle) -> Result<Bytes> {
+/// Reads and checks the contents of the block at `handle` of the file called `name`; a
+/// compressed block is decoded into a buffer from `buffers` if given.
+fn read_contents(
+    file: &dyn RandomAccessFile,
+    name: &str,
+    handle: BlockHandle,
+    buffers: Option<&Arc<BufferPool>>,
+) -> Result<Bytes> {
     let corrupt = |what: &str| Error::corruption(name, Some(handle.offset), what);
     let total = handle.size.checked_add(TRAILER_LEN as u64).ok_or_else(|| corrupt("block size overflows"))?;
     let end = handle.offset.checked_add(total).ok_or_else(|| corrupt("block offset overflows"))?;
@@ -198,7 +206,11 @@ fn read_contents(file: &dyn RandomAccessFile, name: &str, handle: BlockHandle) -
     if compression == NO_COMPRESSION {
         return Ok(buf.slice(..n));
     }
-    decompress(compression, &buf[..n]).map(Bytes::from).map_err(|why| corrupt(&why))
+    match buffers {
+        Some(pool) => decompress_with(compression, &buf[..n], |len| pool.take(len)).map(|raw| pool.freeze(raw)),
+        None => decompress(compression, &buf[..n]).map(Bytes::from),
+    }
+    .map_err(|why| corrupt(&why))
 }
 
 /// A two-level [`InternalIterator`]: the index block picks data blocks, a block
