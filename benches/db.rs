@@ -105,6 +105,16 @@ fn get(c: &mut Criterion) {
             })
         });
     }
+    // A cache a tenth of the data's size: most gets decode a block and evict another,
+    // as random reads over a database larger than its cache do.
+    let (_dir, db) = overlapping_tables(1, 1 << 20);
+    let mut i = 0u64;
+    g.bench_function("hit_cache_a_tenth_of_data", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            black_box(db.get(key(i)).expect("get"));
+        })
+    });
     // Every block read goes to the file (and is decompressed, where compressed).
     let (_dir, db) = overlapping_tables(3, 0);
     let mut i = 0u64;
