@@ -196,6 +196,14 @@ fn lz4_decode(c: &mut Criterion) {
     g.bench_function("strata", |b| {
         b.iter(|| strata::sstable::lz4::decompress(black_box(&compressed), raw.len()).expect("decode"))
     });
+    // As the engine decodes: into a recycled buffer (see sstable::buffer_pool).
+    let mut buf = Vec::new();
+    g.bench_function("strata_recycled_buffer", |b| {
+        b.iter(|| {
+            strata::sstable::lz4::decompress_into(black_box(&compressed), raw.len(), &mut buf).expect("decode");
+            buf.len()
+        })
+    });
     g.bench_function("lz4_flex", |b| {
         b.iter(|| lz4_flex::block::decompress(black_box(&compressed), raw.len()).expect("decode"))
     });

@@ -497,8 +497,9 @@ pub(crate) fn new_strategy(opts: &Options) -> Box<dyn CompactionStrategy> {
     strategy::from_options(opts)
 }
 
-fn new_block_cache(opts: &Options) -> Option<Arc<BlockCache>> {
-    (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)))
+/// The block cache; one of size 0 caches nothing but still recycles block buffers.
+fn new_block_cache(opts: &Options) -> Arc<BlockCache> {
+    Arc::new(BlockCache::new(opts.block_cache_size))
 }
 
 fn wal_path(dir: &Path, number: u64) -> PathBuf {

@@ -157,8 +157,9 @@ impl BlockCache {
             })
             .collect();
         // Idle buffers: a few hundred blocks' worth, which absorbs the churn of a few
-        // readers and a compaction, but never more than a thirty-second of the cache.
-        let buffers = BufferPool::new((capacity / 32).min(4 << 20));
+        // readers and a compaction: a thirty-second of the cache, within [256 KiB, 4 MiB]
+        // (a database without a cache still recycles its compactions' blocks).
+        let buffers = BufferPool::new((capacity / 32).clamp(256 << 10, 4 << 20));
         BlockCache { shards, buffers }
     }
 
