@@ -46,18 +46,15 @@ impl BufferPool {
     /// multiple of [`Self::GRANULE`], so that blocks of a table's usual size (a little
     /// over the target, each a different little) all fit each other's buffers.
     pub fn take(&self, len: usize) -> Vec<u8> {
-        let reused = {
-            let mut idle = self.idle.lock();
-            match idle.buffers.last() {
-                Some(b) if b.capacity() >= len => {
-                    let b = idle.buffers.pop().unwrap_or_default();
-                    idle.bytes -= b.capacity();
-                    Some(b)
-                }
-                _ => None,
+        let mut idle = self.idle.lock();
+        if idle.buffers.last().is_some_and(|b| b.capacity() >= len) {
+            if let Some(b) = idle.buffers.pop() {
+                idle.bytes -= b.capacity();
+                return b;
             }
-        };
-        reused.unwrap_or_else(|| Vec::with_capacity(len.next_multiple_of(Self::GRANULE)))
+        }
+        drop(idle);
+        Vec::with_capacity(len.next_multiple_of(Self::GRANULE))
     }
 
     /// Wraps `buf` in `Bytes` that hand it back to the pool when the last clone drops.
