@@ -177,6 +177,8 @@ impl Options {
     }
 
     /// Bytes of decoded blocks kept in memory; 0 disables the cache (default 32 MiB).
+    /// Besides it, up to a thirty-second of it (at least 256 KiB, at most 4 MiB) of idle
+    /// block buffers are kept for reuse (`sstable::buffer_pool`).
     pub fn block_cache_size(mut self, bytes: usize) -> Self {
         self.block_cache_size = bytes;
         self
