@@ -125,6 +125,15 @@ pub struct MemTableIter {
     node: Option<std::ptr::NonNull<u8>>,
 }
 
+impl MemTableIter {
+    /// Forward scans (flushes above all) then find the next node in the cache.
+    fn prefetch_successor(&self) {
+        if let Some(n) = self.node.and_then(SkipList::successor) {
+            SkipList::prefetch(n);
+        }
+    }
+}
+
 // SAFETY: `node` points into the arena of `mem`, which this iterator keeps alive through
 // the `Arc`; nodes are immutable once published, so reading them from another thread is
 // as safe as reading them from this one.
@@ -136,15 +145,18 @@ impl InternalIterator for MemTableIter {
     }
     fn seek_to_first(&mut self) {
         self.node = self.mem.list.first();
+        self.prefetch_successor();
     }
     fn seek_to_last(&mut self) {
         self.node = self.mem.list.find_last();
     }
     fn seek(&mut self, target: &[u8]) {
         self.node = self.mem.list.find_greater_or_equal(target);
+        self.prefetch_successor();
     }
     fn next(&mut self) {
         self.node = self.node.and_then(SkipList::successor);
+        self.prefetch_successor();
     }
     fn prev(&mut self) {
         // No back pointers: search for the last node before this one (O(log n)).

@@ -238,6 +238,28 @@ impl SkipList {
     pub(crate) fn successor(node: Node) -> Option<Node> {
         Self::next(node, 0)
     }
+
+    /// Starts loading `node` into the CPU cache without waiting for it. Nodes of a
+    /// randomly filled list lie scattered over the arena, so a scan that follows
+    /// `next` pointers misses the cache at every node; fetching the next node while
+    /// the caller works on this one overlaps the two. Only a hint: it never faults and
+    /// changes no result.
+    pub(crate) fn prefetch(node: Node) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let p = node.as_ptr().cast_const().cast::<i8>();
+            // A node of a 16-byte key and a 100-byte value spans three cache lines.
+            for line in 0..3 {
+                // SAFETY: a prefetch only hints at an address; it never dereferences it
+                // architecturally and cannot fault, and `wrapping_add` computes the
+                // address without the in-bounds requirement of `add`.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line * 64)) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = node;
+    }
 }
 
 /// The single writer's state between inserts: its random source and where the last
