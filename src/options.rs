@@ -121,6 +121,7 @@ pub struct Options {
     pub(crate) sync_writes: bool,
     pub(crate) max_immutable_memtables: usize,
     pub(crate) max_subcompactions: usize,
+    pub(crate) parallel_flush_compression: bool,
     pub(crate) wal_recovery: WalRecovery,
     /// Codec of data blocks per level; the last entry covers every deeper level.
     pub(crate) compression: Vec<Compression>,
@@ -139,6 +140,7 @@ impl Default for Options {
             sync_writes: false,
             max_immutable_memtables: 1,
             max_subcompactions: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            parallel_flush_compression: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
             wal_recovery: WalRecovery::default(),
             compression: vec![Compression::default()],
             fs: FsHandle(Arc::new(OsFileSystem)),
@@ -210,6 +212,18 @@ impl Options {
     /// into ranges of a few blocks at least.
     pub fn max_subcompactions(mut self, n: usize) -> Self {
         self.max_subcompactions = n;
+        self
+    }
+
+    /// Whether a memtable flush compresses its data blocks on a helper thread while the
+    /// flush thread walks the memtable and builds the next blocks (default: on if the
+    /// machine has more than one core). The table is the same byte for byte either way;
+    /// a flush takes about half the time (see `benches/peers/README.md`), which is what
+    /// writers waiting on a full memtable and `Db::flush` wait for. Compactions always
+    /// compress on their own threads (they split their work with
+    /// [`max_subcompactions`](Self::max_subcompactions) instead).
+    pub fn parallel_flush_compression(mut self, yes: bool) -> Self {
+        self.parallel_flush_compression = yes;
         self
     }
 

@@ -362,3 +362,32 @@ fn cursor_lends_the_view_it_was_created_with() {
     assert!(!closed.valid());
     assert!(matches!(closed.status(), Err(Error::Closed)), "{:?}", closed.status());
 }
+
+#[test]
+fn flushes_write_the_same_tables_with_or_without_a_compression_thread() {
+    // Flushed tables only (no compaction), from the same writes: byte-identical files.
+    let load = |parallel: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        // A strategy that never merges, so that every table is a flush's.
+        let mut never = strata::TieredOptions::default();
+        (never.min_threshold, never.max_threshold, never.max_size_amplification_percent) = (1000, 1000, u64::MAX);
+        let opts = Options::default().memtable_size(256 << 10).parallel_flush_compression(parallel);
+        let db = Db::open(dir.path(), opts.compaction(strata::Compaction::Tiered(never))).unwrap();
+        for i in 0..20_000u32 {
+            let value =
+                if i % 3 == 0 { format!("{i:08}").repeat(12) } else { format!("{}", i.wrapping_mul(2_654_435_761)) };
+            db.put(format!("key{:06}", (i * 7919) % 20_000), value).unwrap();
+        }
+        db.flush().unwrap();
+        let mut tables = db.tables();
+        tables.sort_by_key(|t| t.number);
+        let files: Vec<Vec<u8>> =
+            tables.iter().map(|t| std::fs::read(dir.path().join(format!("{:06}.sst", t.number))).unwrap()).collect();
+        assert_eq!(db.range::<&[u8], _>(..).count(), 20_000);
+        db.close().unwrap();
+        files
+    };
+    let (serial, parallel) = (load(false), load(true));
+    assert!(serial.len() > 3, "{} tables", serial.len());
+    assert!(serial == parallel, "the flushed tables differ");
+}

@@ -47,7 +47,7 @@ pub(crate) fn background_loop(db: &Arc<DbInner>) {
 /// Flushes `mem`, whose WAL is `log`; `next_log` is the oldest WAL still needed after it.
 fn flush_one(db: &DbInner, mem: &Arc<MemTable>, log: u64, next_log: u64) -> Result<()> {
     let number = db.file_numbers.fetch_add(1, Ordering::SeqCst);
-    let table = write_table(&db.ctx, &table_options(&db.opts, 0), mem, number)?;
+    let table = write_table(&db.ctx, &table_options(&db.opts, 0), db.opts.parallel_flush_compression, mem, number)?;
     let mut edit = VersionEdit { log_number: Some(next_log), ..VersionEdit::default() };
     if let Some(t) = &table {
         Counters::add(&db.stats.flush_bytes_written, t.size);
@@ -90,10 +90,12 @@ pub(crate) fn table_options(opts: &crate::options::Options, level: u32) -> Table
 }
 
 /// Writes every entry of `mem` to table `number` at level 0, fsyncs it and its
-/// directory, and describes it; `None` (and no file) if the memtable is empty.
+/// directory, and describes it; `None` (and no file) if the memtable is empty. With
+/// `compress_worker`, blocks are compressed on a helper thread.
 pub(crate) fn write_table(
     ctx: &TableContext,
     opts: &TableOptions,
+    compress_worker: bool,
     mem: &Arc<MemTable>,
     number: u64,
 ) -> Result<Option<NewFile>> {
@@ -102,7 +104,12 @@ pub(crate) fn write_table(
     }
     let path = filename::path(&ctx.dir, &filename::table_name(number));
     let result = (|| -> Result<NewFile> {
-        let mut builder = TableBuilder::new(ctx.fs.create(&path)?, opts.clone());
+        let file = ctx.fs.create(&path)?;
+        let mut builder = if compress_worker {
+            TableBuilder::with_compress_worker(file, opts.clone())
+        } else {
+            TableBuilder::new(file, opts.clone())
+        };
         let mut it = mem.iter();
         it.seek_to_first();
         while it.valid() {

@@ -69,7 +69,9 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
             }
             last_seq = last_seq.max(seq.saturating_sub(1));
             if mem.memory_usage() >= opts.memtable_size {
-                if let Some(f) = write_table(&ctx, &topts, &mem, versions.new_file_number())? {
+                if let Some(f) =
+                    write_table(&ctx, &topts, opts.parallel_flush_compression, &mem, versions.new_file_number())?
+                {
                     edit.new_files.push(f);
                 }
                 mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
@@ -77,7 +79,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         }
         Counters::add(&stats.wal_bytes_dropped_at_open, reader.dropped_bytes());
     }
-    if let Some(f) = write_table(&ctx, &topts, &mem, versions.new_file_number())? {
+    if let Some(f) = write_table(&ctx, &topts, opts.parallel_flush_compression, &mem, versions.new_file_number())? {
         edit.new_files.push(f);
     }
 

@@ -2,13 +2,21 @@
 //! described in [`super::format`].
 //!
 //! Data blocks are cut when they reach the target block size; each finished block gets an
-//! index entry (its last key → its handle). The filter and properties are gathered as
-//! entries stream by and written after the last data block. `finish` syncs the file, so
-//! a table the caller goes on to record in the MANIFEST is durable.
+//! index entry (a key between its last key and the next block's first → its handle). The
+//! filter and properties are gathered as entries stream by and written after the last
+//! data block. `finish` syncs the file, so a table the caller goes on to record in the
+//! MANIFEST is durable.
+//!
+//! A builder made with [`TableBuilder::with_compress_worker`] hands its data blocks to a
+//! [`CompressWorker`] and writes them as they come back, in order; the file is the same
+//! byte for byte. A block's index entry is added once both its handle (known when it is
+//! written) and the next block's first key are known.
 
+use std::collections::VecDeque;
 use std::io;
 
 use super::block_builder::{BlockBuilder, KeyFormat};
+use super::compress_worker::CompressWorker;
 use super::compression::{Compression, Compressor};
 use super::filter::BloomBuilder;
 use super::format::{block_trailer, BlockHandle, Footer, TableProperties, NO_COMPRESSION};
@@ -47,9 +55,24 @@ pub struct TableBuilder {
     compressor: Compressor,
     /// Reused output buffer of the compressor.
     compressed: Vec<u8>,
-    /// The last flushed block's last key and handle, whose index entry waits for the
-    /// next block's first key so that it can be a short separator.
-    pending_index: Option<(Vec<u8>, BlockHandle)>,
+    /// Compresses data blocks on another thread, if this builder has one.
+    worker: Option<CompressWorker>,
+    /// Data blocks cut but not yet in the index, oldest first.
+    unindexed: VecDeque<Unindexed>,
+}
+
+/// Data blocks the worker may hold before the builder waits for the oldest: enough to
+/// ride out a slow block, little memory (8 × 4 KiB).
+const MAX_IN_FLIGHT: usize = 8;
+
+/// A data block waiting for its index entry.
+struct Unindexed {
+    /// The block's last key, until the next block's first key turns it into a short
+    /// separator.
+    key: Vec<u8>,
+    separated: bool,
+    /// Where the block was written; `None` while it is being compressed.
+    handle: Option<BlockHandle>,
 }
 
 impl TableBuilder {
@@ -67,8 +90,21 @@ impl TableBuilder {
             props: TableProperties { min_seq: u64::MAX, ..TableProperties::default() },
             compressor: Compressor::new(compression),
             compressed: Vec::new(),
-            pending_index: None,
+            worker: None,
+            unindexed: VecDeque::new(),
         }
+    }
+
+    /// A builder that compresses data blocks on a helper thread (see
+    /// [`CompressWorker`]), or on its own thread if none can be started. Flushes use it;
+    /// its [`estimated_size`](Self::estimated_size) leaves out blocks being compressed,
+    /// so writers that cut files by size (compactions) build without one.
+    pub fn with_compress_worker(file: Box<dyn WritableFile>, opts: TableOptions) -> Self {
+        let worker = match opts.compression {
+            Compression::None => None,
+            codec => CompressWorker::spawn(codec).ok(),
+        };
+        TableBuilder { worker, ..Self::new(file, opts) }
     }
 
     /// Adds an entry. Internal keys must arrive in strictly increasing order.
@@ -87,7 +123,9 @@ impl TableBuilder {
         if self.props.num_entries == 0 {
             self.props.smallest = ikey.to_vec();
         }
-        self.add_pending_index(Some(ikey));
+        if self.data.is_empty() {
+            self.separate_last_block(Some(ikey));
+        }
         self.props.num_entries += 1;
         self.props.raw_value_bytes += value.len() as u64;
         self.data.add(ikey, value);
@@ -102,7 +140,8 @@ impl TableBuilder {
         self.props.num_entries
     }
 
-    /// Bytes the file would have if finished now (roughly).
+    /// Bytes the file would have if finished now (roughly; without blocks still being
+    /// compressed).
     pub fn estimated_size(&self) -> u64 {
         self.offset + self.data.estimated_size() as u64
     }
@@ -113,32 +152,81 @@ impl TableBuilder {
         }
         let last_key = self.data.last_key().to_vec();
         let contents = self.data.finish();
-        let mut compressed = std::mem::take(&mut self.compressed);
-        let handle = match self.compressor.compress(&contents, &mut compressed) {
-            NO_COMPRESSION => self.write_block(&contents, NO_COMPRESSION)?,
-            codec => self.write_block(&compressed, codec)?,
-        };
-        self.compressed = compressed;
         self.props.largest.clone_from(&last_key);
-        self.pending_index = Some((last_key, handle));
         self.props.num_data_blocks += 1;
+        self.unindexed.push_back(Unindexed { key: last_key, separated: false, handle: None });
+        let Some(worker) = &mut self.worker else {
+            let mut compressed = std::mem::take(&mut self.compressed);
+            let handle = match self.compressor.compress(&contents, &mut compressed) {
+                NO_COMPRESSION => self.write_block(&contents, NO_COMPRESSION)?,
+                codec => self.write_block(&compressed, codec)?,
+            };
+            self.compressed = compressed;
+            return self.set_next_handle(handle);
+        };
+        worker.submit(contents)?;
+        let full = worker.in_flight() > MAX_IN_FLIGHT;
+        if full {
+            self.write_compressed(true)?;
+        }
+        while self.write_compressed(false)? {}
         Ok(())
     }
 
-    /// Writes the index entry of the last flushed block, keyed by a short key between
-    /// its last key and `next`, the first key of the following block (none at the end).
-    fn add_pending_index(&mut self, next: Option<&[u8]>) {
-        if let Some((last_key, handle)) = self.pending_index.take() {
+    /// Writes the oldest block back from the worker, waiting for it if `wait`; false if
+    /// there was none to write.
+    fn write_compressed(&mut self, wait: bool) -> io::Result<bool> {
+        let Some(worker) = &mut self.worker else { return Ok(false) };
+        let Some(block) = (if wait { worker.take()? } else { worker.try_take()? }) else {
+            return Ok(false);
+        };
+        let handle = self.write_stored(block.contents(), block.trailer())?;
+        if let Some(worker) = &mut self.worker {
+            worker.recycle(block);
+        }
+        self.set_next_handle(handle)?;
+        Ok(true)
+    }
+
+    /// Records `handle` for the oldest block written without one.
+    fn set_next_handle(&mut self, handle: BlockHandle) -> io::Result<()> {
+        match self.unindexed.iter_mut().find(|b| b.handle.is_none()) {
+            Some(b) => b.handle = Some(handle),
+            None => return Err(io::Error::other("a data block was written twice")),
+        }
+        self.add_ready_index_entries();
+        Ok(())
+    }
+
+    /// Turns the last cut block's key into a short key between it and `next`, the first
+    /// key of the following block (none at the end).
+    fn separate_last_block(&mut self, next: Option<&[u8]>) {
+        if let Some(last) = self.unindexed.back_mut().filter(|b| !b.separated) {
+            last.key = index_separator(&last.key, next);
+            last.separated = true;
+            self.add_ready_index_entries();
+        }
+    }
+
+    /// Adds the index entries of the oldest blocks whose separator and handle are both
+    /// known; entries go in in block order.
+    fn add_ready_index_entries(&mut self) {
+        while let Some(Unindexed { key, separated: true, handle: Some(handle) }) = self.unindexed.front() {
             let mut encoded = Vec::with_capacity(16);
             handle.encode_to(&mut encoded);
-            self.index.add(&index_separator(&last_key, next), &encoded);
+            self.index.add(key, &encoded);
+            self.unindexed.pop_front();
         }
     }
 
     fn write_block(&mut self, contents: &[u8], compression: u8) -> io::Result<BlockHandle> {
+        self.write_stored(contents, &block_trailer(contents, compression))
+    }
+
+    fn write_stored(&mut self, contents: &[u8], trailer: &[u8]) -> io::Result<BlockHandle> {
         let handle = BlockHandle { offset: self.offset, size: contents.len() as u64 };
         self.file.append(contents)?;
-        self.file.append(&block_trailer(contents, compression))?;
+        self.file.append(trailer)?;
         self.offset += (contents.len() + super::format::TRAILER_LEN) as u64;
         Ok(handle)
     }
@@ -147,7 +235,11 @@ impl TableBuilder {
     /// file size and the table's properties.
     pub fn finish(mut self) -> io::Result<(u64, TableProperties)> {
         self.flush_data_block()?;
-        self.add_pending_index(None);
+        while self.write_compressed(true)? {}
+        self.separate_last_block(None);
+        if !self.unindexed.is_empty() {
+            return Err(io::Error::other("data blocks left without an index entry"));
+        }
         if self.props.num_entries == 0 {
             self.props.min_seq = 0;
         }

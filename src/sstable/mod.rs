@@ -6,6 +6,7 @@ pub mod block_builder;
 pub mod buffer_pool;
 pub mod builder;
 pub mod cache;
+pub mod compress_worker;
 pub mod compression;
 pub mod filter;
 pub mod format;

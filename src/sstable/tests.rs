@@ -254,3 +254,54 @@ fn values_outlive_their_evicted_block_while_its_buffers_are_recycled() {
     assert_eq!(first.as_ptr(), first_addr);
     assert_eq!(&first[..], b"value0");
 }
+
+#[test]
+fn a_compress_worker_writes_the_same_bytes_as_the_builders_own_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    // Values that compress in some blocks and not in others, over entry counts that end
+    // on and off block boundaries (and an empty table).
+    let value = |i: u32| -> Vec<u8> {
+        if (i / 40).is_multiple_of(3) {
+            (0..100u32).map(|j| (i.wrapping_mul(2_654_435_761) ^ j.wrapping_mul(40_503)) as u8).collect()
+        } else {
+            format!("value {i} ").repeat(8).into_bytes()
+        }
+    };
+    for (n, block_size, compression) in [
+        (0, 4096, Compression::Lz4),
+        (1, 4096, Compression::Lz4),
+        (3000, 256, Compression::Lz4),
+        (5000, 4096, Compression::Lz4),
+        (700, 1024, Compression::None),
+    ] {
+        let mut tables = Vec::new();
+        for worker in [false, true] {
+            let path = dir.path().join(format!("{n}-{block_size}-{worker}.sst"));
+            let file = OsFileSystem.create(&path).unwrap();
+            let opts = TableOptions { block_size, bloom_bits_per_key: 10, compression };
+            let mut b =
+                if worker { TableBuilder::with_compress_worker(file, opts) } else { TableBuilder::new(file, opts) };
+            for i in 0..n {
+                b.add(&make_internal_key(&key(i), u64::from(i) + 1, ValueKind::Put), &value(i)).unwrap();
+            }
+            let (size, props) = b.finish().unwrap();
+            assert_eq!(props.num_entries, u64::from(n));
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(size, bytes.len() as u64);
+            tables.push((path, bytes));
+        }
+        assert!(tables[0].1 == tables[1].1, "{n} entries, {block_size}-byte blocks: the files differ");
+        // And the table reads back whole.
+        let reader = Arc::new(TableReader::open(OsFileSystem.open(&tables[1].0).unwrap(), "t.sst", None).unwrap());
+        let mut it = reader.iter();
+        it.seek_to_first();
+        for i in 0..n {
+            assert!(it.valid(), "entry {i}");
+            assert_eq!(user_key(it.key()), key(i));
+            assert_eq!(it.value(), &value(i)[..]);
+            it.next();
+        }
+        assert!(!it.valid());
+        it.status().unwrap();
+    }
+}
