@@ -21,7 +21,8 @@ use memmap2::{MmapMut, MmapOptions};
 use super::WritableFile;
 
 /// Bytes mapped (and preallocated) at a time: one `mmap` per ~8,000 small writes, and
-/// at most this much zero tail in a crashed log.
+/// at most this much zero tail in a crashed log. Each full chunk is handed to early
+/// write-back ([`super::writeback`]).
 pub const CHUNK: u64 = 1 << 20;
 
 /// A log file appended through a memory map; see the module comment.
@@ -57,18 +58,24 @@ impl MmapLogFile {
     /// Maps the next chunk. The old map is only scheduled for write-back, not waited
     /// for: an `MS_SYNC` msync here made the writer wait for the disk every chunk, on a
     /// log that was not asked to be durable. On Linux, unmapping a shared mapping leaves
-    /// its dirty pages in the page cache (`MS_ASYNC` is a no-op there), where the next
-    /// `sync`'s fdatasync writes them back with the rest of the file; systems that only
+    /// its dirty pages in the page cache (`MS_ASYNC` is a no-op there), and early
+    /// write-back starts writing them; the next `sync`'s fdatasync waits for whatever is
+    /// left, with the rest of the file. Systems that only
     /// promise durability for mapped writes through a flush of the view (Windows'
     /// `FlushViewOfFile`, which is what `MS_ASYNC` maps to there) get that flush.
     fn next_chunk(&mut self) -> io::Result<()> {
-        if let Some(map) = &self.map {
+        if let Some(map) = self.map.take() {
             let written = (self.len - self.map_start) as usize;
             if written > self.unsynced_from {
                 map.flush_async_range(self.unsynced_from, written - self.unsynced_from)?;
+                drop(map);
+                // Have Linux start writing the full chunk now, so that the `sync` at a
+                // memtable switch does not wait for every chunk of the log. After the
+                // unmap: pages no longer mapped need no write-protecting first.
+                let from = self.map_start + self.unsynced_from as u64;
+                super::writeback::start(&self.file, from, self.len - from);
             }
         }
-        self.map = None;
         let start = self.len;
         self.file.set_len(start + CHUNK)?;
         // SAFETY: the map covers [start, start + CHUNK), which `set_len` just made part of

@@ -13,6 +13,7 @@
 
 mod mmap_log;
 mod os;
+mod writeback;
 
 use std::io;
 use std::path::Path;
