@@ -12,7 +12,8 @@
 //! lz4_flex's encoder clears a fresh 16 KiB hash table for every 4 KiB block. This one
 //! keeps its table from block to block: a stored position counts only if it is at
 //! least the current block's `base`, and `base` moves past every position of the
-//! blocks before, so stale entries are ignored without clearing anything.
+//! blocks before, so stale entries are ignored without clearing anything (they read as
+//! position 0, exactly what a cleared table would say).
 //!
 //! What the format's reference decoders require, and this encoder keeps to: the last
 //! five bytes are literals, and no match starts within the last twelve bytes.
@@ -89,11 +90,14 @@ impl Lz4Encoder {
                 let slot = hash(seq);
                 let candidate = table[slot];
                 table[slot] = base + ip as u32;
-                if candidate >= base {
-                    let c = (candidate - base) as usize;
-                    if ip - c <= MAX_DISTANCE && read_u32(src, c) == seq {
-                        break (ip, c);
-                    }
+                // A stale entry (from an earlier block) becomes position 0, a real
+                // candidate of this block that is checked like any other. Branching on
+                // "stale or not", which is random, mispredicted so often that blocks
+                // not seen before took twice as long (criterion
+                // `lz4_encode_4k_block/strata_distinct_blocks`: 5.65 -> 2.81 us).
+                let c = candidate.saturating_sub(base) as usize;
+                if c < ip && ip - c <= MAX_DISTANCE && read_u32(src, c) == seq {
+                    break (ip, c);
                 }
                 ip += (attempts >> SKIP_TRIGGER) as usize;
                 attempts += 1;
