@@ -231,6 +231,23 @@ fn lz4_decode(c: &mut Criterion) {
     g.bench_function("lz4_flex", |b| {
         b.iter(|| lz4_flex::block::decompress(black_box(&compressed), raw.len()).expect("decode"))
     });
+    // A read decodes a different block each time (see lz4_encode); 256 of them.
+    let blocks: Vec<Vec<u8>> =
+        (0..256).map(|s| lz4_flex::block::compress(&db_bench_block_seeded(0x5eed + s))).collect();
+    let mut next = 0;
+    g.bench_function("strata_recycled_buffer_distinct_blocks", |b| {
+        b.iter(|| {
+            next = (next + 1) % blocks.len();
+            strata::sstable::lz4::decompress_into(black_box(&blocks[next]), raw.len(), &mut buf).expect("decode");
+            buf.len()
+        })
+    });
+    g.bench_function("lz4_flex_distinct_blocks", |b| {
+        b.iter(|| {
+            next = (next + 1) % blocks.len();
+            lz4_flex::block::decompress(black_box(&blocks[next]), raw.len()).expect("decode").len()
+        })
+    });
     g.finish();
 }
 
