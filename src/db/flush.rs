@@ -110,7 +110,7 @@ pub(crate) fn write_table(
         } else {
             TableBuilder::new(file, opts.clone())
         };
-        let mut it = mem.iter();
+        let mut it = mem.bulk_iter();
         it.seek_to_first();
         while it.valid() {
             builder.add(it.key(), it.value())?;

@@ -7,6 +7,7 @@
 //! flush has turned it into an SSTable and the last reader lets go of it.
 
 pub mod arena;
+mod bulk_iter;
 pub mod skiplist;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,7 @@ use crate::coding::read_u64;
 use crate::error::Result;
 use crate::iter::InternalIterator;
 use crate::key::{append_internal_key, pack_trailer, ParsedKey, ValueKind, KIND_FOR_SEEK, TRAILER_LEN};
+pub use bulk_iter::BulkIter;
 pub use skiplist::{SkipList, Splice};
 
 /// What a memtable (or any level) knows about a key at a snapshot.
@@ -116,6 +118,13 @@ impl MemTable {
     /// A cursor over every entry, holding the memtable alive.
     pub fn iter(self: &Arc<Self>) -> MemTableIter {
         MemTableIter { mem: self.clone(), node: None }
+    }
+
+    /// A cursor for reading every entry in order, faster than [`iter`](Self::iter) on
+    /// a large memtable for 8 bytes per entry listed up front; it sees the entries
+    /// present when it is made (see [`BulkIter`]). Flushes use it.
+    pub fn bulk_iter(self: &Arc<Self>) -> BulkIter {
+        BulkIter::new(self.clone())
     }
 }
 

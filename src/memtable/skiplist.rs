@@ -30,6 +30,9 @@ use crate::key::compare_internal;
 pub const MAX_HEIGHT: usize = 12;
 const BRANCHING: u32 = 4;
 const HEADER: usize = 16;
+/// Stretches of the list [`SkipList::nodes_in_order`] walks at once: about the cache
+/// misses a core keeps in flight.
+const WALK_LANES: usize = 8;
 
 /// Pointer to a node in the arena.
 type Node = NonNull<u8>;
@@ -239,18 +242,74 @@ impl SkipList {
         Self::next(node, 0)
     }
 
+    /// Every node, in order. Following level-0 links alone costs a cache miss per node,
+    /// one after the other (a randomly filled list scatters its nodes over the arena).
+    /// Instead the list is cut at the nodes of an upper level into stretches, and
+    /// [`WALK_LANES`] stretches are walked in turn, so that their misses overlap. The
+    /// list must not change meanwhile (a frozen memtable's does not).
+    pub(crate) fn nodes_in_order(&self) -> Vec<Node> {
+        let Some(first) = self.first() else { return Vec::new() };
+        // The stretches start at the nodes of the highest level that has enough of them
+        // to keep every lane busy; a small list is walked as one stretch.
+        let mut starts = vec![first];
+        for level in (1..self.max_height.load(Ordering::Relaxed)).rev() {
+            let mut at_level = Vec::new();
+            let mut x = Self::next(self.head, level);
+            while let Some(n) = x {
+                at_level.push(n);
+                x = Self::next(n, level);
+            }
+            if at_level.len() >= 8 * WALK_LANES {
+                if at_level[0] != first {
+                    at_level.insert(0, first);
+                }
+                starts = at_level;
+                break;
+            }
+        }
+        // Stretch i runs from starts[i] up to starts[i + 1].
+        let mut stretches: Vec<Vec<Node>> = vec![Vec::new(); starts.len()];
+        let mut lanes: Vec<(usize, Option<Node>)> = Vec::with_capacity(WALK_LANES);
+        let mut next_stretch = 0;
+        loop {
+            while lanes.len() < WALK_LANES && next_stretch < starts.len() {
+                lanes.push((next_stretch, Some(starts[next_stretch])));
+                next_stretch += 1;
+            }
+            if lanes.is_empty() {
+                break;
+            }
+            for (stretch, at) in &mut lanes {
+                let Some(node) = *at else { continue };
+                stretches[*stretch].push(node);
+                let end = starts.get(*stretch + 1).copied();
+                *at = Self::next(node, 0).filter(|n| Some(*n) != end);
+                if let Some(n) = *at {
+                    Self::prefetch_lines(n, 1);
+                }
+            }
+            lanes.retain(|(_, at)| at.is_some());
+        }
+        stretches.concat()
+    }
+
     /// Starts loading `node` into the CPU cache without waiting for it. Nodes of a
     /// randomly filled list lie scattered over the arena, so a scan that follows
     /// `next` pointers misses the cache at every node; fetching the next node while
     /// the caller works on this one overlaps the two. Only a hint: it never faults and
     /// changes no result.
     pub(crate) fn prefetch(node: Node) {
+        // A node of a 16-byte key and a 100-byte value spans three cache lines.
+        Self::prefetch_lines(node, 3);
+    }
+
+    /// [`prefetch`](Self::prefetch) of the first `lines` cache lines of `node`.
+    fn prefetch_lines(node: Node, lines: usize) {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             let p = node.as_ptr().cast_const().cast::<i8>();
-            // A node of a 16-byte key and a 100-byte value spans three cache lines.
-            for line in 0..3 {
+            for line in 0..lines {
                 // SAFETY: a prefetch only hints at an address; it never dereferences it
                 // architecturally and cannot fault, and `wrapping_add` computes the
                 // address without the in-bounds requirement of `add`.
@@ -258,7 +317,7 @@ impl SkipList {
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = node;
+        let _ = (node, lines);
     }
 }
 
