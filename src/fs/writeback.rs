@@ -5,8 +5,9 @@
 //! so a sync at the end of a 30 MB table or of a WAL that filled a memtable waited for
 //! all of it (15-45 ms per file measured in the peer benchmark, on the flush thread and,
 //! for the WAL at a memtable switch, on a writer). RocksDB's `bytes_per_sync` and
-//! `wal_bytes_per_sync` do the same. Only a hint: it waits for nothing, errors are
-//! ignored (the final sync reports real ones), and it is a no-op off Linux.
+//! `wal_bytes_per_sync` do the same. Only a hint: it does not wait for the writes
+//! (though the kernel may make it wait for room in a congested device queue), errors
+//! are ignored (the final sync reports real ones), and it is a no-op off Linux.
 
 use std::fs::File;
 

@@ -7,9 +7,10 @@
 //! peer benchmark's randomly filled memtables the walk was two fifths of a flush
 //! thread's time.
 //!
-//! Promises: the same entries in the same order as [`super::MemTableIter`], for a
-//! memtable that no longer changes (entries added after the cursor was made are not
-//! seen).
+//! Promises: the same entries in the same order as [`super::MemTableIter`] for a
+//! memtable that no longer changes (a frozen one). On a memtable still being written it
+//! lists every entry present when it is made, each once and in order, and may or may
+//! not list entries added while it is being made; none added later.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::ptr::NonNull;
@@ -32,7 +33,7 @@ pub struct BulkIter {
     pos: usize,
 }
 
-// SAFETY: the nodes point into the arena of `mem`, which this iterator keeps alive
+// SAFETY: the nodes point into the arena of `_mem`, which this iterator keeps alive
 // through the `Arc`; nodes are immutable once published, so reading them from another
 // thread is as safe as reading them from this one.
 unsafe impl Send for BulkIter {}
@@ -46,10 +47,8 @@ impl BulkIter {
 
     fn land(&mut self, pos: usize) {
         self.pos = pos.min(self.nodes.len());
-        for ahead in [0, PREFETCH_AHEAD] {
-            if let Some(n) = self.nodes.get(self.pos + ahead) {
-                SkipList::prefetch(*n);
-            }
+        for n in self.nodes.iter().skip(self.pos).take(PREFETCH_AHEAD + 1) {
+            SkipList::prefetch(*n);
         }
     }
 }
@@ -127,6 +126,33 @@ mod tests {
             assert_eq!(bulk.len(), n);
             assert_eq!(bulk, entries(&mut mem.iter()), "{n} entries");
         }
+    }
+
+    #[test]
+    fn lists_each_entry_once_in_order_while_a_writer_adds_more() {
+        let mem = Arc::new(MemTable::new(1 << 20));
+        let writer = {
+            let mem = mem.clone();
+            std::thread::spawn(move || {
+                let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+                for seq in 1..=60_000u64 {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    mem.add(seq, ValueKind::Put, format!("k{:012}", rng % 1_000_000_000).as_bytes(), b"v");
+                }
+            })
+        };
+        let mut rounds = 0;
+        while !writer.is_finished() || rounds == 0 {
+            let present = mem.len() as usize;
+            let listed = entries(&mut mem.bulk_iter());
+            assert!(listed.len() >= present, "{} listed, {present} present before", listed.len());
+            assert!(listed.windows(2).all(|w| compare_internal(&w[0].0, &w[1].0) == CmpOrdering::Less));
+            rounds += 1;
+        }
+        writer.join().unwrap();
+        assert_eq!(entries(&mut mem.bulk_iter()), entries(&mut mem.iter()));
     }
 
     #[test]

@@ -71,7 +71,8 @@ impl MemTable {
         scratch.clear();
         append_internal_key(scratch, user_key, seq, kind);
         self.list.insert(scratch, value, splice);
-        self.entries.fetch_add(1, Ordering::Relaxed);
+        // Release, with `len`'s Acquire: an entry counted is an entry a reader finds.
+        self.entries.fetch_add(1, Ordering::Release);
     }
 
     /// The newest version of `user_key` with seqno <= `seq`.
@@ -107,7 +108,7 @@ impl MemTable {
 
     /// Number of entries (versions) held.
     pub fn len(&self) -> u64 {
-        self.entries.load(Ordering::Relaxed)
+        self.entries.load(Ordering::Acquire)
     }
 
     /// True if nothing was ever added.
@@ -122,7 +123,8 @@ impl MemTable {
 
     /// A cursor for reading every entry in order, faster than [`iter`](Self::iter) on
     /// a large memtable for 8 bytes per entry listed up front; it sees the entries
-    /// present when it is made (see [`BulkIter`]). Flushes use it.
+    /// present when it is made (see [`BulkIter`] for entries added meanwhile).
+    /// Flushes use it.
     pub fn bulk_iter(self: &Arc<Self>) -> BulkIter {
         BulkIter::new(self.clone())
     }
@@ -135,7 +137,7 @@ pub struct MemTableIter {
 }
 
 impl MemTableIter {
-    /// Forward scans (flushes above all) then find the next node in the cache.
+    /// Forward scans then find the next node in the cache.
     fn prefetch_successor(&self) {
         if let Some(n) = self.node.and_then(SkipList::successor) {
             SkipList::prefetch(n);

@@ -245,13 +245,14 @@ impl SkipList {
     /// Every node, in order. Following level-0 links alone costs a cache miss per node,
     /// one after the other (a randomly filled list scatters its nodes over the arena).
     /// Instead the list is cut at the nodes of an upper level into stretches, and
-    /// [`WALK_LANES`] stretches are walked in turn, so that their misses overlap. The
-    /// list must not change meanwhile (a frozen memtable's does not).
+    /// [`WALK_LANES`] stretches are walked in turn, so that their misses overlap. Each
+    /// node appears once, in order; nodes inserted meanwhile may or may not be listed.
+    /// The stretches are gathered apart and then joined, so for a moment this holds
+    /// 16 bytes per node.
     pub(crate) fn nodes_in_order(&self) -> Vec<Node> {
-        let Some(first) = self.first() else { return Vec::new() };
         // The stretches start at the nodes of the highest level that has enough of them
         // to keep every lane busy; a small list is walked as one stretch.
-        let mut starts = vec![first];
+        let mut starts = Vec::new();
         for level in (1..self.max_height.load(Ordering::Relaxed)).rev() {
             let mut at_level = Vec::new();
             let mut x = Self::next(self.head, level);
@@ -260,12 +261,15 @@ impl SkipList {
                 x = Self::next(n, level);
             }
             if at_level.len() >= 8 * WALK_LANES {
-                if at_level[0] != first {
-                    at_level.insert(0, first);
-                }
                 starts = at_level;
                 break;
             }
+        }
+        // Read after the upper level, so that a concurrent insert can only put the first
+        // node before the starts, never after one of them.
+        let Some(first) = self.first() else { return Vec::new() };
+        if starts.first() != Some(&first) {
+            starts.insert(0, first);
         }
         // Stretch i runs from starts[i] up to starts[i + 1].
         let mut stretches: Vec<Vec<Node>> = vec![Vec::new(); starts.len()];

@@ -61,8 +61,8 @@ pub struct TableBuilder {
     unindexed: VecDeque<Unindexed>,
 }
 
-/// Data blocks the worker may hold before the builder waits for the oldest: enough to
-/// ride out a slow block, little memory (8 × 4 KiB).
+/// Data blocks that may be in flight at the worker before the builder waits for the
+/// oldest: enough to ride out a slow block, little memory (two batches of 4 KiB blocks).
 const MAX_IN_FLIGHT: usize = 8;
 
 /// A data block waiting for its index entry.
@@ -165,7 +165,7 @@ impl TableBuilder {
             return self.set_next_handle(handle);
         };
         worker.submit(contents)?;
-        let full = worker.in_flight() > MAX_IN_FLIGHT;
+        let full = worker.in_flight() >= MAX_IN_FLIGHT;
         if full {
             self.write_compressed(true)?;
         }
@@ -192,7 +192,10 @@ impl TableBuilder {
     fn set_next_handle(&mut self, handle: BlockHandle) -> io::Result<()> {
         match self.unindexed.iter_mut().find(|b| b.handle.is_none()) {
             Some(b) => b.handle = Some(handle),
-            None => return Err(io::Error::other("a data block was written twice")),
+            None => {
+                debug_assert!(false, "a data block was written twice");
+                return Err(io::Error::other("a data block was written twice"));
+            }
         }
         self.add_ready_index_entries();
         Ok(())
@@ -238,6 +241,7 @@ impl TableBuilder {
         while self.write_compressed(true)? {}
         self.separate_last_block(None);
         if !self.unindexed.is_empty() {
+            debug_assert!(false, "data blocks left without an index entry");
             return Err(io::Error::other("data blocks left without an index entry"));
         }
         if self.props.num_entries == 0 {

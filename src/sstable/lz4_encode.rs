@@ -12,8 +12,9 @@
 //! lz4_flex's encoder clears a fresh 16 KiB hash table for every 4 KiB block. This one
 //! keeps its table from block to block: a stored position counts only if it is at
 //! least the current block's `base`, and `base` moves past every position of the
-//! blocks before, so stale entries are ignored without clearing anything (they read as
-//! position 0, exactly what a cleared table would say).
+//! blocks before. A stale entry becomes candidate position 0, checked like any other,
+//! which is what a cleared table would give: no table is ever cleared, and a block's
+//! encoding does not depend on the blocks before it.
 //!
 //! What the format's reference decoders require, and this encoder keeps to: the last
 //! five bytes are literals, and no match starts within the last twelve bytes.
