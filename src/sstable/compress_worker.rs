@@ -227,15 +227,8 @@ mod tests {
 
     #[test]
     fn incompressible_blocks_are_stored_raw_and_none_compresses_nothing() {
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                rng as u8
-            })
-            .collect();
+        let mut rng = super::super::lz4::tests::xorshift(5);
+        let noise: Vec<u8> = (0..4096).map(|_| rng() as u8).collect();
         for codec in [Compression::Lz4, Compression::None] {
             let mut worker = CompressWorker::spawn(codec).unwrap();
             worker.submit(noise.clone()).unwrap();

@@ -119,15 +119,8 @@ mod tests {
 
     #[test]
     fn incompressible_blocks_stay_raw() {
-        let mut x = 12345u64;
-        let raw: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let mut rng = super::super::lz4::tests::xorshift(12345);
+        let raw: Vec<u8> = (0..4096).map(|_| rng() as u8).collect();
         let mut out = Vec::new();
         let mut lz4 = Compressor::new(Compression::Lz4);
         assert_eq!(lz4.compress(&raw, &mut out), NO_COMPRESSION);
