@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::io;
 
 use super::block_builder::{BlockBuilder, KeyFormat};
-use super::compress_worker::CompressWorker;
+use super::compress_worker::{CompressWorker, CompressedBlock};
 use super::compression::{Compression, Compressor};
 use super::filter::BloomBuilder;
 use super::format::{block_trailer, BlockHandle, Footer, TableProperties, NO_COMPRESSION};
@@ -156,13 +156,9 @@ impl TableBuilder {
         self.props.num_data_blocks += 1;
         self.unindexed.push_back(Unindexed { key: last_key, separated: false, handle: None });
         let Some(worker) = &mut self.worker else {
-            let mut compressed = std::mem::take(&mut self.compressed);
-            let handle = match self.compressor.compress(&contents, &mut compressed) {
-                NO_COMPRESSION => self.write_block(&contents, NO_COMPRESSION)?,
-                codec => self.write_block(&compressed, codec)?,
-            };
-            self.compressed = compressed;
-            return self.set_next_handle(handle);
+            let block = CompressedBlock::new(&mut self.compressor, contents, std::mem::take(&mut self.compressed));
+            self.compressed = self.write_data_block(block)?;
+            return Ok(());
         };
         worker.submit(contents)?;
         let full = worker.in_flight() >= MAX_IN_FLIGHT;
@@ -180,16 +176,17 @@ impl TableBuilder {
         let Some(block) = (if wait { worker.take()? } else { worker.try_take()? }) else {
             return Ok(false);
         };
-        let handle = self.write_stored(block.contents(), block.trailer())?;
+        let buffer = self.write_data_block(block)?;
         if let Some(worker) = &mut self.worker {
-            worker.recycle(block);
+            worker.recycle(buffer);
         }
-        self.set_next_handle(handle)?;
         Ok(true)
     }
 
-    /// Records `handle` for the oldest block written without one.
-    fn set_next_handle(&mut self, handle: BlockHandle) -> io::Result<()> {
+    /// Writes the oldest data block not yet written, records its handle, and returns
+    /// its compression buffer for reuse.
+    fn write_data_block(&mut self, block: CompressedBlock) -> io::Result<Vec<u8>> {
+        let handle = self.write_stored(block.contents(), block.trailer())?;
         match self.unindexed.iter_mut().find(|b| b.handle.is_none()) {
             Some(b) => b.handle = Some(handle),
             None => {
@@ -198,7 +195,7 @@ impl TableBuilder {
             }
         }
         self.add_ready_index_entries();
-        Ok(())
+        Ok(block.into_buffer())
     }
 
     /// Turns the last cut block's key into a short key between it and `next`, the first

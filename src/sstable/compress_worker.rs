@@ -33,8 +33,9 @@ pub struct CompressedBlock {
 }
 
 impl CompressedBlock {
-    /// Compresses `raw` with `compressor` into `compressed` (a buffer to reuse).
-    fn new(compressor: &mut Compressor, raw: Vec<u8>, mut compressed: Vec<u8>) -> Self {
+    /// Compresses `raw` with `compressor` into `compressed` (a buffer to reuse). The
+    /// builder does this on its own thread when it has no worker.
+    pub(crate) fn new(compressor: &mut Compressor, raw: Vec<u8>, mut compressed: Vec<u8>) -> Self {
         let codec = compressor.compress(&raw, &mut compressed);
         let mut block = CompressedBlock { raw, compressed, codec, trailer: [0; TRAILER_LEN] };
         block.trailer = block_trailer(block.contents(), codec);
@@ -53,6 +54,11 @@ impl CompressedBlock {
     /// The block trailer (codec byte and checksum) to store after the contents.
     pub fn trailer(&self) -> &[u8; TRAILER_LEN] {
         &self.trailer
+    }
+
+    /// The compression buffer, for the next block once this one is written.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.compressed
     }
 }
 
@@ -167,9 +173,10 @@ impl CompressWorker {
         Some(block)
     }
 
-    /// Returns a taken block's buffers for reuse by later jobs.
-    pub fn recycle(&mut self, block: CompressedBlock) {
-        self.spare.push(block.compressed);
+    /// Takes back a written block's buffer ([`CompressedBlock::into_buffer`]) for reuse
+    /// by later jobs.
+    pub fn recycle(&mut self, buffer: Vec<u8>) {
+        self.spare.push(buffer);
     }
 }
 
@@ -221,7 +228,7 @@ mod tests {
             assert_ne!(b.codec, NO_COMPRESSION, "block {i} compresses");
             assert_eq!(b.contents(), expected.contents(), "block {i}");
             assert_eq!(b.trailer(), expected.trailer(), "block {i}");
-            worker.recycle(b);
+            worker.recycle(b.into_buffer());
         }
     }
 
