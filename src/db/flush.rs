@@ -47,7 +47,7 @@ pub(crate) fn background_loop(db: &Arc<DbInner>) {
 /// Flushes `mem`, whose WAL is `log`; `next_log` is the oldest WAL still needed after it.
 fn flush_one(db: &DbInner, mem: &Arc<MemTable>, log: u64, next_log: u64) -> Result<()> {
     let number = db.file_numbers.fetch_add(1, Ordering::SeqCst);
-    let table = write_table(&db.ctx, &table_options(&db.opts, 0), db.opts.parallel_flush_compression, mem, number)?;
+    let table = write_table(&db.ctx, &db.opts, mem, number)?;
     let mut edit = VersionEdit { log_number: Some(next_log), ..VersionEdit::default() };
     if let Some(t) = &table {
         Counters::add(&db.stats.flush_bytes_written, t.size);
@@ -89,13 +89,12 @@ pub(crate) fn table_options(opts: &crate::options::Options, level: u32) -> Table
     }
 }
 
-/// Writes every entry of `mem` to table `number` at level 0, fsyncs it and its
-/// directory, and describes it; `None` (and no file) if the memtable is empty. With
-/// `compress_worker`, blocks are compressed on a helper thread.
+/// Writes every entry of `mem` to table `number` at level 0, laid out as `opts` says
+/// for that level, fsyncs it and its directory, and describes it; `None` (and no file)
+/// if the memtable is empty.
 pub(crate) fn write_table(
     ctx: &TableContext,
-    opts: &TableOptions,
-    compress_worker: bool,
+    opts: &crate::options::Options,
     mem: &Arc<MemTable>,
     number: u64,
 ) -> Result<Option<NewFile>> {
@@ -105,10 +104,11 @@ pub(crate) fn write_table(
     let path = filename::path(&ctx.dir, &filename::table_name(number));
     let result = (|| -> Result<NewFile> {
         let file = ctx.fs.create(&path)?;
-        let mut builder = if compress_worker {
-            TableBuilder::with_compress_worker(file, opts.clone())
+        let layout = table_options(opts, 0);
+        let mut builder = if opts.parallel_flush_compression {
+            TableBuilder::with_compress_worker(file, layout)
         } else {
-            TableBuilder::new(file, opts.clone())
+            TableBuilder::new(file, layout)
         };
         let mut it = mem.bulk_iter();
         it.seek_to_first();

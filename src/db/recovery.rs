@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use super::flush::{table_options, write_table};
+use super::flush::write_table;
 use super::{new_block_cache, new_strategy, num_levels, wal_path, DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
@@ -52,7 +52,6 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         WalRecovery::TolerateCorruptedTail => TailMode::Tolerate,
         WalRecovery::AbsoluteConsistency => TailMode::Strict,
     };
-    let topts = table_options(&opts, 0);
     let mut last_seq = versions.last_sequence();
     let mut mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
     let mut edit = VersionEdit::default();
@@ -69,9 +68,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
             }
             last_seq = last_seq.max(seq.saturating_sub(1));
             if mem.memory_usage() >= opts.memtable_size {
-                if let Some(f) =
-                    write_table(&ctx, &topts, opts.parallel_flush_compression, &mem, versions.new_file_number())?
-                {
+                if let Some(f) = write_table(&ctx, &opts, &mem, versions.new_file_number())? {
                     edit.new_files.push(f);
                 }
                 mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
@@ -79,7 +76,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         }
         Counters::add(&stats.wal_bytes_dropped_at_open, reader.dropped_bytes());
     }
-    if let Some(f) = write_table(&ctx, &topts, opts.parallel_flush_compression, &mem, versions.new_file_number())? {
+    if let Some(f) = write_table(&ctx, &opts, &mem, versions.new_file_number())? {
         edit.new_files.push(f);
     }
 
