@@ -64,18 +64,15 @@ impl MmapLogFile {
     /// promise durability for mapped writes through a flush of the view (Windows'
     /// `FlushViewOfFile`, which is what `MS_ASYNC` maps to there) get that flush.
     fn next_chunk(&mut self) -> io::Result<()> {
-        let written = (self.len - self.map_start) as usize;
-        let unwritten_back = self.map.is_some() && written > self.unsynced_from;
-        if let Some(map) = self.map.as_ref().filter(|_| unwritten_back) {
+        let from = self.map_start + self.unsynced_from as u64;
+        if let Some(map) = self.map.as_ref().filter(|_| self.len > from) {
             // On error the map stays, and the next append retries.
-            map.flush_async_range(self.unsynced_from, written - self.unsynced_from)?;
+            map.flush_async_range(self.unsynced_from, (self.len - from) as usize)?;
         }
-        self.map = None;
-        if unwritten_back {
+        if self.map.take().is_some() && self.len > from {
             // Have Linux start writing the full chunk now, so that the `sync` at a
             // memtable switch does not wait for every chunk of the log. After the unmap:
             // pages no longer mapped need no write-protecting first.
-            let from = self.map_start + self.unsynced_from as u64;
             super::writeback::start(&self.file, from, self.len - from);
         }
         let start = self.len;
