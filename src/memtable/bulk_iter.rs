@@ -98,6 +98,7 @@ impl InternalIterator for BulkIter {
 mod tests {
     use super::*;
     use crate::key::{seek_key, ValueKind};
+    use crate::testing::Rng;
 
     fn entries(it: &mut impl InternalIterator) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut out = Vec::new();
@@ -111,15 +112,12 @@ mod tests {
 
     #[test]
     fn lists_what_the_linked_walk_does_at_every_size() {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
         // Sizes from empty to lists tall enough to be cut into many stretches.
         for n in [0usize, 1, 2, 7, 100, 1000, 30_000] {
             let mem = Arc::new(MemTable::new(1 << 20));
             for seq in 1..=n as u64 {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                let key = format!("k{:05}", rng % (n as u64 * 2 + 1));
+                let key = format!("k{:05}", rng.below(n as u64 * 2 + 1));
                 mem.add(seq, ValueKind::Put, key.as_bytes(), &seq.to_le_bytes());
             }
             let bulk = entries(&mut mem.bulk_iter());
@@ -134,12 +132,9 @@ mod tests {
         let writer = {
             let mem = mem.clone();
             std::thread::spawn(move || {
-                let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+                let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
                 for seq in 1..=60_000u64 {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    mem.add(seq, ValueKind::Put, format!("k{:012}", rng % 1_000_000_000).as_bytes(), b"v");
+                    mem.add(seq, ValueKind::Put, format!("k{:012}", rng.below(1_000_000_000)).as_bytes(), b"v");
                 }
             })
         };
