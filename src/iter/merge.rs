@@ -17,6 +17,10 @@
 //! would move past it. A seek to a key that exists, the common "seek and read one"
 //! pattern, thus reads blocks only from the sources that hold the key rather than from
 //! every sorted run.
+//!
+//! The heap compares keys it read once per move of a child ([`ChildKey`]), not through
+//! a `dyn` call per comparison: in a full scan of three interleaved tables those calls
+//! were a tenth of the time per entry.
 
 use std::cmp::Ordering;
 
@@ -30,9 +34,34 @@ enum Direction {
     Reverse,
 }
 
+/// A child's current key, read when the child last moved.
+///
+/// It points into the child's own memory (a block cursor's key buffer, a memtable's
+/// arena), which lives behind the child's `Box` and stays put until the child is moved
+/// or dropped. The merge re-reads a child's key after every move of that child (in
+/// `collect_live` and `after_step`) before comparing it again, and drops the children
+/// only together with their keys.
+#[derive(Clone, Copy)]
+struct ChildKey {
+    ptr: *const u8,
+    len: usize,
+}
+
+impl ChildKey {
+    const EMPTY: ChildKey = ChildKey { ptr: std::ptr::NonNull::dangling().as_ptr(), len: 0 };
+
+    fn of(child: &dyn InternalIterator) -> ChildKey {
+        let key = child.key();
+        ChildKey { ptr: key.as_ptr(), len: key.len() }
+    }
+}
+
 /// Merges sorted children into one sorted cursor.
 pub struct MergingIterator {
     children: Vec<Box<dyn InternalIterator>>,
+    /// `keys[i]` is child `i`'s key as of its last move; meaningful only for the
+    /// children in `live`.
+    keys: Vec<ChildKey>,
     /// The children that are positioned on an entry (not exhausted, failed or deferred),
     /// as a binary heap in the current direction's order, so the first is the current
     /// child. Exhausted sources (an empty memtable, a table scanned to its end) cost
@@ -50,11 +79,17 @@ pub struct MergingIterator {
     deferred_target: Vec<u8>,
 }
 
+// SAFETY: the raw pointers in `keys` point into memory owned by `children`, which are
+// `Send`; they are only read through `&self` while the children are not being moved,
+// so sending the merge with its children to another thread is as safe as sending them.
+unsafe impl Send for MergingIterator {}
+
 impl MergingIterator {
     /// Merges `children`, newest first.
     pub fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
         MergingIterator {
             live: Vec::with_capacity(children.len()),
+            keys: vec![ChildKey::EMPTY; children.len()],
             children,
             current: None,
             direction: Direction::Forward,
@@ -74,6 +109,7 @@ impl MergingIterator {
                 continue;
             }
             if child.valid() {
+                self.keys[i] = ChildKey::of(child.as_ref());
                 self.live.push(i);
             } else {
                 // Exhausted, or failed: only the latter stops the merge.
@@ -92,6 +128,7 @@ impl MergingIterator {
         let Some(pos) = self.live.iter().position(|&j| j == i) else { return };
         let child = &self.children[i];
         if child.valid() {
+            self.keys[i] = ChildKey::of(child.as_ref());
             self.sift_down(pos);
             return;
         }
@@ -106,9 +143,19 @@ impl MergingIterator {
     /// True if child `a`'s entry comes before child `b`'s in the current direction.
     /// Ties, which unique seqnos rule out, go to the earlier (newer) child.
     fn before(&self, a: usize, b: usize) -> bool {
-        let order = compare_internal(self.children[a].key(), self.children[b].key());
+        let order = compare_internal(self.key_of(a), self.key_of(b));
         let order = if self.direction == Direction::Forward { order } else { order.reverse() };
         order.then(a.cmp(&b)) == Ordering::Less
+    }
+
+    /// Child `i`'s key as of its last move; `i` must be live.
+    #[inline]
+    fn key_of(&self, i: usize) -> &[u8] {
+        let k = self.keys[i];
+        // SAFETY: `i` is live, so `keys[i]` was read from child `i` after its last move
+        // (see `ChildKey`), and `&self` keeps the children from moving while the slice
+        // lives.
+        unsafe { std::slice::from_raw_parts(k.ptr, k.len) }
     }
 
     fn sift_down(&mut self, mut pos: usize) {
@@ -151,8 +198,7 @@ impl MergingIterator {
         }
         // Deferred children hold only user keys past the target's, so they matter as
         // soon as the cursor leaves the target's user key.
-        let on_target =
-            self.current.is_some_and(|c| user_key(self.children[c].key()) == user_key(&self.deferred_target));
+        let on_target = self.current.is_some_and(|c| user_key(self.key_of(c)) == user_key(&self.deferred_target));
         if !on_target {
             self.position_deferred();
             self.collect_live();
@@ -227,7 +273,7 @@ impl InternalIterator for MergingIterator {
         if self.direction != Direction::Forward {
             // Every other child sits before the current key; move each to the first
             // entry after it.
-            let key = self.children[cur].key().to_vec();
+            let key = self.key_of(cur).to_vec();
             for (i, child) in self.children.iter_mut().enumerate() {
                 if i == cur {
                     continue;
@@ -251,7 +297,7 @@ impl InternalIterator for MergingIterator {
             // Every other child sits after the current key (or is deferred, which the
             // seek below settles too); move each to the last entry before it.
             self.clear_deferred();
-            let key = self.children[cur].key().to_vec();
+            let key = self.key_of(cur).to_vec();
             for (i, child) in self.children.iter_mut().enumerate() {
                 if i == cur {
                     continue;
@@ -272,7 +318,10 @@ impl InternalIterator for MergingIterator {
     }
 
     fn key(&self) -> &[u8] {
-        self.current.map_or(&[], |c| self.children[c].key())
+        match self.current {
+            Some(c) if !self.failed => self.key_of(c),
+            _ => &[],
+        }
     }
 
     fn value(&self) -> &[u8] {
