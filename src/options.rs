@@ -117,6 +117,8 @@ pub struct Options {
     pub(crate) block_size: usize,
     pub(crate) bloom_bits_per_key: u32,
     pub(crate) block_cache_size: usize,
+    /// `None`: an eighth of the block cache.
+    pub(crate) scan_fill_limit: Option<usize>,
     pub(crate) compaction: Compaction,
     pub(crate) sync_writes: bool,
     pub(crate) max_immutable_memtables: usize,
@@ -136,6 +138,7 @@ impl Default for Options {
             block_size: 4096,
             bloom_bits_per_key: 10,
             block_cache_size: 32 << 20,
+            scan_fill_limit: None,
             compaction: Compaction::default(),
             sync_writes: false,
             max_immutable_memtables: 1,
@@ -184,6 +187,23 @@ impl Options {
     pub fn block_cache_size(mut self, bytes: usize) -> Self {
         self.block_cache_size = bytes;
         self
+    }
+
+    /// Bytes of data blocks a cursor or iterator may add to the block cache by walking
+    /// from one block to the next after its last seek (default: an eighth of the block
+    /// cache). Past that, a long scan uses the blocks it reads and drops them, so that
+    /// it neither evicts what point reads and short scans keep in the cache nor pays
+    /// for inserting blocks it will not read again before they are evicted (see
+    /// `sstable::cache_fill`). The block a seek lands in always enters the cache.
+    /// `usize::MAX` lets every block in, as LevelDB and RocksDB do by default.
+    pub fn scan_fill_limit(mut self, bytes: usize) -> Self {
+        self.scan_fill_limit = Some(bytes);
+        self
+    }
+
+    /// The scan fill limit in force: the one set, or an eighth of the block cache.
+    pub(crate) fn scan_fill_bytes(&self) -> usize {
+        self.scan_fill_limit.unwrap_or(self.block_cache_size / 8)
     }
 
     /// The compaction strategy (default `Compaction::leveled()`).

@@ -90,6 +90,8 @@ pub struct Stats {
     pub strategy: String,
     /// Sorted runs a read may consult: each L0 table plus each non-empty deeper level.
     pub sorted_runs: usize,
+    /// Bytes of decoded blocks in the block cache now (0 without a cache).
+    pub block_cache_bytes: u64,
 }
 
 impl Stats {
@@ -143,7 +145,8 @@ impl Counters {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Copies the counters into a [`Stats`] (levels are filled in by the caller).
+    /// Copies the counters into a [`Stats`] (levels, the strategy, sorted runs and the
+    /// cache usage are filled in by the caller).
     pub(crate) fn snapshot(&self) -> Stats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Stats {
@@ -168,6 +171,7 @@ impl Counters {
             write_slowdowns: get(&self.write_slowdowns),
             strategy: String::new(),
             sorted_runs: 0,
+            block_cache_bytes: 0,
         }
     }
 }

@@ -391,3 +391,50 @@ fn flushes_write_the_same_tables_with_or_without_a_compression_thread() {
     assert!(serial.len() > 3, "{} tables", serial.len());
     assert!(serial == parallel, "the flushed tables differ");
 }
+
+#[test]
+fn long_scans_fill_the_block_cache_only_up_to_the_scan_fill_limit() {
+    const CACHE: usize = 4 << 20;
+    let options = || Options::default().block_size(1024).block_cache_size(CACHE).compression(Compression::None);
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    for i in 0..20_000u32 {
+        db.put(format!("key{i:08}"), [i as u8; 100]).unwrap();
+    }
+    db.compact().unwrap();
+    let table_bytes: u64 = db.stats().levels.iter().map(|l| l.bytes).sum();
+    assert!(table_bytes > 2 << 20 && table_bytes < CACHE as u64, "{table_bytes}");
+    let scan = |db: &Db| {
+        let mut cursor = db.cursor();
+        cursor.seek_to_first();
+        let mut n = 0;
+        while cursor.valid() {
+            assert_eq!(cursor.value(), [n as u8; 100]);
+            n += 1;
+            cursor.next();
+        }
+        cursor.status().unwrap();
+        assert_eq!(n, 20_000);
+    };
+
+    // The default limit, an eighth of the cache: the rest of the scan is read and dropped.
+    scan(&db);
+    let cached = db.stats().block_cache_bytes;
+    assert!(cached > 0 && cached <= (CACHE / 8 + 4096) as u64, "a cursor's scan cached {cached} bytes");
+    assert_eq!(db.range::<&[u8], _>(..).count(), 20_000);
+    let cached = db.stats().block_cache_bytes;
+    assert!(cached <= (CACHE / 4 + 8192) as u64, "an iterator's scan cached up to {cached} bytes");
+    // A seek's block enters whatever the budget.
+    let mut cursor = db.cursor();
+    cursor.seek("key00019990");
+    assert_eq!(cursor.key(), b"key00019990");
+    assert!(db.stats().block_cache_bytes > cached, "the block a seek lands in enters the cache");
+    drop(cursor);
+    db.close().unwrap();
+
+    // No limit: a scan caches every block, as LevelDB and RocksDB do by default.
+    let db = Db::open(dir.path(), options().scan_fill_limit(usize::MAX)).unwrap();
+    scan(&db);
+    let cached = db.stats().block_cache_bytes;
+    assert!(cached >= table_bytes * 9 / 10, "{cached} of {table_bytes} table bytes cached");
+}

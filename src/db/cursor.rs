@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::{seek_key, user_key, ValueKind, MAX_SEQUENCE};
+use crate::sstable::CacheFill;
 
 /// A forward cursor over a consistent view of the database, lending each entry as
 /// `&[u8]` slices: no copies and no reference counting per entry.
@@ -46,6 +47,8 @@ pub struct Cursor {
     seq: u64,
     /// `None` if the sources could not be opened (the error is in `err`).
     it: Option<MergingIterator>,
+    /// The budget of block-cache fills its table cursors share, restarted by a seek.
+    fill: CacheFill,
     /// The current entry's user key, kept so that its older versions can be skipped
     /// once the merge has moved past the entry.
     current: Vec<u8>,
@@ -56,15 +59,17 @@ pub struct Cursor {
 impl Cursor {
     pub(crate) fn new(inner: &DbInner, at: ReadSeq) -> Cursor {
         let (sv, seq) = inner.read_view(at);
-        let (it, err) = match inner.check_open().and_then(|()| merge_sources(&sv)) {
+        let fill = CacheFill::budget(inner.opts.scan_fill_bytes());
+        let (it, err) = match inner.check_open().and_then(|()| merge_sources(&sv, &fill)) {
             Ok(it) => (Some(it), None),
             Err(e) => (None, Some(e)),
         };
-        Cursor { _sv: sv, seq, it, current: Vec::new(), valid: false, err }
+        Cursor { _sv: sv, seq, it, fill, current: Vec::new(), valid: false, err }
     }
 
     /// Moves to the first entry.
     pub fn seek_to_first(&mut self) {
+        self.fill.restart();
         if let Some(it) = &mut self.it {
             it.seek_to_first();
         }
@@ -73,6 +78,7 @@ impl Cursor {
 
     /// Moves to the first entry whose key is at or after `key`.
     pub fn seek(&mut self, key: impl AsRef<[u8]>) {
+        self.fill.restart();
         if let Some(it) = &mut self.it {
             it.seek(&seek_key(key.as_ref(), MAX_SEQUENCE));
         }

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::{make_internal_key, seek_key, user_key, ParsedKey, ValueKind, MAX_SEQUENCE};
+use crate::sstable::CacheFill;
 use crate::version::LevelIter;
 
 type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
@@ -86,7 +87,7 @@ impl KeyArena {
 
 /// One merge over every source of `sv`: its memtables, each L0 table (they overlap), and
 /// each deeper level as one sorted run however many tables it has.
-pub(super) fn merge_sources(sv: &SuperVersion) -> Result<MergingIterator> {
+pub(super) fn merge_sources(sv: &SuperVersion, fill: &CacheFill) -> Result<MergingIterator> {
     let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
     children.push(Box::new(sv.mem.iter()));
     for m in &sv.imms {
@@ -95,11 +96,11 @@ pub(super) fn merge_sources(sv: &SuperVersion) -> Result<MergingIterator> {
     let levels = &sv.version.levels;
     if let Some(l0) = levels.first() {
         for f in l0 {
-            children.push(Box::new(f.table()?.iter()));
+            children.push(Box::new(f.table()?.iter_filling(fill.clone())));
         }
     }
     for files in levels.iter().skip(1).filter(|files| !files.is_empty()) {
-        children.push(Box::new(LevelIter::new(files.clone())));
+        children.push(Box::new(LevelIter::filling(files.clone(), fill.clone())));
     }
     Ok(MergingIterator::new(children))
 }
@@ -144,6 +145,9 @@ pub struct Iter {
     done: bool,
     /// An error met while creating the iterator, reported by the first `next`.
     pending_error: Option<Error>,
+    /// Bytes each direction's merge may add to the block cache by stepping from block
+    /// to block (`Options::scan_fill_limit`).
+    scan_fill_limit: usize,
 }
 
 impl Iter {
@@ -163,6 +167,7 @@ impl Iter {
             back_group: None,
             done: false,
             pending_error,
+            scan_fill_limit: inner.opts.scan_fill_bytes(),
         }
     }
 
@@ -189,7 +194,7 @@ impl Iter {
 
     fn next_forward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.front.is_none() {
-            let mut it = match merge_sources(&self.sv) {
+            let mut it = match merge_sources(&self.sv, &CacheFill::budget(self.scan_fill_limit)) {
                 Ok(it) => it,
                 Err(e) => return self.fail(e),
             };
@@ -246,7 +251,7 @@ impl Iter {
 
     fn next_backward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.back.is_none() {
-            let mut it = match merge_sources(&self.sv) {
+            let mut it = match merge_sources(&self.sv, &CacheFill::budget(self.scan_fill_limit)) {
                 Ok(it) => it,
                 Err(e) => return self.fail(e),
             };

@@ -450,6 +450,7 @@ impl DbInner {
             .collect();
         stats.strategy = self.policy.name().to_string();
         stats.sorted_runs = self.policy.sorted_runs(&version);
+        stats.block_cache_bytes = self.ctx.cache.as_ref().map_or(0, |c| c.usage() as u64);
         stats
     }
 

@@ -6,6 +6,7 @@ pub mod block_builder;
 pub mod buffer_pool;
 pub mod builder;
 pub mod cache;
+pub mod cache_fill;
 pub mod compress_worker;
 pub mod compression;
 pub mod filter;
@@ -16,6 +17,7 @@ pub mod reader;
 
 pub use builder::{TableBuilder, TableOptions};
 pub use cache::BlockCache;
+pub use cache_fill::CacheFill;
 pub use compression::Compression;
 pub use reader::{FilterResult, TableIter, TableReader};
 

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use super::block::{Block, BlockIter};
 use super::buffer_pool::BufferPool;
 use super::cache::BlockCache;
+use super::cache_fill::CacheFill;
 use super::compression::{decompress, decompress_with};
 use super::filter::BloomFilter;
 use super::format::{
@@ -161,22 +162,21 @@ impl TableReader {
         Ok((lookup, filter))
     }
 
-    /// A cursor over every entry of the table.
+    /// A cursor over every entry of the table; every block it reads enters the cache.
     pub fn iter(self: &Arc<Self>) -> TableIter {
-        TableIter {
-            table: self.clone(),
-            index: self.index.iter(compare_internal),
-            data: None,
-            err: None,
-            fill_cache: true,
-        }
+        self.iter_filling(CacheFill::Always)
     }
 
     /// A cursor for one pass over the table (a compaction) whose blocks do not enter
     /// the block cache: they would only evict the blocks readers need (LevelDB's
     /// `fill_cache = false`).
     pub fn scan_iter(self: &Arc<Self>) -> TableIter {
-        TableIter { fill_cache: false, ..self.iter() }
+        self.iter_filling(CacheFill::Never)
+    }
+
+    /// A cursor whose reads enter the block cache as `fill` says.
+    pub fn iter_filling(self: &Arc<Self>, fill: CacheFill) -> TableIter {
+        TableIter { table: self.clone(), index: self.index.iter(compare_internal), data: None, err: None, fill }
     }
 }
 
@@ -220,12 +220,13 @@ pub struct TableIter {
     index: BlockIter,
     data: Option<BlockIter>,
     err: Option<Error>,
-    fill_cache: bool,
+    fill: CacheFill,
 }
 
 impl TableIter {
-    /// Loads the data block the index cursor points at.
-    fn load_block(&mut self) -> bool {
+    /// Loads the data block the index cursor points at, which the cursor `stepped`
+    /// into from its neighbour or else landed in by a seek.
+    fn load_block(&mut self, stepped: bool) -> bool {
         self.data = None;
         if !self.index.valid() {
             if let Err(e) = self.index.status() {
@@ -233,8 +234,10 @@ impl TableIter {
             }
             return false;
         }
-        let block =
-            self.table.decode_handle(self.index.value()).and_then(|h| self.table.data_block(h, self.fill_cache));
+        let block = self.table.decode_handle(self.index.value()).and_then(|h| {
+            let fill = if stepped { self.fill.on_step(h.size) } else { self.fill.on_seek() };
+            self.table.data_block(h, fill)
+        });
         match block {
             Ok(b) => {
                 self.data = Some(b.iter(compare_internal));
@@ -261,9 +264,10 @@ impl TableIter {
         false
     }
 
-    /// Loads the block the index points at and positions in it with `position`.
-    fn enter_block(&mut self, position: impl FnOnce(&mut BlockIter)) {
-        if self.load_block() {
+    /// Loads the block the index points at (see [`TableIter::load_block`]) and
+    /// positions in it with `position`.
+    fn enter_block(&mut self, stepped: bool, position: impl FnOnce(&mut BlockIter)) {
+        if self.load_block(stepped) {
             if let Some(d) = &mut self.data {
                 position(d);
             }
@@ -279,10 +283,10 @@ impl TableIter {
             }
             if forward {
                 self.index.next();
-                self.enter_block(|d| d.seek_to_first());
+                self.enter_block(true, |d| d.seek_to_first());
             } else {
                 self.index.prev();
-                self.enter_block(|d| d.seek_to_last());
+                self.enter_block(true, |d| d.seek_to_last());
             }
             if self.data.is_none() {
                 return;
@@ -298,19 +302,19 @@ impl InternalIterator for TableIter {
 
     fn seek_to_first(&mut self) {
         self.index.seek_to_first();
-        self.enter_block(|d| d.seek_to_first());
+        self.enter_block(false, |d| d.seek_to_first());
         self.skip_empty(true);
     }
 
     fn seek_to_last(&mut self) {
         self.index.seek_to_last();
-        self.enter_block(|d| d.seek_to_last());
+        self.enter_block(false, |d| d.seek_to_last());
         self.skip_empty(false);
     }
 
     fn seek(&mut self, target: &[u8]) {
         self.index.seek(target);
-        self.enter_block(|d| d.seek(target));
+        self.enter_block(false, |d| d.seek(target));
         self.skip_empty(true);
     }
 

@@ -6,7 +6,7 @@ use super::*;
 use crate::error::Error;
 use crate::fs::{FileSystem, OsFileSystem};
 use crate::iter::InternalIterator;
-use crate::key::{make_internal_key, seek_key, user_key, ValueKind};
+use crate::key::{compare_internal, make_internal_key, seek_key, user_key, ValueKind};
 use crate::memtable::Lookup;
 
 fn key(i: u32) -> Vec<u8> {
@@ -228,6 +228,54 @@ fn a_scan_cursor_reads_everything_without_filling_the_cache() {
     assert_eq!(cache.usage(), 0, "a compaction's pass must not evict readers' blocks");
     assert_eq!(count(t.iter()), 501);
     assert!(cache.usage() > 0, "a reader's cursor fills the cache");
+}
+
+#[test]
+fn a_budgeted_cursor_caches_the_blocks_it_seeks_to_and_steps_into_only_within_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    // Uncompressed, so that a block's stored size (what the budget counts) is its
+    // cached size (what the cache charges).
+    let path = write_table_with(dir.path(), 500, 256, 10, Compression::None);
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    let t = Arc::new(TableReader::open(OsFileSystem.open(&path).unwrap(), "000001.sst", Some(cache.clone())).unwrap());
+    let index = t.index_entries().unwrap();
+    assert!(index.len() > 20, "the table must span many blocks ({})", index.len());
+    let size = |block: usize| index[block].1.size as usize;
+    // The block a seek to `target` lands in: the first whose separator is not below it.
+    let block_of = |target: &[u8]| index.iter().position(|(k, _)| compare_internal(k, target).is_ge()).unwrap();
+
+    let mut it = t.iter_filling(CacheFill::budget(0));
+    it.seek_to_first();
+    let mut n = 0;
+    while it.valid() {
+        n += 1;
+        it.next();
+    }
+    it.status().unwrap();
+    assert_eq!(n, 501, "the policy decides only what is cached, never what is read");
+    assert_eq!(cache.usage(), size(0), "a spent budget caches only the block the scan started in");
+
+    // A budget of exactly the two blocks after the one a seek lands in.
+    let target = seek_key(&key(100), u64::MAX >> 8);
+    let at = block_of(&target);
+    let two = CacheFill::budget(size(at + 1) + size(at + 2));
+    let mut it = t.iter_filling(two.clone());
+    it.seek(&target);
+    let end = make_internal_key(&key(300), 0, ValueKind::Delete);
+    while it.valid() && compare_internal(it.key(), &end).is_lt() {
+        it.next();
+    }
+    let walked = block_of(&end) - at;
+    assert!(walked > 4, "the walk must step past the budget ({walked} blocks)");
+    assert_eq!(cache.usage(), size(0) + size(at) + size(at + 1) + size(at + 2), "the seek's block and two stepped");
+
+    two.restart();
+    let before = cache.usage();
+    it.next();
+    while it.valid() && it.key() < index[block_of(&end) + 1].0.as_slice() {
+        it.next();
+    }
+    assert!(cache.usage() > before, "a restarted budget lets stepped blocks in again");
 }
 
 #[test]

@@ -20,7 +20,7 @@ use super::FileMeta;
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
 use crate::key::compare_internal;
-use crate::sstable::TableIter;
+use crate::sstable::{CacheFill, TableIter};
 
 /// A cursor over the tables of one sorted, non-overlapping level.
 pub struct LevelIter {
@@ -30,20 +30,25 @@ pub struct LevelIter {
     at: usize,
     table: Option<TableIter>,
     err: Option<Error>,
-    /// Whether blocks read enter the block cache (see [`crate::sstable::TableReader::scan_iter`]).
-    fill_cache: bool,
+    /// Which blocks read enter the block cache, for every table's cursor.
+    fill: CacheFill,
 }
 
 impl LevelIter {
     /// A cursor over `files`, which must be sorted and must not overlap.
     pub fn new(files: Vec<Arc<FileMeta>>) -> LevelIter {
-        LevelIter { files, at: 0, table: None, err: None, fill_cache: true }
+        LevelIter::filling(files, CacheFill::Always)
     }
 
     /// A cursor for one pass over the level (a compaction) that leaves the block
     /// cache alone.
     pub fn scan(files: Vec<Arc<FileMeta>>) -> LevelIter {
-        LevelIter { fill_cache: false, ..LevelIter::new(files) }
+        LevelIter::filling(files, CacheFill::Never)
+    }
+
+    /// A cursor whose tables' blocks enter the block cache as `fill` says.
+    pub fn filling(files: Vec<Arc<FileMeta>>, fill: CacheFill) -> LevelIter {
+        LevelIter { files, at: 0, table: None, err: None, fill }
     }
 
     /// Opens the table at `at` (or drops the cursor if there is none); false on error.
@@ -53,7 +58,7 @@ impl LevelIter {
         let Some(file) = self.files.get(at) else { return false };
         match file.table() {
             Ok(t) => {
-                self.table = Some(if self.fill_cache { t.iter() } else { t.scan_iter() });
+                self.table = Some(t.iter_filling(self.fill.clone()));
                 true
             }
             Err(e) => {
