@@ -88,12 +88,13 @@ impl KeyArena {
 /// One merge over every source of `sv`: its memtables, each L0 table (they overlap), and
 /// each deeper level as one sorted run however many tables it has.
 pub(super) fn merge_sources(sv: &SuperVersion, fill: &CacheFill) -> Result<MergingIterator> {
-    let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+    let levels = &sv.version.levels;
+    let sources = 1 + sv.imms.len() + levels.first().map_or(0, Vec::len) + levels.len();
+    let mut children: Vec<Box<dyn InternalIterator>> = Vec::with_capacity(sources);
     children.push(Box::new(sv.mem.iter()));
     for m in &sv.imms {
         children.push(Box::new(m.iter()));
     }
-    let levels = &sv.version.levels;
     if let Some(l0) = levels.first() {
         for f in l0 {
             children.push(Box::new(f.table()?.iter_filling(fill.clone())));

@@ -18,7 +18,7 @@
 //! pattern, thus reads blocks only from the sources that hold the key rather than from
 //! every sorted run.
 //!
-//! The heap compares keys it read once per move of a child ([`ChildKey`]), not through
+//! The heap compares keys it read once per move of a child (`Live`), not through
 //! a `dyn` call per comparison: in a full scan of three interleaved tables those calls
 //! were a tenth of the time per entry.
 
@@ -34,39 +34,44 @@ enum Direction {
     Reverse,
 }
 
-/// A child's current key, read when the child last moved.
+/// A positioned child in the heap, with its current key as read when it last moved.
 ///
-/// It points into the child's own memory (a block cursor's key buffer, a memtable's
-/// arena), which lives behind the child's `Box` and stays put until the child is moved
-/// or dropped. The merge re-reads a child's key after every move of that child (in
-/// `collect_live` and `after_step`) before comparing it again, and drops the children
-/// only together with their keys.
+/// The key points into the child's own memory (a block cursor's key buffer, a
+/// memtable's arena), which lives behind the child's `Box` and stays put until the
+/// child is moved or dropped. Every move of a child is followed by `collect_live` or
+/// `after_step`, which re-read its key before it is compared again, and the entries
+/// are dropped together with the children.
 #[derive(Clone, Copy)]
-struct ChildKey {
-    ptr: *const u8,
-    len: usize,
+struct Live {
+    child: usize,
+    key: *const u8,
+    key_len: usize,
 }
 
-impl ChildKey {
-    const EMPTY: ChildKey = ChildKey { ptr: std::ptr::NonNull::dangling().as_ptr(), len: 0 };
+impl Live {
+    fn of(child: usize, it: &dyn InternalIterator) -> Live {
+        let key = it.key();
+        Live { child, key: key.as_ptr(), key_len: key.len() }
+    }
 
-    fn of(child: &dyn InternalIterator) -> ChildKey {
-        let key = child.key();
-        ChildKey { ptr: key.as_ptr(), len: key.len() }
+    /// The child's key as of its last move.
+    #[inline]
+    fn key(&self) -> &[u8] {
+        // SAFETY: see the type's comment: the pointer was read from the child after its
+        // last move, and the merge that owns both does not move the child while the
+        // slice, borrowed from the merge, lives.
+        unsafe { std::slice::from_raw_parts(self.key, self.key_len) }
     }
 }
 
 /// Merges sorted children into one sorted cursor.
 pub struct MergingIterator {
     children: Vec<Box<dyn InternalIterator>>,
-    /// `keys[i]` is child `i`'s key as of its last move; meaningful only for the
-    /// children in `live`.
-    keys: Vec<ChildKey>,
     /// The children that are positioned on an entry (not exhausted, failed or deferred),
     /// as a binary heap in the current direction's order, so the first is the current
     /// child. Exhausted sources (an empty memtable, a table scanned to its end) cost
     /// nothing per step.
-    live: Vec<usize>,
+    live: Vec<Live>,
     current: Option<usize>,
     direction: Direction,
     /// Set once any child reports an error; from then on the merge is invalid (a child
@@ -79,7 +84,7 @@ pub struct MergingIterator {
     deferred_target: Vec<u8>,
 }
 
-// SAFETY: the raw pointers in `keys` point into memory owned by `children`, which are
+// SAFETY: the raw pointers in `live` point into memory owned by `children`, which are
 // `Send`; they are only read through `&self` while the children are not being moved,
 // so sending the merge with its children to another thread is as safe as sending them.
 unsafe impl Send for MergingIterator {}
@@ -89,7 +94,6 @@ impl MergingIterator {
     pub fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
         MergingIterator {
             live: Vec::with_capacity(children.len()),
-            keys: vec![ChildKey::EMPTY; children.len()],
             children,
             current: None,
             direction: Direction::Forward,
@@ -109,8 +113,7 @@ impl MergingIterator {
                 continue;
             }
             if child.valid() {
-                self.keys[i] = ChildKey::of(child.as_ref());
-                self.live.push(i);
+                self.live.push(Live::of(i, child.as_ref()));
             } else {
                 // Exhausted, or failed: only the latter stops the merge.
                 self.failed = self.failed || child.status().is_err();
@@ -125,10 +128,10 @@ impl MergingIterator {
     /// moves it later in the heap's order; drops it if the step left it without an entry.
     fn after_step(&mut self, i: usize) {
         // The stepped child is the current one, the heap's top.
-        let Some(pos) = self.live.iter().position(|&j| j == i) else { return };
+        let Some(pos) = self.live.iter().position(|l| l.child == i) else { return };
         let child = &self.children[i];
         if child.valid() {
-            self.keys[i] = ChildKey::of(child.as_ref());
+            self.live[pos] = Live::of(i, child.as_ref());
             self.sift_down(pos);
             return;
         }
@@ -140,22 +143,18 @@ impl MergingIterator {
         }
     }
 
-    /// True if child `a`'s entry comes before child `b`'s in the current direction.
+    /// True if heap entry `a` comes before heap entry `b` in the current direction.
     /// Ties, which unique seqnos rule out, go to the earlier (newer) child.
     fn before(&self, a: usize, b: usize) -> bool {
-        let order = compare_internal(self.key_of(a), self.key_of(b));
+        let (a, b) = (&self.live[a], &self.live[b]);
+        let order = compare_internal(a.key(), b.key());
         let order = if self.direction == Direction::Forward { order } else { order.reverse() };
-        order.then(a.cmp(&b)) == Ordering::Less
+        order.then(a.child.cmp(&b.child)) == Ordering::Less
     }
 
-    /// Child `i`'s key as of its last move; `i` must be live.
-    #[inline]
-    fn key_of(&self, i: usize) -> &[u8] {
-        let k = self.keys[i];
-        // SAFETY: `i` is live, so `keys[i]` was read from child `i` after its last move
-        // (see `ChildKey`), and `&self` keeps the children from moving while the slice
-        // lives.
-        unsafe { std::slice::from_raw_parts(k.ptr, k.len) }
+    /// The current child's key; empty if there is none.
+    fn current_key(&self) -> &[u8] {
+        self.live.first().map_or(&[], Live::key)
     }
 
     fn sift_down(&mut self, mut pos: usize) {
@@ -166,8 +165,8 @@ impl MergingIterator {
                 return;
             }
             let right = left + 1;
-            let first = if right < n && self.before(self.live[right], self.live[left]) { right } else { left };
-            if !self.before(self.live[first], self.live[pos]) {
+            let first = if right < n && self.before(right, left) { right } else { left };
+            if !self.before(first, pos) {
                 return;
             }
             self.live.swap(pos, first);
@@ -178,7 +177,7 @@ impl MergingIterator {
     fn sift_up(&mut self, mut pos: usize) {
         while pos > 0 {
             let parent = (pos - 1) / 2;
-            if !self.before(self.live[pos], self.live[parent]) {
+            if !self.before(pos, parent) {
                 return;
             }
             self.live.swap(pos, parent);
@@ -188,7 +187,7 @@ impl MergingIterator {
 
     /// Points `current` at the heap's top: the live child whose entry comes first.
     fn pick(&mut self) {
-        self.current = self.live.first().copied();
+        self.current = self.live.first().map(|l| l.child);
     }
 
     fn find_smallest(&mut self) {
@@ -198,7 +197,7 @@ impl MergingIterator {
         }
         // Deferred children hold only user keys past the target's, so they matter as
         // soon as the cursor leaves the target's user key.
-        let on_target = self.current.is_some_and(|c| user_key(self.key_of(c)) == user_key(&self.deferred_target));
+        let on_target = self.current.is_some() && user_key(self.current_key()) == user_key(&self.deferred_target);
         if !on_target {
             self.position_deferred();
             self.collect_live();
@@ -273,7 +272,7 @@ impl InternalIterator for MergingIterator {
         if self.direction != Direction::Forward {
             // Every other child sits before the current key; move each to the first
             // entry after it.
-            let key = self.key_of(cur).to_vec();
+            let key = self.current_key().to_vec();
             for (i, child) in self.children.iter_mut().enumerate() {
                 if i == cur {
                     continue;
@@ -297,7 +296,7 @@ impl InternalIterator for MergingIterator {
             // Every other child sits after the current key (or is deferred, which the
             // seek below settles too); move each to the last entry before it.
             self.clear_deferred();
-            let key = self.key_of(cur).to_vec();
+            let key = self.current_key().to_vec();
             for (i, child) in self.children.iter_mut().enumerate() {
                 if i == cur {
                     continue;
@@ -318,10 +317,10 @@ impl InternalIterator for MergingIterator {
     }
 
     fn key(&self) -> &[u8] {
-        match self.current {
-            Some(c) if !self.failed => self.key_of(c),
-            _ => &[],
+        if self.failed {
+            return &[];
         }
+        self.current_key()
     }
 
     fn value(&self) -> &[u8] {

@@ -71,9 +71,9 @@ impl Block {
             cmp,
             current: self.restarts_offset,
             next_offset: self.restarts_offset,
-            // Room for a typical key and its trailer: growing from empty cost two
-            // allocations per iterator, and a get makes one iterator per block.
-            key: Vec::with_capacity(64),
+            // Allocated on first use (`reserve_key`): a merge seeking to one key leaves
+            // most sources' index cursors unused.
+            key: Vec::new(),
             user_len: 0,
             value: (0, 0),
             err: None,
@@ -277,6 +277,15 @@ impl BlockIter {
         self.block.restarts_offset
     }
 
+    /// Gives `key` room for a typical key and its trailer the first time it is
+    /// written: growing it from empty cost two allocations per cursor.
+    #[inline]
+    fn reserve_key(&mut self) {
+        if self.key.capacity() == 0 {
+            self.key.reserve(64);
+        }
+    }
+
     fn corrupt(&mut self, what: &str) {
         if self.err.is_none() {
             self.err = Some(self.block.corruption(what));
@@ -313,6 +322,7 @@ impl BlockIter {
             self.corrupt("shared prefix longer than the previous key");
             return None;
         }
+        self.reserve_key();
         self.key.truncate(e.shared);
         self.key.extend_from_slice(&self.block.data[e.delta.0..e.delta.1]);
         self.user_len = self.key.len();
@@ -371,6 +381,7 @@ impl BlockIter {
             self.next_offset = self.limit();
             return;
         };
+        self.reserve_key();
         self.key.extend_from_slice(&user_key[..hit.entry.shared]);
         self.key.extend_from_slice(&self.block.data[hit.entry.delta.0..hit.entry.delta.1]);
         self.user_len = self.key.len();
