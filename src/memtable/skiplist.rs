@@ -30,10 +30,11 @@ use crate::key::compare_internal;
 pub const MAX_HEIGHT: usize = 12;
 const BRANCHING: u32 = 4;
 const HEADER: usize = 16;
-/// Stretches of the list [`SkipList::nodes_in_order`] walks at once, so that as many
-/// cache misses are in flight (16 scanned a 64 MiB memtable in 20-22 ms where 8 took
-/// 26-31 ms; `memtable_scan_64mib/bulk_iter`).
-const WALK_LANES: usize = 16;
+/// Stretches of the list [`SkipList::nodes_in_order`] walks at once: about the cache
+/// misses a core keeps in flight. (16 scanned a 64 MiB memtable faster in
+/// `memtable_scan_64mib/bulk_iter`, 20-22 ms against 26-31, but flushed no faster and
+/// leaned fillrandom 4% slower in the peer benchmark's A/B, so 8 stays.)
+const WALK_LANES: usize = 8;
 
 /// Pointer to a node in the arena.
 type Node = NonNull<u8>;
