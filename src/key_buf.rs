@@ -117,7 +117,7 @@ mod tests {
                         buf.truncate(n);
                         model.truncate(n);
                     }
-                    2 if rng.next_u64().is_multiple_of(4) => {
+                    2 if rng.next_u64() % 4 == 0 => {
                         buf.clear();
                         model.clear();
                     }
