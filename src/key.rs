@@ -13,7 +13,6 @@
 //! trailer *descending*, so the newest version of a key comes first and a seek to
 //! `(key, snapshot_seqno)` lands on the newest version the snapshot may see.
 
-use crate::key_buf::KeyBuf;
 use std::cmp::Ordering;
 
 /// The largest sequence number a write can carry (56 bits).
@@ -68,13 +67,6 @@ pub fn make_internal_key(user_key: &[u8], seq: u64, kind: ValueKind) -> Vec<u8> 
 /// The seek target for "newest version of `user_key` visible at `seq`".
 pub fn seek_key(user_key: &[u8], seq: u64) -> Vec<u8> {
     make_internal_key(user_key, seq, KIND_FOR_SEEK)
-}
-
-/// [`seek_key`] in a [`KeyBuf`], which holds a short key without allocating.
-pub fn seek_key_buf(user_key: &[u8], seq: u64) -> KeyBuf {
-    let mut key = KeyBuf::from_slice(user_key);
-    key.extend_from_slice(&pack_trailer(seq, KIND_FOR_SEEK).to_le_bytes());
-    key
 }
 
 /// An internal key split into its parts. Only built from keys that passed

@@ -33,7 +33,6 @@ pub mod filename;
 pub mod fs;
 pub mod iter;
 pub mod key;
-pub mod key_buf;
 pub mod log;
 pub mod memtable;
 pub mod options;

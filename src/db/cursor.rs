@@ -18,8 +18,7 @@ use super::{DbInner, ReadSeq, SuperVersion};
 use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
-use crate::key::{seek_key_buf, user_key, ValueKind, MAX_SEQUENCE};
-use crate::key_buf::KeyBuf;
+use crate::key::{seek_key, user_key, ValueKind, MAX_SEQUENCE};
 use crate::sstable::CacheFill;
 
 /// A forward cursor over a consistent view of the database, lending each entry as
@@ -52,7 +51,7 @@ pub struct Cursor {
     fill: CacheFill,
     /// The current entry's user key, kept so that its older versions can be skipped
     /// once the merge has moved past the entry.
-    current: KeyBuf,
+    current: Vec<u8>,
     valid: bool,
     err: Option<Error>,
 }
@@ -65,7 +64,7 @@ impl Cursor {
             Ok(it) => (Some(it), None),
             Err(e) => (None, Some(e)),
         };
-        Cursor { _sv: sv, seq, it, fill, current: KeyBuf::new(), valid: false, err }
+        Cursor { _sv: sv, seq, it, fill, current: Vec::new(), valid: false, err }
     }
 
     /// Moves to the first entry.
@@ -81,7 +80,7 @@ impl Cursor {
     pub fn seek(&mut self, key: impl AsRef<[u8]>) {
         self.fill.restart();
         if let Some(it) = &mut self.it {
-            it.seek(&seek_key_buf(key.as_ref(), MAX_SEQUENCE));
+            it.seek(&seek_key(key.as_ref(), MAX_SEQUENCE));
         }
         self.settle(false);
     }
@@ -133,7 +132,7 @@ impl Cursor {
         self.valid = false;
         let Some(it) = &mut self.it else { return };
         loop {
-            match next_visible(it, self.seq, skip_current.then_some(&self.current[..])) {
+            match next_visible(it, self.seq, skip_current.then_some(self.current.as_slice())) {
                 Ok(Some(kind)) => {
                     // Its later versions are older: they are skipped from here on.
                     self.current.clear();

@@ -27,7 +27,6 @@ use std::cmp::Ordering;
 use super::InternalIterator;
 use crate::error::Result;
 use crate::key::{compare_internal, user_key};
-use crate::key_buf::KeyBuf;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Direction {
@@ -82,7 +81,7 @@ pub struct MergingIterator {
     /// in child order; empty (and unallocated) until a seek defers one.
     deferred: Vec<usize>,
     /// The last forward seek's target, which deferred children still have to seek to.
-    deferred_target: KeyBuf,
+    deferred_target: Vec<u8>,
 }
 
 // SAFETY: the raw pointers in `live` point into memory owned by `children`, which are
@@ -100,7 +99,7 @@ impl MergingIterator {
             direction: Direction::Forward,
             failed: false,
             deferred: Vec::new(),
-            deferred_target: KeyBuf::new(),
+            deferred_target: Vec::new(),
         }
     }
 

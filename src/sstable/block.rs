@@ -15,7 +15,6 @@ use crate::coding::{common_prefix_len, get_varint32, get_varint64, read_u32, var
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
 use crate::key::{self, compare_internal, compare_user_keys};
-use crate::key_buf::KeyBuf;
 
 /// Compares two keys of a block. Data and index blocks hold internal keys; the
 /// comparison is a plain function so blocks stay independent of what they store.
@@ -72,7 +71,9 @@ impl Block {
             cmp,
             current: self.restarts_offset,
             next_offset: self.restarts_offset,
-            key: KeyBuf::new(),
+            // Allocated on first use (`reserve_key`): a merge seeking to one key leaves
+            // most sources' index cursors unused.
+            key: Vec::new(),
             user_len: 0,
             value: (0, 0),
             err: None,
@@ -88,8 +89,7 @@ pub struct BlockIter {
     current: usize,
     /// Offset of the entry after the current one.
     next_offset: usize,
-    /// The current key, put together from the entries' shared prefixes and suffixes.
-    key: KeyBuf,
+    key: Vec<u8>,
     /// Bytes of `key` that the next entry may share: all of it in a
     /// [`KeyFormat::Plain`] block, the user key in a [`KeyFormat::Internal`] one.
     user_len: usize,
@@ -277,6 +277,15 @@ impl BlockIter {
         self.block.restarts_offset
     }
 
+    /// Gives `key` room for a typical key and its trailer the first time it is
+    /// written: growing it from empty cost two allocations per cursor.
+    #[inline]
+    fn reserve_key(&mut self) {
+        if self.key.capacity() == 0 {
+            self.key.reserve(64);
+        }
+    }
+
     fn corrupt(&mut self, what: &str) {
         if self.err.is_none() {
             self.err = Some(self.block.corruption(what));
@@ -313,6 +322,7 @@ impl BlockIter {
             self.corrupt("shared prefix longer than the previous key");
             return None;
         }
+        self.reserve_key();
         self.key.truncate(e.shared);
         self.key.extend_from_slice(&self.block.data[e.delta.0..e.delta.1]);
         self.user_len = self.key.len();
@@ -371,6 +381,7 @@ impl BlockIter {
             self.next_offset = self.limit();
             return;
         };
+        self.reserve_key();
         self.key.extend_from_slice(&user_key[..hit.entry.shared]);
         self.key.extend_from_slice(&self.block.data[hit.entry.delta.0..hit.entry.delta.1]);
         self.user_len = self.key.len();
