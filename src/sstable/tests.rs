@@ -43,6 +43,18 @@ fn write_table_with(
     path
 }
 
+/// Entries of a full forward pass of `it`, which must end without error.
+fn count(mut it: TableIter) -> usize {
+    it.seek_to_first();
+    let mut n = 0;
+    while it.valid() {
+        n += 1;
+        it.next();
+    }
+    it.status().unwrap();
+    n
+}
+
 fn open(path: &std::path::Path, cache: bool) -> crate::Result<Arc<TableReader>> {
     let file = OsFileSystem.open(path)?;
     let cache = cache.then(|| Arc::new(BlockCache::new(1 << 20)));
@@ -135,15 +147,7 @@ fn compression_shrinks_tables_and_reads_back() {
     let packed = std::fs::metadata(&path).unwrap().len();
     assert!(packed * 10 < plain * 8, "lz4 table {packed} bytes, plain {plain}");
     let t = open(&path, false).unwrap();
-    let mut it = t.iter();
-    it.seek_to_first();
-    let mut n = 0;
-    while it.valid() {
-        n += 1;
-        it.next();
-    }
-    it.status().unwrap();
-    assert_eq!(n, 2001);
+    assert_eq!(count(t.iter()), 2001);
 }
 
 #[test]
@@ -214,16 +218,6 @@ fn a_scan_cursor_reads_everything_without_filling_the_cache() {
     let path = write_table(dir.path(), 500, 256, 10);
     let cache = Arc::new(BlockCache::new(1 << 20));
     let t = Arc::new(TableReader::open(OsFileSystem.open(&path).unwrap(), "000001.sst", Some(cache.clone())).unwrap());
-    let count = |mut it: TableIter| {
-        let mut n = 0;
-        it.seek_to_first();
-        while it.valid() {
-            n += 1;
-            it.next();
-        }
-        it.status().unwrap();
-        n
-    };
     assert_eq!(count(t.scan_iter()), 501);
     assert_eq!(cache.usage(), 0, "a compaction's pass must not evict readers' blocks");
     assert_eq!(count(t.iter()), 501);
@@ -244,15 +238,11 @@ fn a_budgeted_cursor_caches_the_blocks_it_seeks_to_and_steps_into_only_within_bu
     // The block a seek to `target` lands in: the first whose separator is not below it.
     let block_of = |target: &[u8]| index.iter().position(|(k, _)| compare_internal(k, target).is_ge()).unwrap();
 
-    let mut it = t.iter_filling(CacheFill::budget(0));
-    it.seek_to_first();
-    let mut n = 0;
-    while it.valid() {
-        n += 1;
-        it.next();
-    }
-    it.status().unwrap();
-    assert_eq!(n, 501, "the policy decides only what is cached, never what is read");
+    assert_eq!(
+        count(t.iter_filling(CacheFill::budget(0))),
+        501,
+        "the policy decides only what is cached, never what is read"
+    );
     assert_eq!(cache.usage(), size(0), "a spent budget caches only the block the scan started in");
 
     // A budget of exactly the two blocks after the one a seek lands in.
