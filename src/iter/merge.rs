@@ -72,7 +72,6 @@ pub struct MergingIterator {
     /// child. Exhausted sources (an empty memtable, a table scanned to its end) cost
     /// nothing per step.
     live: Vec<Live>,
-    current: Option<usize>,
     direction: Direction,
     /// Set once any child reports an error; from then on the merge is invalid (a child
     /// dropping out silently would make the merge skip its keys).
@@ -95,7 +94,6 @@ impl MergingIterator {
         MergingIterator {
             live: Vec::with_capacity(children.len()),
             children,
-            current: None,
             direction: Direction::Forward,
             failed: false,
             deferred: Vec::new(),
@@ -185,23 +183,22 @@ impl MergingIterator {
         }
     }
 
-    /// Points `current` at the heap's top: the live child whose entry comes first.
-    fn pick(&mut self) {
-        self.current = self.live.first().map(|l| l.child);
+    /// The current child: the heap's top, the live child whose entry comes first.
+    fn current(&self) -> Option<usize> {
+        self.live.first().map(|l| l.child)
     }
 
+    /// Positions the deferred children once the cursor has left their seek's user key.
     fn find_smallest(&mut self) {
-        self.pick();
         if self.deferred.is_empty() {
             return;
         }
         // Deferred children hold only user keys past the target's, so they matter as
         // soon as the cursor leaves the target's user key.
-        let on_target = self.current.is_some() && user_key(self.current_key()) == user_key(&self.deferred_target);
+        let on_target = !self.live.is_empty() && user_key(self.current_key()) == user_key(&self.deferred_target);
         if !on_target {
             self.position_deferred();
             self.collect_live();
-            self.pick();
         }
     }
 
@@ -221,7 +218,7 @@ impl MergingIterator {
 
 impl InternalIterator for MergingIterator {
     fn valid(&self) -> bool {
-        self.current.is_some() && !self.failed
+        !self.live.is_empty() && !self.failed
     }
 
     fn seek_to_first(&mut self) {
@@ -237,7 +234,6 @@ impl InternalIterator for MergingIterator {
         self.children.iter_mut().for_each(|c| c.seek_to_last());
         self.direction = Direction::Reverse;
         self.collect_live();
-        self.pick();
     }
 
     fn seek(&mut self, target: &[u8]) {
@@ -264,11 +260,10 @@ impl InternalIterator for MergingIterator {
         self.children.iter_mut().for_each(|c| c.seek_for_prev(target));
         self.direction = Direction::Reverse;
         self.collect_live();
-        self.pick();
     }
 
     fn next(&mut self) {
-        let Some(cur) = self.current else { return };
+        let Some(cur) = self.current() else { return };
         if self.direction != Direction::Forward {
             // Every other child sits before the current key; move each to the first
             // entry after it.
@@ -291,7 +286,7 @@ impl InternalIterator for MergingIterator {
     }
 
     fn prev(&mut self) {
-        let Some(cur) = self.current else { return };
+        let Some(cur) = self.current() else { return };
         if self.direction != Direction::Reverse {
             // Every other child sits after the current key (or is deferred, which the
             // seek below settles too); move each to the last entry before it.
@@ -313,7 +308,6 @@ impl InternalIterator for MergingIterator {
         }
         self.children[cur].prev();
         self.after_step(cur);
-        self.pick();
     }
 
     fn key(&self) -> &[u8] {
@@ -324,7 +318,7 @@ impl InternalIterator for MergingIterator {
     }
 
     fn value(&self) -> &[u8] {
-        self.current.map_or(&[], |c| self.children[c].value())
+        self.current().map_or(&[], |c| self.children[c].value())
     }
 
     fn status(&self) -> Result<()> {
@@ -332,7 +326,7 @@ impl InternalIterator for MergingIterator {
     }
 
     fn value_bytes(&self) -> bytes::Bytes {
-        self.current.map_or_else(bytes::Bytes::new, |c| self.children[c].value_bytes())
+        self.current().map_or_else(bytes::Bytes::new, |c| self.children[c].value_bytes())
     }
 }
 
