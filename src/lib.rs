@@ -36,6 +36,7 @@ pub mod key;
 pub mod log;
 pub mod memtable;
 pub mod options;
+mod prefetch;
 
 pub use bytes::Bytes;
 pub use error::{Error, Result};

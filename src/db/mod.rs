@@ -46,6 +46,7 @@ use crate::fs::{FileLock, FileSystem};
 use crate::log::LogWriter;
 use crate::memtable::{Lookup, MemTable};
 use crate::options::{Compaction, Options, MAX_KEY_LEN};
+use crate::sstable::filter::hash64;
 use crate::sstable::{BlockCache, FilterResult};
 use crate::stats::{Counters, LevelStats, Stats, TableInfo};
 use crate::version::{TableContext, Version, VersionSet};
@@ -352,6 +353,12 @@ impl DbInner {
         self.check_open()?;
         Counters::add(&self.stats.gets, 1);
         let (sv, seq) = self.read_view(at);
+        // The filters of the open tables the key may be in are fetched while the
+        // memtables are searched, and overlap one another's cache misses.
+        let hash = hash64(key);
+        for table in sv.version.tables_for_key(key).filter_map(|f| f.open_table()) {
+            table.prefetch_filter(hash);
+        }
         for mem in std::iter::once(&sv.mem).chain(&sv.imms) {
             match mem.get(key, seq) {
                 Lookup::Found(v) => return Ok(Some(Bytes::copy_from_slice(v))),
@@ -364,7 +371,7 @@ impl DbInner {
         let (mut probes, mut negatives, mut false_positives, mut reads) = (0, 0, 0, 0);
         let mut found = Ok(None);
         for file in sv.version.tables_for_key(key) {
-            let (lookup, filter) = match file.table().and_then(|t| t.get(key, seq)) {
+            let (lookup, filter) = match file.table().and_then(|t| t.get_hashed(key, hash, seq)) {
                 Ok(r) => r,
                 Err(e) => {
                     found = Err(e);

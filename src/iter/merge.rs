@@ -239,6 +239,8 @@ impl InternalIterator for MergingIterator {
     fn seek(&mut self, target: &[u8]) {
         let key = user_key(target);
         self.deferred.clear();
+        // Every filter is asked below; fetching their lines first overlaps the misses.
+        self.children.iter().for_each(|c| c.prefetch_filter(key));
         for (i, child) in self.children.iter_mut().enumerate() {
             if child.may_contain(key) {
                 child.seek(target);

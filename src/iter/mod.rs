@@ -51,6 +51,12 @@ pub trait InternalIterator: Send {
         true
     }
 
+    /// A hint that [`InternalIterator::may_contain`] will soon be asked about
+    /// `user_key`: a source with a filter starts loading the part it will read, so
+    /// that a merge asking all its sources overlaps their cache misses. The default
+    /// does nothing.
+    fn prefetch_filter(&self, _user_key: &[u8]) {}
+
     /// Positions at the last entry with key <= `target`.
     fn seek_for_prev(&mut self, target: &[u8]) {
         self.seek(target);
@@ -88,6 +94,9 @@ impl<T: InternalIterator + ?Sized> InternalIterator for Box<T> {
     }
     fn may_contain(&self, user_key: &[u8]) -> bool {
         (**self).may_contain(user_key)
+    }
+    fn prefetch_filter(&self, user_key: &[u8]) {
+        (**self).prefetch_filter(user_key)
     }
     fn value(&self) -> &[u8] {
         (**self).value()

@@ -311,19 +311,11 @@ impl SkipList {
 
     /// [`prefetch`](Self::prefetch) of the first `lines` cache lines of `node`.
     fn prefetch_lines(node: Node, lines: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let p = node.as_ptr().cast_const().cast::<i8>();
-            for line in 0..lines {
-                // SAFETY: a prefetch only hints at an address; it never dereferences it
-                // architecturally and cannot fault, and `wrapping_add` computes the
-                // address without the in-bounds requirement of `add`.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line * 64)) };
-            }
+        let p = node.as_ptr().cast_const().cast::<u8>();
+        for line in 0..lines {
+            // `wrapping_add`: the address is only a hint and need not lie in the node.
+            crate::prefetch::prefetch(p.wrapping_add(line * 64));
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (node, lines);
     }
 }
 

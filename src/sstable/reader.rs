@@ -19,7 +19,7 @@ use super::buffer_pool::BufferPool;
 use super::cache::BlockCache;
 use super::cache_fill::CacheFill;
 use super::compression::{decompress, decompress_with};
-use super::filter::BloomFilter;
+use super::filter::{hash64, BloomFilter};
 use super::format::{
     block_trailer, BlockHandle, Footer, KeyFormat, TableProperties, FOOTER_LEN, NO_COMPRESSION, TRAILER_LEN,
 };
@@ -138,11 +138,25 @@ impl TableReader {
         self.filter.as_ref().is_none_or(|f| f.may_contain(user_key))
     }
 
+    /// Starts loading the filter line that a lookup of a user key whose
+    /// [`hash64`] is `hash` will read into the CPU cache, without waiting for it.
+    pub fn prefetch_filter(&self, hash: u64) {
+        if let Some(f) = &self.filter {
+            f.prefetch(hash);
+        }
+    }
+
     /// The newest version of `user_key` with seqno <= `seq` in this table.
     pub fn get(&self, user_key: &[u8], seq: u64) -> Result<(Lookup<Bytes>, FilterResult)> {
+        self.get_hashed(user_key, hash64(user_key), seq)
+    }
+
+    /// [`TableReader::get`] with the key's [`hash64`] computed by the caller, once for
+    /// all the tables it asks.
+    pub fn get_hashed(&self, user_key: &[u8], hash: u64, seq: u64) -> Result<(Lookup<Bytes>, FilterResult)> {
         let filter = match &self.filter {
             None => FilterResult::NoFilter,
-            Some(f) if !f.may_contain(user_key) => return Ok((Lookup::Missing, FilterResult::Excluded)),
+            Some(f) if !f.may_contain_hash(hash) => return Ok((Lookup::Missing, FilterResult::Excluded)),
             Some(_) => FilterResult::Passed,
         };
         let trailer = pack_trailer(seq, KIND_FOR_SEEK);
@@ -362,5 +376,9 @@ impl InternalIterator for TableIter {
 
     fn may_contain(&self, user_key: &[u8]) -> bool {
         self.table.may_contain(user_key)
+    }
+
+    fn prefetch_filter(&self, user_key: &[u8]) {
+        self.table.prefetch_filter(hash64(user_key));
     }
 }

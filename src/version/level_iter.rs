@@ -68,6 +68,12 @@ impl LevelIter {
         }
     }
 
+    /// The table whose key range holds `user_key`, if any.
+    fn file_for(&self, user_key: &[u8]) -> Option<&Arc<FileMeta>> {
+        let at = self.files.partition_point(|f| f.largest_user_key() < user_key);
+        self.files.get(at).filter(|f| f.covers(user_key))
+    }
+
     fn table_valid(&self) -> bool {
         self.table.as_ref().is_some_and(|t| t.valid())
     }
@@ -173,11 +179,16 @@ impl InternalIterator for LevelIter {
     }
 
     fn may_contain(&self, user_key: &[u8]) -> bool {
-        let at = self.files.partition_point(|f| f.largest_user_key() < user_key);
-        match self.files.get(at) {
-            Some(f) if f.covers(user_key) => f.table().map_or(true, |t| t.may_contain(user_key)),
+        match self.file_for(user_key) {
+            Some(f) => f.table().map_or(true, |t| t.may_contain(user_key)),
             // No table's range holds the key.
-            _ => false,
+            None => false,
+        }
+    }
+
+    fn prefetch_filter(&self, user_key: &[u8]) {
+        if let Some(t) = self.file_for(user_key).and_then(|f| f.open_table()) {
+            t.prefetch_filter(crate::sstable::filter::hash64(user_key));
         }
     }
 }
@@ -278,9 +289,11 @@ mod tests {
         let (files, all) = level(dir.path());
         let it = LevelIter::new(files);
         for k in &all {
+            it.prefetch_filter(k);
             assert!(it.may_contain(k), "a stored key is never ruled out");
         }
         for n in [30, 90, 130] {
+            it.prefetch_filter(&key(n));
             assert!(!it.may_contain(&key(n)), "{n} lies in a gap between tables");
         }
     }

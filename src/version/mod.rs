@@ -109,6 +109,11 @@ impl FileMeta {
         self.smallest_user_key() <= key && key <= self.largest_user_key()
     }
 
+    /// The table if it is open already; never opens it.
+    pub fn open_table(&self) -> Option<&Arc<TableReader>> {
+        self.file.table.get()
+    }
+
     /// The open table, opening it on first use.
     pub fn table(&self) -> Result<&Arc<TableReader>> {
         if let Some(t) = self.file.table.get() {
