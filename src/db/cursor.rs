@@ -6,12 +6,22 @@
 //! A cursor instead lends `&[u8]` views of the entry under it, valid until it moves, and
 //! copies nothing but the user key it needs to skip older versions.
 //!
+//! Building a cursor (a merge of every memtable and table cursor, each with its key
+//! buffers) and dropping it cost a seek-and-read-one as much as the seek did. So a
+//! dropped cursor leaves its merge in its database's [`SpareMerge`], and the next
+//! cursor over the same view (the same [`SuperVersion`]) takes it instead of building
+//! one: a seek repositions every source, so nothing of the last use shows through.
+//!
 //! Promises: the entries a cursor visits are exactly those [`super::Iter`] yields for the
 //! same view (the newest version of each key at or below the read seqno, tombstoned keys
 //! left out), in ascending key order. It pins its view like an `Iter`: later writes,
-//! flushes and compactions do not change what it sees.
+//! flushes and compactions do not change what it sees. A parked merge never outlives
+//! its view's turn as the current one, nor the database's closing, so it pins no
+//! memtable or table that is no longer current.
 
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use super::iter::{merge_sources, next_visible};
 use super::{DbInner, ReadSeq, SuperVersion};
@@ -43,28 +53,36 @@ use crate::sstable::CacheFill;
 /// cursor.status().unwrap();
 /// ```
 pub struct Cursor {
-    _sv: Arc<SuperVersion>,
+    db: Arc<DbInner>,
+    sv: Arc<SuperVersion>,
     seq: u64,
     /// `None` if the sources could not be opened (the error is in `err`).
     it: Option<MergingIterator>,
     /// The budget of block-cache fills its table cursors share, restarted by a seek.
     fill: CacheFill,
-    /// The current entry's user key, kept so that its older versions can be skipped
-    /// once the merge has moved past the entry.
+    /// The user key whose remaining versions are being skipped (the entry last left).
     current: Vec<u8>,
     valid: bool,
     err: Option<Error>,
 }
 
 impl Cursor {
-    pub(crate) fn new(inner: &DbInner, at: ReadSeq) -> Cursor {
-        let (sv, seq) = inner.read_view(at);
-        let fill = CacheFill::budget(inner.opts.scan_fill_bytes());
-        let (it, err) = match inner.check_open().and_then(|()| merge_sources(&sv, &fill)) {
-            Ok(it) => (Some(it), None),
-            Err(e) => (None, Some(e)),
+    pub(crate) fn new(db: &Arc<DbInner>, at: ReadSeq) -> Cursor {
+        let (sv, seq) = db.read_view(at);
+        let (it, fill, err) = match db.check_open() {
+            Err(e) => (None, CacheFill::Never, Some(e)),
+            Ok(()) => match db.spare_merge.take(&sv) {
+                Some(parked) => (Some(parked.it), parked.fill, None),
+                None => {
+                    let fill = CacheFill::budget(db.opts.scan_fill_bytes());
+                    match merge_sources(&sv, &fill) {
+                        Ok(it) => (Some(it), fill, None),
+                        Err(e) => (None, fill, Some(e)),
+                    }
+                }
+            },
         };
-        Cursor { _sv: sv, seq, it, fill, current: Vec::new(), valid: false, err }
+        Cursor { db: db.clone(), sv, seq, it, fill, current: Vec::new(), valid: false, err }
     }
 
     /// Moves to the first entry.
@@ -91,6 +109,10 @@ impl Cursor {
             return;
         }
         if let Some(it) = &mut self.it {
+            // The entry's older versions come next and are skipped by its user key,
+            // copied only now so that a seek-and-read-one copies no key at all.
+            self.current.clear();
+            self.current.extend_from_slice(user_key(it.key()));
             it.next();
         }
         self.settle(true);
@@ -133,15 +155,15 @@ impl Cursor {
         let Some(it) = &mut self.it else { return };
         loop {
             match next_visible(it, self.seq, skip_current.then_some(self.current.as_slice())) {
-                Ok(Some(kind)) => {
-                    // Its later versions are older: they are skipped from here on.
+                Ok(Some(ValueKind::Put)) => {
+                    self.valid = true;
+                    return;
+                }
+                Ok(Some(_)) => {
+                    // A tombstone: the key is deleted, and its older versions with it.
                     self.current.clear();
                     self.current.extend_from_slice(user_key(it.key()));
                     skip_current = true;
-                    if kind == ValueKind::Put {
-                        self.valid = true;
-                        return;
-                    }
                     it.next();
                 }
                 Ok(None) => return,
@@ -151,5 +173,95 @@ impl Cursor {
                 }
             }
         }
+    }
+}
+
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        let Some(it) = self.it.take() else { return };
+        // A source that met an error keeps it: such a merge is never handed on.
+        if self.err.is_none() && it.status().is_ok() {
+            let fill = std::mem::replace(&mut self.fill, CacheFill::Never);
+            self.db.spare_merge.park(&self.db, Parked { sv: self.sv.clone(), it, fill });
+        }
+    }
+}
+
+/// A merge a dropped cursor left, with the view it merges and its fill budget.
+pub(crate) struct Parked {
+    sv: Arc<SuperVersion>,
+    it: MergingIterator,
+    fill: CacheFill,
+}
+
+/// Holds at most one [`Parked`] merge for the next cursor over the same view (see the
+/// module comment). Cursors on several threads never wait for it: one that finds it
+/// busy builds or drops its own merge.
+#[derive(Default)]
+pub(crate) struct SpareMerge(Mutex<Option<Parked>>);
+
+impl SpareMerge {
+    /// The parked merge, if there is one and it merges `sv`.
+    fn take(&self, sv: &Arc<SuperVersion>) -> Option<Parked> {
+        let parked = self.0.try_lock()?.take()?;
+        Arc::ptr_eq(&parked.sv, sv).then_some(parked)
+    }
+
+    /// Parks `parked` if its view is still `db`'s current one and `db` is open;
+    /// drops it otherwise.
+    fn park(&self, db: &DbInner, parked: Parked) {
+        let Some(mut slot) = self.0.try_lock() else { return };
+        // Checked under the slot's lock: `clear`, which follows every change of view
+        // and the closing, takes the same lock, so a merge parked here is either
+        // current or cleared.
+        if db.check_open().is_ok() && Arc::ptr_eq(&parked.sv, &db.current.read()) {
+            let displaced = slot.replace(parked);
+            drop(slot);
+            drop(displaced);
+        }
+    }
+
+    /// Drops the parked merge; called once a new view is current, and at closing.
+    pub(crate) fn clear(&self) {
+        let parked = self.0.lock().take();
+        drop(parked);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Db, Options};
+
+    fn parked(db: &Db) -> bool {
+        db.inner().spare_merge.0.lock().is_some()
+    }
+
+    #[test]
+    fn a_dropped_cursor_parks_its_merge_for_the_next_cursor_over_the_same_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.put("a", "1").unwrap();
+        assert!(!parked(&db));
+        let mut cursor = db.cursor();
+        cursor.seek("a");
+        drop(cursor);
+        assert!(parked(&db), "a healthy cursor leaves its merge");
+        let cursor = db.cursor();
+        assert!(!parked(&db), "the next cursor takes it");
+        // A flush installs a new view: the merge over the old one is not kept.
+        db.flush().unwrap();
+        drop(cursor);
+        assert!(!parked(&db), "a merge over a view no longer current is dropped");
+        drop(db.cursor());
+        assert!(parked(&db));
+        db.put("b", "2").unwrap();
+        db.flush().unwrap();
+        assert!(!parked(&db), "installing a view drops the parked merge");
+        drop(db.cursor());
+        let handle = db.clone();
+        db.close().unwrap();
+        assert!(!parked(&handle), "closing drops it");
+        drop(handle.cursor());
+        assert!(!parked(&handle), "nothing is parked once closed");
     }
 }

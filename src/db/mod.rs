@@ -117,6 +117,8 @@ pub(crate) struct DbInner {
     lock: Mutex<Option<Box<dyn FileLock>>>,
     bg_threads: Mutex<Vec<JoinHandle<()>>>,
     closed: AtomicBool,
+    /// The merge the last dropped cursor left for the next one (see [`Cursor`]).
+    spare_merge: cursor::SpareMerge,
 }
 
 /// The seqno a read runs at: the latest visible one (loaded once the read has pinned
@@ -346,6 +348,7 @@ impl DbInner {
         let sv = Arc::new(sv);
         st.sv = sv.clone();
         *self.current.write() = sv;
+        self.spare_merge.clear();
     }
 
     pub(crate) fn get_at(&self, key: &[u8], at: ReadSeq) -> Result<Option<Bytes>> {
@@ -465,6 +468,7 @@ impl DbInner {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.spare_merge.clear();
         {
             let mut st = self.state.lock();
             st.shutting_down = true;

@@ -2,6 +2,7 @@
 // Each test crate uses a different subset of these.
 #![allow(dead_code)]
 
+#[allow(unused_imports)]
 pub use strata::testing::Rng;
 
 /// Small memtables and blocks on `fs`, so that a short trial flushes and compacts.
