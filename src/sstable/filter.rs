@@ -145,9 +145,10 @@ impl BloomFilter {
         true
     }
 
-    /// Starts loading the line a key of [`hash64`] `hash` probes into the CPU cache (see
-    /// [`crate::prefetch`]): a lookup about to consult several tables' filters
-    /// prefetches them all first, so their cache misses overlap.
+    /// Starts loading the line a key of [`hash64`] `hash` probes into the CPU cache,
+    /// without waiting for it: a lookup about to consult several tables' filters
+    /// prefetches them all first, so their cache misses overlap. Only a hint: no
+    /// answer changes.
     pub fn prefetch(&self, hash: u64) {
         let (line, _) = probe_start(hash, self.num_lines);
         if let Some(byte) = self.data.get(line * LINE_BYTES) {
