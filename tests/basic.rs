@@ -438,3 +438,34 @@ fn long_scans_fill_the_block_cache_only_up_to_the_scan_fill_limit() {
     let cached = db.stats().block_cache_bytes;
     assert!(cached >= table_bytes * 9 / 10, "{cached} of {table_bytes} table bytes cached");
 }
+
+#[test]
+fn gets_find_the_newest_version_among_more_overlapping_tables_than_are_gathered_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut leveled = strata::LeveledOptions::default();
+    leveled.l0_compaction_trigger = 1000;
+    let db = Db::open(dir.path(), Options::default().compaction(strata::Compaction::Leveled(leveled))).unwrap();
+    // 40 L0 tables, newest last; key "k{t}" was last written to table t, "shared" in
+    // every table, "oldest" only in the first and "gone" deleted in the 30th.
+    for t in 0..40u32 {
+        if t == 0 {
+            db.put("oldest", "first").unwrap();
+        }
+        if t == 29 {
+            db.delete("gone").unwrap();
+        } else if t < 29 {
+            db.put("gone", format!("g{t}")).unwrap();
+        }
+        db.put(format!("k{t:02}"), format!("v{t}")).unwrap();
+        db.put("shared", format!("s{t}")).unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(db.stats().levels[0].files, 40);
+    assert_eq!(db.get("oldest").unwrap().as_deref(), Some(&b"first"[..]));
+    assert_eq!(db.get("shared").unwrap().as_deref(), Some(&b"s39"[..]));
+    assert_eq!(db.get("gone").unwrap(), None);
+    for t in 0..40u32 {
+        assert_eq!(db.get(format!("k{t:02}")).unwrap(), Some(format!("v{t}").into()), "table {t}");
+    }
+    assert_eq!(db.get("k40").unwrap(), None);
+}
