@@ -1,8 +1,9 @@
-//! Cursors made one after another: a dropped cursor leaves its merge for the next
-//! cursor over the same view. What the next cursor sees must not depend on that: later
-//! writes and other read points show, a merge that met an error is not handed on, and
-//! no merge left behind keeps compacted tables alive.
+//! Cursors and iterators made one after another: a dropped one leaves its merge for
+//! the next one over the same view. What the next one sees must not depend on that:
+//! later writes and other read points show, a merge that met an error is not handed
+//! on, and no merge left behind keeps compacted tables alive.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use strata::testing::{FaultyFs, Op};
 use strata::{Db, Options};
 
 mod common;
+use common::Rng;
 
 fn key(i: u32) -> String {
     format!("key{i:04}")
@@ -83,12 +85,21 @@ fn a_read_error_stays_with_the_cursor_that_met_it() {
     assert!(!cursor.valid());
     assert!(cursor.status().is_err(), "the block read must have failed");
     drop(cursor);
+    // The same through an iterator.
+    assert!(db.range(key(150)..).next().unwrap().is_err());
     fs.heal();
     let mut cursor = db.cursor();
     cursor.seek(key(150));
     assert!(cursor.valid(), "{:?}", cursor.status());
     assert_eq!(cursor.key(), key(150).as_bytes());
     cursor.status().unwrap();
+    drop(cursor);
+    fs.fail_every(Op::Read, true);
+    let mut it = db.range(key(170)..);
+    assert!(it.next().unwrap().is_err(), "the block read must have failed");
+    drop(it);
+    fs.heal();
+    assert_eq!(db.range(key(170)..).next().unwrap().unwrap().0, key(170).as_bytes());
 }
 
 #[test]
@@ -120,4 +131,59 @@ fn a_dropped_cursor_keeps_no_compacted_table_on_disk() {
     let compacted = tables(dir.path());
     assert!(flushed.iter().all(|t| !compacted.contains(t)), "flushed {flushed:?}, now {compacted:?}");
     assert_eq!(seek_some(&mut db.cursor(), &key(7), 1), pairs(&[("key0007", "r1")]));
+}
+
+#[test]
+fn iterators_and_cursors_in_both_directions_take_over_each_others_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut model = BTreeMap::new();
+    let mut rng = Rng::new(0x5eed_0f_c0ffee);
+    let kv = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+    for step in 0..600u32 {
+        let k = key(rng.below(120) as u32);
+        match rng.below(10) {
+            0..=2 => {
+                let v = format!("v{step}");
+                db.put(&k, &v).unwrap();
+                model.insert(k, v);
+            }
+            3 => {
+                db.delete(&k).unwrap();
+                model.remove(&k);
+            }
+            4 => {
+                let want: Vec<_> = model.range(k.clone()..).take(3).map(|(k, v)| kv(k, v)).collect();
+                let got: Vec<_> =
+                    db.range(k.as_str()..).take(3).map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+                assert_eq!(got, want, "step {step}: range from {k}");
+            }
+            5 => {
+                let want: Vec<_> = model.range(..k.clone()).rev().take(3).map(|(k, v)| kv(k, v)).collect();
+                let got: Vec<_> = db
+                    .range(..k.as_str())
+                    .rev()
+                    .take(3)
+                    .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                    .collect();
+                assert_eq!(got, want, "step {step}: range before {k}, backwards");
+            }
+            6 | 7 => {
+                let want: Vec<_> =
+                    model.range(k.clone()..).take(2).map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
+                assert_eq!(seek_some(&mut db.cursor(), &k, 2), want, "step {step}: cursor from {k}");
+            }
+            8 => {
+                // Both directions of one iterator, then dropped mid-way.
+                let mut it = db.range::<&str, _>(..);
+                let first = it.next().map(|e| e.unwrap().0.to_vec());
+                let last = it.next_back().map(|e| e.unwrap().0.to_vec());
+                assert_eq!(first.as_deref(), model.keys().next().map(|k| k.as_bytes()), "step {step}");
+                if model.len() > 1 {
+                    assert_eq!(last.as_deref(), model.keys().next_back().map(|k| k.as_bytes()), "step {step}");
+                }
+            }
+            _ => db.flush().unwrap(),
+        }
+    }
 }

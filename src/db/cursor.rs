@@ -69,18 +69,9 @@ pub struct Cursor {
 impl Cursor {
     pub(crate) fn new(db: &Arc<DbInner>, at: ReadSeq) -> Cursor {
         let (sv, seq) = db.read_view(at);
-        let (it, fill, err) = match db.check_open() {
+        let (it, fill, err) = match db.check_open().and_then(|()| db.spare_merge.take_or_build(db, &sv)) {
+            Ok((it, fill)) => (Some(it), fill, None),
             Err(e) => (None, CacheFill::Never, Some(e)),
-            Ok(()) => match db.spare_merge.take(&sv) {
-                Some(parked) => (Some(parked.it), parked.fill, None),
-                None => {
-                    let fill = CacheFill::budget(db.opts.scan_fill_bytes());
-                    match merge_sources(&sv, &fill) {
-                        Ok(it) => (Some(it), fill, None),
-                        Err(e) => (None, fill, Some(e)),
-                    }
-                }
-            },
         };
         Cursor { db: db.clone(), sv, seq, it, fill, current: Vec::new(), valid: false, err }
     }
@@ -179,43 +170,58 @@ impl Cursor {
 impl Drop for Cursor {
     fn drop(&mut self) {
         let Some(it) = self.it.take() else { return };
-        // A source that met an error keeps it: such a merge is never handed on.
-        if self.err.is_none() && it.status().is_ok() {
+        if self.err.is_none() {
             let fill = std::mem::replace(&mut self.fill, CacheFill::Never);
-            self.db.spare_merge.park(&self.db, Parked { sv: self.sv.clone(), it, fill });
+            self.db.spare_merge.park(&self.db, &self.sv, it, fill);
         }
     }
 }
 
 /// A merge a dropped cursor left, with the view it merges and its fill budget.
-pub(crate) struct Parked {
+struct Parked {
     sv: Arc<SuperVersion>,
     it: MergingIterator,
     fill: CacheFill,
 }
 
-/// Holds at most one [`Parked`] merge for the next cursor over the same view (see the
-/// module comment). Cursors on several threads never wait for it: one that finds it
-/// busy builds or drops its own merge.
+/// Holds at most one [`Parked`] merge for the next cursor or iterator over the same
+/// view (see the module comment). Readers on several threads never wait for it: one
+/// that finds it busy builds or drops its own merge.
 #[derive(Default)]
 pub(crate) struct SpareMerge(Mutex<Option<Parked>>);
 
 impl SpareMerge {
-    /// The parked merge, if there is one and it merges `sv`.
-    fn take(&self, sv: &Arc<SuperVersion>) -> Option<Parked> {
-        let parked = self.0.try_lock()?.take()?;
-        Arc::ptr_eq(&parked.sv, sv).then_some(parked)
+    /// The parked merge over `sv` with its fill budget restarted, or else a new merge
+    /// of `sv`'s sources with a fresh budget.
+    pub(super) fn take_or_build(&self, db: &DbInner, sv: &Arc<SuperVersion>) -> Result<(MergingIterator, CacheFill)> {
+        let parked = self.0.try_lock().and_then(|mut slot| slot.take());
+        match parked {
+            Some(p) if Arc::ptr_eq(&p.sv, sv) => {
+                p.fill.restart();
+                Ok((p.it, p.fill))
+            }
+            // A merge over another view is dropped here, outside the lock.
+            _ => {
+                let fill = CacheFill::budget(db.opts.scan_fill_bytes());
+                Ok((merge_sources(sv, &fill)?, fill))
+            }
+        }
     }
 
-    /// Parks `parked` if its view is still `db`'s current one and `db` is open;
-    /// drops it otherwise.
-    fn park(&self, db: &DbInner, parked: Parked) {
+    /// Parks `it`, a merge of `sv`'s sources sharing `fill`, if none of its sources
+    /// met an error, `sv` is still `db`'s current view and `db` is open; drops it
+    /// otherwise.
+    pub(super) fn park(&self, db: &DbInner, sv: &Arc<SuperVersion>, it: MergingIterator, fill: CacheFill) {
+        // A source that met an error keeps it: such a merge is never handed on.
+        if it.status().is_err() {
+            return;
+        }
         let Some(mut slot) = self.0.try_lock() else { return };
         // Checked under the slot's lock: `clear`, which follows every change of view
         // and the closing, takes the same lock, so a merge parked here is either
         // current or cleared.
-        if db.check_open().is_ok() && Arc::ptr_eq(&parked.sv, &db.current.read()) {
-            let displaced = slot.replace(parked);
+        if db.check_open().is_ok() && Arc::ptr_eq(sv, &db.current.read()) {
+            let displaced = slot.replace(Parked { sv: sv.clone(), it, fill });
             drop(slot);
             drop(displaced);
         }
@@ -257,7 +263,13 @@ mod tests {
         db.put("b", "2").unwrap();
         db.flush().unwrap();
         assert!(!parked(&db), "installing a view drops the parked merge");
-        drop(db.cursor());
+        let taken = db.cursor();
+        assert!(!parked(&db));
+        let mut it = db.range::<&str, _>(..);
+        assert!(it.next().is_some());
+        drop(it);
+        assert!(parked(&db), "an iterator leaves its merge too");
+        drop(taken);
         let handle = db.clone();
         db.close().unwrap();
         assert!(!parked(&handle), "closing drops it");

@@ -146,15 +146,20 @@ pub struct Iter {
     done: bool,
     /// An error met while creating the iterator, reported by the first `next`.
     pending_error: Option<Error>,
-    /// Bytes each direction's merge may add to the block cache by stepping from block
-    /// to block (`Options::scan_fill_limit`).
-    scan_fill_limit: usize,
+    /// Whether an error was returned; a merge that met one is not handed on.
+    failed: bool,
+    /// The database, whose spare merge a direction's merge comes from and goes back to
+    /// (see [`super::Cursor`]).
+    db: Arc<DbInner>,
+    /// The block-cache fill budget each direction's table cursors share.
+    front_fill: CacheFill,
+    back_fill: CacheFill,
 }
 
 impl Iter {
-    pub(crate) fn new(inner: Arc<DbInner>, at: ReadSeq, bounds: Bounds) -> Iter {
-        let pending_error = inner.check_open().err();
-        let (sv, seq) = inner.read_view(at);
+    pub(crate) fn new(db: Arc<DbInner>, at: ReadSeq, bounds: Bounds) -> Iter {
+        let pending_error = db.check_open().err();
+        let (sv, seq) = db.read_view(at);
         Iter {
             sv,
             seq,
@@ -168,12 +173,16 @@ impl Iter {
             back_group: None,
             done: false,
             pending_error,
-            scan_fill_limit: inner.opts.scan_fill_bytes(),
+            failed: false,
+            db,
+            front_fill: CacheFill::Never,
+            back_fill: CacheFill::Never,
         }
     }
 
     fn fail(&mut self, e: Error) -> Option<Result<(Bytes, Bytes)>> {
         self.done = true;
+        self.failed = true;
         Some(Err(e))
     }
 
@@ -195,8 +204,11 @@ impl Iter {
 
     fn next_forward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.front.is_none() {
-            let mut it = match merge_sources(&self.sv, &CacheFill::budget(self.scan_fill_limit)) {
-                Ok(it) => it,
+            let mut it = match self.db.spare_merge.take_or_build(&self.db, &self.sv) {
+                Ok((it, fill)) => {
+                    self.front_fill = fill;
+                    it
+                }
                 Err(e) => return self.fail(e),
             };
             match &self.bounds.0 {
@@ -252,8 +264,11 @@ impl Iter {
 
     fn next_backward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.back.is_none() {
-            let mut it = match merge_sources(&self.sv, &CacheFill::budget(self.scan_fill_limit)) {
-                Ok(it) => it,
+            let mut it = match self.db.spare_merge.take_or_build(&self.db, &self.sv) {
+                Ok((it, fill)) => {
+                    self.back_fill = fill;
+                    it
+                }
                 Err(e) => return self.fail(e),
             };
             match &self.bounds.1 {
@@ -329,6 +344,21 @@ impl Iter {
             return None;
         }
         step(self)
+    }
+}
+
+impl Drop for Iter {
+    fn drop(&mut self) {
+        if self.failed || self.pending_error.is_some() {
+            return;
+        }
+        // One spare slot: the forward merge if there is one.
+        let (it, fill) = match (self.front.take(), self.back.take()) {
+            (Some(it), _) => (it, std::mem::replace(&mut self.front_fill, CacheFill::Never)),
+            (None, Some(it)) => (it, std::mem::replace(&mut self.back_fill, CacheFill::Never)),
+            (None, None) => return,
+        };
+        self.db.spare_merge.park(&self.db, &self.sv, it, fill);
     }
 }
 
