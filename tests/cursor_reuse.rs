@@ -138,7 +138,7 @@ fn iterators_and_cursors_in_both_directions_take_over_each_others_merges() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let mut model = BTreeMap::new();
-    let mut rng = Rng::new(0x5eed_0f_c0ffee);
+    let mut rng = Rng::new(0x5eed_0fc0_ffee);
     let kv = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
     for step in 0..600u32 {
         let k = key(rng.below(120) as u32);
