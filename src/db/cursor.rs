@@ -11,6 +11,7 @@
 //! dropped cursor leaves its merge in its database's [`SpareMerge`], and the next
 //! cursor over the same view (the same [`SuperVersion`]) takes it instead of building
 //! one: a seek repositions every source, so nothing of the last use shows through.
+//! [`super::Iter`] takes and parks its merges the same way.
 //!
 //! Promises: the entries a cursor visits are exactly those [`super::Iter`] yields for the
 //! same view (the newest version of each key at or below the read seqno, tombstoned keys

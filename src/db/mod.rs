@@ -117,7 +117,8 @@ pub(crate) struct DbInner {
     lock: Mutex<Option<Box<dyn FileLock>>>,
     bg_threads: Mutex<Vec<JoinHandle<()>>>,
     closed: AtomicBool,
-    /// The merge the last dropped cursor left for the next one (see [`Cursor`]).
+    /// The merge the last dropped cursor or iterator left for the next one (see
+    /// [`Cursor`]).
     spare_merge: cursor::SpareMerge,
 }
 
