@@ -149,7 +149,7 @@ pub struct Iter {
     /// Whether an error was returned; a merge that met one is not handed on.
     failed: bool,
     /// The database, whose spare merge a direction's merge comes from and goes back to
-    /// (see [`super::Cursor`]).
+    /// (see [`super::spare`]).
     db: Arc<DbInner>,
     /// The block-cache fill budget each direction's table cursors share.
     front_fill: CacheFill,

@@ -23,6 +23,7 @@ mod flush;
 mod iter;
 mod recovery;
 mod snapshot;
+mod spare;
 mod write;
 
 use std::collections::BTreeMap;
@@ -117,9 +118,8 @@ pub(crate) struct DbInner {
     lock: Mutex<Option<Box<dyn FileLock>>>,
     bg_threads: Mutex<Vec<JoinHandle<()>>>,
     closed: AtomicBool,
-    /// The merge the last dropped cursor or iterator left for the next one (see
-    /// [`Cursor`]).
-    spare_merge: cursor::SpareMerge,
+    /// The merge the last dropped cursor or iterator left for the next one.
+    spare_merge: spare::SpareMerge,
 }
 
 /// The seqno a read runs at: the latest visible one (loaded once the read has pinned
