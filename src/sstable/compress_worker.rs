@@ -13,6 +13,9 @@
 //!
 //! Blocks travel in batches of [`BATCH`]: the worker outruns the builder and sleeps,
 //! and waking it for every block cost the builder a fifth of its time in futex calls.
+//! A batch of 8 rather than 4 halves the wake-ups again; the builder keeps several
+//! batches in flight (its `MAX_IN_FLIGHT`) so that neither thread waits out the other's
+//! wake-up.
 
 use std::collections::VecDeque;
 use std::io;
@@ -63,7 +66,7 @@ impl CompressedBlock {
 }
 
 /// Blocks handed to the worker at a time.
-pub const BATCH: usize = 4;
+pub const BATCH: usize = 8;
 
 /// A block to compress and a buffer to compress it into.
 type Job = (Vec<u8>, Vec<u8>);
