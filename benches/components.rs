@@ -156,7 +156,7 @@ fn blocks(c: &mut Criterion) {
             bb.add(k, &[1u8; 80]);
         }
         let block =
-            Arc::new(Block::with_key_format(Bytes::from(bb.finish()), format, "bench".into(), 0).expect("block"));
+            Arc::new(Block::with_key_format(Bytes::from(bb.finish().into_vec()), format, "bench".into(), 0).expect("block"));
         g.bench_function(name, |b| {
             b.iter(|| {
                 i = (i + 7) % keys.len();
@@ -191,7 +191,7 @@ fn db_bench_block_seeded(seed: u64) -> Vec<u8> {
         let key = make_internal_key(format!("{:016}", 2 * i).as_bytes(), i, ValueKind::Put);
         bb.add(&key, &[half.as_slice(), half.as_slice()].concat());
     }
-    bb.finish()
+    bb.finish().into_vec()
 }
 
 /// Encoding that block: our encoder (its table reused from block to block, as a table
@@ -289,7 +289,7 @@ fn bloom(c: &mut Criterion) {
     for i in 0..N {
         bb.add_key(&user_key(i));
     }
-    let filter = BloomFilter::new(bb.finish()).expect("filter");
+    let filter = BloomFilter::new(strata::Bytes::copy_from_slice(&bb.finish())).expect("filter");
     g.throughput(Throughput::Elements(1));
     let mut i = 0u64;
     g.bench_function("probe", |b| {

@@ -3,12 +3,27 @@
 //! caller can report corruption with the file name it knows.
 
 /// Appends `v` as a LEB128 varint (1–10 bytes).
-pub fn put_varint64(dst: &mut Vec<u8>, mut v: u64) {
+pub fn put_varint64(dst: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 10];
+    let n = encode_varint64(&mut buf, v);
+    dst.extend_from_slice(&buf[..n]);
+}
+
+/// Writes `v` as a LEB128 varint at the front of `dst` and returns its length (1–10
+/// bytes). For callers that gather several fields before one append.
+///
+/// # Panics
+/// If `dst` is shorter than the varint; ten bytes always suffice.
+#[inline]
+pub fn encode_varint64(dst: &mut [u8], mut v: u64) -> usize {
+    let mut n = 0;
     while v >= 0x80 {
-        dst.push((v as u8) | 0x80);
+        dst[n] = (v as u8) | 0x80;
         v >>= 7;
+        n += 1;
     }
-    dst.push(v as u8);
+    dst[n] = v as u8;
+    n + 1
 }
 
 /// Appends `v` as a LEB128 varint (1–5 bytes).

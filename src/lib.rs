@@ -33,6 +33,7 @@ pub mod filename;
 pub mod fs;
 pub mod iter;
 pub mod key;
+pub mod large_vec;
 pub mod log;
 pub mod memtable;
 pub mod options;

@@ -20,31 +20,56 @@ use crate::version::FileMeta;
 /// than it saves.
 pub const MIN_BLOCKS_PER_RANGE: usize = 8;
 
+/// Most (key, bytes) samples taken from the inputs' indexes (one more per table, for
+/// its tail). A big L0→L1 job has hundreds of thousands of blocks; listing each (it was
+/// 8 MB of keys and sizes, freed at once, which on glibc leaves the heap holding that
+/// much for good, see [`crate::large_vec`]) places a cut no better than a sample per
+/// few hundred blocks does, within a tenth of a percent of its share.
+const MAX_SAMPLES: usize = 1024;
+
 /// Up to `parts - 1` increasing user keys that cut the inputs into ranges of about
 /// equal bytes; empty when the job is too small to split.
 pub fn split_points(inputs: &[Arc<FileMeta>], parts: usize) -> Result<Vec<Vec<u8>>> {
+    sampled_split_points(inputs, parts, MAX_SAMPLES)
+}
+
+fn sampled_split_points(inputs: &[Arc<FileMeta>], parts: usize, max_samples: usize) -> Result<Vec<Vec<u8>>> {
     if parts < 2 {
         return Ok(Vec::new());
     }
-    // (user key of a block's index entry, the block's size): the block holds keys up to
-    // about that key.
-    let mut blocks: Vec<(Vec<u8>, u64)> = Vec::new();
-    for f in inputs {
-        for (separator, handle) in f.table()?.index_entries()? {
-            blocks.push((user_key(&separator).to_vec(), handle.size));
+    let tables = inputs.iter().map(|f| f.table()).collect::<Result<Vec<_>>>()?;
+    let blocks: u64 = tables.iter().map(|t| t.properties().num_data_blocks).sum();
+    let parts = parts.min(usize::try_from(blocks).unwrap_or(usize::MAX) / MIN_BLOCKS_PER_RANGE);
+    if parts < 2 {
+        return Ok(Vec::new());
+    }
+    // Each sample is a run of `stride` consecutive blocks of one table: (the user key
+    // of its last index entry, its bytes). The run holds keys up to about that key.
+    let stride = blocks.div_ceil(max_samples.max(1) as u64).max(1);
+    let mut samples: Vec<(Vec<u8>, u64)> = Vec::with_capacity(max_samples + tables.len());
+    for t in &tables {
+        let (mut run, mut bytes, mut last) = (0, 0, Vec::new());
+        t.for_each_index_entry(|separator, handle| {
+            run += 1;
+            bytes += handle.size;
+            last.clear();
+            last.extend_from_slice(user_key(separator));
+            if run == stride {
+                samples.push((last.clone(), bytes));
+                (run, bytes) = (0, 0);
+            }
+        })?;
+        if run > 0 {
+            samples.push((last, bytes));
         }
     }
-    let parts = parts.min(blocks.len() / MIN_BLOCKS_PER_RANGE);
-    if parts < 2 {
-        return Ok(Vec::new());
-    }
-    blocks.sort_unstable();
-    let total: u64 = blocks.iter().map(|(_, size)| size).sum();
+    samples.sort_unstable();
+    let total: u64 = samples.iter().map(|(_, size)| size).sum();
     let mut cuts: Vec<Vec<u8>> = Vec::with_capacity(parts - 1);
     let mut seen = 0u64;
-    for (key, size) in blocks {
+    for (key, size) in samples {
         seen += size;
-        // The next cut falls after this block once the bytes so far pass its share.
+        // The next cut falls after this run once the bytes so far pass its share.
         let next_share = total / parts as u64 * (cuts.len() as u64 + 1);
         if cuts.len() + 1 < parts && seen >= next_share && cuts.last().is_none_or(|last| key > *last) {
             cuts.push(key);
@@ -84,17 +109,20 @@ mod tests {
         let high: Vec<String> = (400..600).map(|i| format!("k{i:04}")).collect();
         let inputs = vec![table(&ctx, 1, &evens), table(&ctx, 2, &odds), table(&ctx, 3, &high)];
 
-        let cuts = split_points(&inputs, 4).unwrap();
-        assert_eq!(cuts.len(), 3);
-        assert!(cuts.windows(2).all(|w| w[0] < w[1]), "cuts must increase: {cuts:?}");
-        // 600 keys of equal size: each range should hold about 150 of them.
-        let all: Vec<String> = (0..600).map(|i| format!("k{i:04}")).collect();
-        let mut bounds = vec![String::new()];
-        bounds.extend(cuts.iter().map(|c| String::from_utf8(c.clone()).unwrap()));
-        bounds.push("z".into());
-        for w in bounds.windows(2) {
-            let n = all.iter().filter(|k| **k >= w[0] && **k < w[1]).count();
-            assert!((110..=190).contains(&n), "{n} keys in {w:?}");
+        // Every block a sample, and runs of several blocks (~160 blocks in all).
+        for max_samples in [MAX_SAMPLES, 40] {
+            let cuts = sampled_split_points(&inputs, 4, max_samples).unwrap();
+            assert_eq!(cuts.len(), 3);
+            assert!(cuts.windows(2).all(|w| w[0] < w[1]), "cuts must increase: {cuts:?}");
+            // 600 keys of equal size: each range should hold about 150 of them.
+            let all: Vec<String> = (0..600).map(|i| format!("k{i:04}")).collect();
+            let mut bounds = vec![String::new()];
+            bounds.extend(cuts.iter().map(|c| String::from_utf8(c.clone()).unwrap()));
+            bounds.push("z".into());
+            for w in bounds.windows(2) {
+                let n = all.iter().filter(|k| **k >= w[0] && **k < w[1]).count();
+                assert!((110..=190).contains(&n), "{max_samples} samples: {n} keys in {w:?}");
+            }
         }
     }
 

@@ -20,6 +20,7 @@ use super::{MemTable, SkipList};
 use crate::error::Result;
 use crate::iter::InternalIterator;
 use crate::key::compare_internal;
+use crate::large_vec::LargeVec;
 
 /// Entries between the one being read and the one being prefetched.
 const PREFETCH_AHEAD: usize = 8;
@@ -28,7 +29,8 @@ const PREFETCH_AHEAD: usize = 8;
 pub struct BulkIter {
     /// Keeps the arena the nodes live in.
     _mem: Arc<MemTable>,
-    nodes: Vec<NonNull<u8>>,
+    /// Megabytes for a full memtable: off the heap (see [`LargeVec`]).
+    nodes: LargeVec<NonNull<u8>>,
     /// Position in `nodes`; `nodes.len()` when not valid.
     pos: usize,
 }

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use super::arena::Arena;
 use crate::key::compare_internal;
+use crate::large_vec::LargeVec;
 
 /// Tallest tower a node can have; with branching 4 this serves billions of entries.
 pub const MAX_HEIGHT: usize = 12;
@@ -251,7 +252,7 @@ impl SkipList {
     /// node appears once, in order; nodes inserted meanwhile may or may not be listed.
     /// The stretches are gathered apart and then joined, so for a moment this holds
     /// 16 bytes per node.
-    pub(crate) fn nodes_in_order(&self) -> Vec<Node> {
+    pub(crate) fn nodes_in_order(&self) -> LargeVec<Node> {
         // The stretches start at the nodes of the highest level that has enough of them
         // to keep every lane busy; a small list is walked as one stretch.
         let mut starts = Vec::new();
@@ -269,12 +270,12 @@ impl SkipList {
         }
         // Read after the upper level, so that a concurrent insert can only put the first
         // node before the starts, never after one of them.
-        let Some(first) = self.first() else { return Vec::new() };
+        let Some(first) = self.first() else { return LargeVec::new() };
         if starts.first() != Some(&first) {
             starts.insert(0, first);
         }
         // Stretch i runs from starts[i] up to starts[i + 1].
-        let mut stretches: Vec<Vec<Node>> = vec![Vec::new(); starts.len()];
+        let mut stretches: Vec<LargeVec<Node>> = starts.iter().map(|_| LargeVec::new()).collect();
         let mut lanes: Vec<(usize, Option<Node>)> = Vec::with_capacity(WALK_LANES);
         let mut next_stretch = 0;
         loop {
@@ -296,7 +297,11 @@ impl SkipList {
             }
             lanes.retain(|(_, at)| at.is_some());
         }
-        stretches.concat()
+        let mut nodes = LargeVec::with_capacity(stretches.iter().map(|s| s.len()).sum());
+        for s in &stretches {
+            nodes.extend_from_slice(s);
+        }
+        nodes
     }
 
     /// Starts loading `node` into the CPU cache without waiting for it. Nodes of a

@@ -24,8 +24,9 @@
 //!
 //! On disk every block is followed by a 5-byte trailer (see [`super::format`]).
 
-use crate::coding::{common_prefix_len, put_varint32, put_varint64};
+use crate::coding::{common_prefix_len, encode_varint64};
 use crate::key::{user_key, TRAILER_LEN};
+use crate::large_vec::LargeVec;
 
 /// How a block stores its keys.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,8 +51,10 @@ impl KeyFormat {
 
 /// Builds one block; `finish` returns its bytes.
 pub struct BlockBuilder {
-    buf: Vec<u8>,
-    restarts: Vec<u32>,
+    /// A data block is a few KiB, but a large table's index block runs to megabytes:
+    /// see [`LargeVec`] for why those stay off the heap.
+    buf: LargeVec<u8>,
+    restarts: LargeVec<u32>,
     restart_interval: usize,
     counter: usize,
     last_key: Vec<u8>,
@@ -70,8 +73,8 @@ impl BlockBuilder {
     pub fn with_key_format(restart_interval: usize, format: KeyFormat) -> Self {
         BlockBuilder {
             format,
-            buf: Vec::new(),
-            restarts: vec![0],
+            buf: LargeVec::new(),
+            restarts: first_restart(),
             restart_interval: restart_interval.max(1),
             counter: 0,
             last_key: Vec::new(),
@@ -90,15 +93,19 @@ impl BlockBuilder {
             self.counter = 0;
             0
         };
-        put_varint32(&mut self.buf, shared as u32);
-        put_varint32(&mut self.buf, (stored.len() - shared) as u32);
-        put_varint32(&mut self.buf, value.len() as u32);
+        let mut head = [0u8; 15];
+        let mut n = encode_varint64(&mut head, shared as u64);
+        n += encode_varint64(&mut head[n..], (stored.len() - shared) as u64);
+        n += encode_varint64(&mut head[n..], value.len() as u64);
+        self.buf.extend_from_slice(&head[..n]);
         self.buf.extend_from_slice(&stored[shared..]);
         if self.format == KeyFormat::Internal {
             let trailer = &key[stored.len()..];
             let mut t = [0u8; TRAILER_LEN];
             t[..trailer.len()].copy_from_slice(trailer);
-            put_varint64(&mut self.buf, u64::from_le_bytes(t));
+            let mut varint = [0u8; 10];
+            let n = encode_varint64(&mut varint, u64::from_le_bytes(t));
+            self.buf.extend_from_slice(&varint[..n]);
         }
         self.buf.extend_from_slice(value);
         self.last_key.clear();
@@ -123,19 +130,28 @@ impl BlockBuilder {
     }
 
     /// Appends the restart array, returns the block, and resets the builder.
-    pub fn finish(&mut self) -> Vec<u8> {
+    pub fn finish(&mut self) -> LargeVec<u8> {
         // The next block starts with room for as much as this one took: growing from
         // empty would reallocate (and copy) about a dozen times per block.
         let room = self.buf.capacity();
-        let mut out = std::mem::replace(&mut self.buf, Vec::with_capacity(room));
-        for r in &self.restarts {
+        let mut out = std::mem::replace(&mut self.buf, LargeVec::with_capacity(room));
+        out.reserve(self.restarts.len() * 4 + 4);
+        for r in self.restarts.iter() {
             out.extend_from_slice(&r.to_le_bytes());
         }
         out.extend_from_slice(&(self.restarts.len() as u32).to_le_bytes());
-        self.restarts = vec![0];
+        self.restarts.clear();
+        self.restarts.push(0);
         self.counter = 0;
         self.last_key.clear();
         self.entries = 0;
         out
     }
+}
+
+/// The restart array of an empty block: its first entry is a restart point.
+fn first_restart() -> LargeVec<u32> {
+    let mut r = LargeVec::new();
+    r.push(0);
+    r
 }

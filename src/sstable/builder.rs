@@ -154,7 +154,7 @@ impl TableBuilder {
             return Ok(());
         }
         let last_key = self.data.last_key().to_vec();
-        let contents = self.data.finish();
+        let contents = self.data.finish().into_vec();
         self.props.largest.clone_from(&last_key);
         self.props.num_data_blocks += 1;
         self.unindexed.push_back(Unindexed { key: last_key, separated: false, handle: None });

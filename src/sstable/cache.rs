@@ -200,7 +200,7 @@ mod tests {
     fn block(bytes: usize) -> Arc<Block> {
         let mut b = BlockBuilder::new(16);
         b.add(b"k", &vec![0u8; bytes]);
-        Arc::new(Block::new(Bytes::from(b.finish()), "t".into(), 0).unwrap())
+        Arc::new(Block::new(Bytes::from(b.finish().into_vec()), "t".into(), 0).unwrap())
     }
 
     #[test]

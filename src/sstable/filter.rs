@@ -9,7 +9,10 @@
 //! filter := lines: [u8; 64 * num_lines] | num_probes: u8 | num_lines: u32 LE
 //! ```
 
+use bytes::Bytes;
+
 use crate::coding::read_u32;
+use crate::large_vec::LargeVec;
 
 const LINE_BYTES: usize = 64;
 const LINE_BITS: u32 = 512;
@@ -59,13 +62,15 @@ fn next_bit(h: &mut u32) -> u32 {
 /// Builds a filter from key hashes.
 pub struct BloomBuilder {
     bits_per_key: u32,
-    hashes: Vec<u64>,
+    /// A table of a million keys holds 8 MB of hashes until it is finished: kept off
+    /// the heap (see [`LargeVec`]).
+    hashes: LargeVec<u64>,
 }
 
 impl BloomBuilder {
     /// A builder targeting `bits_per_key` bits per added key.
     pub fn new(bits_per_key: u32) -> Self {
-        BloomBuilder { bits_per_key, hashes: Vec::new() }
+        BloomBuilder { bits_per_key, hashes: LargeVec::new() }
     }
 
     /// Adds a user key.
@@ -88,12 +93,12 @@ impl BloomBuilder {
     }
 
     /// The encoded filter.
-    pub fn finish(&self) -> Vec<u8> {
+    pub fn finish(&self) -> LargeVec<u8> {
         let bits = (self.hashes.len() as u64 * u64::from(self.bits_per_key)).max(LINE_BITS as u64);
         let num_lines = bits.div_ceil(LINE_BITS as u64).min(u32::MAX as u64) as u32;
         let num_probes = ((f64::from(self.bits_per_key) * std::f64::consts::LN_2).round() as u32).clamp(1, 30);
-        let mut out = vec![0u8; num_lines as usize * LINE_BYTES];
-        for &h in &self.hashes {
+        let mut out = LargeVec::zeroed(num_lines as usize * LINE_BYTES);
+        for &h in self.hashes.iter() {
             let (line, mut h) = probe_start(h, num_lines);
             let base = line * LINE_BYTES;
             for _ in 0..num_probes {
@@ -109,14 +114,15 @@ impl BloomBuilder {
 
 /// A decoded filter, ready for probes.
 pub struct BloomFilter {
-    data: Vec<u8>,
+    /// The lines; for a memory-mapped table, a slice of the map rather than a copy.
+    data: Bytes,
     num_lines: u32,
     num_probes: u32,
 }
 
 impl BloomFilter {
     /// Decodes a filter; `None` if its size does not match its header.
-    pub fn new(mut data: Vec<u8>) -> Option<BloomFilter> {
+    pub fn new(mut data: Bytes) -> Option<BloomFilter> {
         let n = data.len();
         let num_lines = read_u32(&data, n.checked_sub(4)?)?;
         let num_probes = u32::from(*data.get(n.checked_sub(5)?)?);
@@ -171,7 +177,7 @@ mod tests {
         for i in 0..n {
             b.add_key(format!("key{i}").as_bytes());
         }
-        BloomFilter::new(b.finish()).unwrap()
+        BloomFilter::new(Bytes::copy_from_slice(&b.finish())).unwrap()
     }
 
     #[test]
@@ -223,14 +229,14 @@ mod tests {
 
     #[test]
     fn malformed_filters_are_rejected() {
-        assert!(BloomFilter::new(vec![]).is_none());
-        assert!(BloomFilter::new(vec![0; 4]).is_none());
+        assert!(BloomFilter::new(Bytes::new()).is_none());
+        assert!(BloomFilter::new(Bytes::from(vec![0; 4])).is_none());
         let mut good = BloomBuilder::new(10);
         good.add_key(b"x");
-        let mut enc = good.finish();
+        let mut enc = good.finish().into_vec();
         let n = enc.len();
         enc[n - 4] = 9; // claims more lines than present
-        assert!(BloomFilter::new(enc).is_none());
+        assert!(BloomFilter::new(Bytes::from(enc)).is_none());
     }
 
     #[test]

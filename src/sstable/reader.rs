@@ -72,7 +72,9 @@ impl TableReader {
         let index_raw = read_contents(file.as_ref(), &name, footer.index, None)?;
         let index = Arc::new(Block::with_key_format(index_raw, footer.key_format, name.clone(), footer.index.offset)?);
         let filter = if footer.filter.size > 0 {
-            let data = read_contents(file.as_ref(), &name, footer.filter, None)?.to_vec();
+            // No copy: a mapped table's filter stays a slice of the map (as LevelDB
+            // reads it), so it costs page cache, not the heap, and is not kept twice.
+            let data = read_contents(file.as_ref(), &name, footer.filter, None)?;
             let filter = BloomFilter::new(data)
                 .ok_or_else(|| Error::corruption(&name, Some(footer.filter.offset), "malformed filter block"))?;
             Some(filter)
@@ -92,14 +94,20 @@ impl TableReader {
     /// tools.
     pub fn index_entries(&self) -> Result<Vec<(Vec<u8>, BlockHandle)>> {
         let mut out = Vec::new();
+        self.for_each_index_entry(|key, handle| out.push((key.to_vec(), handle)))?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each index entry in order, as [`index_entries`](Self::index_entries)
+    /// lists them, without collecting them.
+    pub fn for_each_index_entry(&self, mut f: impl FnMut(&[u8], BlockHandle)) -> Result<()> {
         let mut it = self.index.iter(compare_internal);
         it.seek_to_first();
         while it.valid() {
-            out.push((it.key().to_vec(), self.decode_handle(it.value())?));
+            f(it.key(), self.decode_handle(it.value())?);
             it.next();
         }
-        it.status()?;
-        Ok(out)
+        it.status()
     }
 
     /// Bytes of the bloom filter held in memory, if the table has one.

@@ -9,7 +9,7 @@ fn build(keys: &[String], interval: usize) -> Arc<Block> {
     for k in keys {
         b.add(k.as_bytes(), format!("v-{k}").as_bytes());
     }
-    Arc::new(Block::new(Bytes::from(b.finish()), "test.sst".into(), 0).unwrap())
+    Arc::new(Block::new(Bytes::from(b.finish().into_vec()), "test.sst".into(), 0).unwrap())
 }
 
 fn keys(n: usize) -> Vec<String> {
@@ -97,7 +97,7 @@ fn internal_key_blocks_round_trip_and_are_smaller() {
             plain.add(k, b"v");
             internal.add(k, b"v");
         }
-        let (plain, internal) = (plain.finish(), internal.finish());
+        let (plain, internal) = (plain.finish().into_vec(), internal.finish().into_vec());
         assert!(internal.len() < plain.len(), "varint trailers must save space");
         let block =
             Arc::new(Block::with_key_format(Bytes::from(internal), KeyFormat::Internal, "t".into(), 0).unwrap());
@@ -144,8 +144,9 @@ fn internal_key_seeks_agree_with_a_sorted_list() {
         for k in &ks {
             b.add(k, b"v");
         }
-        let block =
-            Arc::new(Block::with_key_format(Bytes::from(b.finish()), KeyFormat::Internal, "t".into(), 0).unwrap());
+        let block = Arc::new(
+            Block::with_key_format(Bytes::from(b.finish().into_vec()), KeyFormat::Internal, "t".into(), 0).unwrap(),
+        );
         let mut it = block.iter(compare_internal);
         for t in &targets {
             it.seek(t);
@@ -206,7 +207,8 @@ fn seeks_among_prefix_related_keys_agree_with_a_sorted_list() {
             for (i, k) in ks.iter().enumerate() {
                 b.add(k, format!("v{i}").as_bytes());
             }
-            let block = Arc::new(Block::with_key_format(Bytes::from(b.finish()), format, "t".into(), 0).unwrap());
+            let block =
+                Arc::new(Block::with_key_format(Bytes::from(b.finish().into_vec()), format, "t".into(), 0).unwrap());
             let mut it = block.iter(compare_internal);
             for t in &targets {
                 let want = ks.iter().position(|k| compare_internal(k, t) != Ordering::Less);
@@ -239,7 +241,7 @@ fn every_damaged_byte(format: KeyFormat) {
         for k in internal_keys(20) {
             b.add(&k, b"value");
         }
-        b.finish()
+        b.finish().into_vec()
     };
     let keys = internal_keys(20);
     let targets = [keys[0].clone(), keys[17].clone(), b"zzz-after-every-key".to_vec(), b"key00040".to_vec()];
