@@ -31,6 +31,7 @@ mod db;
 pub mod error;
 pub mod filename;
 pub mod fs;
+mod huge_page;
 pub mod iter;
 pub mod key;
 pub mod large_vec;

@@ -516,7 +516,7 @@ pub(crate) fn new_strategy(opts: &Options) -> Box<dyn CompactionStrategy> {
 
 /// The block cache; one of size 0 caches nothing but still recycles block buffers.
 fn new_block_cache(opts: &Options) -> Arc<BlockCache> {
-    Arc::new(BlockCache::new(opts.block_cache_size))
+    Arc::new(BlockCache::with_block_size(opts.block_cache_size, opts.block_size))
 }
 
 fn wal_path(dir: &Path, number: u64) -> PathBuf {

@@ -22,13 +22,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use memmap2::MmapMut;
 use parking_lot::Mutex;
 
+use crate::huge_page::map_huge;
+
 /// Alignment of every allocation (enough for the atomic pointers of a node tower).
 pub const ALIGN: usize = 8;
 
-/// Size (and alignment) of a transparent huge page on x86-64 and most arm64 kernels.
-/// In an arena with huge pages, chunk sizes from half of this up are rounded to a
-/// multiple of it, and chunks from this size up are memory-mapped.
-pub const HUGE_PAGE: usize = 2 << 20;
+/// In an arena with huge pages, chunk sizes from half a huge page up are rounded to a
+/// multiple of it, and chunks from a huge page up are memory-mapped.
+pub use crate::huge_page::HUGE_PAGE;
 
 struct Chunks {
     /// Small chunks; `u64` elements guarantee 8-byte alignment.
@@ -109,7 +110,7 @@ impl Arena {
     /// Adds a chunk of at least `size` zeroed bytes and returns its start.
     fn new_chunk(&self, inner: &mut Chunks, size: usize) -> NonNull<u8> {
         if self.huge_pages && size >= HUGE_PAGE {
-            if let Some((map, start)) = Self::map_huge(size) {
+            if let Some((map, start)) = map_huge(size) {
                 inner.maps.push(map);
                 return start;
             }
@@ -120,28 +121,6 @@ impl Arena {
         // SAFETY: a boxed slice of non-zero length has a non-null data pointer; moving
         // the box into the vector does not move its heap allocation.
         unsafe { NonNull::new_unchecked(ptr) }
-    }
-
-    /// An anonymous map with `size` bytes from a [`HUGE_PAGE`] boundary, advised to use
-    /// huge pages; `None` if the system refuses the map (the caller falls back to the
-    /// heap). The unused head and tail of the map are never touched, so they cost
-    /// address space only.
-    fn map_huge(size: usize) -> Option<(MmapMut, NonNull<u8>)> {
-        let mut map = MmapMut::map_anon(size + HUGE_PAGE).ok()?;
-        let base = map.as_mut_ptr();
-        let skip = (base as usize).next_multiple_of(HUGE_PAGE) - base as usize;
-        #[cfg(target_os = "linux")]
-        {
-            // Only advice: a kernel without transparent huge pages refuses it, and the
-            // chunk works the same with small pages.
-            let _ = map.advise_range(memmap2::Advice::HugePage, skip, size);
-        }
-        // SAFETY: `skip < HUGE_PAGE`, so `base + skip .. base + skip + size` lies inside
-        // the map of `size + HUGE_PAGE` bytes; a successful map is never at address 0.
-        let start = unsafe { NonNull::new_unchecked(base.add(skip)) };
-        // The pointer stays valid after `map` moves into the chunk list: moving an
-        // `MmapMut` moves the handle, not the mapping.
-        Some((map, start))
     }
 }
 

@@ -140,8 +140,21 @@ pub struct BlockCache {
 }
 
 impl BlockCache {
-    /// A cache holding up to `capacity` bytes of blocks.
+    /// A cache holding up to `capacity` bytes of blocks, for tables of any block size
+    /// (its buffers are heap vectors).
     pub fn new(capacity: usize) -> Self {
+        Self::with_pool(capacity, BufferPool::new)
+    }
+
+    /// A cache holding up to `capacity` bytes of blocks, whose blocks of about
+    /// `block_size` bytes live in huge-page slots (see [`BufferPool::with_slots`]).
+    pub fn with_block_size(capacity: usize, block_size: usize) -> Self {
+        // A block ends with the entry that takes it past the target size: an eighth
+        // more covers entries of up to 512 bytes at the default 4 KiB.
+        Self::with_pool(capacity, |idle| BufferPool::with_slots(idle, block_size + block_size / 8))
+    }
+
+    fn with_pool(capacity: usize, pool: impl FnOnce(usize) -> Arc<BufferPool>) -> Self {
         let per_shard = capacity / SHARDS;
         let shards = (0..SHARDS)
             .map(|_| {
@@ -159,7 +172,7 @@ impl BlockCache {
         // Idle buffers: a few hundred blocks' worth, which absorbs the churn of a few
         // readers and a compaction: a thirty-second of the cache, within [256 KiB, 4 MiB]
         // (a database without a cache still recycles its compactions' blocks).
-        let buffers = BufferPool::new((capacity / 32).clamp(256 << 10, 4 << 20));
+        let buffers = pool((capacity / 32).clamp(256 << 10, 4 << 20));
         BlockCache { shards, buffers }
     }
 

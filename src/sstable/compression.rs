@@ -74,29 +74,52 @@ impl Compressor {
 /// Decodes the stored contents of a block whose trailer says `compression`; `Err` says
 /// what is wrong with a block that does not decode.
 pub fn decompress(compression: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
-    decompress_with(compression, stored, Vec::with_capacity)
+    let block = Compressed::parse(compression, stored)?;
+    let mut out = vec![0; block.len()];
+    block.decode_to(&mut out)?;
+    Ok(out)
 }
 
-/// [`decompress`] into a buffer from `buffer(uncompressed_len)`, so that a reader can
-/// recycle block buffers (see [`super::buffer_pool`]).
-pub fn decompress_with(
-    compression: u8,
-    stored: &[u8],
-    buffer: impl FnOnce(usize) -> Vec<u8>,
-) -> Result<Vec<u8>, String> {
-    match compression {
-        LZ4_COMPRESSION => {
-            let (len, header) = get_varint32(stored).ok_or("truncated compressed block header")?;
-            let len = len as usize;
-            if len > MAX_UNCOMPRESSED {
-                return Err(format!("compressed block claims {len} bytes uncompressed"));
+/// The stored contents of a compressed block, its header read: how many bytes it
+/// decodes to, known before decoding so that a reader can pick the buffer (see
+/// [`super::buffer_pool`]).
+pub struct Compressed<'a> {
+    payload: &'a [u8],
+    len: usize,
+}
+
+impl<'a> Compressed<'a> {
+    /// Reads the header of `stored`, whose trailer says `compression`.
+    pub fn parse(compression: u8, stored: &'a [u8]) -> Result<Self, String> {
+        match compression {
+            LZ4_COMPRESSION => {
+                let (len, header) = get_varint32(stored).ok_or("truncated compressed block header")?;
+                let len = len as usize;
+                if len > MAX_UNCOMPRESSED {
+                    return Err(format!("compressed block claims {len} bytes uncompressed"));
+                }
+                Ok(Compressed { payload: &stored[header..], len })
             }
-            let mut out = buffer(len);
-            super::lz4::decompress_into(&stored[header..], len, &mut out)
-                .map_err(|why| format!("compressed block does not decode: {why}"))?;
-            Ok(out)
+            other => Err(format!("unknown block compression {other}")),
         }
-        other => Err(format!("unknown block compression {other}")),
+    }
+
+    /// Bytes the block decodes to.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if the block decodes to nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Decodes the block into `dst`, which must be [`len`](Self::len) bytes long.
+    pub fn decode_to(&self, dst: &mut [u8]) -> Result<(), String> {
+        if dst.len() != self.len {
+            return Err(format!("{} bytes of room for a block of {}", dst.len(), self.len));
+        }
+        super::lz4::decompress_to(self.payload, dst).map_err(|why| format!("compressed block does not decode: {why}"))
     }
 }
 

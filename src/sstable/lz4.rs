@@ -5,9 +5,10 @@
 //! `length + 15` bytes back, because its 16-byte wild copies could otherwise overrun.
 //! Values that repeat within a few dozen bytes (db_bench's, and much real data) hit that
 //! path on every entry, and it made up half the cost of a get that misses the block
-//! cache. Here every copy is an exact `memcpy` of the bytes it needs: literals with
-//! `extend_from_slice`, matches with `extend_from_within`, and a match that overlaps its
-//! own output (period shorter than its length) in doublings of its period.
+//! cache. Here every copy is an exact `memcpy` of the bytes it needs: literals and
+//! matches with one `copy_from_slice` or `copy_within` each, and a match that overlaps
+//! its own output (period shorter than its length) in doublings of its period. The
+//! output is a slice, so a block can be decoded straight into a block-cache slot.
 //!
 //! The format, one *sequence* after another until the input ends:
 //!
@@ -37,17 +38,25 @@ pub fn decompress(src: &[u8], len: usize) -> Result<Vec<u8>, String> {
 /// (a caller recycling buffers passes one with room to spare).
 pub fn decompress_into(src: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), String> {
     out.clear();
-    out.reserve(len);
-    let mut ip = 0;
+    out.resize(len, 0);
+    decompress_to(src, out)
+}
+
+/// Decodes the LZ4 block `src`, which must decode to exactly `dst.len()` bytes, into
+/// `dst` (what it held before is overwritten; on error, partly).
+pub fn decompress_to(src: &[u8], dst: &mut [u8]) -> Result<(), String> {
+    let len = dst.len();
+    let (mut ip, mut op) = (0, 0);
     loop {
         let token = *src.get(ip).ok_or("compressed block ends before its last sequence")?;
         ip += 1;
         let literals = read_length(src, &mut ip, usize::from(token >> 4))?;
         let lit_end = ip.checked_add(literals).filter(|&e| e <= src.len()).ok_or("literal run past the input")?;
-        if out.len() + literals > len {
+        if op + literals > len {
             return Err("literal run past the promised length".into());
         }
-        out.extend_from_slice(&src[ip..lit_end]);
+        dst[op..op + literals].copy_from_slice(&src[ip..lit_end]);
+        op += literals;
         ip = lit_end;
         if ip == src.len() {
             break;
@@ -58,16 +67,17 @@ pub fn decompress_into(src: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), 
         };
         ip += 2;
         let match_len = read_length(src, &mut ip, usize::from(token & 0x0f))? + 4;
-        if offset == 0 || offset > out.len() {
-            return Err(format!("match offset {offset} outside the {} bytes decoded", out.len()));
+        if offset == 0 || offset > op {
+            return Err(format!("match offset {offset} outside the {op} bytes decoded"));
         }
-        if out.len() + match_len > len {
+        if op + match_len > len {
             return Err("match past the promised length".into());
         }
-        copy_match(out, offset, match_len);
+        copy_match(dst, op, offset, match_len);
+        op += match_len;
     }
-    if out.len() != len {
-        return Err(format!("compressed block decodes to {} bytes, header says {len}", out.len()));
+    if op != len {
+        return Err(format!("compressed block decodes to {op} bytes, header says {len}"));
     }
     Ok(())
 }
@@ -88,20 +98,22 @@ fn read_length(src: &[u8], ip: &mut usize, nibble: usize) -> Result<usize, Strin
     Ok(n)
 }
 
-/// Appends `len` bytes copied from `offset` bytes back (`1 <= offset <= out.len()`).
-fn copy_match(out: &mut Vec<u8>, offset: usize, len: usize) {
-    let start = out.len() - offset;
+/// Writes `len` bytes at `op` copied from `offset` bytes back (`1 <= offset <= op`,
+/// `op + len <= dst.len()`).
+fn copy_match(dst: &mut [u8], op: usize, offset: usize, len: usize) {
+    let start = op - offset;
     if offset >= len {
-        out.extend_from_within(start..start + len);
+        dst.copy_within(start..start + len, op);
         return;
     }
     // The match overlaps its own output: it repeats the `offset` bytes before it. Each
-    // copy from `start` doubles how much of that repetition is available.
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(out.len() - start);
-        out.extend_from_within(start..start + n);
-        left -= n;
+    // copy from `start` doubles how much of that repetition is available, and never
+    // overlaps what it writes.
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(op + done - start);
+        dst.copy_within(start..start + n, op + done);
+        done += n;
     }
 }
 

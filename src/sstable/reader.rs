@@ -18,7 +18,7 @@ use super::block::{Block, BlockIter};
 use super::buffer_pool::BufferPool;
 use super::cache::BlockCache;
 use super::cache_fill::CacheFill;
-use super::compression::{decompress, decompress_with};
+use super::compression::{decompress, Compressed};
 use super::filter::{hash64, BloomFilter};
 use super::format::{
     block_trailer, BlockHandle, Footer, KeyFormat, TableProperties, FOOTER_LEN, NO_COMPRESSION, TRAILER_LEN,
@@ -229,7 +229,9 @@ fn read_contents(
         return Ok(buf.slice(..n));
     }
     match buffers {
-        Some(pool) => decompress_with(compression, &buf[..n], |len| pool.take(len)).map(|raw| pool.freeze(raw)),
+        Some(pool) => {
+            Compressed::parse(compression, &buf[..n]).and_then(|c| pool.fill(c.len(), |dst| c.decode_to(dst)))
+        }
         None => decompress(compression, &buf[..n]).map(Bytes::from),
     }
     .map_err(|why| corrupt(&why))
