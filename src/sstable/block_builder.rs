@@ -26,7 +26,7 @@
 
 use crate::coding::{common_prefix_len, encode_varint64};
 use crate::key::{user_key, TRAILER_LEN};
-use crate::large_vec::LargeVec;
+use crate::large_vec::{LargeVec, MAP_THRESHOLD};
 
 /// How a block stores its keys.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -132,8 +132,9 @@ impl BlockBuilder {
     /// Appends the restart array, returns the block, and resets the builder.
     pub fn finish(&mut self) -> LargeVec<u8> {
         // The next block starts with room for as much as this one took: growing from
-        // empty would reallocate (and copy) about a dozen times per block.
-        let room = self.buf.capacity();
+        // empty would reallocate (and copy) about a dozen times per block. Not past the
+        // heap's range, though: after one huge entry every later block would be a map.
+        let room = self.buf.capacity().min(MAP_THRESHOLD / 2);
         let mut out = std::mem::replace(&mut self.buf, LargeVec::with_capacity(room));
         out.reserve(self.restarts.len() * 4 + 4);
         for r in self.restarts.iter() {
