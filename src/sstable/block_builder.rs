@@ -156,3 +156,22 @@ fn first_restart() -> LargeVec<u32> {
     r.push(0);
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_blocks_are_mapped_and_do_not_make_later_blocks_so() {
+        let mut b = BlockBuilder::new(16);
+        b.add(b"big", &vec![7u8; 1 << 20]);
+        let big = b.finish();
+        assert!(big.is_mapped(), "a megabyte block stays off the heap");
+        assert!(!b.buf.is_mapped(), "the next block starts on the heap");
+        b.add(b"small", b"v");
+        assert!(!b.finish().is_mapped());
+        // Restart array and count come after the entries, as for a small block.
+        let n = big.len();
+        assert_eq!(&big[n - 8..], &[0, 0, 0, 0, 1, 0, 0, 0]);
+    }
+}
