@@ -38,7 +38,9 @@ fn sampled_split_points(inputs: &[Arc<FileMeta>], parts: usize, max_samples: usi
         return Ok(Vec::new());
     }
     let tables = inputs.iter().map(|f| f.table()).collect::<Result<Vec<_>>>()?;
-    let blocks: u64 = tables.iter().map(|t| t.properties().num_data_blocks).sum();
+    // Counts and sizes come from the files: summed saturating, so that a damaged one
+    // skews the cuts at worst, never overflows.
+    let blocks = tables.iter().fold(0u64, |n, t| n.saturating_add(t.properties().num_data_blocks));
     let parts = parts.min(usize::try_from(blocks).unwrap_or(usize::MAX) / MIN_BLOCKS_PER_RANGE);
     if parts < 2 {
         return Ok(Vec::new());
@@ -51,7 +53,7 @@ fn sampled_split_points(inputs: &[Arc<FileMeta>], parts: usize, max_samples: usi
         let (mut run, mut bytes, mut last) = (0, 0, Vec::new());
         t.for_each_index_entry(|separator, handle| {
             run += 1;
-            bytes += handle.size;
+            bytes = handle.size.saturating_add(bytes);
             last.clear();
             last.extend_from_slice(user_key(separator));
             if run == stride {
@@ -64,11 +66,11 @@ fn sampled_split_points(inputs: &[Arc<FileMeta>], parts: usize, max_samples: usi
         }
     }
     samples.sort_unstable();
-    let total: u64 = samples.iter().map(|(_, size)| size).sum();
+    let total = samples.iter().fold(0u64, |n, (_, size)| n.saturating_add(*size));
     let mut cuts: Vec<Vec<u8>> = Vec::with_capacity(parts - 1);
     let mut seen = 0u64;
     for (key, size) in samples {
-        seen += size;
+        seen = seen.saturating_add(size);
         // The next cut falls after this run once the bytes so far pass its share.
         let next_share = total / parts as u64 * (cuts.len() as u64 + 1);
         if cuts.len() + 1 < parts && seen >= next_share && cuts.last().is_none_or(|last| key > *last) {

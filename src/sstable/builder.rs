@@ -62,10 +62,11 @@ pub struct TableBuilder {
 }
 
 /// Data blocks that may be in flight at the worker before the builder waits for the
-/// oldest: four batches, up to 256 KiB of raw and compressed buffers at 4 KiB blocks. The window has to outlast
-/// the worker's wake-up, which on a virtual machine (tens of microseconds to wake an
-/// idle vCPU) is longer than building a batch: with two batches in flight, each thread
-/// of a peer-benchmark flush was idle half the time and the flush took 1.4x as long.
+/// oldest: four batches, up to 256 KiB of raw and compressed buffers at 4 KiB blocks.
+/// The window has to outlast the worker's wake-up, which on a virtual machine (tens of
+/// microseconds to wake an idle vCPU) is longer than building a batch: with two batches
+/// in flight, each thread of a peer-benchmark flush was idle half the time and the
+/// flush took 1.4x as long.
 const MAX_IN_FLIGHT: usize = 32;
 
 /// A data block waiting for its index entry.
