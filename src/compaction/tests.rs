@@ -151,3 +151,71 @@ fn leveled_check_catches_overlap() {
     let bad = version(vec![file(1, 1, "a", "m", MB, (1, 1)), file(2, 1, "k", "z", MB, (2, 2))], 7);
     assert!(p.check(&bad).is_err());
 }
+
+fn table_options() -> TableOptions {
+    TableOptions { block_size: 4096, bloom_bits_per_key: 10, compression: crate::sstable::Compression::Lz4 }
+}
+
+/// A table on `level` holding `entries` (user key, seqno, kind), in internal-key order.
+fn table_of(ctx: &Arc<TableContext>, number: u64, level: u32, entries: &[(&str, u64, ValueKind)]) -> Arc<FileMeta> {
+    let path = filename::path(&ctx.dir, &filename::table_name(number));
+    let mut b = TableBuilder::new(ctx.fs.create(&path).unwrap(), table_options());
+    for &(k, seq, kind) in entries {
+        b.add(&make_internal_key(k.as_bytes(), seq, kind), k.as_bytes()).unwrap();
+    }
+    let (size, props) = b.finish().unwrap();
+    FileMeta::new(NewFile::from_properties(level, number, size, props), ctx.clone())
+}
+
+/// Every (user key, seqno, kind) the tables of `out` hold, in order.
+fn entries_of(ctx: &Arc<TableContext>, out: &CompactionOutput) -> Vec<(String, u64, ValueKind)> {
+    let mut entries = Vec::new();
+    for f in &out.files {
+        let mut it = FileMeta::new(f.clone(), ctx.clone()).table().unwrap().iter();
+        it.seek_to_first();
+        while it.valid() {
+            let p = ParsedKey::parse(it.key()).unwrap();
+            entries.push((String::from_utf8(p.user_key.to_vec()).unwrap(), p.seq, p.kind));
+            it.next();
+        }
+        it.status().unwrap();
+    }
+    entries
+}
+
+#[test]
+fn the_job_runner_drops_what_no_reader_sees_and_zeroes_seqnos_at_the_bottom() {
+    use std::sync::atomic::AtomicU64;
+    use ValueKind::{Delete, Put};
+
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.path().to_path_buf(), cache: None });
+    let older = table_of(&ctx, 1, 1, &[("a", 5, Put), ("b", 3, Put), ("c", 8, Put)]);
+    let newer = table_of(&ctx, 2, 0, &[("a", 20, Put), ("b", 12, Delete), ("d", 15, Put)]);
+    let cancel = AtomicBool::new(false);
+    let opts = table_options();
+    let next = AtomicU64::new(10);
+    let run = |bottommost: bool| {
+        let job = CompactionJob::merge(vec![older.clone(), newer.clone()], 1, bottommost, MB, "test");
+        // A snapshot at 12: it must still read a@5 (a@20 is too new for it).
+        let env =
+            JobEnv { ctx: &ctx, table_options: &opts, oldest_snapshot: 12, cancel: &cancel, max_subcompactions: 1 };
+        let out = run_job(&env, &job, &|| next.fetch_add(1, Ordering::SeqCst)).unwrap();
+        (entries_of(&ctx, &out), out.files)
+    };
+    let e = |k: &str, seq, kind| (k.to_string(), seq, kind);
+
+    let (entries, _) = run(false);
+    assert_eq!(
+        entries,
+        vec![e("a", 20, Put), e("a", 5, Put), e("b", 12, Delete), e("c", 8, Put), e("d", 15, Put)],
+        "not bottommost: b@3 is shadowed for every reader, the rest keep their seqnos"
+    );
+    let (entries, files) = run(true);
+    assert_eq!(
+        entries,
+        vec![e("a", 20, Put), e("a", 0, Put), e("c", 0, Put), e("d", 15, Put)],
+        "bottommost: the tombstone goes, versions every reader sees take seqno 0, newer ones keep theirs"
+    );
+    assert_eq!((files[0].min_seq, files[0].max_seq), (0, 20));
+}
