@@ -167,6 +167,31 @@ fn blocks(c: &mut Criterion) {
             })
         });
     }
+    // A seek into one of 16 384 db_bench-like blocks (64 MiB, more than the CPU caches
+    // hold), as a lookup that finds its block in the block cache makes: the block itself
+    // is cold in the CPU cache.
+    let blocks: Vec<Arc<Block>> = (0..16_384u64)
+        .map(|seed| {
+            let mut bb = BlockBuilder::with_key_format(16, KeyFormat::Internal);
+            for (key, value) in db_bench_entries(seed + 1) {
+                bb.add(&key, &value);
+            }
+            Arc::new(
+                Block::with_key_format(Bytes::from(bb.finish().into_vec()), KeyFormat::Internal, "bench".into(), 0)
+                    .expect("block"),
+            )
+        })
+        .collect();
+    let mut x = 1u64;
+    g.bench_function("seek_cold_block", |b| {
+        b.iter(|| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let (block, entry) = ((x >> 33) as usize % blocks.len(), (x >> 20) % 32);
+            let mut it = blocks[block].iter(compare_internal);
+            it.seek(&make_internal_key(format!("{:016}", 2 * entry).as_bytes(), entry, ValueKind::Put));
+            black_box(it.valid())
+        })
+    });
     g.finish();
 }
 
@@ -178,8 +203,17 @@ fn db_bench_block() -> Vec<u8> {
 
 /// [`db_bench_block`] with other random values for each `seed`.
 fn db_bench_block_seeded(seed: u64) -> Vec<u8> {
-    let mut x = seed;
     let mut bb = BlockBuilder::new(16);
+    for (key, value) in db_bench_entries(seed) {
+        bb.add(&key, &value);
+    }
+    bb.finish().into_vec()
+}
+
+/// The 32 entries (internal key, value) of [`db_bench_block_seeded`].
+fn db_bench_entries(seed: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut x = seed;
+    let mut entries = Vec::new();
     for i in 0..32u64 {
         let half: Vec<u8> = (0..50)
             .map(|_| {
@@ -190,9 +224,9 @@ fn db_bench_block_seeded(seed: u64) -> Vec<u8> {
             })
             .collect();
         let key = make_internal_key(format!("{:016}", 2 * i).as_bytes(), i, ValueKind::Put);
-        bb.add(&key, &[half.as_slice(), half.as_slice()].concat());
+        entries.push((key, [half.as_slice(), half.as_slice()].concat()));
     }
-    bb.finish().into_vec()
+    entries
 }
 
 /// Encoding that block: our encoder (its table reused from block to block, as a table
