@@ -178,10 +178,19 @@ impl Block {
 
     /// Binary search for the last restart point whose key `cmp` orders below the
     /// target (the first if none is); `None` if `cmp` finds a restart entry damaged.
+    ///
+    /// Each step first starts loading the keys of both steps that may follow, so that
+    /// in a big block (a table's index) the next step's cache miss overlaps this one's
+    /// comparison instead of following it.
     fn last_restart_before(&self, mut cmp: impl FnMut(usize) -> Option<Ordering>) -> Option<usize> {
         let (mut lo, mut hi) = (0usize, self.num_restarts - 1);
+        let base = self.data.as_ptr();
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
+            if hi - lo > 2 {
+                prefetch(base.wrapping_add(self.restart((lo + mid - 1).div_ceil(2))));
+                prefetch(base.wrapping_add(self.restart((mid + hi).div_ceil(2))));
+            }
             match cmp(mid)? {
                 Ordering::Less => lo = mid,
                 _ => hi = mid - 1,
