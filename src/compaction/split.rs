@@ -83,6 +83,7 @@ fn sampled_split_points(inputs: &[Arc<FileMeta>], parts: usize, max_samples: usi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compaction::tests::contents;
     use crate::filename;
     use crate::fs::OsFileSystem;
     use crate::key::{make_internal_key, ValueKind};
@@ -126,23 +127,6 @@ mod tests {
                 assert!((110..=190).contains(&n), "{max_samples} samples: {n} keys in {w:?}");
             }
         }
-    }
-
-    /// Every entry of `files`, read back in order.
-    fn contents(ctx: &Arc<TableContext>, files: &[NewFile]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        use crate::iter::InternalIterator;
-        let mut out = Vec::new();
-        for f in files {
-            let meta = FileMeta::new(f.clone(), ctx.clone());
-            let mut it = meta.table().unwrap().iter();
-            it.seek_to_first();
-            while it.valid() {
-                out.push((it.key().to_vec(), it.value().to_vec()));
-                it.next();
-            }
-            it.status().unwrap();
-        }
-        out
     }
 
     #[test]

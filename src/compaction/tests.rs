@@ -167,20 +167,28 @@ fn table_of(ctx: &Arc<TableContext>, number: u64, level: u32, entries: &[(&str, 
     FileMeta::new(NewFile::from_properties(level, number, size, props), ctx.clone())
 }
 
-/// Every (user key, seqno, kind) the tables of `out` hold, in order.
-fn entries_of(ctx: &Arc<TableContext>, out: &CompactionOutput) -> Vec<(String, u64, ValueKind)> {
-    let mut entries = Vec::new();
-    for f in &out.files {
+/// Every entry (internal key, value) of `files`, read back in order.
+pub(super) fn contents(ctx: &Arc<TableContext>, files: &[NewFile]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    for f in files {
         let mut it = FileMeta::new(f.clone(), ctx.clone()).table().unwrap().iter();
         it.seek_to_first();
         while it.valid() {
-            let p = ParsedKey::parse(it.key()).unwrap();
-            entries.push((String::from_utf8(p.user_key.to_vec()).unwrap(), p.seq, p.kind));
+            out.push((it.key().to_vec(), it.value().to_vec()));
             it.next();
         }
         it.status().unwrap();
     }
-    entries
+    out
+}
+
+/// Every (user key, seqno, kind) the tables of `out` hold, in order.
+fn entries_of(ctx: &Arc<TableContext>, out: &CompactionOutput) -> Vec<(String, u64, ValueKind)> {
+    let parse = |key: &[u8]| {
+        let p = ParsedKey::parse(key).unwrap();
+        (String::from_utf8(p.user_key.to_vec()).unwrap(), p.seq, p.kind)
+    };
+    contents(ctx, &out.files).iter().map(|(key, _)| parse(key)).collect()
 }
 
 #[test]
