@@ -3,8 +3,9 @@
 //!
 //! The sources are memtables and SSTables, passed newest first. At every step the
 //! cursor points at the child with the smallest key (largest when moving backwards);
-//! ties, which well-formed inputs never produce because seqnos are unique, go to the
-//! earlier (newer) child. Changing direction re-positions every other child around the
+//! ties, which well-formed inputs never produce because a user key never has two
+//! versions with one seqno (seqno 0, which bottommost compactions give, included), go
+//! to the earlier (newer) child. Changing direction re-positions every other child around the
 //! current key, as LevelDB does. The positioned children form a binary heap (as in
 //! Pebble's `mergingIter`), so a step costs O(log n) key comparisons: a few sources
 //! cost the same as a linear scan, and an L0 pile-up or a size-tiered tree with dozens
