@@ -303,10 +303,10 @@ fn lz4_decode(c: &mut Criterion) {
         b.iter(|| strata::sstable::lz4::decompress(black_box(&compressed), raw.len()).expect("decode"))
     });
     // As the engine decodes: into a recycled buffer (see sstable::buffer_pool).
-    let mut buf = Vec::new();
+    let mut buf = vec![0; raw.len()];
     g.bench_function("strata_recycled_buffer", |b| {
         b.iter(|| {
-            strata::sstable::lz4::decompress_into(black_box(&compressed), raw.len(), &mut buf).expect("decode");
+            strata::sstable::lz4::decompress_to(black_box(&compressed), &mut buf).expect("decode");
             buf.len()
         })
     });
@@ -320,7 +320,7 @@ fn lz4_decode(c: &mut Criterion) {
     g.bench_function("strata_recycled_buffer_distinct_blocks", |b| {
         b.iter(|| {
             next = (next + 1) % blocks.len();
-            strata::sstable::lz4::decompress_into(black_box(&blocks[next]), raw.len(), &mut buf).expect("decode");
+            strata::sstable::lz4::decompress_to(black_box(&blocks[next]), &mut buf).expect("decode");
             buf.len()
         })
     });

@@ -29,17 +29,9 @@
 /// vector. `len` is allocated up front, so a caller reading it from disk bounds it first
 /// (as [`super::compression::decompress`] does).
 pub fn decompress(src: &[u8], len: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(len);
-    decompress_into(src, len, &mut out)?;
+    let mut out = vec![0; len];
+    decompress_to(src, &mut out)?;
     Ok(out)
-}
-
-/// [`decompress`] into `out`, which is cleared first and grows to `len` if it is smaller
-/// (a caller recycling buffers passes one with room to spare).
-pub fn decompress_into(src: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), String> {
-    out.clear();
-    out.resize(len, 0);
-    decompress_to(src, out)
 }
 
 /// Decodes the LZ4 block `src`, which must decode to exactly `dst.len()` bytes, into
