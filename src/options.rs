@@ -86,13 +86,29 @@ impl Default for Compaction {
 }
 
 /// How recovery treats a damaged WAL.
+///
+/// What every mode keeps: a write acknowledged with `sync_writes(true)` (or followed by a
+/// successful `Db::sync`) is in a WAL prefix that was fsynced, which a power loss cannot
+/// damage, so every mode recovers it or reports `Error::Corruption`; none ever drops it
+/// silently unless the disk changed synced bytes (media damage, which only
+/// `AbsoluteConsistency` is sure to report). Unsynced writes are what a power loss may
+/// take, and the modes differ in what they accept of the damage it leaves.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WalRecovery {
-    /// Drop a torn or corrupt tail after the last good record (a crash mid-write leaves
-    /// one); damage followed by good records is `Error::Corruption`. The default, like
-    /// RocksDB's "tolerate corrupted tail records".
+    /// Replay up to the first damage of any kind and keep that prefix; everything
+    /// after it, in that WAL and in later ones, is dropped (and counted in
+    /// `Stats::wal_bytes_dropped_at_open`). The database always opens, to the state
+    /// after some prefix of the acknowledged writes, batches whole. This is what a
+    /// power loss needs: write-back reaches the disk out of order, so an unsynced page
+    /// can be lost while a later one persists. The default, like RocksDB's
+    /// `kPointInTimeRecovery`.
     #[default]
+    PointInTime,
+    /// Drop a torn or corrupt tail after the last good record (a crash mid-write leaves
+    /// one); damage followed by good records is `Error::Corruption`, so a lost page in
+    /// the middle of unsynced data refuses to open. Like RocksDB's
+    /// `kTolerateCorruptedTailRecords`.
     TolerateCorruptedTail,
     /// Any damage at all, even a torn tail, is `Error::Corruption`.
     AbsoluteConsistency,
@@ -247,7 +263,7 @@ impl Options {
         self
     }
 
-    /// How recovery treats a damaged WAL (default: drop a torn tail).
+    /// How recovery treats a damaged WAL (default: [`WalRecovery::PointInTime`]).
     pub fn wal_recovery(mut self, mode: WalRecovery) -> Self {
         self.wal_recovery = mode;
         self

@@ -107,3 +107,31 @@ fn injected_io_errors_lose_nothing_acknowledged() {
     assert!(faults >= trials / 2);
     assert!(refused > 0);
 }
+
+/// Linux drops the dirty pages an fsync failed to write and marks them clean, so a
+/// retried fsync "succeeds" without them. A failed `sync` must therefore be sticky:
+/// later syncs and writes fail until reopen, and the reopened database holds what was
+/// durable before the failure.
+#[test]
+fn a_failed_sync_is_sticky_until_reopen() {
+    let fs = Arc::new(FaultyFs::new());
+    let options = || strata::Options::default().file_system(fs.clone());
+    let db = Db::open("/db", options()).unwrap();
+    db.put("durable", "1").unwrap();
+    db.sync().unwrap();
+    db.put("unsynced", "2").unwrap();
+    fs.fail_every(Op::Sync, true);
+    assert!(matches!(db.sync(), Err(Error::Io(_))));
+    fs.heal();
+    assert!(db.sync().is_err(), "a retried sync claimed durability for pages the failed one dropped");
+    assert!(matches!(db.put("later", "3"), Err(Error::Background(_))));
+    assert_eq!(db.get("unsynced").unwrap().as_deref(), Some(&b"2"[..]), "reads go on");
+    fs.crash();
+    drop(db);
+    fs.restart();
+    let db = Db::open("/db", options()).unwrap();
+    assert_eq!(db.get("durable").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(db.get("later").unwrap(), None);
+    db.put("after", "reopen").unwrap();
+    db.sync().unwrap();
+}

@@ -242,17 +242,37 @@ impl GrandparentCut<'_> {
 }
 
 /// Merges the user keys of `range` (`[start, end)`, unbounded where `None`) from `it`
-/// into new tables, appending them to `outputs`, also when it fails.
+/// into new tables, appending finished ones to `outputs`, also when it fails. The
+/// table being written when it fails (or is cancelled) is removed here: it is in no
+/// list a caller could clean up from.
 fn merge_into(
+    env: &JobEnv<'_>,
+    job: &CompactionJob,
+    it: &mut MergingIterator,
+    range: KeyRange<'_>,
+    next_number: &(dyn Fn() -> u64 + Sync),
+    outputs: &mut Vec<NewFile>,
+) -> Result<()> {
+    let mut builder = None;
+    let result = merge_entries(env, job, it, range, next_number, outputs, &mut builder);
+    if let Some((unfinished, number)) = builder {
+        drop(unfinished);
+        let _ = env.ctx.fs.remove(&filename::path(&env.ctx.dir, &filename::table_name(number)));
+    }
+    result
+}
+
+/// [`merge_into`]'s loop; `builder` is the table being written, if any.
+fn merge_entries(
     env: &JobEnv<'_>,
     job: &CompactionJob,
     it: &mut MergingIterator,
     (start, end): KeyRange<'_>,
     next_number: &(dyn Fn() -> u64 + Sync),
     outputs: &mut Vec<NewFile>,
+    builder: &mut Option<(TableBuilder, u64)>,
 ) -> Result<()> {
     let ctx = env.ctx;
-    let mut builder: Option<(TableBuilder, u64)> = None;
     let mut current_key: Option<Vec<u8>> = None;
     let mut newer_seq_for_key = u64::MAX;
     let mut zeroed_key = Vec::new();
@@ -275,7 +295,7 @@ fn merge_into(
             }
             // Only here may an output end: a user key never spans two outputs.
             let gp_cut = cut.should_cut_before(p.user_key, job.max_grandparent_overlap);
-            if let Some((b, _)) = &builder {
+            if let Some((b, _)) = builder.as_ref() {
                 if gp_cut || b.estimated_size() >= job.target_file_size {
                     finish(ctx, builder.take(), job.output_level, outputs)?;
                 }
@@ -292,9 +312,9 @@ fn merge_into(
             if builder.is_none() {
                 let number = next_number();
                 let file = ctx.fs.create(&filename::path(&ctx.dir, &filename::table_name(number)))?;
-                builder = Some((TableBuilder::new(file, env.table_options.clone()), number));
+                *builder = Some((TableBuilder::new(file, env.table_options.clone()), number));
             }
-            if let Some((b, _)) = &mut builder {
+            if let Some((b, _)) = builder.as_mut() {
                 if job.bottommost && p.seq <= env.oldest_snapshot {
                     zeroed_key.clear();
                     append_internal_key(&mut zeroed_key, p.user_key, 0, p.kind);
@@ -307,7 +327,7 @@ fn merge_into(
         it.next();
     }
     it.status()?;
-    finish(ctx, builder, job.output_level, outputs)
+    finish(ctx, builder.take(), job.output_level, outputs)
 }
 
 /// The user-key range `[smallest, largest]` covered by `files`.

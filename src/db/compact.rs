@@ -46,9 +46,7 @@ pub(crate) fn compaction_loop(db: &Arc<DbInner>) {
                 Ok(()) => {}
                 Err(Error::Closed) => return,
                 Err(e) => {
-                    let mut st = db.state.lock();
-                    st.bg_error = Some(format!("compaction failed: {e}"));
-                    db.flushed_cv.notify_all();
+                    db.set_background_error(format!("compaction failed: {e}"));
                     return;
                 }
             }
@@ -78,19 +76,26 @@ impl DbInner {
         // If logging fails, the edit may still have reached the MANIFEST, so the outputs
         // stay; the next open removes whichever tables no edit names.
         let mut versions = self.versions.lock();
-        let version = versions.log_and_apply(edit)?;
+        let version = versions.log_and_apply(edit).inspect_err(|e| {
+            // A MANIFEST that failed to sync may have lost what it was given: no later
+            // edit, and no write whose flush would need one, can be trusted to it.
+            self.set_background_error(format!("MANIFEST write failed: {e}"));
+        })?;
         if cfg!(debug_assertions) {
             if let Err(why) = self.policy.check(&version) {
                 return Err(Error::Corruption(format!("compaction broke the tree's shape: {why}")));
             }
         }
-        {
+        let retired = {
             let mut st = self.state.lock();
             let sv = SuperVersion { mem: st.sv.mem.clone(), imms: st.sv.imms.clone(), version };
-            self.install(&mut st, sv);
+            let retired = self.install(&mut st, sv);
             self.flushed_cv.notify_all();
-        }
+            retired
+        };
         drop(versions);
+        // Unlinks the job's inputs unless a reader still holds them.
+        drop(retired);
         Counters::add(&self.stats.compaction_bytes_read, out.bytes_read);
         Counters::add(&self.stats.compaction_bytes_written, out.bytes_written);
         Counters::add(&self.stats.compactions, 1);

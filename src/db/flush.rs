@@ -37,9 +37,7 @@ pub(crate) fn background_loop(db: &Arc<DbInner>) {
             (st.frozen[0].mem.clone(), st.frozen[0].log_number, next_log)
         };
         if let Err(e) = flush_one(db, &mem, log, next_log) {
-            let mut st = db.state.lock();
-            st.bg_error = Some(format!("memtable flush failed: {e}"));
-            db.flushed_cv.notify_all();
+            db.set_background_error(format!("memtable flush failed: {e}"));
         }
     }
 }
@@ -65,17 +63,20 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, log: u64, next_log: u64) -> Resu
     // memtable itself stays readable until the install below). Best effort: a leftover
     // log below the MANIFEST's log number is removed at open.
     let _ = db.fs.remove(&super::wal_path(&db.dir, log));
-    {
+    let retired = {
         let mut st = db.state.lock();
         let done = st.frozen.remove(0);
         let imms = st.sv.imms.iter().filter(|m| !Arc::ptr_eq(m, &done.mem)).cloned().collect();
         let sv = SuperVersion { mem: st.sv.mem.clone(), imms, version };
-        db.install(&mut st, sv);
+        let retired = db.install(&mut st, sv);
         // Counted before `flush()` callers wake, so the stats they read include it.
         Counters::add(&db.stats.flushes, 1);
         db.flushed_cv.notify_all();
-    }
+        retired
+    };
     drop(versions);
+    // Frees the flushed memtable unless a reader still holds it.
+    drop(retired);
     db.wake_compaction();
     Ok(())
 }

@@ -251,11 +251,13 @@ impl Db {
     }
 
     /// Makes every write that returned before this call durable on disk.
+    ///
+    /// A failed fsync is sticky: the kernel may have dropped the dirty pages it could not
+    /// write, so a retry that "succeeds" would claim durability for lost writes. The
+    /// database refuses writes (and further syncs) from then until it is reopened, and
+    /// recovery finds what really reached the disk.
     pub fn sync(&self) -> Result<()> {
-        let inner = self.inner();
-        inner.check_open()?;
-        inner.wal.lock().sync()?;
-        Ok(())
+        self.inner().sync_wal()
     }
 
     /// The engine's counters and the shape of the tree.
@@ -344,12 +346,45 @@ impl DbInner {
     }
 
     /// Installs `sv` as the current view of memtables and tables. Called with `state`
-    /// held, so installs are ordered.
-    pub(crate) fn install(&self, st: &mut State, sv: SuperVersion) {
+    /// held, so installs are ordered. Returns the view it replaced, for the caller to
+    /// drop once it has let go of `state`: the last reference to a view may free a
+    /// memtable or unlink obsolete tables, which must block neither readers (waiting for
+    /// `current`) nor writers (waiting for `state`).
+    #[must_use = "drop the old view after releasing the state lock"]
+    pub(crate) fn install(&self, st: &mut State, sv: SuperVersion) -> Arc<SuperVersion> {
         let sv = Arc::new(sv);
         st.sv = sv.clone();
-        *self.current.write() = sv;
+        let old = std::mem::replace(&mut *self.current.write(), sv);
         self.spare_merge.clear();
+        old
+    }
+
+    /// Puts the database into the refuse-writes state until it is reopened (the first
+    /// reason wins) and wakes everyone waiting on background work.
+    pub(crate) fn set_background_error(&self, why: String) {
+        let mut st = self.state.lock();
+        st.bg_error.get_or_insert(why);
+        self.flushed_cv.notify_all();
+    }
+
+    /// The refuse-writes state as an error, if the database is in it.
+    fn background_error(&self) -> Result<()> {
+        match &self.state.lock().bg_error {
+            Some(why) => Err(Error::Background(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// `Db::sync`: fsyncs the live WAL (earlier ones were synced when retired).
+    fn sync_wal(&self) -> Result<()> {
+        self.check_open()?;
+        self.background_error()?;
+        let synced = self.wal.lock().sync();
+        if let Err(e) = synced {
+            self.set_background_error(format!("WAL sync failed: {e}"));
+            return Err(Error::Io(e));
+        }
+        Ok(())
     }
 
     pub(crate) fn get_at(&self, key: &[u8], at: ReadSeq) -> Result<Option<Bytes>> {
@@ -492,6 +527,10 @@ impl DbInner {
         if panicked {
             return Err(Error::Background("background thread panicked".into()));
         }
+        // A leader of another clone may be appending right now: taking the WAL lock waits
+        // for it, and leaders that get the lock later see `closed` and append nothing.
+        // Only then may the directory lock go, or a new `Db::open` could replay and
+        // delete a WAL that is still being written.
         // Writers flush the WAL after every group, so nothing is left in user space;
         // flushing again costs nothing and keeps that promise local.
         let flushed = self.wal.lock().flush();

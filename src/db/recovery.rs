@@ -5,9 +5,11 @@
 //! MANIFEST edit record the tables and a new, empty WAL; the old WALs are deleted after
 //! that edit is durable, so a crash during recovery just recovers again.
 //!
-//! A torn WAL tail is dropped (and counted in `Stats::wal_bytes_dropped_at_open`) unless
-//! `WalRecovery::AbsoluteConsistency` was asked for; damage before good records is
-//! `Error::Corruption`. Files the MANIFEST does not reference are left-overs of a crash
+//! What a damaged WAL yields depends on [`WalRecovery`]: by default (point in time)
+//! replay stops at the first damage and keeps the prefix before it, dropping the rest
+//! of that log and every later one (counted in `Stats::wal_bytes_dropped_at_open`);
+//! `TolerateCorruptedTail` drops only a damaged tail and reports damage followed by good
+//! records as `Error::Corruption`; `AbsoluteConsistency` reports any damage. Files the MANIFEST does not reference are left-overs of a crash
 //! and are removed.
 
 use std::collections::BTreeMap;
@@ -30,7 +32,7 @@ use crate::version::{TableContext, VersionEdit, VersionSet};
 
 pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     let fs = opts.fs.0.clone();
-    fs.create_dir_all(dir)?;
+    create_dir_durably(fs.as_ref(), dir)?;
     let lock = fs.lock(&filename::path(dir, filename::LOCK)).map_err(|e| match e.kind() {
         std::io::ErrorKind::WouldBlock => Error::Locked(dir.to_path_buf()),
         _ => Error::Io(e),
@@ -49,15 +51,24 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         .collect();
     logs.sort_unstable();
     let mode = match opts.wal_recovery {
+        WalRecovery::PointInTime => TailMode::PointInTime,
         WalRecovery::TolerateCorruptedTail => TailMode::Tolerate,
         WalRecovery::AbsoluteConsistency => TailMode::Strict,
     };
+    // Point-in-time recovery keeps a prefix of the acknowledged order: once one log
+    // stopped at damage, the records of later logs come after a gap and are dropped too.
+    let mut gap = false;
     let mut last_seq = versions.last_sequence();
     let mut mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
     let mut edit = VersionEdit::default();
     for &log in &logs {
         let name = filename::wal_name(log);
-        let mut reader = LogReader::new(fs.read_all(&wal_path(dir, log))?, name.clone(), mode);
+        let data = fs.read_all(&wal_path(dir, log))?;
+        if gap {
+            Counters::add(&stats.wal_bytes_dropped_at_open, data.len() as u64);
+            continue;
+        }
+        let mut reader = LogReader::new(data, name.clone(), mode);
         while let Some(record) = reader.next_record()? {
             let batch = WriteBatch::decode(record)
                 .ok_or_else(|| Error::corruption(&name, None, "WAL record is not a well-formed batch"))?;
@@ -75,6 +86,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
             }
         }
         Counters::add(&stats.wal_bytes_dropped_at_open, reader.dropped_bytes());
+        gap = mode == TailMode::PointInTime && reader.stopped_at_damage();
     }
     if let Some(f) = write_table(&ctx, &opts, &mem, versions.new_file_number())? {
         edit.new_files.push(f);
@@ -128,6 +140,20 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         spare_merge: Default::default(),
         opts,
     }))
+}
+
+/// Creates `dir` and any missing parents, and makes each new directory's entry durable
+/// by syncing the directory that holds it: otherwise a power loss could take the whole
+/// database directory, synced files and all, with it.
+fn create_dir_durably(fs: &dyn crate::fs::FileSystem, dir: &Path) -> Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !fs.exists(d)).collect();
+    fs.create_dir_all(dir)?;
+    for created in missing.iter().rev() {
+        if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs.sync_dir(parent)?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes files the live state does not reference: old WALs and MANIFESTs, tables no

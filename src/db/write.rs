@@ -129,25 +129,21 @@ impl DbInner {
         let first_seq = self.last_seq.load(Ordering::Relaxed) + 1;
         batch.set_seq(first_seq);
 
-        {
+        let appended = {
             let mut wal = self.wal.lock();
+            // `shutdown` sets `closed` and then waits for this lock before releasing the
+            // directory: nothing may reach the WAL after that.
+            self.check_open()?;
             let before = wal.bytes_written();
             let appended =
-                wal.add_record(batch.encoded()).and_then(
-                    |()| {
-                        if self.opts.sync_writes {
-                            wal.sync()
-                        } else {
-                            wal.flush()
-                        }
-                    },
-                );
+                wal.add_record(batch.encoded())
+                    .and_then(|()| if self.opts.sync_writes { wal.sync() } else { wal.flush() });
             Counters::add(&self.stats.wal_bytes_written, wal.bytes_written() - before);
-            if let Err(e) = appended {
-                let err = Error::Io(e);
-                self.state.lock().bg_error = Some(format!("WAL write failed: {err}"));
-                return Err(err);
-            }
+            appended
+        };
+        if let Err(e) = appended {
+            self.set_background_error(format!("WAL write failed: {e}"));
+            return Err(Error::Io(e));
         }
 
         let mut seq = first_seq;
@@ -240,7 +236,8 @@ impl DbInner {
         let frozen = Frozen { mem: st.sv.mem.clone(), log_number: old };
         st.frozen.push(frozen);
         let version = st.sv.version.clone();
-        self.install(st, SuperVersion { mem, imms, version });
+        // The old view's memtable lives on in `imms`: dropping the view frees nothing.
+        drop(self.install(st, SuperVersion { mem, imms, version }));
         self.bg_cv.notify_all();
         Ok(())
     }

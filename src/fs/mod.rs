@@ -49,9 +49,11 @@ pub trait FileLock: Send + Sync {}
 pub trait FileSystem: Send + Sync + 'static {
     /// Creates `dir` and its parents if missing.
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
-    /// Creates (or truncates) `path` for appending.
+    /// Creates `path`, which must not exist, for appending. An existing file is an
+    /// `AlreadyExists` error, never truncated: a number handed out twice must fail
+    /// loudly rather than wipe a file recovery still needs.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
-    /// Creates (or truncates) `path` for a write-ahead log: many small appends, each
+    /// Creates `path`, which must not exist, for a write-ahead log: many small appends, each
     /// followed by `flush`, which must make it survive a process crash. The file may end
     /// in zeros after a crash (preallocated space), which log readers skip. Defaults to
     /// [`FileSystem::create`].

@@ -111,12 +111,12 @@ impl FileSystem for OsFileSystem {
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
         Ok(Box::new(OsWritableFile { out: BufWriter::with_capacity(64 * 1024, file), len: 0, written_back: 0 }))
     }
 
     fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
         Ok(Box::new(super::mmap_log::MmapLogFile::new(file)))
     }
 

@@ -9,9 +9,14 @@ use super::{fragment_crc, BLOCK_SIZE, FIRST, FULL, HEADER_SIZE, LAST, MIDDLE};
 use crate::coding::read_u32;
 use crate::error::{Error, Result};
 
-/// What to do with a damaged tail.
+/// What to do with damage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TailMode {
+    /// Stop at the first damage of any kind, wherever it is, and drop the rest of the
+    /// log (counted in [`LogReader::dropped_bytes`]): the log is read as the prefix
+    /// before it. For WALs after a power loss, whose unsynced pages may reach the disk
+    /// out of order.
+    PointInTime,
     /// Drop a torn or corrupt tail silently (counted in [`LogReader::dropped_bytes`]).
     Tolerate,
     /// Drop a tail that was cut short (missing or zeroed bytes, what a crash mid-write
@@ -60,6 +65,11 @@ impl LogReader {
         self.dropped
     }
 
+    /// True once damage ended the log early (a dropped tail).
+    pub fn stopped_at_damage(&self) -> bool {
+        self.dropped > 0
+    }
+
     /// The next record, `None` at the end of the log (or of its good prefix).
     pub fn next_record(&mut self) -> Result<Option<Vec<u8>>> {
         let mut record: Option<(Vec<u8>, usize)> = None;
@@ -101,9 +111,9 @@ impl LogReader {
         let refuse = match self.mode {
             TailMode::Strict => true,
             TailMode::TornOnly => !torn,
-            TailMode::Tolerate => false,
+            TailMode::Tolerate | TailMode::PointInTime => false,
         };
-        if refuse || self.record_starts_after(damage) {
+        if refuse || self.mode != TailMode::PointInTime && self.record_starts_after(damage) {
             return Err(Error::corruption(&self.name, Some(at as u64), format!("log record damaged: {why}")));
         }
         self.dropped += (self.data.len() - at) as u64;

@@ -115,12 +115,11 @@ impl Arena {
                 return start;
             }
         }
-        let mut chunk = vec![0u64; size.div_ceil(ALIGN)].into_boxed_slice();
-        let ptr = chunk.as_mut_ptr().cast::<u8>();
-        inner.heap.push(chunk);
-        // SAFETY: a boxed slice of non-zero length has a non-null data pointer; moving
-        // the box into the vector does not move its heap allocation.
-        unsafe { NonNull::new_unchecked(ptr) }
+        inner.heap.push(vec![0u64; size.div_ceil(ALIGN)].into_boxed_slice());
+        // The pointer is taken from the box where it now lives: one taken before moving
+        // the box would be derived from a unique borrow that the move ends.
+        let last = inner.heap.len() - 1;
+        NonNull::from(&mut *inner.heap[last]).cast::<u8>()
     }
 }
 

@@ -26,6 +26,8 @@ fn write_table_with(
     compression: Compression,
 ) -> std::path::PathBuf {
     let path = dir.join("000001.sst");
+    // Tests rewrite the table with other layouts; `create` never overwrites.
+    let _ = std::fs::remove_file(&path);
     let file = OsFileSystem.create(&path).unwrap();
     let mut b = TableBuilder::new(file, TableOptions { block_size, bloom_bits_per_key: bloom, compression });
     for i in 0..n {

@@ -323,6 +323,9 @@ impl FileSystem for FaultyFs {
         if !s.dirs.contains(&dir_of(path)) {
             return Err(io::Error::new(io::ErrorKind::NotFound, "no such directory"));
         }
+        if s.entries.contains_key(path) {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "file exists"));
+        }
         let node: NodeRef = Arc::default();
         s.entries.insert(path.to_path_buf(), node.clone());
         Ok(Box::new(FaultyWritable { fs: self.clone(), node }))

@@ -62,7 +62,17 @@ impl VersionSet {
             ..VersionEdit::default()
         };
         let current = Arc::new(Version::new(num_levels).apply(&edit, &ctx));
-        let next_file_number = Arc::new(AtomicU64::new(recovered.next_file_number));
+        // Numbers handed out after the MANIFEST's last edit (a WAL started at a memtable
+        // switch, a table whose edit was lost) are in use too: every number found in the
+        // directory is marked used before a new one is handed out (LevelDB's
+        // `MarkFileNumberUsed`), so no new file can take the name of one recovery needs.
+        let mut next = recovered.next_file_number;
+        for name in ctx.fs.list(&ctx.dir)? {
+            if let Some((FileKind::Wal | FileKind::Table | FileKind::Manifest, n)) = filename::parse(&name) {
+                next = next.max(n.saturating_add(1));
+            }
+        }
+        let next_file_number = Arc::new(AtomicU64::new(next));
         let manifest_number = next_file_number.fetch_add(1, Ordering::SeqCst);
         edit.next_file_number = Some(next_file_number.load(Ordering::SeqCst));
 
@@ -87,6 +97,12 @@ impl VersionSet {
 
     fn set_current(ctx: &TableContext, manifest_name: &str) -> Result<()> {
         let tmp = filename::path(&ctx.dir, "CURRENT.tmp");
+        // Left by a crash between its create and its rename; files are never created
+        // over an existing one.
+        match ctx.fs.remove(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
         let mut f = ctx.fs.create(&tmp)?;
         f.append(format!("{manifest_name}\n").as_bytes())?;
         f.sync()?;
