@@ -90,6 +90,23 @@ fn large_values_round_trip() {
     assert_eq!(db.get("empty").unwrap().as_deref(), Some(&b""[..]));
 }
 
+/// A value bigger than the largest block a reader decompresses (256 MiB) is stored
+/// uncompressed, so it reads back after a flush and survives a compaction.
+#[test]
+fn a_value_over_the_compressed_block_limit_reads_back_after_flush_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge: Vec<u8> = (0..260u32 << 20).map(|i| (i % 7) as u8).collect();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    db.put("a", "small").unwrap();
+    db.put("huge", &huge).unwrap();
+    db.flush().unwrap();
+    assert!(db.get("huge").unwrap().as_deref() == Some(&huge[..]), "after flush");
+    db.put("b", "small").unwrap();
+    db.compact().unwrap();
+    assert!(db.get("huge").unwrap().as_deref() == Some(&huge[..]), "after compaction");
+    db.put("c", "writes still work").unwrap();
+}
+
 #[test]
 fn second_open_is_locked_until_close() {
     let dir = tempfile::tempdir().unwrap();

@@ -25,8 +25,9 @@ pub const NO_COMPRESSION: u8 = 0;
 pub const LZ4_COMPRESSION: u8 = 1;
 
 /// Largest block a reader agrees to decompress (a corrupt length must not make it
-/// allocate gigabytes).
-const MAX_UNCOMPRESSED: usize = 256 << 20;
+/// allocate gigabytes). The writer stores bigger blocks (one huge value) uncompressed,
+/// so that everything it writes reads back.
+pub const MAX_UNCOMPRESSED: usize = 256 << 20;
 
 /// How data blocks are compressed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,7 +57,7 @@ impl Compressor {
     /// Compresses `raw` into `out` (cleared first) and returns the compression byte to
     /// record; `NO_COMPRESSION` (and `out` unused) when compressing did not pay.
     pub fn compress(&mut self, raw: &[u8], out: &mut Vec<u8>) -> u8 {
-        let Some(lz4) = self.lz4.as_mut() else {
+        let Some(lz4) = self.lz4.as_mut().filter(|_| raw.len() <= MAX_UNCOMPRESSED) else {
             return NO_COMPRESSION;
         };
         out.clear();
@@ -149,6 +150,17 @@ mod tests {
         assert_eq!(lz4.compress(&raw, &mut out), NO_COMPRESSION);
         assert_eq!(Compressor::new(Compression::None).compress(&text(4096), &mut out), NO_COMPRESSION);
         assert_eq!(lz4.compress(&[], &mut out), NO_COMPRESSION);
+    }
+
+    #[test]
+    fn the_writer_compresses_only_what_the_reader_accepts() {
+        let mut lz4 = Compressor::new(Compression::Lz4);
+        let mut out = Vec::new();
+        let at_limit = vec![0u8; MAX_UNCOMPRESSED];
+        assert_eq!(lz4.compress(&at_limit, &mut out), LZ4_COMPRESSION);
+        assert_eq!(decompress(LZ4_COMPRESSION, &out).unwrap().len(), MAX_UNCOMPRESSED);
+        let over = vec![0u8; MAX_UNCOMPRESSED + 1];
+        assert_eq!(lz4.compress(&over, &mut out), NO_COMPRESSION);
     }
 
     #[test]
