@@ -84,17 +84,100 @@ fn run_op(db: &Db, op: &DbOp) -> strata::Result<()> {
     }
 }
 
-/// One (seed, crash point) trial; returns whether power was lost mid-workload.
-fn trial(seed: u64) -> bool {
+/// How one database is configured; reopens may change it, as operators do.
+#[derive(Clone, Copy, Debug)]
+struct Setup {
+    sync: bool,
+    tiered: bool,
+    max_immutable: usize,
+    memtable: usize,
+    compress: bool,
+}
+
+impl Setup {
+    fn random(rng: &mut Rng, sync: bool) -> Setup {
+        Setup {
+            sync,
+            tiered: rng.below(2) == 0,
+            max_immutable: 1 + rng.below(3) as usize,
+            memtable: [2048, 4096, 16384][rng.below(3) as usize],
+            compress: rng.below(2) == 0,
+        }
+    }
+
+    fn options(&self, fs: &Arc<FaultyFs>) -> strata::Options {
+        let codec = if self.compress { strata::Compression::Lz4 } else { strata::Compression::None };
+        common::faulty_options(fs, self.sync, self.tiered)
+            .memtable_size(self.memtable)
+            .max_immutable_memtables(self.max_immutable)
+            .compression(codec)
+    }
+}
+
+/// How the disk comes back after the power loss.
+#[derive(Clone, Copy, Debug)]
+enum Restart {
+    /// Every unsynced byte lost.
+    Clean,
+    /// Half of each file's unsynced bytes written, in order.
+    Torn,
+    /// Each unsynced page written, lost or garbled on its own (out-of-order write-back).
+    Scrambled(u64),
+}
+
+fn restart(fs: &FaultyFs, how: Restart) {
+    match how {
+        Restart::Clean => fs.restart(),
+        Restart::Torn => fs.restart_with(|unsynced| unsynced / 2),
+        Restart::Scrambled(seed) => fs.restart_scrambled(seed),
+    }
+}
+
+fn random_restart(rng: &mut Rng) -> Restart {
+    match rng.below(3) {
+        0 => Restart::Clean,
+        1 => Restart::Torn,
+        _ => Restart::Scrambled(rng.next_u64()),
+    }
+}
+
+/// What one trial exercised.
+#[derive(Default, Debug)]
+struct Tally {
+    trials: u64,
+    crashed_mid_workload: u64,
+    scrambled: u64,
+    crashed_in_recovery: u64,
+    options_changed: u64,
+    concurrent_maintenance: u64,
+}
+
+/// One (seed, crash point) trial.
+fn trial(seed: u64, tally: &mut Tally) {
     let mut rng = Rng(seed | 1);
-    let (sync, tiered) = (rng.below(2) == 0, rng.below(2) == 0);
+    let sync = rng.below(2) == 0;
+    let setup = Setup::random(&mut rng, sync);
     let fs = Arc::new(FaultyFs::new());
     let dir = Path::new("/db");
-    let db = Db::open(dir, common::faulty_options(&fs, sync, tiered)).unwrap();
+    let db = Db::open(dir, setup.options(&fs)).unwrap();
     // Acknowledged states: states[i] is the model after i acknowledged operations.
     let mut states = vec![Model::new()];
     let mut durable_from = 0; // index of the oldest state recovery may return
     let mut in_flight: Option<Model> = None;
+    // Another thread flushing and compacting while the workload runs (its calls change
+    // no data, so the model is the workload's alone).
+    let maintenance = (rng.below(4) == 0).then(|| {
+        tally.concurrent_maintenance += 1;
+        let db = db.clone();
+        std::thread::spawn(move || {
+            for i in 0..200u32 {
+                let done = if i % 3 == 0 { db.compact() } else { db.flush() };
+                if done.is_err() {
+                    return;
+                }
+            }
+        })
+    });
     fs.crash_after(1 + rng.below(400));
     for _ in 0..80 {
         let op = random_op(&mut rng);
@@ -113,14 +196,36 @@ fn trial(seed: u64) -> bool {
             }
         }
     }
-    let crashed_mid_workload = fs.is_crashed();
+    tally.trials += 1;
+    tally.crashed_mid_workload += u64::from(fs.is_crashed());
     fs.crash();
+    if let Some(m) = maintenance {
+        m.join().unwrap();
+    }
     drop(db);
-    let tear = rng.below(2) == 0;
-    fs.restart_with(|unsynced| if tear { unsynced / 2 } else { 0 });
+    let how = random_restart(&mut rng);
+    tally.scrambled += u64::from(matches!(how, Restart::Scrambled(_)));
+    restart(&fs, how);
 
-    let db = Db::open(dir, common::faulty_options(&fs, sync, tiered))
-        .unwrap_or_else(|e| panic!("seed {seed}: reopen failed: {e}"));
+    // Reopen, perhaps with other options, and perhaps losing power again during
+    // recovery itself.
+    let setup = if rng.below(3) == 0 {
+        tally.options_changed += 1;
+        Setup::random(&mut rng, sync)
+    } else {
+        setup
+    };
+    if rng.below(3) == 0 {
+        fs.crash_after(1 + rng.below(30));
+        if let Ok(db) = Db::open(dir, setup.options(&fs)) {
+            fs.crash();
+            drop(db);
+        }
+        tally.crashed_in_recovery += 1;
+        restart(&fs, random_restart(&mut rng));
+    }
+    let db = Db::open(dir, setup.options(&fs))
+        .unwrap_or_else(|e| panic!("seed {seed} ({setup:?}, {how:?}): reopen failed: {e}"));
     let got: Model = db.range::<&[u8], _>(..).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
     for (k, v) in &got {
         assert_eq!(db.get(k).unwrap().as_deref(), Some(&v[..]), "seed {seed}: get and scan disagree");
@@ -128,25 +233,23 @@ fn trial(seed: u64) -> bool {
     let candidates: Vec<&Model> = states[durable_from..].iter().chain(in_flight.as_ref()).collect();
     assert!(
         candidates.iter().any(|m| **m == got),
-        "seed {seed} (sync {sync}, tiered {tiered}): recovered state matches no acknowledged prefix from op {durable_from} of {}; got {} keys",
+        "seed {seed} ({setup:?}, {how:?}): recovered state matches no acknowledged prefix from op {durable_from} of {}; got {} keys",
         states.len() - 1,
         got.len()
     );
     // The recovered database works.
     db.put("after", "crash").unwrap();
     db.flush().unwrap();
-    crashed_mid_workload
 }
 
 #[test]
 fn power_loss_at_random_points_recovers_an_acknowledged_prefix() {
-    let trials: u64 = std::env::var("STRATA_CRASH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(3000);
-    let mut crashed = 0;
+    let trials: u64 = std::env::var("STRATA_CRASH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(8000);
+    let mut tally = Tally::default();
     for t in 0..trials {
-        if trial(t.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555) {
-            crashed += 1;
-        }
+        trial(t.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555, &mut tally);
     }
-    println!("{trials} trials, {crashed} lost power mid-workload");
-    assert!(crashed > trials / 2, "too few trials crashed mid-workload: {crashed}");
+    println!("power loss: {tally:?}");
+    assert!(tally.crashed_mid_workload > trials / 2, "too few trials crashed mid-workload: {tally:?}");
+    assert!(tally.scrambled > trials / 4 && tally.crashed_in_recovery > trials / 5, "{tally:?}");
 }

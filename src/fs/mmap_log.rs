@@ -1,5 +1,6 @@
-//! [`MmapLogFile`]: the operating system's file for write-ahead logs, appended through a
-//! shared memory map instead of one `write(2)` per record.
+//! [`MmapStorage`]: the operating system's storage under a write-ahead log
+//! ([`super::prealloc_log::PreallocatedLog`]), written through a shared memory map
+//! instead of one `write(2)` per record.
 //!
 //! A write is acknowledged once it survives a process crash, which for a `write(2)`-based
 //! log costs a system call per write group (a quarter of a single-threaded put, measured).
@@ -7,128 +8,159 @@
 //! ends, exactly where `write(2)` would have put them, so they survive `kill -9` just
 //! the same; `sync` (msync, then fdatasync) makes them survive a power loss.
 //!
-//! The file grows in [`CHUNK`]-sized steps: it is extended with `set_len` (sparse, so
-//! no disk is used until written) and the new chunk mapped. Hence a log left by a crash
-//! ends in zeros up to a chunk boundary. LevelDB's mmap-era logs did the same, and the
-//! log reader treats a zero-filled tail as unused space, not damage. Dropping the file
-//! (a clean close or a memtable switch) truncates it to the bytes appended.
+//! A mapped write must never fault: a page fault the kernel cannot satisfy is SIGBUS,
+//! which kills the process. So each chunk's space is allocated with `fallocate` before
+//! it is mapped (a full disk is then `ENOSPC` from `reserve`, an `Err`, instead of
+//! SIGBUS on a later write into a sparse hole), and the mapped chunk is locked in memory
+//! where `RLIMIT_MEMLOCK` allows, so that no written-back page of it is evicted and read
+//! back (a read that an I/O error could fail) when the next record lands in it. Where
+//! the lock is refused the residual risk is that eviction, under memory pressure, of the
+//! one page being filled followed by a failed re-read; `docs/architecture.md` weighs it.
 
 use std::fs::File;
 use std::io;
 
 use memmap2::{MmapMut, MmapOptions};
 
-use super::WritableFile;
+use super::prealloc_log::LogStorage;
 
-/// Bytes mapped (and preallocated) at a time: one `mmap` per ~8,000 small writes, and
-/// at most this much zero tail in a crashed log. Each full chunk is handed to early
-/// write-back ([`super::writeback`]).
-pub const CHUNK: u64 = 1 << 20;
-
-/// A log file appended through a memory map; see the module comment.
-pub struct MmapLogFile {
+/// A log file's bytes in the operating system, reached through a map of the reserved
+/// chunk; see the module comment.
+pub struct MmapStorage {
     file: File,
     map: Option<MmapMut>,
     /// File offset of the start of `map`.
     map_start: u64,
-    /// Bytes appended to the file (its logical length).
-    len: u64,
-    /// Bytes of `map` written since the last `sync`, from this offset in the map.
-    unsynced_from: usize,
+    /// Bytes of `map` written so far.
+    written: usize,
+    /// Bytes of `map` written before the last `sync`.
+    synced: usize,
 }
 
-impl MmapLogFile {
-    /// Appends to `file`, which must be empty.
+impl MmapStorage {
+    /// Storage in `file`, which must be empty.
     pub fn new(file: File) -> Self {
-        MmapLogFile { file, map: None, map_start: 0, len: 0, unsynced_from: 0 }
+        MmapStorage { file, map: None, map_start: 0, written: 0, synced: 0 }
     }
 
-    /// Writes back the bytes of the current map appended since the last call.
-    fn msync(&mut self) -> io::Result<()> {
-        if let Some(map) = &self.map {
-            let written = (self.len - self.map_start) as usize;
-            if written > self.unsynced_from {
-                map.flush_range(self.unsynced_from, written - self.unsynced_from)?;
-            }
-            self.unsynced_from = written;
+    /// Unmaps the current chunk. Its unsynced bytes are only scheduled for write-back,
+    /// not waited for: an `MS_SYNC` msync here made the writer wait for the disk every
+    /// chunk, on a log that was not asked to be durable. On Linux, unmapping a shared
+    /// mapping leaves its dirty pages in the page cache (`MS_ASYNC` is a no-op there),
+    /// and early write-back starts writing them; the next `sync`'s fdatasync waits for
+    /// whatever is left, with the rest of the file. Systems that only promise durability
+    /// for mapped writes through a flush of the view (Windows' `FlushViewOfFile`, which
+    /// is what `MS_ASYNC` maps to there) get that flush.
+    fn retire_map(&mut self) -> io::Result<()> {
+        let Some(map) = &self.map else { return Ok(()) };
+        let unsynced = self.written - self.synced;
+        if unsynced > 0 {
+            // On error the map stays, and the next reservation retries.
+            map.flush_async_range(self.synced, unsynced)?;
         }
-        Ok(())
-    }
-
-    /// Maps the next chunk. The old map is only scheduled for write-back, not waited
-    /// for: an `MS_SYNC` msync here made the writer wait for the disk every chunk, on a
-    /// log that was not asked to be durable. On Linux, unmapping a shared mapping leaves
-    /// its dirty pages in the page cache (`MS_ASYNC` is a no-op there), and early
-    /// write-back starts writing them; the next `sync`'s fdatasync waits for whatever is
-    /// left, with the rest of the file. Systems that only
-    /// promise durability for mapped writes through a flush of the view (Windows'
-    /// `FlushViewOfFile`, which is what `MS_ASYNC` maps to there) get that flush.
-    fn next_chunk(&mut self) -> io::Result<()> {
-        let from = self.map_start + self.unsynced_from as u64;
-        if let Some(map) = self.map.as_ref().filter(|_| self.len > from) {
-            // On error the map stays, and the next append retries.
-            map.flush_async_range(self.unsynced_from, (self.len - from) as usize)?;
-        }
-        if self.map.take().is_some() && self.len > from {
+        self.map = None;
+        if unsynced > 0 {
             // Have Linux start writing the full chunk now, so that the `sync` at a
             // memtable switch does not wait for every chunk of the log. After the unmap:
             // pages no longer mapped need no write-protecting first.
-            super::writeback::start(&self.file, from, self.len - from);
+            super::writeback::start(&self.file, self.map_start + self.synced as u64, unsynced as u64);
         }
-        let start = self.len;
-        self.file.set_len(start + CHUNK)?;
-        // SAFETY: the map covers [start, start + CHUNK), which `set_len` just made part of
-        // the file. The file is ours alone: the database directory is locked against other
-        // processes, and no other handle in this process writes or truncates a live log,
-        // so the mapped pages cannot change or vanish under us (no SIGBUS). `start` is a
-        // multiple of CHUNK, hence page-aligned as mmap requires.
-        let map = unsafe { MmapOptions::new().offset(start).len(CHUNK as usize).map_mut(&self.file)? };
-        self.map = Some(map);
-        self.map_start = start;
-        self.unsynced_from = 0;
         Ok(())
     }
 }
 
-impl WritableFile for MmapLogFile {
-    fn append(&mut self, mut data: &[u8]) -> io::Result<()> {
-        while !data.is_empty() {
-            let at = (self.len - self.map_start) as usize;
-            let room = match &self.map {
-                Some(map) => map.len() - at,
-                None => 0,
-            };
-            if room == 0 {
-                self.next_chunk()?;
-                continue;
-            }
-            let n = room.min(data.len());
-            if let Some(map) = &mut self.map {
-                map[at..at + n].copy_from_slice(&data[..n]);
-            }
-            self.len += n as u64;
-            data = &data[n..];
+/// Allocates `[start, start + len)` of `file`, extending it: afterwards writes there
+/// need no new space.
+#[cfg(target_os = "linux")]
+fn allocate(file: &File, start: u64, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(start), libc::off_t::try_from(len)) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "log offset out of range"));
+    };
+    loop {
+        // SAFETY: fallocate reads and writes none of our memory; `file` keeps the
+        // descriptor open for the call, and the kernel checks the range.
+        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, offset, len) };
+        if rc == 0 {
+            return Ok(());
         }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // A file system without fallocate: allocate by writing zeros.
+            Some(libc::EOPNOTSUPP) => return write_zeros(file, start, len as u64),
+            _ => return Err(err),
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn allocate(file: &File, start: u64, len: u64) -> io::Result<()> {
+    write_zeros(file, start, len)
+}
+
+/// Allocates by writing zeros (where `fallocate` is missing): slower, equally safe.
+fn write_zeros(file: &File, start: u64, len: u64) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    let zeros = [0u8; 64 * 1024];
+    let mut f = file;
+    f.seek(SeekFrom::Start(start))?;
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        f.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+impl LogStorage for MmapStorage {
+    fn reserve(&mut self, start: u64, len: u64) -> io::Result<()> {
+        self.retire_map()?;
+        allocate(&self.file, start, len)?;
+        let len = usize::try_from(len).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "chunk too big"))?;
+        // SAFETY: the map covers [start, start + len), which `allocate` just made part of
+        // the file with its blocks allocated, so writing it needs no new space. The file
+        // is ours alone: the database directory is locked against other processes, and
+        // no other handle in this process writes or truncates a live log, so the mapped
+        // pages cannot vanish under us. `start` is a multiple of the chunk size, hence
+        // page-aligned as mmap requires.
+        let map = unsafe { MmapOptions::new().offset(start).len(len).map_mut(&self.file)? };
+        // Best effort (RLIMIT_MEMLOCK may refuse): keeps the chunk's pages resident, so
+        // a write into a page already written back never has to read it from disk.
+        let _ = map.lock();
+        self.map = Some(map);
+        self.map_start = start;
+        self.written = 0;
+        self.synced = 0;
         Ok(())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        // The bytes are already in the page cache.
+    fn write(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let at = offset.checked_sub(self.map_start).and_then(|a| usize::try_from(a).ok());
+        let dst = self.map.as_mut().zip(at).and_then(|(map, at)| map.get_mut(at..at + data.len()));
+        let Some(dst) = dst else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "log write outside the reserved space"));
+        };
+        dst.copy_from_slice(data);
+        self.written = self.written.max(offset as usize - self.map_start as usize + data.len());
         Ok(())
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.msync()?;
-        // Also makes the file's size (set_len) durable.
+        if let Some(map) = &self.map {
+            if self.written > self.synced {
+                map.flush_range(self.synced, self.written - self.synced)?;
+            }
+            self.synced = self.written;
+        }
+        // Also makes the file's size (the reservation) durable.
         self.file.sync_data()
     }
-}
 
-impl Drop for MmapLogFile {
-    fn drop(&mut self) {
+    fn truncate(&mut self, len: u64) {
         self.map = None;
-        // Best effort: a log left with its zero tail still reads correctly.
-        let _ = self.file.set_len(self.len);
+        let _ = self.file.set_len(len);
     }
 }
 
@@ -136,10 +168,13 @@ impl Drop for MmapLogFile {
 mod tests {
     use super::*;
 
-    fn open(path: &std::path::Path) -> MmapLogFile {
-        MmapLogFile::new(
-            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).unwrap(),
-        )
+    use crate::fs::prealloc_log::{PreallocatedLog, CHUNK};
+    use crate::fs::WritableFile;
+
+    fn open(path: &std::path::Path) -> PreallocatedLog<MmapStorage> {
+        PreallocatedLog::new(MmapStorage::new(
+            std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(path).unwrap(),
+        ))
     }
 
     #[test]
@@ -166,5 +201,20 @@ mod tests {
         // Dropping trims the preallocated zeros.
         expected.extend_from_slice(b"tail");
         assert_eq!(std::fs::read(&path).unwrap(), expected);
+    }
+
+    /// The chunk's blocks are allocated before it is mapped (not a sparse hole a
+    /// mapped write would have to fill, faulting with SIGBUS on a full disk).
+    #[cfg(unix)]
+    #[test]
+    fn reserved_space_is_allocated_not_sparse() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("000001.log");
+        let mut f = open(&path);
+        f.append(b"x").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.len(), CHUNK);
+        assert!(meta.blocks() * 512 >= CHUNK, "only {} bytes allocated", meta.blocks() * 512);
     }
 }

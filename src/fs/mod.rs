@@ -13,6 +13,7 @@
 
 mod mmap_log;
 mod os;
+pub(crate) mod prealloc_log;
 mod writeback;
 
 use std::io;

@@ -117,7 +117,7 @@ impl FileSystem for OsFileSystem {
 
     fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
-        Ok(Box::new(super::mmap_log::MmapLogFile::new(file)))
+        Ok(Box::new(super::prealloc_log::PreallocatedLog::new(super::mmap_log::MmapStorage::new(file))))
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {

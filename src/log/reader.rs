@@ -17,12 +17,9 @@ pub enum TailMode {
     /// before it. For WALs after a power loss, whose unsynced pages may reach the disk
     /// out of order.
     PointInTime,
-    /// Drop a torn or corrupt tail silently (counted in [`LogReader::dropped_bytes`]).
+    /// Drop a torn or corrupt tail silently (counted in [`LogReader::dropped_bytes`]);
+    /// damage followed by an intact record is corruption.
     Tolerate,
-    /// Drop a tail that was cut short (missing or zeroed bytes, what a crash mid-write
-    /// leaves), but report changed bytes (a checksum mismatch) as corruption even at the
-    /// tail. For the MANIFEST, where silently losing the last edit would lose data.
-    TornOnly,
     /// Report any damage, even at the tail, as corruption.
     Strict,
 }
@@ -44,12 +41,10 @@ enum Fragment<'a> {
         data: &'a [u8],
         start: usize,
     },
-    /// Damage at `at`; `why` says what check failed; `torn` if it looks like a write cut
-    /// short (missing or zeroed bytes) rather than changed bytes.
+    /// Damage at `at`; `why` says what check failed.
     Bad {
         at: usize,
         why: &'static str,
-        torn: bool,
     },
     Eof,
 }
@@ -78,13 +73,13 @@ impl LogReader {
                 Fragment::Eof => {
                     if let Some((_, start)) = record {
                         // A record whose last fragment never made it: a torn tail.
-                        return self.tail(start, self.data.len(), "record missing its last fragment", true);
+                        return self.tail(start, self.data.len(), "record missing its last fragment");
                     }
                     return Ok(None);
                 }
-                Fragment::Bad { at, why, torn } => {
+                Fragment::Bad { at, why } => {
                     let start = record.as_ref().map_or(at, |r| r.1);
-                    return self.tail(start, at, why, torn);
+                    return self.tail(start, at, why);
                 }
                 Fragment::Ok { kind, data, start } => match (kind, &mut record) {
                     (FULL, None) => return Ok(Some(data.to_vec())),
@@ -97,7 +92,7 @@ impl LogReader {
                     }
                     _ => {
                         let at = record.as_ref().map_or(start, |r| r.1);
-                        return self.tail(at, start, "fragment out of order", false);
+                        return self.tail(at, start, "fragment out of order");
                     }
                 },
             }
@@ -107,10 +102,9 @@ impl LogReader {
     /// Handles damage found at `damage` inside the record that starts at `at`:
     /// corruption if a later record starts after it (or in strict mode), otherwise the
     /// end of the log.
-    fn tail(&mut self, at: usize, damage: usize, why: &str, torn: bool) -> Result<Option<Vec<u8>>> {
+    fn tail(&mut self, at: usize, damage: usize, why: &str) -> Result<Option<Vec<u8>>> {
         let refuse = match self.mode {
             TailMode::Strict => true,
-            TailMode::TornOnly => !torn,
             TailMode::Tolerate | TailMode::PointInTime => false,
         };
         if refuse || self.mode != TailMode::PointInTime && self.record_starts_after(damage) {
@@ -187,7 +181,7 @@ impl LogReader {
                 return Fragment::Eof;
             }
             if start + HEADER_SIZE > self.data.len() {
-                return Fragment::Bad { at: start, why: "truncated fragment header", torn: true };
+                return Fragment::Bad { at: start, why: "truncated fragment header" };
             }
             let header = &self.data[start..start + HEADER_SIZE];
             if self.data[start..].iter().all(|&b| b == 0) {
@@ -197,25 +191,26 @@ impl LogReader {
             }
             if header.iter().all(|&b| b == 0) {
                 // Zeros where a header should be: preallocated or zero-filled space.
-                return Fragment::Bad { at: start, why: "zeroed fragment header", torn: true };
+                return Fragment::Bad { at: start, why: "zeroed fragment header" };
             }
             let Some((kind, data)) = self.parse_header(start) else {
                 let len = u16::from_le_bytes([header[4], header[5]]) as usize;
                 let past_block = start + HEADER_SIZE + len > (start / BLOCK_SIZE + 1) * BLOCK_SIZE;
-                return match past_block {
-                    true => Fragment::Bad { at: start, why: "fragment length runs past its block", torn: false },
-                    false => Fragment::Bad { at: start, why: "fragment cut short by the end of the file", torn: true },
+                let why = match past_block {
+                    true => "fragment length runs past its block",
+                    false => "fragment cut short by the end of the file",
                 };
+                return Fragment::Bad { at: start, why };
             };
             let stored = read_u32(header, 0).unwrap_or(0);
             if stored != fragment_crc(kind, data) {
                 // The length looked sane, so the next fragment probably starts right after
                 // this one: remember it so a good record there is recognised.
                 self.resume_hint = Some(start + HEADER_SIZE + data.len());
-                return Fragment::Bad { at: start, why: "fragment checksum mismatch", torn: false };
+                return Fragment::Bad { at: start, why: "fragment checksum mismatch" };
             }
             if !matches!(kind, FULL | FIRST | MIDDLE | LAST) {
-                return Fragment::Bad { at: start, why: "unknown fragment type", torn: false };
+                return Fragment::Bad { at: start, why: "unknown fragment type" };
             }
             self.pos = start + HEADER_SIZE + data.len();
             let data = &self.data[start + HEADER_SIZE..self.pos];

@@ -85,7 +85,7 @@ fn zero_filled_tail_is_unused_space_in_every_mode() {
     let recs = vec![b"one".to_vec(), b"two".to_vec()];
     let mut data = write_log(&recs);
     data.extend_from_slice(&[0u8; 3 * BLOCK_SIZE + 17]);
-    for mode in [TailMode::Tolerate, TailMode::TornOnly, TailMode::Strict] {
+    for mode in [TailMode::PointInTime, TailMode::Tolerate, TailMode::Strict] {
         let (back, dropped) = read_all(data.clone(), mode).unwrap();
         assert_eq!(back, recs);
         assert_eq!(dropped, 0);
@@ -143,20 +143,19 @@ fn garbage_never_panics() {
 }
 
 #[test]
-fn torn_only_mode_drops_cut_tails_but_reports_changed_bytes() {
-    let recs = vec![b"first".to_vec(), b"second record".to_vec()];
+fn point_in_time_mode_stops_at_the_first_damage_even_with_good_records_after_it() {
+    let recs: Vec<Vec<u8>> = (0..50u32).map(|i| vec![i as u8; 3000]).collect();
     let full = write_log(&recs);
-    // Cut short: dropped.
-    let (back, _) = read_all(full[..full.len() - 3].to_vec(), TailMode::TornOnly).unwrap();
-    assert_eq!(back, recs[..1].to_vec());
-    // Zeroed tail: dropped.
-    let mut zeroed = full.clone();
-    zeroed.extend_from_slice(&[0; 100]);
-    assert_eq!(read_all(zeroed, TailMode::TornOnly).unwrap().0, recs);
-    // A flipped byte in the last record: corruption.
-    let mut flipped = full.clone();
+    let mut holed = full.clone();
+    holed[BLOCK_SIZE + 10..BLOCK_SIZE + 4000].fill(0);
+    assert!(matches!(read_all(holed.clone(), TailMode::Tolerate), Err(Error::Corruption(_))));
+    let (back, dropped) = read_all(holed, TailMode::PointInTime).unwrap();
+    assert!(!back.is_empty() && back.len() < recs.len());
+    assert_eq!(back, recs[..back.len()].to_vec(), "a prefix");
+    assert!(dropped > 0);
+    let mut flipped = full;
     let n = flipped.len();
     flipped[n - 2] ^= 1;
-    assert!(matches!(read_all(flipped.clone(), TailMode::TornOnly), Err(Error::Corruption(_))));
-    assert_eq!(read_all(flipped, TailMode::Tolerate).unwrap().0, recs[..1].to_vec());
+    assert_eq!(read_all(flipped.clone(), TailMode::PointInTime).unwrap().0, recs[..49].to_vec());
+    assert_eq!(read_all(flipped, TailMode::Tolerate).unwrap().0, recs[..49].to_vec());
 }

@@ -3,15 +3,26 @@
 //! command-line tool's workloads share.
 //!
 //! It models what a real disk promises and nothing more:
-//! - bytes appended to a file are durable only once the file is synced;
+//! - bytes written to a file are durable only once the file is synced;
 //! - a create, rename or remove is durable only once its directory is synced;
-//! - after [`FaultyFs::crash`] the "machine" is off: every operation fails until
-//!   [`FaultyFs::restart`], which rolls every file back to its synced bytes (optionally
-//!   keeping a torn prefix of the unsynced tail) and every directory back to its synced
-//!   entries.
+//! - after [`FaultyFs::crash`] the "machine" is off: every operation fails until a
+//!   restart, which rolls every file back to its durable bytes and every directory back
+//!   to its synced entries. What becomes of the unsynced bytes is the restart's choice:
+//!   none survive ([`FaultyFs::restart`]), a torn prefix does
+//!   ([`FaultyFs::restart_with`]), or each unsynced 4 KiB page independently reaches the
+//!   disk, is lost (a hole) or comes back as garbage ([`FaultyFs::restart_scrambled`]),
+//!   as out-of-order write-back leaves them;
+//! - a failed fsync drops the dirty pages it could not write, as Linux does: they are
+//!   marked clean, so a later fsync "succeeds" without them and a power loss leaves a
+//!   hole where they were.
+//!
+//! Write-ahead logs ([`FileSystem::create_log`]) run the engine's production log file,
+//! [`crate::fs::prealloc_log::PreallocatedLog`], over in-memory storage: space reserved
+//! a chunk at a time (where a full disk fails), records written in place.
 //!
 //! Faults: fail the Nth mutating operation (or, with [`FaultyFs::crash_after`], lose
-//! power there), fail every operation of one kind, or report the disk full.
+//! power there), fail every operation of one kind, or report the disk full (appends,
+//! creates, reservations and syncs fail with `StorageFull`).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -36,6 +47,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::fs::prealloc_log::{LogStorage, PreallocatedLog};
 use crate::fs::{FileLock, FileSystem, RandomAccessFile, WritableFile};
 
 mod rng;
@@ -46,8 +58,10 @@ pub use rng::Rng;
 pub enum Op {
     /// Creating a file.
     Create,
-    /// Appending to a file.
+    /// Appending to a file (or writing a log record in place).
     Append,
+    /// Reserving space for a log file.
+    Allocate,
     /// Syncing a file.
     Sync,
     /// Renaming.
@@ -60,10 +74,98 @@ pub enum Op {
     Read,
 }
 
+/// The page size of the modelled disk: write-back reaches it a page at a time.
+const PAGE: usize = 4096;
+
+/// One file: what reads see (the page cache) and what a power loss would leave.
 #[derive(Default)]
 struct Node {
     data: Vec<u8>,
-    synced: usize,
+    durable: Vec<u8>,
+    /// The byte range written since the last sync: the pages the kernel holds dirty.
+    dirty: Option<(usize, usize)>,
+}
+
+/// What becomes of one unsynced page at a power loss.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PageFate {
+    Written,
+    Lost,
+    Garbage,
+}
+
+impl Node {
+    fn write_at(&mut self, at: usize, bytes: &[u8]) {
+        let end = at + bytes.len();
+        if self.data.len() < end {
+            self.data.resize(end, 0);
+        }
+        self.data[at..end].copy_from_slice(bytes);
+        self.dirty = Some(self.dirty.map_or((at, end), |(a, b)| (a.min(at), b.max(end))));
+    }
+
+    /// The dirty range, clipped to the file's current length.
+    fn dirty_range(&self) -> Option<(usize, usize)> {
+        self.dirty.map(|(a, b)| (a, b.min(self.data.len()))).filter(|(a, b)| a < b)
+    }
+
+    /// fsync: the dirty bytes and the file's size become durable.
+    fn sync(&mut self) {
+        self.durable.resize(self.data.len(), 0);
+        if let Some((a, b)) = self.dirty_range() {
+            self.durable[a..b].copy_from_slice(&self.data[a..b]);
+        }
+        self.dirty = None;
+    }
+
+    /// What the disk holds after a power loss: the durable bytes, with the first
+    /// `torn(n)` of the `n` dirty bytes written over them.
+    fn torn(&self, torn: &mut dyn FnMut(usize) -> usize) -> Vec<u8> {
+        let mut out = self.durable.clone();
+        if let Some((a, b)) = self.dirty_range() {
+            let keep = torn(b - a).min(b - a);
+            if keep > 0 {
+                if out.len() < a + keep {
+                    out.resize(a + keep, 0);
+                }
+                out[a..a + keep].copy_from_slice(&self.data[a..a + keep]);
+            }
+        }
+        out
+    }
+
+    /// What the disk holds after a power loss when each dirty page met its own fate.
+    fn scrambled(&self, rng: &mut Rng) -> Vec<u8> {
+        let mut out = self.durable.clone();
+        let Some((a, b)) = self.dirty_range() else { return out };
+        let mut page = a / PAGE * PAGE;
+        while page < b {
+            let (from, to) = (page.max(a), (page + PAGE).min(b));
+            let fate = match rng.below(4) {
+                0 | 1 => PageFate::Written,
+                2 => PageFate::Lost,
+                _ => PageFate::Garbage,
+            };
+            if fate != PageFate::Lost {
+                if out.len() < to {
+                    out.resize(to, 0);
+                }
+                match fate {
+                    PageFate::Garbage => out[from..to].copy_from_slice(&rng.bytes(to - from)),
+                    _ => out[from..to].copy_from_slice(&self.data[from..to]),
+                }
+            }
+            page += PAGE;
+        }
+        out
+    }
+
+    /// Replaces the file with what a power loss left of it.
+    fn restore(&mut self, bytes: Vec<u8>) {
+        self.data = bytes.clone();
+        self.durable = bytes;
+        self.dirty = None;
+    }
 }
 
 type NodeRef = Arc<Mutex<Node>>;
@@ -119,7 +221,7 @@ impl State {
                     return Err(injected(&format!("operation {n} ({op:?}) failed")));
                 }
             }
-            if self.disk_full && matches!(op, Op::Append | Op::Create) {
+            if self.disk_full && matches!(op, Op::Append | Op::Create | Op::Allocate | Op::Sync) {
                 self.faults_injected += 1;
                 return Err(io::Error::new(io::ErrorKind::StorageFull, "injected fault: disk full"));
             }
@@ -161,7 +263,8 @@ impl FaultyFs {
         }
     }
 
-    /// Makes creates and appends report a full disk (or stop doing so).
+    /// Makes creates, appends, log reservations and syncs report a full disk (or stop
+    /// doing so).
     pub fn set_disk_full(&self, full: bool) {
         self.state.lock().disk_full = full;
     }
@@ -194,11 +297,29 @@ impl FaultyFs {
         self.state.lock().dead = true;
     }
 
-    /// Powers back on with only what was durable: each file cut back to its synced
-    /// length, then extended by `torn(unsynced_len)` bytes of its unsynced tail (a torn
-    /// write; return 0 to drop it all), and each directory back to its synced entries.
-    /// Locks are released and faults cleared.
+    /// Powers back on with only what was durable: each file rolled back to its durable
+    /// bytes, then `torn(unsynced_len)` bytes of what was written since its last sync
+    /// laid over them (a torn write; return 0 to drop it all), and each directory back
+    /// to its synced entries. Locks are released and faults cleared.
     pub fn restart_with(&self, mut torn: impl FnMut(usize) -> usize) {
+        self.power_on(|node| node.torn(&mut torn));
+    }
+
+    /// [`FaultyFs::restart_with`] dropping every unsynced byte.
+    pub fn restart(&self) {
+        self.restart_with(|_| 0);
+    }
+
+    /// Powers back on the way out-of-order write-back leaves a disk: every unsynced
+    /// 4 KiB page of every file independently reached the disk, was lost (a hole of
+    /// zeros, or the file ends before it) or came back as garbage. `seed` makes the
+    /// choices reproducible.
+    pub fn restart_scrambled(&self, seed: u64) {
+        let mut rng = Rng::new(seed);
+        self.power_on(|node| node.scrambled(&mut rng));
+    }
+
+    fn power_on(&self, mut survivor: impl FnMut(&Node) -> Vec<u8>) {
         let mut s = self.state.lock();
         let mut entries = HashMap::new();
         for dir_entries in s.durable.values() {
@@ -206,16 +327,18 @@ impl FaultyFs {
                 entries.insert(path.clone(), node.clone());
             }
         }
-        let all: Vec<NodeRef> = s.entries.values().chain(entries.values()).cloned().collect();
+        // Sorted by path so that a seed replays the same fates.
+        let mut all: Vec<(PathBuf, NodeRef)> =
+            s.entries.iter().chain(entries.iter()).map(|(p, n)| (p.clone(), n.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
         let mut seen = HashSet::new();
-        for node in all {
+        for (_, node) in all {
             if !seen.insert(Arc::as_ptr(&node) as usize) {
                 continue;
             }
             let mut n = node.lock();
-            let keep = n.synced + torn(n.data.len() - n.synced).min(n.data.len() - n.synced);
-            n.data.truncate(keep);
-            n.synced = n.data.len();
+            let bytes = survivor(&n);
+            n.restore(bytes);
         }
         s.entries = entries;
         s.locks.clear();
@@ -225,20 +348,33 @@ impl FaultyFs {
         s.disk_full = false;
     }
 
-    /// [`FaultyFs::restart_with`] dropping every unsynced byte.
-    pub fn restart(&self) {
-        self.restart_with(|_| 0);
-    }
-
     /// Changes bytes of a file in place (for corruption tests): `f` gets the contents.
     /// The change counts as durable.
     pub fn corrupt(&self, path: &Path, f: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         let s = self.state.lock();
         let node = s.entries.get(path).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))?;
         let mut n = node.lock();
-        f(&mut n.data);
-        n.synced = n.data.len();
+        let mut bytes = n.data.clone();
+        f(&mut bytes);
+        n.restore(bytes);
         Ok(())
+    }
+}
+
+impl FaultyFs {
+    /// Creates the empty file `path`, which must not exist.
+    fn create_node(&self, path: &Path) -> io::Result<FaultyWritable> {
+        let mut s = self.state.lock();
+        s.check(Op::Create)?;
+        if !s.dirs.contains(&dir_of(path)) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such directory"));
+        }
+        if s.entries.contains_key(path) {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "file exists"));
+        }
+        let node: NodeRef = Arc::default();
+        s.entries.insert(path.to_path_buf(), node.clone());
+        Ok(FaultyWritable { fs: self.clone(), node })
     }
 }
 
@@ -247,10 +383,32 @@ struct FaultyWritable {
     node: NodeRef,
 }
 
+impl FaultyWritable {
+    /// fsync with Linux's failure semantics: a failed sync drops the dirty pages.
+    fn sync_node(&self) -> io::Result<()> {
+        let checked = self.fs.state.lock().check(Op::Sync);
+        let mut n = self.node.lock();
+        match checked {
+            Ok(()) => {
+                n.sync();
+                Ok(())
+            }
+            Err(e) => {
+                if !self.fs.is_crashed() {
+                    n.dirty = None;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
 impl WritableFile for FaultyWritable {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         self.fs.state.lock().check(Op::Append)?;
-        self.node.lock().data.extend_from_slice(data);
+        let mut n = self.node.lock();
+        let end = n.data.len();
+        n.write_at(end, data);
         Ok(())
     }
 
@@ -262,10 +420,46 @@ impl WritableFile for FaultyWritable {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.fs.state.lock().check(Op::Sync)?;
-        let mut n = self.node.lock();
-        n.synced = n.data.len();
+        self.sync_node()
+    }
+}
+
+/// The in-memory storage under a write-ahead log: the production
+/// [`PreallocatedLog`] runs over it.
+struct FaultyLogStorage(FaultyWritable);
+
+impl LogStorage for FaultyLogStorage {
+    fn reserve(&mut self, start: u64, len: u64) -> io::Result<()> {
+        self.0.fs.state.lock().check(Op::Allocate)?;
+        let end = usize::try_from(start + len).map_err(|_| io::Error::other("log too long"))?;
+        let mut n = self.0.node.lock();
+        if n.data.len() < end {
+            // The size grows now; like the bytes, it is durable after the next sync.
+            n.data.resize(end, 0);
+        }
         Ok(())
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.0.fs.state.lock().check(Op::Append)?;
+        let at = usize::try_from(offset).map_err(|_| io::Error::other("log too long"))?;
+        self.0.node.lock().write_at(at, data);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync_node()
+    }
+
+    fn truncate(&mut self, len: u64) {
+        if self.0.fs.is_crashed() {
+            return;
+        }
+        if let Ok(len) = usize::try_from(len) {
+            // Like the size growth, durable only once synced (never, for a closed log):
+            // a power loss may bring the zero tail back.
+            self.0.node.lock().data.truncate(len);
+        }
     }
 }
 
@@ -318,17 +512,11 @@ impl FileSystem for FaultyFs {
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let mut s = self.state.lock();
-        s.check(Op::Create)?;
-        if !s.dirs.contains(&dir_of(path)) {
-            return Err(io::Error::new(io::ErrorKind::NotFound, "no such directory"));
-        }
-        if s.entries.contains_key(path) {
-            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "file exists"));
-        }
-        let node: NodeRef = Arc::default();
-        s.entries.insert(path.to_path_buf(), node.clone());
-        Ok(Box::new(FaultyWritable { fs: self.clone(), node }))
+        Ok(Box::new(self.create_node(path)?))
+    }
+
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        Ok(Box::new(PreallocatedLog::new(FaultyLogStorage(self.create_node(path)?))))
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
@@ -467,7 +655,64 @@ mod tests {
         assert!(fs.is_crashed());
         let _lock = fs.lock(&dir.join("LOCK"));
         fs.restart();
-        assert_eq!(fs.read_all(&dir.join("a")).unwrap(), b"13");
+        // The failed sync dropped "13" from the page cache's dirty list, as Linux does;
+        // the retried sync made only the file's size durable: a hole.
+        assert_eq!(fs.read_all(&dir.join("a")).unwrap(), b"\0\0");
+    }
+
+    #[test]
+    fn a_scrambled_restart_keeps_loses_or_garbles_each_unsynced_page() {
+        let page: Vec<u8> = (0..PAGE).map(|i| (i % 200 + 1) as u8).collect();
+        let mut fates = [0usize; 3];
+        for seed in 1..40 {
+            let fs = FaultyFs::new();
+            let dir = Path::new("/d");
+            fs.create_dir_all(dir).unwrap();
+            let mut a = fs.create(&dir.join("a")).unwrap();
+            a.append(&page).unwrap();
+            a.sync().unwrap();
+            fs.sync_dir(dir).unwrap();
+            for _ in 0..8 {
+                a.append(&page).unwrap();
+            }
+            fs.crash();
+            fs.restart_scrambled(seed);
+            let back = fs.read_all(&dir.join("a")).unwrap();
+            assert_eq!(&back[..PAGE], &page[..], "synced bytes survive");
+            for chunk in back[PAGE..].chunks(PAGE) {
+                if chunk == &page[..chunk.len()] {
+                    fates[0] += 1;
+                } else if chunk.iter().all(|&b| b == 0) {
+                    fates[1] += 1;
+                } else {
+                    fates[2] += 1;
+                }
+            }
+        }
+        assert!(fates.iter().all(|&n| n > 10), "written/lost/garbage pages: {fates:?}");
+    }
+
+    #[test]
+    fn logs_reserve_space_where_a_full_disk_fails_and_keep_a_zero_tail_after_a_crash() {
+        let fs = FaultyFs::new();
+        let dir = Path::new("/d");
+        fs.create_dir_all(dir).unwrap();
+        let mut log = fs.create_log(&dir.join("000001.log")).unwrap();
+        fs.sync_dir(dir).unwrap();
+        log.append(b"record").unwrap();
+        log.sync().unwrap();
+        let reserved = fs.read_all(&dir.join("000001.log")).unwrap();
+        assert_eq!(reserved.len() as u64, crate::fs::prealloc_log::CHUNK);
+        assert!(reserved[6..].iter().all(|&b| b == 0));
+        fs.set_disk_full(true);
+        let fill = vec![7u8; reserved.len()];
+        assert_eq!(log.append(&fill).unwrap_err().kind(), io::ErrorKind::StorageFull);
+        fs.heal();
+        drop(log);
+        fs.crash();
+        fs.restart();
+        // The synced reservation survives a power loss; the unsynced trim does not.
+        assert_eq!(fs.read_all(&dir.join("000001.log")).unwrap(), reserved);
     }
 
     #[test]

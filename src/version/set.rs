@@ -8,9 +8,13 @@
 //!    `CURRENT.tmp`, fsyncing it, renaming it over `CURRENT` and fsyncing the directory.
 //!    Until the rename, the old MANIFEST stays authoritative.
 //!
-//! A torn last MANIFEST record (cut short by a crash) is the trace of an edit that never
-//! completed and is dropped; any other damage, including a checksum mismatch in the
-//! last record, is `Error::Corruption` naming the MANIFEST.
+//! A damaged last MANIFEST record is the trace of an edit whose sync never completed
+//! (a power loss may leave its pages missing, zeroed or garbled) and is dropped; damage
+//! followed by an intact record is `Error::Corruption` naming the MANIFEST. Dropping is
+//! safe because no edit is acted upon before its sync returns: if a lost last edit had
+//! been acted upon, what it allowed (removing the WAL it retired, the tables it
+//! compacted away) shows as a missing file that the recovered state names, which is
+//! reported as corruption instead of opening with data missing.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,7 +128,7 @@ impl VersionSet {
             std::io::ErrorKind::NotFound => Error::corruption(name, None, "named by CURRENT but missing"),
             _ => Error::Io(e),
         })?;
-        let mut reader = LogReader::new(data, name, TailMode::TornOnly);
+        let mut reader = LogReader::new(data, name, TailMode::Tolerate);
         let mut files = BTreeMap::new();
         let (mut log_number, mut next_file, mut last_seq) = (None, None, None);
         while let Some(record) = reader.next_record()? {
