@@ -89,10 +89,13 @@ pub fn lz4(data: &[u8]) {
 struct MemFile(Vec<u8>);
 
 impl RandomAccessFile for MemFile {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
-        match start.checked_add(len).and_then(|end| self.0.get(start..end)) {
-            Some(b) => Ok(Bytes::copy_from_slice(b)),
+        match start.checked_add(buf.len()).and_then(|end| self.0.get(start..end)) {
+            Some(b) => {
+                buf.copy_from_slice(b);
+                Ok(())
+            }
             None => Err(io::ErrorKind::UnexpectedEof.into()),
         }
     }

@@ -27,10 +27,30 @@ enum DbOp {
     Compact,
 }
 
+fn key(rng: &mut Rng) -> Vec<u8> {
+    format!("key{:03}", rng.below(60)).into_bytes()
+}
+
+fn value(rng: &mut Rng) -> Vec<u8> {
+    vec![b'a' + rng.below(26) as u8; 1 + rng.below(300) as usize]
+}
+
 fn random_op(rng: &mut Rng) -> DbOp {
-    let key = |rng: &mut Rng| format!("key{:03}", rng.below(60)).into_bytes();
-    let value = |rng: &mut Rng| vec![b'a' + rng.below(26) as u8; 1 + rng.below(300) as usize];
-    match rng.below(100) {
+    match rng.below(200) {
+        // Near the limits: a key of the longest length accepted, a value of 256 KiB.
+        0 => {
+            let mut long = key(rng);
+            long.resize(64 * 1024, b'~');
+            DbOp::Put(long, value(rng))
+        }
+        1 => DbOp::Put(key(rng), vec![b'v'; 256 * 1024]),
+        n => random_common_op(rng, n / 2),
+    }
+}
+
+/// The everyday operations, chosen by `roll` (below 100).
+fn random_common_op(rng: &mut Rng, roll: u64) -> DbOp {
+    match roll {
         0..=49 => DbOp::Put(key(rng), value(rng)),
         50..=64 => DbOp::Delete(key(rng)),
         65..=79 => DbOp::Batch(

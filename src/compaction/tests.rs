@@ -9,7 +9,7 @@ use crate::options::{LeveledOptions, TieredOptions};
 use crate::version::{TableContext, Version};
 
 fn ctx() -> Arc<TableContext> {
-    Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: std::env::temp_dir(), cache: None })
+    Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: std::env::temp_dir(), cache: None, mmap_reads: false })
 }
 
 /// A table description on `level` covering user keys `lo..=hi` with seqnos `seqs`.
@@ -197,7 +197,12 @@ fn the_job_runner_drops_what_no_reader_sees_and_zeroes_seqnos_at_the_bottom() {
     use ValueKind::{Delete, Put};
 
     let dir = tempfile::tempdir().unwrap();
-    let ctx = Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.path().to_path_buf(), cache: None });
+    let ctx = Arc::new(TableContext {
+        fs: Arc::new(OsFileSystem),
+        dir: dir.path().to_path_buf(),
+        cache: None,
+        mmap_reads: false,
+    });
     let older = table_of(&ctx, 1, 1, &[("a", 5, Put), ("b", 3, Put), ("c", 8, Put)]);
     let newer = table_of(&ctx, 2, 0, &[("a", 20, Put), ("b", 12, Delete), ("d", 15, Put)]);
     let cancel = AtomicBool::new(false);

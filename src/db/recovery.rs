@@ -37,7 +37,12 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         std::io::ErrorKind::WouldBlock => Error::Locked(dir.to_path_buf()),
         _ => Error::Io(e),
     })?;
-    let ctx = Arc::new(TableContext { fs: fs.clone(), dir: dir.to_path_buf(), cache: Some(new_block_cache(&opts)) });
+    let ctx = Arc::new(TableContext {
+        fs: fs.clone(),
+        dir: dir.to_path_buf(),
+        cache: Some(new_block_cache(&opts)),
+        mmap_reads: opts.mmap_reads,
+    });
     let mut versions = VersionSet::open(ctx.clone(), num_levels(&opts))?;
     let stats = Counters::default();
 

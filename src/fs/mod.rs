@@ -36,11 +36,22 @@ pub trait WritableFile: Send {
 
 /// A file opened for positioned reads; shared by concurrent readers.
 pub trait RandomAccessFile: Send + Sync {
-    /// Reads exactly `len` bytes at `offset`; reading past the end is an error. The bytes
-    /// may share memory with the file (a slice of a mapping).
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes>;
-    /// The file's size in bytes.
+    /// Fills `buf` with the bytes at `offset`. Reading past the end (a file truncated
+    /// under us included) is an `UnexpectedEof` error.
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// The file's size in bytes when it was opened.
     fn size(&self) -> u64;
+    /// The whole file as memory, for implementations that map it
+    /// ([`FileSystem::open_mapped`]); readers then decode straight from it.
+    fn mapped(&self) -> Option<&[u8]> {
+        None
+    }
+    /// Reads exactly `len` bytes at `offset` into a new buffer.
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        let mut buf = vec![0; len];
+        self.read_exact_at(offset, &mut buf)?;
+        Ok(Bytes::from(buf))
+    }
 }
 
 /// An exclusive lock on a file, released when dropped.
@@ -62,8 +73,19 @@ pub trait FileSystem: Send + Sync + 'static {
         self.create(path)
     }
     /// Opens `path` for positioned reads. The engine opens only finished files, which
-    /// nothing modifies while they are open, so an implementation may map them.
+    /// it never modifies while they are open; but another process, a bad restore or a
+    /// failing disk may, and a read must then fail with an error, never fault (which
+    /// rules out reading through a memory map: a truncated file or an I/O error under a
+    /// mapped page is SIGBUS).
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// Opens `path` for reads through a memory map, where the implementation offers
+    /// one (the default opens it like [`FileSystem::open`]). Faster point reads (no
+    /// system call per block), at a risk [`FileSystem::open`] does not run: if the file
+    /// is truncated by someone else, or the disk fails to read a mapped page, the next
+    /// read of it kills the process with SIGBUS. Used only with `Options::mmap_reads`.
+    fn open_mapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.open(path)
+    }
     /// Reads the whole file.
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Renames `from` to `to`, atomically replacing `to`.

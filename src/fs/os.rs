@@ -2,8 +2,9 @@
 //!
 //! Writes are buffered in user space (a `BufWriter`) until `flush`, so the WAL writer
 //! decides when bytes reach the kernel: once per write group. Finished files are read
-//! through a read-only memory map, so concurrent readers never contend on a shared
-//! cursor. Removing a file unlinks its name at once and leaves freeing its cached pages
+//! with positioned reads (`pread`), so concurrent readers never contend on a shared
+//! cursor, and a file damaged or truncated under a reader gives an error, never a
+//! fault. Removing a file unlinks its name at once and leaves freeing its cached pages
 //! to a helper thread.
 
 use std::fs::{self, File, OpenOptions};
@@ -11,7 +12,6 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use memmap2::Mmap;
 
 use super::{writeback, FileLock, FileSystem, RandomAccessFile, WritableFile};
@@ -50,11 +50,13 @@ impl WritableFile for OsWritableFile {
     }
 }
 
-/// A file opened for reads: mapped into memory, so that a read is a zero-copy slice of
-/// the page cache rather than a system call and a copy.
+/// A file opened for positioned reads (`pread`). Not a memory map: a mapped table
+/// truncated by another process, or a disk error under a mapped page, kills the
+/// process with SIGBUS on the next read, where `pread` returns an error. What this
+/// costs and how it is won back (bigger reads for scans, recycled buffers) is in
+/// `docs/architecture.md`.
 struct OsRandomAccessFile {
-    /// The whole file, mapped; the `Bytes` owns the mapping.
-    map: Bytes,
+    file: File,
     size: u64,
 }
 
@@ -62,34 +64,89 @@ impl OsRandomAccessFile {
     fn open(path: &Path) -> io::Result<Self> {
         let file = File::open(path)?;
         let size = file.metadata()?.len();
-        if size == 0 {
-            // mmap refuses empty files; there is nothing to read anyway.
-            return Ok(OsRandomAccessFile { map: Bytes::new(), size });
-        }
-        // SAFETY: `open` is only used for finished tables, which nothing writes or
-        // truncates while they are open: the engine never modifies a table, and the
-        // directory lock keeps other strata processes out. (A file removed while mapped
-        // stays readable until unmapped.) A process outside that contract truncating a
-        // live table could make reads fault, as with LevelDB's and RocksDB's mmap reads.
-        let map = unsafe { Mmap::map(&file)? };
-        Ok(OsRandomAccessFile { map: Bytes::from_owner(map), size })
+        Ok(OsRandomAccessFile { file, size })
     }
 }
 
+#[cfg(unix)]
+fn pread_exact(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn pread_exact(file: &File, mut offset: u64, mut buf: &mut [u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl RandomAccessFile for OsRandomAccessFile {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-        let end = offset.checked_add(len as u64);
-        if end.is_none_or(|e| e > self.size) {
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        if offset.checked_add(buf.len() as u64).is_none_or(|e| e > self.size) {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("read of {len} bytes at offset {offset} is past the end of a {}-byte file", self.size),
+                format!("read of {} bytes at offset {offset} is past the end of a {}-byte file", buf.len(), self.size),
             ));
         }
-        Ok(self.map.slice(offset as usize..offset as usize + len))
+        pread_exact(&self.file, offset, buf)
     }
 
     fn size(&self) -> u64 {
         self.size
+    }
+}
+
+/// A file read through a memory map (`Options::mmap_reads`): see
+/// [`FileSystem::open_mapped`] for the risk this takes.
+struct OsMappedFile {
+    map: Option<Mmap>,
+}
+
+impl OsMappedFile {
+    fn open(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            // mmap refuses empty files; there is nothing to read anyway.
+            return Ok(OsMappedFile { map: None });
+        }
+        // SAFETY: the map is only ever read. Tables are immutable and the directory
+        // lock keeps other strata processes out, so its contents do not change under
+        // us. What a map cannot rule out is a page that cannot be read (the file
+        // truncated by another process, a disk error): reading it raises SIGBUS. That
+        // is the risk `Options::mmap_reads` documents and the caller opted into.
+        let map = unsafe { Mmap::map(&file)? };
+        Ok(OsMappedFile { map: Some(map) })
+    }
+}
+
+impl RandomAccessFile for OsMappedFile {
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let bytes = self.mapped().unwrap_or_default();
+        let src = usize::try_from(offset).ok().and_then(|at| bytes.get(at..at.checked_add(buf.len())?));
+        match src {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file")),
+        }
+    }
+
+    fn size(&self) -> u64 {
+        self.mapped().map_or(0, |m| m.len() as u64)
+    }
+
+    fn mapped(&self) -> Option<&[u8]> {
+        self.map.as_deref()
     }
 }
 
@@ -122,6 +179,10 @@ impl FileSystem for OsFileSystem {
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         Ok(Arc::new(OsRandomAccessFile::open(path)?))
+    }
+
+    fn open_mapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        Ok(Arc::new(OsMappedFile::open(path)?))
     }
 
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {

@@ -125,9 +125,24 @@ impl BloomBuilder {
     }
 }
 
+/// `data`, moved to a 64-byte boundary if it is not on one: a probe reads one line of
+/// the filter, and on a misaligned copy most lines straddle two cache lines, so a
+/// probe took two cache misses instead of one (the peer benchmark's gets of absent keys
+/// were 20% slower with the filters of heap-read tables left where the allocator put
+/// them).
+fn line_aligned(data: Bytes) -> Bytes {
+    if (data.as_ptr() as usize).is_multiple_of(LINE_BYTES) {
+        return data;
+    }
+    let mut buf = bytes::BytesMut::zeroed(data.len() + LINE_BYTES - 1);
+    let off = (LINE_BYTES - buf.as_ptr() as usize % LINE_BYTES) % LINE_BYTES;
+    buf[off..off + data.len()].copy_from_slice(&data);
+    buf.freeze().slice(off..off + data.len())
+}
+
 /// A decoded filter, ready for probes.
 pub struct BloomFilter {
-    /// The lines; for a memory-mapped table, a slice of the map rather than a copy.
+    /// The lines, starting on a cache-line boundary.
     data: Bytes,
     num_lines: u32,
     num_probes: u32,
@@ -143,7 +158,7 @@ impl BloomFilter {
             return None;
         }
         data.truncate(n - 5);
-        Some(BloomFilter { data, num_lines, num_probes })
+        Some(BloomFilter { data: line_aligned(data), num_lines, num_probes })
     }
 
     /// False if `key` was certainly never added; true if it may have been.
@@ -257,5 +272,21 @@ mod tests {
         assert_ne!(hash64(b"a"), hash64(b"b"));
         assert_ne!(hash64(b""), hash64(b"\0"));
         assert_ne!(hash64(b"12345678"), hash64(b"123456780"));
+    }
+
+    #[test]
+    fn lines_are_cache_line_aligned_wherever_the_filter_was_read_to() {
+        let mut b = BloomBuilder::new(10);
+        for i in 0..1000u32 {
+            b.add_key(&i.to_le_bytes());
+        }
+        let encoded = b.finish();
+        for shift in 0..8 {
+            let mut buf = vec![0u8; shift];
+            buf.extend_from_slice(&encoded);
+            let f = BloomFilter::new(Bytes::from(buf).slice(shift..)).unwrap();
+            assert!((f.data.as_ptr() as usize).is_multiple_of(LINE_BYTES));
+            assert!((0..1000u32).all(|i| f.may_contain(&i.to_le_bytes())));
+        }
     }
 }

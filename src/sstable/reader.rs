@@ -2,8 +2,14 @@
 //!
 //! Opening reads and checks the footer, the index block, the filter and the properties,
 //! and keeps them in memory. Data blocks are read on demand with positioned reads,
-//! checksummed, and kept in the shared [`BlockCache`]. A point lookup consults the bloom
-//! filter before touching the index or any data block.
+//! checksummed, and kept in the shared [`BlockCache`]; a cursor walking forward reads
+//! ahead in growing windows ([`Readahead`]). A point lookup consults the bloom filter
+//! before touching the index or any data block.
+//!
+//! No block, and no value handed out, shares memory with the file or with a read
+//! buffer: each decoded block has a buffer of its own (recycled through the cache's
+//! [`BufferPool`]). So a value a caller keeps pins a few kilobytes, never a table that
+//! compaction deleted, and the cache holds exactly the bytes it charges for.
 //!
 //! Every check names the file and the offset of what failed, so a damaged table reports
 //! `Error::Corruption("000012.sst at offset 8192: ...")` instead of panicking or returning
@@ -27,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::iter::InternalIterator;
 use crate::key::{compare_internal, pack_trailer, ValueKind, KIND_FOR_SEEK};
+use crate::large_vec::LargeVec;
 use crate::memtable::Lookup;
 
 /// Gives every opened table a distinct block-cache namespace.
@@ -64,16 +71,15 @@ impl TableReader {
             return Err(Error::corruption(&name, Some(0), format!("file of {size} bytes is too short to be a table")));
         }
         let footer_at = size - FOOTER_LEN as u64;
-        let footer = Footer::decode(&file.read_at(footer_at, FOOTER_LEN)?)
-            .map_err(|why| Error::corruption(&name, Some(footer_at), why))?;
+        let mut footer = [0; FOOTER_LEN];
+        read_stored(file.as_ref(), &name, footer_at, &mut footer)?;
+        let footer = Footer::decode(&footer).map_err(|why| Error::corruption(&name, Some(footer_at), why))?;
         let props_raw = read_contents(file.as_ref(), &name, footer.properties, None)?;
         let props = TableProperties::decode(&props_raw)
             .ok_or_else(|| Error::corruption(&name, Some(footer.properties.offset), "malformed properties block"))?;
         let index_raw = read_contents(file.as_ref(), &name, footer.index, None)?;
         let index = Arc::new(Block::with_key_format(index_raw, footer.key_format, name.clone(), footer.index.offset)?);
         let filter = if footer.filter.size > 0 {
-            // No copy: a mapped table's filter stays a slice of the map (as LevelDB
-            // reads it), so it costs page cache, not the heap, and is not kept twice.
             let data = read_contents(file.as_ref(), &name, footer.filter, None)?;
             let filter = BloomFilter::new(data)
                 .ok_or_else(|| Error::corruption(&name, Some(footer.filter.offset), "malformed filter block"))?;
@@ -121,15 +127,27 @@ impl TableReader {
     }
 
     /// The data block at `handle`, from the cache if possible; a block read from the
-    /// file enters the cache only if `fill_cache`.
-    fn data_block(&self, handle: BlockHandle, fill_cache: bool) -> Result<Arc<Block>> {
+    /// file enters the cache only if `fill_cache`. A cursor walking forward passes its
+    /// `readahead`, which reads the file in larger pieces.
+    fn data_block(
+        &self,
+        handle: BlockHandle,
+        fill_cache: bool,
+        readahead: Option<&mut Readahead>,
+    ) -> Result<Arc<Block>> {
         if let Some(cache) = &self.cache {
             if let Some(block) = cache.get(self.id, handle.offset) {
                 return Ok(block);
             }
         }
         let buffers = self.cache.as_ref().map(|c| c.buffers());
-        let contents = read_contents(self.file.as_ref(), &self.name, handle, buffers)?;
+        let contents = match readahead {
+            Some(ra) if self.file.mapped().is_none() => {
+                let raw = ra.read(self.file.as_ref(), &self.name, handle)?;
+                decode_block(raw, &self.name, handle, buffers)?
+            }
+            _ => read_contents(self.file.as_ref(), &self.name, handle, buffers)?,
+        };
         let block = Arc::new(Block::with_key_format(contents, self.key_format, self.name.clone(), handle.offset)?);
         if let (Some(cache), true) = (&self.cache, fill_cache) {
             cache.insert(self.id, handle.offset, block.clone());
@@ -171,7 +189,7 @@ impl TableReader {
         let Some(index_entry) = self.index.seek_entry(user_key, trailer)? else {
             return Ok((Lookup::Missing, filter));
         };
-        let block = self.data_block(self.decode_handle(&index_entry.value)?, true)?;
+        let block = self.data_block(self.decode_handle(&index_entry.value)?, true, None)?;
         // `None` when the target lies between the block's last key and the index's
         // separator, which may be past it.
         let Some(found) = block.seek_entry(user_key, trailer)? else { return Ok((Lookup::Missing, filter)) };
@@ -198,43 +216,159 @@ impl TableReader {
 
     /// A cursor whose reads enter the block cache as `fill` says.
     pub fn iter_filling(self: &Arc<Self>, fill: CacheFill) -> TableIter {
-        TableIter { table: self.clone(), index: self.index.iter(compare_internal), data: None, err: None, fill }
+        TableIter {
+            table: self.clone(),
+            index: self.index.iter(compare_internal),
+            data: None,
+            err: None,
+            fill,
+            readahead: Readahead::default(),
+        }
     }
 }
 
-/// Reads and checks the contents of the block at `handle` of the file called `name`; a
-/// compressed block is decoded into a buffer from `buffers` if given.
-fn read_contents(
-    file: &dyn RandomAccessFile,
-    name: &str,
-    handle: BlockHandle,
-    buffers: Option<&Arc<BufferPool>>,
-) -> Result<Bytes> {
+/// Blocks up to this size are read into a per-thread buffer that is kept; bigger ones
+/// (a huge value's) into a buffer of their own.
+const SCRATCH_LIMIT: usize = 1 << 20;
+
+thread_local! {
+    /// Where blocks read from a file land before they are checked and decoded.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The stored bytes (contents and trailer) of the block at `handle`, or why not.
+fn stored_len(file: &dyn RandomAccessFile, name: &str, handle: BlockHandle) -> Result<usize> {
     let corrupt = |what: &str| Error::corruption(name, Some(handle.offset), what);
     let total = handle.size.checked_add(TRAILER_LEN as u64).ok_or_else(|| corrupt("block size overflows"))?;
     let end = handle.offset.checked_add(total).ok_or_else(|| corrupt("block offset overflows"))?;
     if end > file.size() {
         return Err(corrupt("block handle points past the end of the file"));
     }
-    let buf = file.read_at(handle.offset, total as usize)?;
+    usize::try_from(total).map_err(|_| corrupt("block too big for this machine"))
+}
+
+/// Reads a block's stored bytes; a file that ends before them (truncated under us) is
+/// corruption, other read errors are I/O errors.
+fn read_stored(file: &dyn RandomAccessFile, name: &str, offset: u64, buf: &mut [u8]) -> Result<()> {
+    file.read_exact_at(offset, buf).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => {
+            Error::corruption(name, Some(offset), "the file ends before the block does (truncated?)")
+        }
+        _ => Error::Io(e),
+    })
+}
+
+/// Reads and checks the contents of the block at `handle` of the file called `name`,
+/// decoded into a buffer from `buffers` if given.
+fn read_contents(
+    file: &dyn RandomAccessFile,
+    name: &str,
+    handle: BlockHandle,
+    buffers: Option<&Arc<BufferPool>>,
+) -> Result<Bytes> {
+    let total = stored_len(file, name, handle)?;
+    if let Some(map) = file.mapped() {
+        let at = handle.offset as usize; // `stored_len` checked it lies inside the file
+        return decode_block(&map[at..at + total], name, handle, buffers);
+    }
+    if total > SCRATCH_LIMIT {
+        let mut raw = vec![0; total];
+        read_stored(file, name, handle.offset, &mut raw)?;
+        return decode_block(&raw, name, handle, buffers);
+    }
+    SCRATCH.with(|scratch| {
+        let mut raw = scratch.borrow_mut();
+        raw.resize(total, 0);
+        read_stored(file, name, handle.offset, &mut raw)?;
+        decode_block(&raw, name, handle, buffers)
+    })
+}
+
+/// Checks `raw`, the stored bytes of the block at `handle` (contents, then trailer),
+/// and decodes its contents into a buffer of their own: from `buffers` if given, else
+/// the heap. Never a slice of `raw`, so a cached block holds just its own bytes.
+fn decode_block(raw: &[u8], name: &str, handle: BlockHandle, buffers: Option<&Arc<BufferPool>>) -> Result<Bytes> {
+    let corrupt = |what: &str| Error::corruption(name, Some(handle.offset), what);
     let n = handle.size as usize;
-    if buf.len() != n + TRAILER_LEN {
+    if raw.len() != n + TRAILER_LEN {
         return Err(corrupt("short read of block"));
     }
-    let compression = buf[n];
-    if block_trailer(&buf[..n], compression)[..] != buf[n..] {
+    let compression = raw[n];
+    if block_trailer(&raw[..n], compression)[..] != raw[n..] {
         return Err(corrupt("block checksum mismatch"));
     }
+    let contents = &raw[..n];
     if compression == NO_COMPRESSION {
-        return Ok(buf.slice(..n));
+        let Some(pool) = buffers else { return Ok(Bytes::copy_from_slice(contents)) };
+        let Ok(copy) = pool.fill(n, |dst| {
+            dst.copy_from_slice(contents);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        return Ok(copy);
     }
     match buffers {
-        Some(pool) => {
-            Compressed::parse(compression, &buf[..n]).and_then(|c| pool.fill(c.len(), |dst| c.decode_to(dst)))
-        }
-        None => decompress(compression, &buf[..n]).map(Bytes::from),
+        Some(pool) => Compressed::parse(compression, contents).and_then(|c| pool.fill(c.len(), |dst| c.decode_to(dst))),
+        None => decompress(compression, contents).map(Bytes::from),
     }
     .map_err(|why| corrupt(&why))
+}
+
+/// A window of a table file read ahead of a cursor walking forward, so that a scan
+/// reads the file in pieces of up to [`Readahead::MAX`] bytes instead of one system
+/// call per block (RocksDB's iterator auto-readahead). The window starts small and
+/// doubles with each read, so a short range read that steps into a second block reads
+/// little more than it needs.
+#[derive(Default)]
+pub struct Readahead {
+    buf: LargeVec<u8>,
+    /// File offset of `buf[0]`.
+    start: u64,
+    /// Valid bytes in `buf`.
+    len: usize,
+    /// Size of the next window.
+    next: usize,
+}
+
+impl Readahead {
+    /// The first window's size.
+    pub const FIRST: usize = 16 << 10;
+    /// The largest window.
+    pub const MAX: usize = 256 << 10;
+
+    /// Starts over with a small window (the cursor seeked elsewhere).
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+        self.len = 0;
+    }
+
+    /// The stored bytes of the block at `handle`, from the window, reading a new window
+    /// that starts at the block if it lies outside.
+    fn read(&mut self, file: &dyn RandomAccessFile, name: &str, handle: BlockHandle) -> Result<&[u8]> {
+        let total = stored_len(file, name, handle)?;
+        let inside = handle.offset >= self.start && handle.offset + total as u64 <= self.start + self.len as u64;
+        if !inside {
+            let left = usize::try_from(file.size() - handle.offset).unwrap_or(usize::MAX);
+            let size = self.next.max(Self::FIRST).max(total).min(left);
+            if self.buf.len() < size {
+                self.buf = LargeVec::zeroed(size);
+            }
+            self.len = 0;
+            read_stored(file, name, handle.offset, &mut self.buf[..size])?;
+            self.start = handle.offset;
+            self.len = size;
+            self.next = (self.next * 2).clamp(Self::FIRST, Self::MAX);
+        }
+        let at = (handle.offset - self.start) as usize;
+        Ok(&self.buf[at..at + total])
+    }
+}
+
+/// How a cursor came to a data block.
+#[derive(Clone, Copy)]
+enum Step {
+    Seek,
+    Forward,
+    Back,
 }
 
 /// A two-level [`InternalIterator`]: the index block picks data blocks, a block
@@ -245,12 +379,14 @@ pub struct TableIter {
     data: Option<BlockIter>,
     err: Option<Error>,
     fill: CacheFill,
+    /// Reads ahead for blocks stepped into going forward.
+    readahead: Readahead,
 }
 
 impl TableIter {
-    /// Loads the data block the index cursor points at, which the cursor `stepped`
-    /// into from its neighbour or else landed in by a seek.
-    fn load_block(&mut self, stepped: bool) -> bool {
+    /// Loads the data block the index cursor points at, which the cursor stepped into
+    /// from its neighbour (going forward or back) or else landed in by a seek.
+    fn load_block(&mut self, step: Step) -> bool {
         self.data = None;
         if !self.index.valid() {
             if let Err(e) = self.index.status() {
@@ -258,9 +394,13 @@ impl TableIter {
             }
             return false;
         }
-        let block = self.table.decode_handle(self.index.value()).and_then(|h| {
-            let fill = if stepped { self.fill.on_step(h.size) } else { self.fill.on_seek() };
-            self.table.data_block(h, fill)
+        let block = self.table.decode_handle(self.index.value()).and_then(|h| match step {
+            Step::Seek => {
+                self.readahead.reset();
+                self.table.data_block(h, self.fill.on_seek(), None)
+            }
+            Step::Back => self.table.data_block(h, self.fill.on_step(h.size), None),
+            Step::Forward => self.table.data_block(h, self.fill.on_step(h.size), Some(&mut self.readahead)),
         });
         match block {
             Ok(b) => {
@@ -290,8 +430,8 @@ impl TableIter {
 
     /// Loads the block the index points at (see [`TableIter::load_block`]) and
     /// positions in it with `position`.
-    fn enter_block(&mut self, stepped: bool, position: impl FnOnce(&mut BlockIter)) {
-        if self.load_block(stepped) {
+    fn enter_block(&mut self, step: Step, position: impl FnOnce(&mut BlockIter)) {
+        if self.load_block(step) {
             if let Some(d) = &mut self.data {
                 position(d);
             }
@@ -307,10 +447,10 @@ impl TableIter {
             }
             if forward {
                 self.index.next();
-                self.enter_block(true, |d| d.seek_to_first());
+                self.enter_block(Step::Forward, |d| d.seek_to_first());
             } else {
                 self.index.prev();
-                self.enter_block(true, |d| d.seek_to_last());
+                self.enter_block(Step::Back, |d| d.seek_to_last());
             }
             if self.data.is_none() {
                 return;
@@ -326,19 +466,19 @@ impl InternalIterator for TableIter {
 
     fn seek_to_first(&mut self) {
         self.index.seek_to_first();
-        self.enter_block(false, |d| d.seek_to_first());
+        self.enter_block(Step::Seek, |d| d.seek_to_first());
         self.skip_empty(true);
     }
 
     fn seek_to_last(&mut self) {
         self.index.seek_to_last();
-        self.enter_block(false, |d| d.seek_to_last());
+        self.enter_block(Step::Seek, |d| d.seek_to_last());
         self.skip_empty(false);
     }
 
     fn seek(&mut self, target: &[u8]) {
         self.index.seek(target);
-        self.enter_block(false, |d| d.seek(target));
+        self.enter_block(Step::Seek, |d| d.seek(target));
         self.skip_empty(true);
     }
 

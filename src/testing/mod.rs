@@ -44,7 +44,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::fs::prealloc_log::{LogStorage, PreallocatedLog};
@@ -470,13 +469,16 @@ struct FaultyReadable {
 }
 
 impl RandomAccessFile for FaultyReadable {
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         self.fs.state.lock().check(Op::Read)?;
         let n = self.node.lock();
         let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
-        let end = start.checked_add(len).filter(|&e| e <= n.data.len());
+        let end = start.checked_add(buf.len()).filter(|&e| e <= n.data.len());
         match end {
-            Some(end) => Ok(Bytes::copy_from_slice(&n.data[start..end])),
+            Some(end) => {
+                buf.copy_from_slice(&n.data[start..end]);
+                Ok(())
+            }
             None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file")),
         }
     }

@@ -209,7 +209,12 @@ mod tests {
     /// Four tables holding the even keys 0..20, 40..60, 60..80 and 100..120: gaps
     /// between the first two and before the last.
     fn level(dir: &std::path::Path) -> (Vec<Arc<FileMeta>>, Vec<Vec<u8>>) {
-        let ctx = Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.to_path_buf(), cache: None });
+        let ctx = Arc::new(TableContext {
+            fs: Arc::new(OsFileSystem),
+            dir: dir.to_path_buf(),
+            cache: None,
+            mmap_reads: false,
+        });
         let mut files = Vec::new();
         let mut all = Vec::new();
         for (number, start) in [(1u64, 0u32), (2, 40), (3, 60), (4, 100)] {

@@ -38,6 +38,8 @@ pub struct TableContext {
     pub dir: PathBuf,
     /// The block cache, if enabled.
     pub cache: Option<Arc<BlockCache>>,
+    /// Open tables with [`FileSystem::open_mapped`] (`Options::mmap_reads`).
+    pub mmap_reads: bool,
 }
 
 /// An SSTable file on disk, shared by every [`FileMeta`] that places it on a level (a
@@ -126,7 +128,8 @@ impl FileMeta {
         }
         let ctx = &self.file.ctx;
         let name = filename::table_name(self.info.number);
-        let file = ctx.fs.open(&filename::path(&ctx.dir, &name))?;
+        let path = filename::path(&ctx.dir, &name);
+        let file = if ctx.mmap_reads { ctx.fs.open_mapped(&path)? } else { ctx.fs.open(&path)? };
         let table = Arc::new(TableReader::open(file, &name, ctx.cache.clone())?);
         Ok(self.file.table.get_or_init(|| table))
     }

@@ -39,7 +39,12 @@ pub struct VersionSet {
     current: Arc<Version>,
     /// Set when a MANIFEST write failed; see `log_and_apply`.
     poisoned: Option<String>,
+    /// The live MANIFEST's size past which the next edit starts a new one.
+    rollover_bytes: u64,
 }
+
+/// Default for [`VersionSet`]'s MANIFEST rollover: thousands of edits.
+pub const MANIFEST_ROLLOVER_BYTES: u64 = 4 << 20;
 
 /// State read back from a MANIFEST.
 struct Recovered {
@@ -80,12 +85,8 @@ impl VersionSet {
         let manifest_number = next_file_number.fetch_add(1, Ordering::SeqCst);
         edit.next_file_number = Some(next_file_number.load(Ordering::SeqCst));
 
-        let manifest_name = filename::manifest_name(manifest_number);
-        let file = ctx.fs.create(&filename::path(&ctx.dir, &manifest_name))?;
-        let mut manifest = LogWriter::new(file);
-        manifest.add_record(&edit.encode())?;
-        manifest.sync()?;
-        Self::set_current(&ctx, &manifest_name)?;
+        let manifest = Self::write_manifest(&ctx, manifest_number, &edit)?;
+        Self::set_current(&ctx, &filename::manifest_name(manifest_number))?;
 
         Ok(VersionSet {
             ctx,
@@ -96,7 +97,61 @@ impl VersionSet {
             log_number: recovered.log_number,
             current,
             poisoned: None,
+            rollover_bytes: MANIFEST_ROLLOVER_BYTES,
         })
+    }
+
+    /// Writes MANIFEST `number` holding `edit` alone, synced; it is not live until
+    /// `CURRENT` names it. On error the partial file is removed.
+    fn write_manifest(ctx: &TableContext, number: u64, edit: &VersionEdit) -> Result<LogWriter> {
+        let path = filename::path(&ctx.dir, &filename::manifest_name(number));
+        let written = ctx.fs.create(&path).and_then(|file| {
+            let mut manifest = LogWriter::new(file);
+            manifest.add_record(&edit.encode())?;
+            manifest.sync()?;
+            Ok(manifest)
+        });
+        if written.is_err() {
+            let _ = ctx.fs.remove(&path);
+        }
+        Ok(written?)
+    }
+
+    /// The edit that recreates the current state from nothing.
+    fn snapshot_edit(&self) -> VersionEdit {
+        VersionEdit {
+            log_number: Some(self.log_number),
+            last_sequence: Some(self.last_sequence),
+            next_file_number: Some(self.next_file_number.load(Ordering::SeqCst)),
+            new_files: self.current.files().map(|f| f.info.clone()).collect(),
+            ..VersionEdit::default()
+        }
+    }
+
+    /// Starts a new MANIFEST holding one edit that describes the current state, once the
+    /// live one has grown past `rollover_bytes` (RocksDB's `max_manifest_file_size`):
+    /// otherwise a database that stays open appends an edit per flush and compaction
+    /// forever, and the next open replays them all.
+    ///
+    /// Until `CURRENT` is switched the old MANIFEST stays live and complete, so a failure
+    /// before that just keeps using it. A failure after the switch leaves it unknown
+    /// which one a crash would bring back: the set is poisoned, like after a failed edit.
+    fn roll_over_if_big(&mut self) -> Result<()> {
+        if self.manifest.bytes_written() < self.rollover_bytes {
+            return Ok(());
+        }
+        let number = self.next_file_number.fetch_add(1, Ordering::SeqCst);
+        let manifest = Self::write_manifest(&self.ctx, number, &self.snapshot_edit())?;
+        let name = filename::manifest_name(number);
+        if let Err(e) = Self::set_current(&self.ctx, &name) {
+            self.poisoned = Some(format!("switching CURRENT to {name} failed: {e}"));
+            return Err(e);
+        }
+        let old = std::mem::replace(&mut self.manifest_number, number);
+        self.manifest = manifest;
+        // Best effort: an old MANIFEST left behind is removed at the next open.
+        let _ = self.ctx.fs.remove(&filename::path(&self.ctx.dir, &filename::manifest_name(old)));
+        Ok(())
     }
 
     fn set_current(ctx: &TableContext, manifest_name: &str) -> Result<()> {
@@ -246,7 +301,17 @@ impl VersionSet {
             }
         }
         self.current = next.clone();
+        // The edit is durable and applied; a failed rollover only means the old
+        // MANIFEST stays live (or, past the CURRENT switch, the set is poisoned and the
+        // next edit reports it).
+        let _ = self.roll_over_if_big();
         Ok(next)
+    }
+
+    /// Sets the size past which the MANIFEST is rewritten (tests use a small one).
+    #[cfg(test)]
+    fn set_rollover_bytes(&mut self, bytes: u64) {
+        self.rollover_bytes = bytes;
     }
 }
 
@@ -256,7 +321,7 @@ mod tests {
     use crate::fs::OsFileSystem;
 
     fn ctx(dir: &std::path::Path) -> Arc<TableContext> {
-        Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.to_path_buf(), cache: None })
+        Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.to_path_buf(), cache: None, mmap_reads: false })
     }
 
     fn touch_table(dir: &std::path::Path, n: u64) {
@@ -302,6 +367,46 @@ mod tests {
         assert_eq!(vs.log_number(), 5);
         assert_eq!(vs.last_sequence(), 42);
         assert!(vs.new_file_number() > files[0]);
+    }
+
+    #[test]
+    fn a_long_lived_manifest_rolls_over_and_reopens_to_the_same_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifests = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter_map(|e| e.unwrap().file_name().into_string().ok())
+                .filter(|n| n.starts_with("MANIFEST-"))
+                .collect::<Vec<_>>()
+        };
+        let mut live = Vec::new();
+        let first;
+        {
+            let mut vs = VersionSet::open(ctx(dir.path()), 7).unwrap();
+            vs.set_rollover_bytes(2048);
+            first = vs.manifest_number();
+            for round in 0..200u64 {
+                let n = vs.new_file_number();
+                touch_table(dir.path(), n);
+                let mut edit = VersionEdit { new_files: vec![file(0, n)], ..Default::default() };
+                edit.last_sequence = Some(round * 10);
+                if round % 4 == 3 {
+                    let gone = live.remove(0);
+                    edit.deleted_files.push(gone);
+                }
+                live.push((0, n));
+                vs.log_and_apply(edit).unwrap();
+                assert_eq!(manifests().len(), 1, "the old MANIFEST is removed at rollover");
+            }
+            assert!(vs.manifest_number() > first, "the MANIFEST rolled over");
+            assert!(vs.manifest.bytes_written() < 2048 + 4096);
+        }
+        let vs = VersionSet::open(ctx(dir.path()), 7).unwrap();
+        let mut got: Vec<(u32, u64)> = vs.current().files().map(|f| (f.info.level, f.number())).collect();
+        got.sort_unstable();
+        live.sort_unstable();
+        assert_eq!(got, live);
+        assert_eq!(vs.last_sequence(), 1990);
     }
 
     #[test]
