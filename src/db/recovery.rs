@@ -9,8 +9,8 @@
 //! replay stops at the first damage and keeps the prefix before it, dropping the rest
 //! of that log and every later one (counted in `Stats::wal_bytes_dropped_at_open`);
 //! `TolerateCorruptedTail` drops only a damaged tail and reports damage followed by good
-//! records as `Error::Corruption`; `AbsoluteConsistency` reports any damage. Files the MANIFEST does not reference are left-overs of a crash
-//! and are removed.
+//! records as `Error::Corruption`; `AbsoluteConsistency` reports any damage. Files the
+//! MANIFEST does not reference are left-overs of a crash and are removed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
