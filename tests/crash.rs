@@ -236,7 +236,10 @@ fn kill_9_with_concurrent_writers_never_loses_acknowledged_writes() {
                 acked_total += a;
             }
             // A batch starts at a multiple of 7 and covers two keys.
-            assert!(count == 0 || !(count - 1).is_multiple_of(7), "round {round}: writer {w} has a torn batch ({count} keys)");
+            assert!(
+                count == 0 || !(count - 1).is_multiple_of(7),
+                "round {round}: writer {w} has a torn batch ({count} keys)"
+            );
         }
         db.close().unwrap();
     }
