@@ -17,7 +17,7 @@
 //!   hole where they were.
 //!
 //! Write-ahead logs ([`FileSystem::create_log`]) run the engine's production log file,
-//! [`crate::fs::prealloc_log::PreallocatedLog`], over in-memory storage: space reserved
+//! `fs::prealloc_log::PreallocatedLog`, over in-memory storage: space reserved
 //! a chunk at a time (where a full disk fails), records written in place.
 //!
 //! Faults: fail the Nth mutating operation (or, with [`FaultyFs::crash_after`], lose
