@@ -362,7 +362,13 @@ impl DbInner {
     /// Puts the database into the refuse-writes state until it is reopened (the first
     /// reason wins) and wakes everyone waiting on background work.
     pub(crate) fn set_background_error(&self, why: String) {
-        let mut st = self.state.lock();
+        self.set_background_error_locked(&mut self.state.lock(), why);
+    }
+
+    /// [`DbInner::set_background_error`] with `state` already held. Waking the waiters
+    /// is what matters: a `flush()` waiting for a memtable that the flush thread, seeing
+    /// the error, will never write must wake to return the error.
+    pub(crate) fn set_background_error_locked(&self, st: &mut State, why: String) {
         st.bg_error.get_or_insert(why);
         self.flushed_cv.notify_all();
     }

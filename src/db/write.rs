@@ -224,7 +224,7 @@ impl DbInner {
             // Sync the finished log so that `Db::sync` (which syncs only the live log)
             // covers every write that precedes it.
             if let Err(e) = wal.sync() {
-                st.bg_error = Some(format!("WAL sync failed: {e}"));
+                self.set_background_error_locked(st, format!("WAL sync failed: {e}"));
                 return Err(Error::Io(e));
             }
             *wal = new_wal;
