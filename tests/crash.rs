@@ -56,44 +56,68 @@ fn crash_child() {
     }
 }
 
+/// Rounds of each kill test: `STRATA_KILL_ROUNDS`, default 12.
+fn rounds() -> u64 {
+    std::env::var("STRATA_KILL_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(12)
+}
+
+/// The next xorshift step of `seed`.
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// Runs this binary's test `child` with `envs` for `run_for`, kills it with SIGKILL,
+/// and returns `state` after `on_line` saw every line the child printed.
+fn run_and_kill<T: Send + 'static>(
+    child: &str,
+    envs: [(&str, &std::ffi::OsStr); 2],
+    run_for: Duration,
+    mut state: T,
+    on_line: fn(&mut T, &str),
+) -> T {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args([child, "--exact", "--nocapture", "--test-threads=1"])
+        .envs(envs)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            on_line(&mut state, line.trim());
+        }
+        state
+    });
+    let start = Instant::now();
+    while start.elapsed() < run_for {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    reader.join().unwrap()
+}
+
 #[test]
 fn kill_9_never_loses_acknowledged_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     let mut total_acked = 0;
     let mut compactions = 0;
-    for round in 0..12 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let run_for = Duration::from_millis(50 + seed % 400);
-        let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, dir.path())
-            .env(TIERED_ENV, if round % 2 == 1 { "1" } else { "0" })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut last: Option<u64> = None;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(n) = line.trim().parse::<u64>() {
-                    last = Some(n);
-                }
+    for round in 0..rounds() {
+        let run_for = Duration::from_millis(50 + next(&mut seed) % 400);
+        let tiered = if round % 2 == 1 { "1" } else { "0" };
+        let envs = [(CHILD_ENV, dir.path().as_os_str()), (TIERED_ENV, tiered.as_ref())];
+        let acked = run_and_kill("crash_child", envs, run_for, None, |last: &mut Option<u64>, line| {
+            if let Ok(n) = line.parse::<u64>() {
+                *last = Some(n);
             }
-            last
         });
-        let start = Instant::now();
-        while start.elapsed() < run_for {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let acked = reader.join().unwrap();
 
         let db = Db::open(dir.path(), options(round % 2 == 1)).unwrap();
         let present: Vec<u64> = db
@@ -174,46 +198,26 @@ fn crash_writers_child() {
 
 /// `kill -9` while several threads write, with `sync_writes` on and off: each writer's
 /// acknowledged writes are all there, what is there is a prefix of each writer's order,
-/// and batches are whole. `STRATA_KILL_ROUNDS` sets the rounds (default 12).
+/// and batches are whole.
 #[test]
 fn kill_9_with_concurrent_writers_never_loses_acknowledged_writes() {
-    let rounds: u64 = std::env::var("STRATA_KILL_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
+    let rounds = rounds();
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut acked_total = 0u64;
     for round in 0..rounds {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let mut child = Command::new(&exe)
-            .args(["crash_writers_child", "--exact", "--nocapture", "--test-threads=1"])
-            .env(WRITERS_ENV, dir.path())
-            .env(SYNC_ENV, if round % 2 == 1 { "1" } else { "0" })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut last = [None::<u64>; WRITERS as usize];
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let mut parts = line.split_whitespace();
-                if let (Some(Ok(w)), Some(Ok(n))) =
-                    (parts.next().map(str::parse::<usize>), parts.next().map(str::parse))
-                {
-                    if w < last.len() {
-                        last[w] = Some(n);
-                    }
+        let run_for = Duration::from_millis(50 + next(&mut seed) % 300);
+        let sync = if round % 2 == 1 { "1" } else { "0" };
+        let envs = [(WRITERS_ENV, dir.path().as_os_str()), (SYNC_ENV, sync.as_ref())];
+        let last = [None::<u64>; WRITERS as usize];
+        let acked = run_and_kill("crash_writers_child", envs, run_for, last, |last, line| {
+            let mut parts = line.split_whitespace();
+            if let (Some(Ok(w)), Some(Ok(n))) = (parts.next().map(str::parse::<usize>), parts.next().map(str::parse)) {
+                if let Some(slot) = last.get_mut(w) {
+                    *slot = Some(n);
                 }
             }
-            last
         });
-        std::thread::sleep(Duration::from_millis(50 + seed % 300));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let acked = reader.join().unwrap();
 
         let db = Db::open(dir.path(), options(false)).unwrap();
         for w in 0..WRITERS {
