@@ -96,7 +96,7 @@ fn trial(seed: u64) -> (u64, bool) {
 
 #[test]
 fn injected_io_errors_lose_nothing_acknowledged() {
-    let trials: u64 = std::env::var("STRATA_IO_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
+    let trials: u64 = std::env::var("STRATA_IO_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
     let (mut faults, mut refused) = (0, 0);
     for t in 0..trials {
         let (f, r) = trial(t.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0xabcd);
@@ -134,4 +134,34 @@ fn a_failed_sync_is_sticky_until_reopen() {
     assert_eq!(db.get("later").unwrap(), None);
     db.put("after", "reopen").unwrap();
     db.sync().unwrap();
+}
+
+/// A compaction that fails in the middle of writing a table removes it, with every
+/// table it finished: only the tables of the current version stay in the directory.
+#[test]
+fn a_failed_compaction_leaves_no_table_behind() {
+    let fs = Arc::new(FaultyFs::new());
+    let options = || common::faulty_options(&fs, false, false).compression(strata::Compression::None);
+    let db = Db::open("/db", options()).unwrap();
+    for round in 0..3u32 {
+        for i in 0..400u32 {
+            db.put(format!("key{i:04}"), format!("round {round} {}", "v".repeat(100))).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    // Appends fail from the next one on: the first output table is created and then
+    // cannot be written.
+    fs.fail_every(Op::Append, true);
+    assert!(db.compact().is_err());
+    use strata::fs::FileSystem;
+    let mut on_disk: Vec<u64> =
+        fs.list(Path::new("/db")).unwrap().iter().filter_map(|n| n.strip_suffix(".sst")?.parse().ok()).collect();
+    let mut live: Vec<u64> = db.tables().iter().map(|t| t.number).collect();
+    on_disk.sort_unstable();
+    live.sort_unstable();
+    assert_eq!(on_disk, live, "tables on disk that no version lists");
+    fs.heal();
+    drop(db);
+    let db = Db::open("/db", options()).unwrap();
+    assert!(db.get("key0007").unwrap().unwrap().starts_with(b"round 2"));
 }
