@@ -186,7 +186,7 @@ impl LogReader {
             let header = &self.data[start..start + HEADER_SIZE];
             if self.data[start..].iter().all(|&b| b == 0) {
                 // Nothing but zeros to the end: space a writer preallocated and never
-                // used (see fs::mmap_log), not a damaged record.
+                // used (see fs::prealloc_log), not a damaged record.
                 return Fragment::Eof;
             }
             if header.iter().all(|&b| b == 0) {

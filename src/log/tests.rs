@@ -81,7 +81,7 @@ fn torn_multi_block_record_is_a_tail() {
 
 #[test]
 fn zero_filled_tail_is_unused_space_in_every_mode() {
-    // What a crashed mmap-appended log (fs::mmap_log) leaves after its last record.
+    // What a crashed log with reserved space (fs::prealloc_log) leaves after its last record.
     let recs = vec![b"one".to_vec(), b"two".to_vec()];
     let mut data = write_log(&recs);
     data.extend_from_slice(&[0u8; 3 * BLOCK_SIZE + 17]);
