@@ -62,10 +62,24 @@ struct OsRandomAccessFile {
 
 impl OsRandomAccessFile {
     fn open(path: &Path) -> io::Result<Self> {
-        let file = File::open(path)?;
+        let file = open_for_reads(path)?;
         let size = file.metadata()?.len();
         Ok(OsRandomAccessFile { file, size })
     }
+}
+
+/// Opens `path` read-only, on Linux without access-time updates where the kernel allows
+/// it (`O_NOATIME` needs the file's owner): every `pread` otherwise checks whether the
+/// access time is due an update, about 1% of a point read that misses the cache.
+fn open_for_reads(path: &Path) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Ok(file) = OpenOptions::new().read(true).custom_flags(libc::O_NOATIME).open(path) {
+            return Ok(file);
+        }
+    }
+    File::open(path)
 }
 
 #[cfg(unix)]
