@@ -9,10 +9,12 @@ use std::sync::Arc;
 use strata::fs::{FileLock, FileSystem, OsFileSystem, RandomAccessFile, WritableFile};
 use strata::{Compaction, Db, Error, Options};
 
-/// The real file system, except that creating an SSTable fails while `fail_tables` is set.
+/// The real file system, except that creating an SSTable fails while `fail_tables` is
+/// set; it records every directory sync.
 #[derive(Default)]
 struct FailingTables {
     fail_tables: AtomicBool,
+    synced_dirs: parking_lot::Mutex<Vec<std::path::PathBuf>>,
 }
 
 impl FileSystem for FailingTables {
@@ -24,6 +26,9 @@ impl FileSystem for FailingTables {
             return Err(io::Error::new(io::ErrorKind::StorageFull, "injected: disk full"));
         }
         OsFileSystem.create(path)
+    }
+    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        OsFileSystem.create_log(path)
     }
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         OsFileSystem.open(path)
@@ -44,6 +49,7 @@ impl FileSystem for FailingTables {
         OsFileSystem.exists(path)
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.synced_dirs.lock().push(dir.to_path_buf());
         OsFileSystem.sync_dir(dir)
     }
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
@@ -95,5 +101,21 @@ fn failed_compaction_makes_the_db_read_only_and_reopen_recovers() {
         assert_eq!(db.range::<&str, _>(..).count(), 500, "{strategy:?}");
         db.compact().unwrap();
         assert_eq!(db.get("k250").unwrap().as_deref(), Some(&b"v250"[..]));
+    }
+}
+
+/// A directory `Db::open` creates survives a power loss only once the directory
+/// holding it is synced: otherwise the database, synced files and all, can vanish.
+#[test]
+fn open_syncs_the_parent_of_every_directory_it_creates() {
+    let root = tempfile::tempdir().unwrap();
+    let db_dir = root.path().join("a").join("b").join("db");
+    let fs = Arc::new(FailingTables::default());
+    let db = Db::open(&db_dir, Options::default().file_system(fs.clone())).unwrap();
+    db.put("k", "v").unwrap();
+    db.close().unwrap();
+    let synced = fs.synced_dirs.lock().clone();
+    for parent in [root.path().to_path_buf(), root.path().join("a"), root.path().join("a").join("b")] {
+        assert!(synced.contains(&parent), "{} never synced; synced: {synced:?}", parent.display());
     }
 }
