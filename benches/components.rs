@@ -9,13 +9,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use strata::fs::{FileSystem, OsFileSystem};
-use strata::iter::InternalIterator;
-use strata::key::{compare_internal, make_internal_key, seek_key, ValueKind};
-use strata::log::LogWriter;
-use strata::memtable::MemTable;
-use strata::sstable::block::Block;
-use strata::sstable::block_builder::{BlockBuilder, KeyFormat};
-use strata::sstable::filter::{BloomBuilder, BloomFilter};
+use strata::internals::key::{compare_internal, make_internal_key, seek_key, Lookup, LookupKey, ValueKind};
+use strata::internals::{
+    lz4, Block, BlockBuilder, BloomBuilder, BloomFilter, InternalIterator, KeyFormat, LogWriter, MemTable,
+};
 
 const N: u64 = 100_000;
 
@@ -114,7 +111,7 @@ fn skiplist(c: &mut Criterion) {
     g.bench_function("strata_skiplist", |b| {
         b.iter(|| {
             i = (i + 7919) % N;
-            black_box(m.get(&user_key(i), u64::MAX >> 8) != strata::memtable::Lookup::Missing)
+            black_box(m.get(&LookupKey::new(&user_key(i), u64::MAX >> 8)) != Lookup::Missing)
         })
     });
     g.bench_function("btreemap", |b| {
@@ -260,7 +257,7 @@ fn lz4_encode(c: &mut Criterion) {
     let raw = db_bench_block();
     let mut g = c.benchmark_group("lz4_encode_4k_block");
     g.throughput(Throughput::Bytes(raw.len() as u64));
-    let mut encoder = strata::sstable::lz4_encode::Lz4Encoder::new();
+    let mut encoder = lz4::Lz4Encoder::new();
     let mut out = Vec::with_capacity(raw.len() * 2);
     g.bench_function("strata", |b| {
         b.iter(|| {
@@ -299,14 +296,12 @@ fn lz4_decode(c: &mut Criterion) {
     let compressed = lz4_flex::block::compress(&raw);
     let mut g = c.benchmark_group("lz4_decode_4k_block");
     g.throughput(Throughput::Bytes(raw.len() as u64));
-    g.bench_function("strata", |b| {
-        b.iter(|| strata::sstable::lz4::decompress(black_box(&compressed), raw.len()).expect("decode"))
-    });
+    g.bench_function("strata", |b| b.iter(|| lz4::decompress(black_box(&compressed), raw.len()).expect("decode")));
     // As the engine decodes: into a recycled buffer (see sstable::buffer_pool).
     let mut buf = vec![0; raw.len()];
     g.bench_function("strata_recycled_buffer", |b| {
         b.iter(|| {
-            strata::sstable::lz4::decompress_to(black_box(&compressed), &mut buf).expect("decode");
+            lz4::decompress_to(black_box(&compressed), &mut buf).expect("decode");
             buf.len()
         })
     });
@@ -320,7 +315,7 @@ fn lz4_decode(c: &mut Criterion) {
     g.bench_function("strata_recycled_buffer_distinct_blocks", |b| {
         b.iter(|| {
             next = (next + 1) % blocks.len();
-            strata::sstable::lz4::decompress_to(black_box(&blocks[next]), &mut buf).expect("decode");
+            lz4::decompress_to(black_box(&blocks[next]), &mut buf).expect("decode");
             buf.len()
         })
     });

@@ -9,9 +9,9 @@
 //! The entries of a batch take consecutive sequence numbers starting at `seqno`, in the
 //! order they were added, so a later entry for the same key wins.
 
-use crate::coding::{put_length_prefixed, read_u32, read_u64, Decoder};
 use crate::key::ValueKind;
-use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::key::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::util::coding::{put_length_prefixed, read_u32, read_u64, Decoder};
 
 const HEADER_LEN: usize = 12;
 

@@ -69,12 +69,12 @@ pub fn block(data: &[u8]) {
     }
 }
 
-/// The LZ4 block decoder ([`crate::sstable::lz4`]) on any bytes. The first two bytes
+/// The LZ4 block decoder ([`crate::compression::lz4`]) on any bytes. The first two bytes
 /// promise an output length and the rest is decoded: the result is an error or exactly
 /// that many bytes. Then the whole input, compressed by our encoder, must decode back
 /// to itself (a round trip through every copy path of the decoder).
 pub fn lz4(data: &[u8]) {
-    use crate::sstable::lz4::decompress;
+    use crate::compression::lz4::decompress;
     if let Some((len, src)) = data.split_first_chunk::<2>() {
         let len = usize::from(u16::from_le_bytes(*len));
         if let Ok(out) = decompress(src, len) {
@@ -82,7 +82,7 @@ pub fn lz4(data: &[u8]) {
         }
     }
     let mut compressed = Vec::new();
-    crate::sstable::lz4_encode::Lz4Encoder::new().compress(data, &mut compressed);
+    crate::compression::lz4::Lz4Encoder::new().compress(data, &mut compressed);
     assert_eq!(decompress(&compressed, data.len()).as_deref(), Ok(data), "lz4 round trip");
 }
 
@@ -158,7 +158,7 @@ fn open_and_read_table(data: &[u8]) {
     let probe = seek_key(b"key", MAX_SEQUENCE);
     exercise(&mut table.iter(), &[&probe]);
     for k in [&b"a"[..], b"key", b"zzzz", table.properties().smallest.as_slice()] {
-        let _ = table.get(crate::key::user_key(k), MAX_SEQUENCE);
+        let _ = table.get(&crate::key::LookupKey::new(crate::key::user_key(k), MAX_SEQUENCE));
     }
 }
 
@@ -249,7 +249,7 @@ pub fn ops(data: &[u8]) {
 mod tests {
     #[test]
     fn entry_points_accept_garbage() {
-        let mut rng = crate::testing::Rng::new(7);
+        let mut rng = crate::util::rng::Rng::new(7);
         for len in [0usize, 1, 7, 8, 64, 65, 300, 5000] {
             let data = rng.bytes(len);
             super::block(&data);

@@ -15,6 +15,14 @@
 
 use std::cmp::Ordering;
 
+use crate::util::hash::hash64;
+
+/// The longest key accepted (64 KiB).
+pub const MAX_KEY_LEN: usize = 64 * 1024;
+
+/// The longest value accepted (1 GiB); the contract promises at least 64 MiB.
+pub const MAX_VALUE_LEN: usize = 1 << 30;
+
 /// The largest sequence number a write can carry (56 bits).
 pub const MAX_SEQUENCE: u64 = (1 << 56) - 1;
 
@@ -85,7 +93,7 @@ impl<'a> ParsedKey<'a> {
     /// Splits an internal key; `None` if it is too short or has an unknown kind.
     pub fn parse(ikey: &'a [u8]) -> Option<ParsedKey<'a>> {
         let split = ikey.len().checked_sub(TRAILER_LEN)?;
-        let trailer = crate::coding::read_u64(ikey, split)?;
+        let trailer = crate::util::coding::read_u64(ikey, split)?;
         let kind = ValueKind::from_u8((trailer & 0xff) as u8)?;
         Some(ParsedKey { user_key: &ikey[..split], seq: trailer >> 8, kind })
     }
@@ -99,7 +107,7 @@ pub fn user_key(ikey: &[u8]) -> &[u8] {
 
 /// The trailer (`seq << 8 | kind`) of an internal key; 0 if `ikey` is too short to have one.
 pub fn trailer(ikey: &[u8]) -> u64 {
-    crate::coding::read_u64(ikey, ikey.len().saturating_sub(TRAILER_LEN)).unwrap_or(0)
+    crate::util::coding::read_u64(ikey, ikey.len().saturating_sub(TRAILER_LEN)).unwrap_or(0)
 }
 
 /// Bytewise order of two user keys, the same as `a.cmp(b)`.
@@ -178,6 +186,49 @@ pub fn index_separator(last: &[u8], next: Option<&[u8]>) -> Vec<u8> {
     let trailer = pack_trailer(MAX_SEQUENCE, KIND_FOR_SEEK);
     short.extend_from_slice(&trailer.to_le_bytes());
     short
+}
+
+/// A point lookup's target: a user key as of a snapshot seqno, with the key's filter
+/// hash computed once for every memtable and table the lookup asks (LevelDB's
+/// `LookupKey` plays the same part).
+#[derive(Clone, Copy, Debug)]
+pub struct LookupKey<'a> {
+    user_key: &'a [u8],
+    seq: u64,
+    hash: u64,
+}
+
+impl<'a> LookupKey<'a> {
+    /// The newest version of `user_key` with seqno <= `seq` is wanted.
+    pub fn new(user_key: &'a [u8], seq: u64) -> Self {
+        LookupKey { user_key, seq, hash: hash64(user_key) }
+    }
+
+    /// The user key looked up.
+    pub fn user_key(&self) -> &'a [u8] {
+        self.user_key
+    }
+
+    /// The snapshot: versions with a higher seqno are invisible.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The user key's bloom filter hash ([`hash64`]).
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// What one source (a memtable, a table) knows about a key at a snapshot.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup<T> {
+    /// The newest visible version is a put with this value.
+    Found(T),
+    /// The newest visible version is a tombstone: stop looking, the key is absent.
+    Deleted,
+    /// No visible version here: look in older sources.
+    Missing,
 }
 
 #[cfg(test)]

@@ -23,33 +23,53 @@
 //! db.close()?;
 //! # Ok::<(), strata::Error>(())
 //! ```
+//!
+//! # What is public
+//!
+//! The crate's front door is the embedding API above: [`Db`] and its handles
+//! ([`Snapshot`], [`Iter`], [`Cursor`], [`WriteBatch`]), [`Options`] with the strategy
+//! options, [`Stats`], [`Error`], and the [`fs`] module for embedders who bring their
+//! own file system. Two cargo features add test and fuzz support:
+//!
+//! - `fault-injection`: the [`testing`] module, with `FaultyFs`, an in-memory file system
+//!   that fails chosen operations and loses power on command, for embedders' own crash
+//!   tests (RocksDB ships its fault-injection file system the same way);
+//! - `fuzzing`: the `fuzzing` module, the entry points the targets under `fuzz/` call.
+//!
+//! Everything else (the table format, the memtable, the compaction machinery) is private
+//! to the crate; `docs/architecture.md` in the repository maps it.
 #![warn(missing_docs)]
-pub mod batch;
-pub mod coding;
-pub mod compaction;
-mod db;
-pub mod error;
-pub mod filename;
-pub mod fs;
-mod huge_page;
-pub mod iter;
-pub mod key;
-pub mod large_vec;
-pub mod log;
-pub mod memtable;
-pub mod options;
-mod prefetch;
 
-pub use bytes::Bytes;
-pub use error::{Error, Result};
-pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery};
-pub mod sstable;
-pub mod stats;
-pub mod version;
+mod batch;
+mod cache;
+mod compaction;
+mod compression;
+mod db;
+mod error;
+mod filename;
+pub mod fs;
+mod iter;
+mod key;
+mod log;
+mod memtable;
+mod options;
+mod sstable;
+mod stats;
+mod util;
+mod version;
+
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+#[doc(hidden)]
+pub mod internals;
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod testing;
 
 pub use batch::WriteBatch;
+pub use bytes::Bytes;
+pub use compression::Compression;
 pub use db::{Cursor, Db, Iter, Snapshot};
-pub use sstable::Compression;
+pub use error::{Error, Result};
+pub use key::{MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery};
 pub use stats::{LevelStats, Stats, TableInfo};
-pub mod fuzzing;
-pub mod testing;

@@ -7,19 +7,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::fs::{FileSystem, OsFileSystem};
-use crate::sstable::Compression;
 
 /// The smallest data block size accepted: below it the restart array and trailer
 /// dominate the block.
 pub const MIN_BLOCK_SIZE: usize = 256;
-
-/// The longest key accepted (64 KiB).
-pub const MAX_KEY_LEN: usize = 64 * 1024;
-
-/// The longest value accepted (1 GiB); the contract promises at least 64 MiB.
-pub const MAX_VALUE_LEN: usize = 1 << 30;
 
 /// Parameters of leveled compaction (LevelDB/RocksDB style).
 #[derive(Clone, Debug)]

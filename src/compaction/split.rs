@@ -23,7 +23,7 @@ pub const MIN_BLOCKS_PER_RANGE: usize = 8;
 /// Most (key, bytes) samples taken from the inputs' indexes (one more per table, for
 /// its tail). A big L0→L1 job has hundreds of thousands of blocks; listing each (it was
 /// 8 MB of keys and sizes, freed at once, which on glibc leaves the heap holding that
-/// much for good, see [`crate::large_vec`]) places a cut no better than a sample per
+/// much for good, see [`crate::util::large_vec`]) places a cut no better than a sample per
 /// few hundred blocks does, within a tenth of a percent of its share.
 const MAX_SAMPLES: usize = 1024;
 
@@ -84,10 +84,11 @@ fn sampled_split_points(inputs: &[Arc<FileMeta>], parts: usize, max_samples: usi
 mod tests {
     use super::*;
     use crate::compaction::tests::contents;
+    use crate::compression::Compression;
     use crate::filename;
     use crate::fs::OsFileSystem;
     use crate::key::{make_internal_key, ValueKind};
-    use crate::sstable::{Compression, TableBuilder, TableOptions};
+    use crate::sstable::{TableBuilder, TableOptions};
     use crate::version::{NewFile, TableContext};
 
     /// A table on L0 of `keys`, with 64-byte blocks so that it has many.

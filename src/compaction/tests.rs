@@ -153,7 +153,7 @@ fn leveled_check_catches_overlap() {
 }
 
 fn table_options() -> TableOptions {
-    TableOptions { block_size: 4096, bloom_bits_per_key: 10, compression: crate::sstable::Compression::Lz4 }
+    TableOptions { block_size: 4096, bloom_bits_per_key: 10, compression: crate::compression::Compression::Lz4 }
 }
 
 /// A table on `level` holding `entries` (user key, seqno, kind), in internal-key order.

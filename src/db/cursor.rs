@@ -7,7 +7,7 @@
 //! copies nothing but the user key it needs to skip older versions.
 //!
 //! A cursor takes its merge from, and leaves it in, its database's spare slot
-//! ([`super::spare::SpareMerge`]), so a seek-and-read-one does not build and drop every
+//! ([`super::merge_cache::MergeCache`]), so a seek-and-read-one does not build and drop every
 //! source's cursor.
 //!
 //! Promises: the entries a cursor visits are exactly those [`super::Iter`] yields for the
@@ -17,13 +17,13 @@
 
 use std::sync::Arc;
 
-use super::iter::next_visible;
+use super::db_iter::next_visible;
 use super::{DbInner, ReadSeq, SuperVersion};
+use crate::cache::CacheFill;
 use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::{seek_key, user_key, ValueKind, MAX_SEQUENCE};
-use crate::sstable::CacheFill;
 
 /// A forward cursor over a consistent view of the database, lending each entry as
 /// `&[u8]` slices: no copies and no reference counting per entry.
@@ -63,7 +63,7 @@ pub struct Cursor {
 impl Cursor {
     pub(crate) fn new(db: &Arc<DbInner>, at: ReadSeq) -> Cursor {
         let (sv, seq) = db.read_view(at);
-        let (it, fill, err) = match db.check_open().and_then(|()| db.spare_merge.take_or_build(db, &sv)) {
+        let (it, fill, err) = match db.check_open().and_then(|()| db.merge_cache.take_or_build(db, &sv)) {
             Ok((it, fill)) => (Some(it), fill, None),
             Err(e) => (None, CacheFill::Never, Some(e)),
         };
@@ -166,7 +166,7 @@ impl Drop for Cursor {
         let Some(it) = self.it.take() else { return };
         if self.err.is_none() {
             let fill = std::mem::replace(&mut self.fill, CacheFill::Never);
-            self.db.spare_merge.park(&self.db, &self.sv, it, fill);
+            self.db.merge_cache.park(&self.db, &self.sv, it, fill);
         }
     }
 }

@@ -19,11 +19,11 @@
 
 mod compact;
 mod cursor;
+mod db_iter;
 mod flush;
-mod iter;
+mod merge_cache;
 mod recovery;
 mod snapshot;
-mod spare;
 mod write;
 
 use std::collections::BTreeMap;
@@ -36,7 +36,7 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use cursor::Cursor;
-pub use iter::Iter;
+pub use db_iter::Iter;
 pub use snapshot::Snapshot;
 
 use crate::batch::WriteBatch;
@@ -44,11 +44,12 @@ use crate::compaction::{strategy, CompactionStrategy};
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::fs::{FileLock, FileSystem};
+use crate::key::{Lookup, LookupKey, MAX_KEY_LEN};
 use crate::log::LogWriter;
-use crate::memtable::{Lookup, MemTable};
-use crate::options::{Compaction, Options, MAX_KEY_LEN};
-use crate::sstable::filter::hash64;
-use crate::sstable::{BlockCache, FilterResult};
+use crate::memtable::MemTable;
+use crate::options::{Compaction, Options};
+use crate::sstable::BlockCache;
+use crate::sstable::FilterResult;
 use crate::stats::{Counters, LevelStats, Stats, TableInfo};
 use crate::version::{TableContext, Version, VersionSet};
 
@@ -119,7 +120,7 @@ pub(crate) struct DbInner {
     bg_threads: Mutex<Vec<JoinHandle<()>>>,
     closed: AtomicBool,
     /// The merge the last dropped cursor or iterator left for the next one.
-    spare_merge: spare::SpareMerge,
+    merge_cache: merge_cache::MergeCache,
 }
 
 /// The seqno a read runs at: the latest visible one (loaded once the read has pinned
@@ -215,12 +216,12 @@ impl Db {
 
     /// The entries with keys in `range`, in ascending order (`.rev()` for descending).
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Iter {
-        Iter::new(self.inner().clone(), ReadSeq::Latest, iter::owned_bounds(&range))
+        Iter::new(self.inner().clone(), ReadSeq::Latest, db_iter::owned_bounds(&range))
     }
 
     /// The entries whose keys start with `prefix`.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
-        Iter::new(self.inner().clone(), ReadSeq::Latest, iter::prefix_bounds(prefix.as_ref()))
+        Iter::new(self.inner().clone(), ReadSeq::Latest, db_iter::prefix_bounds(prefix.as_ref()))
     }
 
     /// A forward [`Cursor`] over the data as of now that lends its entries as slices:
@@ -355,7 +356,7 @@ impl DbInner {
         let sv = Arc::new(sv);
         st.sv = sv.clone();
         let old = std::mem::replace(&mut *self.current.write(), sv);
-        self.spare_merge.clear();
+        self.merge_cache.clear();
         old
     }
 
@@ -402,14 +403,14 @@ impl DbInner {
         // fetched while the memtables are searched and overlap one another's cache
         // misses. (A deeper level offers one table, found by a binary search that this
         // would do twice: a cached miss on one level got a third slower.)
-        let hash = hash64(key);
+        let lkey = LookupKey::new(key, seq);
         if let Some(l0) = sv.version.levels.first().filter(|l0| l0.len() > 1) {
             for table in l0.iter().filter(|f| f.covers(key)).filter_map(|f| f.open_table()) {
-                table.prefetch_filter(hash);
+                table.prefetch_filter(lkey.hash());
             }
         }
         for mem in std::iter::once(&sv.mem).chain(&sv.imms) {
-            match mem.get(key, seq) {
+            match mem.get(&lkey) {
                 Lookup::Found(v) => return Ok(Some(Bytes::copy_from_slice(v))),
                 Lookup::Deleted => return Ok(None),
                 Lookup::Missing => {}
@@ -420,7 +421,7 @@ impl DbInner {
         let (mut probes, mut negatives, mut false_positives, mut reads) = (0, 0, 0, 0);
         let mut found = Ok(None);
         for file in sv.version.tables_for_key(key) {
-            let (lookup, filter) = match file.table().and_then(|t| t.get_hashed(key, hash, seq)) {
+            let (lookup, filter) = match file.table().and_then(|t| t.get(&lkey)) {
                 Ok(r) => r,
                 Err(e) => {
                     found = Err(e);
@@ -514,7 +515,7 @@ impl DbInner {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.spare_merge.clear();
+        self.merge_cache.clear();
         {
             let mut st = self.state.lock();
             st.shutting_down = true;

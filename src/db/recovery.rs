@@ -142,7 +142,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         lock: Mutex::new(Some(lock)),
         bg_threads: Mutex::new(Vec::new()),
         closed: AtomicBool::new(false),
-        spare_merge: Default::default(),
+        merge_cache: Default::default(),
         opts,
     }))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::iter::{owned_bounds, prefix_bounds, Iter};
+use super::db_iter::{owned_bounds, prefix_bounds, Iter};
 use super::{Cursor, DbInner, ReadSeq};
 use crate::error::Result;
 

@@ -398,7 +398,7 @@ mod tests {
     /// the sorted union.
     #[test]
     fn many_children_match_the_sorted_union_in_both_directions() {
-        let mut rng = crate::testing::Rng::new(0x2545_f491_4f6c_dd1d);
+        let mut rng = crate::util::rng::Rng::new(0x2545_f491_4f6c_dd1d);
         let mut rand = |n: u64| rng.below(n);
         let mut all: Vec<(String, u64)> = Vec::new();
         let mut children = Vec::new();

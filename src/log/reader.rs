@@ -6,8 +6,8 @@
 //! unless the caller asked for [`TailMode::Strict`].
 
 use super::{fragment_crc, BLOCK_SIZE, FIRST, FULL, HEADER_SIZE, LAST, MIDDLE};
-use crate::coding::read_u32;
 use crate::error::{Error, Result};
+use crate::util::coding::read_u32;
 
 /// What to do with damage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -134,7 +134,7 @@ fn corruption_in_the_middle_is_an_error() {
 
 #[test]
 fn garbage_never_panics() {
-    let mut rng = crate::testing::Rng::new(0x1234_5678);
+    let mut rng = crate::util::rng::Rng::new(0x1234_5678);
     for len in [0usize, 1, 6, 7, 8, 100, BLOCK_SIZE + 3] {
         let data = rng.bytes(len);
         let _ = read_all(data.clone(), TailMode::Tolerate);

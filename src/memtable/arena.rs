@@ -22,14 +22,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use memmap2::MmapMut;
 use parking_lot::Mutex;
 
-use crate::huge_page::map_huge;
+use crate::util::huge_page::map_huge;
 
 /// Alignment of every allocation (enough for the atomic pointers of a node tower).
 pub const ALIGN: usize = 8;
 
 /// In an arena with huge pages, chunk sizes from half a huge page up are rounded to a
 /// multiple of it, and chunks from a huge page up are memory-mapped.
-pub use crate::huge_page::HUGE_PAGE;
+pub use crate::util::huge_page::HUGE_PAGE;
 
 struct Chunks {
     /// Small chunks; `u64` elements guarantee 8-byte alignment.

@@ -20,7 +20,7 @@ use super::{MemTable, SkipList};
 use crate::error::Result;
 use crate::iter::InternalIterator;
 use crate::key::compare_internal;
-use crate::large_vec::LargeVec;
+use crate::util::large_vec::LargeVec;
 
 /// Entries between the one being read and the one being prefetched.
 const PREFETCH_AHEAD: usize = 8;
@@ -100,7 +100,7 @@ impl InternalIterator for BulkIter {
 mod tests {
     use super::*;
     use crate::key::{seek_key, ValueKind};
-    use crate::testing::Rng;
+    use crate::util::rng::Rng;
 
     fn entries(it: &mut impl InternalIterator) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut out = Vec::new();

@@ -15,23 +15,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::coding::read_u64;
 use crate::error::Result;
 use crate::iter::InternalIterator;
-use crate::key::{append_internal_key, pack_trailer, ParsedKey, ValueKind, KIND_FOR_SEEK, TRAILER_LEN};
+use crate::key::{
+    append_internal_key, pack_trailer, Lookup, LookupKey, ParsedKey, ValueKind, KIND_FOR_SEEK, TRAILER_LEN,
+};
+use crate::util::coding::read_u64;
 pub use bulk_iter::BulkIter;
 pub use skiplist::{SkipList, Splice};
-
-/// What a memtable (or any level) knows about a key at a snapshot.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Lookup<T> {
-    /// The newest visible version is a put with this value.
-    Found(T),
-    /// The newest visible version is a tombstone: stop looking, the key is absent.
-    Deleted,
-    /// No visible version here: look in older sources.
-    Missing,
-}
 
 struct WriterState {
     splice: Splice,
@@ -75,8 +66,9 @@ impl MemTable {
         self.entries.fetch_add(1, Ordering::Release);
     }
 
-    /// The newest version of `user_key` with seqno <= `seq`.
-    pub fn get(&self, user_key: &[u8], seq: u64) -> Lookup<&[u8]> {
+    /// The newest version of the key with seqno <= the key's seqno.
+    pub fn get(&self, key: &LookupKey) -> Lookup<&[u8]> {
+        let (user_key, seq) = (key.user_key(), key.seq());
         // Search for the seek key (user_key, seq, KIND_FOR_SEEK) by its parts, so that a
         // lookup allocates nothing.
         let target_trailer = pack_trailer(seq, KIND_FOR_SEEK);
@@ -196,14 +188,14 @@ mod tests {
         m.add(2, ValueKind::Put, b"b", b"b2");
         m.add(3, ValueKind::Delete, b"a", b"");
         m.add(4, ValueKind::Put, b"a", b"a4");
-        assert_eq!(m.get(b"a", 0), Lookup::Missing);
-        assert_eq!(m.get(b"a", 1), Lookup::Found(&b"a1"[..]));
-        assert_eq!(m.get(b"a", 2), Lookup::Found(&b"a1"[..]));
-        assert_eq!(m.get(b"a", 3), Lookup::Deleted);
-        assert_eq!(m.get(b"a", 10), Lookup::Found(&b"a4"[..]));
-        assert_eq!(m.get(b"b", 10), Lookup::Found(&b"b2"[..]));
-        assert_eq!(m.get(b"c", 10), Lookup::Missing);
-        assert_eq!(m.get(b"", 10), Lookup::Missing);
+        assert_eq!(m.get(&LookupKey::new(b"a", 0)), Lookup::Missing);
+        assert_eq!(m.get(&LookupKey::new(b"a", 1)), Lookup::Found(&b"a1"[..]));
+        assert_eq!(m.get(&LookupKey::new(b"a", 2)), Lookup::Found(&b"a1"[..]));
+        assert_eq!(m.get(&LookupKey::new(b"a", 3)), Lookup::Deleted);
+        assert_eq!(m.get(&LookupKey::new(b"a", 10)), Lookup::Found(&b"a4"[..]));
+        assert_eq!(m.get(&LookupKey::new(b"b", 10)), Lookup::Found(&b"b2"[..]));
+        assert_eq!(m.get(&LookupKey::new(b"c", 10)), Lookup::Missing);
+        assert_eq!(m.get(&LookupKey::new(b"", 10)), Lookup::Missing);
         assert_eq!(m.len(), 4);
     }
 

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use super::arena::Arena;
 use crate::key::compare_internal;
-use crate::large_vec::LargeVec;
+use crate::util::large_vec::LargeVec;
 
 /// Tallest tower a node can have; with branching 4 this serves billions of entries.
 pub const MAX_HEIGHT: usize = 12;
@@ -319,7 +319,7 @@ impl SkipList {
         let p = node.as_ptr().cast_const().cast::<u8>();
         for line in 0..lines {
             // `wrapping_add`: the address is only a hint and need not lie in the node.
-            crate::prefetch::prefetch(p.wrapping_add(line * 64));
+            crate::util::prefetch::prefetch(p.wrapping_add(line * 64));
         }
     }
 }

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::block_builder::KeyFormat;
-use crate::coding::{common_prefix_len, get_varint32, get_varint64, read_u32, varint_len};
+use crate::cache::Charge;
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
 use crate::key::{self, compare_internal, compare_user_keys};
-use crate::prefetch::prefetch;
+use crate::util::coding::{common_prefix_len, get_varint32, get_varint64, read_u32, varint_len};
+use crate::util::prefetch::prefetch;
 
 /// Compares two keys of a block. Data and index blocks hold internal keys; the
 /// comparison is a plain function so blocks stay independent of what they store.
@@ -30,6 +31,12 @@ pub struct Block {
     origin: Arc<str>,
     offset: u64,
     format: KeyFormat,
+}
+
+impl Charge for Block {
+    fn charge(&self) -> usize {
+        self.size()
+    }
 }
 
 impl Block {
@@ -53,7 +60,7 @@ impl Block {
         Ok(Block { data, restarts_offset, num_restarts, origin, offset, format })
     }
 
-    /// Bytes of the block, for cache accounting.
+    /// Bytes of the block.
     pub fn size(&self) -> usize {
         self.data.len()
     }

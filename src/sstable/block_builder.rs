@@ -24,9 +24,9 @@
 //!
 //! On disk every block is followed by a 5-byte trailer (see [`super::format`]).
 
-use crate::coding::{common_prefix_len, encode_varint64};
 use crate::key::{user_key, TRAILER_LEN};
-use crate::large_vec::{LargeVec, MAP_THRESHOLD};
+use crate::util::coding::{common_prefix_len, encode_varint64};
+use crate::util::large_vec::{LargeVec, MAP_THRESHOLD};
 
 /// How a block stores its keys.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

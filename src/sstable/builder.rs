@@ -17,9 +17,9 @@ use std::io;
 
 use super::block_builder::{BlockBuilder, KeyFormat};
 use super::compress_worker::{CompressWorker, CompressedBlock};
-use super::compression::{Compression, Compressor};
 use super::filter::BloomBuilder;
 use super::format::{block_trailer, BlockHandle, Footer, TableProperties, NO_COMPRESSION};
+use crate::compression::{Compression, Compressor};
 use crate::fs::WritableFile;
 use crate::key::{index_separator, ParsedKey, ValueKind};
 
@@ -137,11 +137,6 @@ impl TableBuilder {
             self.flush_data_block()?;
         }
         Ok(())
-    }
-
-    /// Entries added so far.
-    pub fn num_entries(&self) -> u64 {
-        self.props.num_entries
     }
 
     /// Bytes the file would have if finished now (roughly; without blocks still being

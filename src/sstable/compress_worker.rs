@@ -22,8 +22,8 @@ use std::io;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 
-use super::compression::{Compression, Compressor};
 use super::format::{block_trailer, NO_COMPRESSION, TRAILER_LEN};
+use crate::compression::{Compression, Compressor};
 
 /// A data block back from the worker.
 pub struct CompressedBlock {
@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn incompressible_blocks_are_stored_raw_and_none_compresses_nothing() {
-        let mut rng = super::super::lz4::tests::xorshift(5);
+        let mut rng = crate::compression::lz4::decode::tests::xorshift(5);
         let noise: Vec<u8> = (0..4096).map(|_| rng() as u8).collect();
         for codec in [Compression::Lz4, Compression::None] {
             let mut worker = CompressWorker::spawn(codec).unwrap();

@@ -11,8 +11,9 @@
 
 use bytes::Bytes;
 
-use crate::coding::read_u32;
-use crate::large_vec::LargeVec;
+use crate::util::coding::read_u32;
+use crate::util::hash::hash64;
+use crate::util::large_vec::LargeVec;
 
 const LINE_BYTES: usize = 64;
 const LINE_BITS: u32 = 512;
@@ -20,34 +21,6 @@ const LINE_BITS: u32 = 512;
 /// Keys between the one whose bits [`BloomBuilder::finish`] sets and the one whose
 /// line it prefetches.
 const FINISH_PREFETCH_AHEAD: usize = 8;
-
-/// A 64-bit hash of a key (multiply-fold mixing, 8 bytes at a time).
-pub fn hash64(data: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = 0x243f_6a88_85a3_08d3 ^ (data.len() as u64).wrapping_mul(K);
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(c);
-        h = fmix(h ^ u64::from_le_bytes(a));
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut a = [0u8; 8];
-        a[..rest.len()].copy_from_slice(rest);
-        h = fmix(h ^ u64::from_le_bytes(a) ^ ((rest.len() as u64) << 59));
-    }
-    fmix(h)
-}
-
-/// MurmurHash3's 64-bit finaliser.
-fn fmix(mut k: u64) -> u64 {
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    k ^ (k >> 33)
-}
 
 /// The line a hash selects (upper 32 bits, multiply-shift range reduction) and the seed
 /// of its bit positions (lower 32 bits).
@@ -110,7 +83,7 @@ impl BloomBuilder {
             // is set (compactions spent 8% of their time here waiting on those misses).
             if let Some(&ahead) = self.hashes.get(i + FINISH_PREFETCH_AHEAD) {
                 let (line, _) = probe_start(ahead, num_lines);
-                crate::prefetch::prefetch(lines.as_ptr().wrapping_add(line * LINE_BYTES));
+                crate::util::prefetch::prefetch(lines.as_ptr().wrapping_add(line * LINE_BYTES));
             }
             let (line, mut h) = probe_start(h, num_lines);
             let base = line * LINE_BYTES;
@@ -186,7 +159,7 @@ impl BloomFilter {
     pub fn prefetch(&self, hash: u64) {
         let (line, _) = probe_start(hash, self.num_lines);
         if let Some(byte) = self.data.get(line * LINE_BYTES) {
-            crate::prefetch::prefetch(byte);
+            crate::util::prefetch::prefetch(byte);
         }
     }
 

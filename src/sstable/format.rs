@@ -4,7 +4,7 @@
 //! ```text
 //! table      := data_block* filter_block? properties_block index_block footer
 //! any block  := contents | trailer
-//! trailer    := compression: u8 (0 = none, 1 = LZ4; see super::compression)
+//! trailer    := compression: u8 (0 = none, 1 = LZ4; see crate::compression)
 //!               | crc32: u32 LE over the stored contents and compression byte
 //! handle     := offset: varint64 | size: varint64      (size excludes the trailer)
 //! index      := a block (see block_builder) mapping the last internal key of each data
@@ -20,7 +20,7 @@
 //! A table without a filter has `filter_size == 0`.
 
 pub use super::block_builder::KeyFormat;
-use crate::coding::{put_length_prefixed, put_varint64, Decoder};
+use crate::util::coding::{put_length_prefixed, put_varint64, Decoder};
 
 /// Identifies a strata SSTable ("strataST" in ASCII, little-endian).
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"strataST");
@@ -32,7 +32,7 @@ pub const FORMAT_VERSION: u32 = 2;
 pub const FOOTER_LEN: usize = 64;
 /// Size of the trailer after every block.
 pub const TRAILER_LEN: usize = 5;
-pub use super::compression::NO_COMPRESSION;
+pub use crate::compression::NO_COMPRESSION;
 
 /// Where a block lives in the file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

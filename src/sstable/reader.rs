@@ -21,20 +21,20 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::block::{Block, BlockIter};
-use super::buffer_pool::BufferPool;
-use super::cache::BlockCache;
-use super::cache_fill::CacheFill;
-use super::compression::{decompress, Compressed};
-use super::filter::{hash64, BloomFilter};
+use super::filter::BloomFilter;
 use super::format::{
     block_trailer, BlockHandle, Footer, KeyFormat, TableProperties, FOOTER_LEN, NO_COMPRESSION, TRAILER_LEN,
 };
+use super::BlockCache;
+use crate::cache::buffer_pool::BufferPool;
+use crate::cache::CacheFill;
+use crate::compression::{decompress, Compressed};
 use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::iter::InternalIterator;
-use crate::key::{compare_internal, pack_trailer, ValueKind, KIND_FOR_SEEK};
-use crate::large_vec::LargeVec;
-use crate::memtable::Lookup;
+use crate::key::{compare_internal, pack_trailer, Lookup, LookupKey, ValueKind, KIND_FOR_SEEK};
+use crate::util::hash::hash64;
+use crate::util::large_vec::LargeVec;
 
 /// Gives every opened table a distinct block-cache namespace.
 static NEXT_TABLE_ID: AtomicU64 = AtomicU64::new(1);
@@ -164,28 +164,24 @@ impl TableReader {
         self.filter.as_ref().is_none_or(|f| f.may_contain(user_key))
     }
 
-    /// Starts loading the filter line that a lookup of a user key whose
-    /// [`hash64`] is `hash` will read into the CPU cache, without waiting for it.
+    /// Starts loading the filter line that a lookup of a user key whose filter hash
+    /// ([`LookupKey::hash`]) is `hash` will read into the CPU cache, without waiting
+    /// for it.
     pub fn prefetch_filter(&self, hash: u64) {
         if let Some(f) = &self.filter {
             f.prefetch(hash);
         }
     }
 
-    /// The newest version of `user_key` with seqno <= `seq` in this table.
-    pub fn get(&self, user_key: &[u8], seq: u64) -> Result<(Lookup<Bytes>, FilterResult)> {
-        self.get_hashed(user_key, hash64(user_key), seq)
-    }
-
-    /// [`TableReader::get`] with the key's [`hash64`] computed by the caller, once for
-    /// all the tables it asks.
-    pub fn get_hashed(&self, user_key: &[u8], hash: u64, seq: u64) -> Result<(Lookup<Bytes>, FilterResult)> {
+    /// The newest version of the key with seqno <= the key's seqno in this table.
+    pub fn get(&self, key: &LookupKey) -> Result<(Lookup<Bytes>, FilterResult)> {
         let filter = match &self.filter {
             None => FilterResult::NoFilter,
-            Some(f) if !f.may_contain_hash(hash) => return Ok((Lookup::Missing, FilterResult::Excluded)),
+            Some(f) if !f.may_contain_hash(key.hash()) => return Ok((Lookup::Missing, FilterResult::Excluded)),
             Some(_) => FilterResult::Passed,
         };
-        let trailer = pack_trailer(seq, KIND_FOR_SEEK);
+        let user_key = key.user_key();
+        let trailer = pack_trailer(key.seq(), KIND_FOR_SEEK);
         let Some(index_entry) = self.index.seek_entry(user_key, trailer)? else {
             return Ok((Lookup::Missing, filter));
         };

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::cache::CacheFill;
+use crate::compression::Compression;
 use crate::error::Error;
 use crate::fs::{FileSystem, OsFileSystem};
 use crate::iter::InternalIterator;
-use crate::key::{compare_internal, make_internal_key, seek_key, user_key, ValueKind};
-use crate::memtable::Lookup;
+use crate::key::{compare_internal, make_internal_key, seek_key, user_key, Lookup, LookupKey, ValueKind};
 
 fn key(i: u32) -> Vec<u8> {
     format!("user{i:06}").into_bytes()
@@ -79,11 +80,9 @@ fn point_lookups() {
         assert_eq!(t.properties().num_deletions, 100);
         for i in 0..1000u32 {
             let k = key(i * 2);
-            let hash = filter::hash64(&k);
-            t.prefetch_filter(hash);
-            // The caller-hashed lookup a Db makes answers exactly as the plain one.
-            assert_eq!(t.get_hashed(&k, hash, u64::MAX >> 8).unwrap(), t.get(&k, u64::MAX >> 8).unwrap());
-            let (got, _) = t.get(&k, u64::MAX >> 8).unwrap();
+            // A prefetch of the key's filter line changes nothing about the answer.
+            t.prefetch_filter(LookupKey::new(&k, 0).hash());
+            let (got, _) = t.get(&LookupKey::new(&k, u64::MAX >> 8)).unwrap();
             let want = if i == 2 {
                 Lookup::Found(bytes::Bytes::from_static(b"newer"))
             } else if i % 10 == 9 {
@@ -93,12 +92,15 @@ fn point_lookups() {
             };
             assert_eq!(got, want, "key {i}");
             // Absent keys between the present ones.
-            assert_eq!(t.get(&key(i * 2 + 1), u64::MAX >> 8).unwrap().0, Lookup::Missing);
+            assert_eq!(t.get(&LookupKey::new(&key(i * 2 + 1), u64::MAX >> 8)).unwrap().0, Lookup::Missing);
         }
         // Older snapshot sees the older version of key 4, and nothing before seq 1.
-        assert_eq!(t.get(&key(4), 999).unwrap().0, Lookup::Found(bytes::Bytes::from_static(b"value2")));
-        assert_eq!(t.get(&key(0), 0).unwrap().0, Lookup::Missing);
-        assert_eq!(t.get(b"zzz", u64::MAX >> 8).unwrap().0, Lookup::Missing);
+        assert_eq!(
+            t.get(&LookupKey::new(&key(4), 999)).unwrap().0,
+            Lookup::Found(bytes::Bytes::from_static(b"value2"))
+        );
+        assert_eq!(t.get(&LookupKey::new(&key(0), 0)).unwrap().0, Lookup::Missing);
+        assert_eq!(t.get(&LookupKey::new(b"zzz", u64::MAX >> 8)).unwrap().0, Lookup::Missing);
     }
 }
 
@@ -107,10 +109,11 @@ fn filter_excludes_most_absent_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_table(dir.path(), 5000, 4096, 10);
     let t = open(&path, true).unwrap();
-    let excluded =
-        (0..5000u32).filter(|i| t.get(&key(i * 2 + 1), u64::MAX >> 8).unwrap().1 == FilterResult::Excluded).count();
+    let excluded = (0..5000u32)
+        .filter(|i| t.get(&LookupKey::new(&key(i * 2 + 1), u64::MAX >> 8)).unwrap().1 == FilterResult::Excluded)
+        .count();
     assert!(excluded > 4850, "only {excluded} of 5000 absent keys excluded");
-    assert_eq!(t.get(&key(0), u64::MAX >> 8).unwrap().1, FilterResult::Passed);
+    assert_eq!(t.get(&LookupKey::new(&key(0), u64::MAX >> 8)).unwrap().1, FilterResult::Passed);
 }
 
 #[test]
@@ -282,7 +285,7 @@ fn values_outlive_their_evicted_block_while_its_buffers_are_recycled() {
     // Two blocks per shard: nearly every lookup below evicts a block.
     let cache = Arc::new(BlockCache::new(16 * 9 * 1024));
     let t = Arc::new(TableReader::open(OsFileSystem.open(&path).unwrap(), "000001.sst", Some(cache.clone())).unwrap());
-    let value = |i: u32| match t.get(&key(i * 2), u64::MAX >> 8).unwrap().0 {
+    let value = |i: u32| match t.get(&LookupKey::new(&key(i * 2), u64::MAX >> 8)).unwrap().0 {
         Lookup::Found(v) => v,
         _ => panic!("key {i} not found"),
     };

@@ -49,8 +49,7 @@ use parking_lot::Mutex;
 use crate::fs::prealloc_log::{LogStorage, PreallocatedLog};
 use crate::fs::{FileLock, FileSystem, RandomAccessFile, WritableFile};
 
-mod rng;
-pub use rng::Rng;
+pub use crate::util::rng::Rng;
 
 /// The kinds of operation faults can target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

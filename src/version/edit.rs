@@ -16,7 +16,7 @@
 //! (each field starts with its tag as a varint32)
 //! ```
 
-use crate::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};
+use crate::util::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};
 
 const TAG_LOG_NUMBER: u32 = 1;
 const TAG_NEXT_FILE: u32 = 2;

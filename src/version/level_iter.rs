@@ -17,10 +17,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::FileMeta;
+use crate::cache::CacheFill;
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
 use crate::key::compare_internal;
-use crate::sstable::{CacheFill, TableIter};
+use crate::sstable::TableIter;
 
 /// A cursor over the tables of one sorted, non-overlapping level.
 pub struct LevelIter {
@@ -36,6 +37,7 @@ pub struct LevelIter {
 
 impl LevelIter {
     /// A cursor over `files`, which must be sorted and must not overlap.
+    #[cfg(test)]
     pub fn new(files: Vec<Arc<FileMeta>>) -> LevelIter {
         LevelIter::filling(files, CacheFill::Always)
     }
@@ -188,7 +190,7 @@ impl InternalIterator for LevelIter {
 
     fn prefetch_filter(&self, user_key: &[u8]) {
         if let Some(t) = self.file_for(user_key).and_then(|f| f.open_table()) {
-            t.prefetch_filter(crate::sstable::filter::hash64(user_key));
+            t.prefetch_filter(crate::util::hash::hash64(user_key));
         }
     }
 }
@@ -196,10 +198,11 @@ impl InternalIterator for LevelIter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compression::Compression;
     use crate::filename;
     use crate::fs::OsFileSystem;
     use crate::key::{make_internal_key, seek_key, user_key, ValueKind, MAX_SEQUENCE};
-    use crate::sstable::{Compression, TableBuilder, TableOptions};
+    use crate::sstable::{TableBuilder, TableOptions};
     use crate::version::{NewFile, TableContext};
 
     fn key(n: u32) -> Vec<u8> {

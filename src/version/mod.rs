@@ -28,7 +28,8 @@ use crate::error::Result;
 use crate::filename;
 use crate::fs::FileSystem;
 use crate::key::user_key;
-use crate::sstable::{BlockCache, TableReader};
+use crate::sstable::BlockCache;
+use crate::sstable::TableReader;
 
 /// What every table of a database shares: where files live and the block cache.
 pub struct TableContext {

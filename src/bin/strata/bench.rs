@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use strata::testing::Rng;
+use strata::internals::Rng;
 use strata::{Db, Result};
 
 /// The workloads `--benchmarks` accepts, in db_bench's names.

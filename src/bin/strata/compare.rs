@@ -13,7 +13,7 @@ use strata::{Compaction, Compression, Db, Options, Result};
 
 use crate::bench::{progress, Shape, ValuePool};
 use crate::svg::{self, Series};
-use strata::testing::Rng;
+use strata::internals::Rng;
 
 /// What one strategy did.
 pub struct Outcome {

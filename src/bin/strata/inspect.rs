@@ -5,9 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use strata::fs::{FileSystem, OsFileSystem};
-use strata::iter::InternalIterator;
-use strata::key::ParsedKey;
-use strata::sstable::TableReader;
+use strata::internals::key::{user_key, ParsedKey};
+use strata::internals::{InternalIterator, TableReader};
 use strata::{Db, Result};
 
 /// Printable form of a key or value: text if it is, hex otherwise.
@@ -63,12 +62,7 @@ pub fn sst(path: &Path, scan: bool) -> Result<String> {
     let mut out = format!("{name}: {} bytes\n", file.size());
     let _ =
         writeln!(out, "entries: {} ({} deletions), data blocks: {}", p.num_entries, p.num_deletions, p.num_data_blocks);
-    let _ = writeln!(
-        out,
-        "keys: {} .. {}",
-        show(strata::key::user_key(&p.smallest)),
-        show(strata::key::user_key(&p.largest))
-    );
+    let _ = writeln!(out, "keys: {} .. {}", show(user_key(&p.smallest)), show(user_key(&p.largest)));
     let _ = writeln!(out, "seqnos: {} .. {}", p.min_seq, p.max_seq);
     let _ = writeln!(out, "raw key bytes: {}, raw value bytes: {}", p.raw_key_bytes, p.raw_value_bytes);
     match table.filter_size() {

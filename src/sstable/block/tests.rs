@@ -168,7 +168,7 @@ fn internal_key_seeks_agree_with_a_sorted_list() {
 /// prefix bookkeeping must get right. Each has one to three versions.
 fn prefix_rich_internal_keys() -> Vec<Vec<u8>> {
     use crate::key::{make_internal_key, ValueKind};
-    let mut rng = super::super::lz4::tests::xorshift(17);
+    let mut rng = crate::compression::lz4::decode::tests::xorshift(17);
     let mut users = std::collections::BTreeSet::new();
     // 150 of the 255 such keys.
     while users.len() < 150 {
@@ -191,7 +191,7 @@ fn seeks_among_prefix_related_keys_agree_with_a_sorted_list() {
     use crate::key::{compare_internal, make_internal_key, ParsedKey, ValueKind};
     let ks = prefix_rich_internal_keys();
     let mut targets = Vec::new();
-    let mut rng = super::super::lz4::tests::xorshift(23);
+    let mut rng = crate::compression::lz4::decode::tests::xorshift(23);
     for _ in 0..400 {
         let len = (rng() % 8) as usize;
         let user: Vec<u8> = (0..len).map(|_| b'a' + (rng() % 3) as u8).collect();

@@ -1,4 +1,4 @@
-//! [`SpareMerge`]: the merge the last dropped cursor or iterator left, for the next one
+//! [`MergeCache`]: the merge the last dropped cursor or iterator left, for the next one
 //! over the same view.
 //!
 //! Building a merge (a cursor per memtable and table, each with its key buffers, the
@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::iter::merge_sources;
+use super::db_iter::merge_sources;
 use super::{DbInner, SuperVersion};
+use crate::cache::CacheFill;
 use crate::error::Result;
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
-use crate::sstable::CacheFill;
 
 /// A merge a dropped cursor or iterator left, with the view it merges and its fill
 /// budget.
@@ -34,9 +34,9 @@ struct Parked {
 /// view (see the module comment). Readers on several threads never wait for it: one
 /// that finds it busy builds or drops its own merge.
 #[derive(Default)]
-pub(crate) struct SpareMerge(Mutex<Option<Parked>>);
+pub(crate) struct MergeCache(Mutex<Option<Parked>>);
 
-impl SpareMerge {
+impl MergeCache {
     /// The parked merge over `sv` with its fill budget restarted, or else a new merge
     /// of `sv`'s sources with a fresh budget.
     pub(super) fn take_or_build(&self, db: &DbInner, sv: &Arc<SuperVersion>) -> Result<(MergingIterator, CacheFill)> {
@@ -85,7 +85,7 @@ mod tests {
     use crate::{Db, Options};
 
     fn parked(db: &Db) -> bool {
-        db.inner().spare_merge.0.lock().is_some()
+        db.inner().merge_cache.0.lock().is_some()
     }
 
     #[test]

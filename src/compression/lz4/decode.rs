@@ -27,7 +27,7 @@
 
 /// Decodes the LZ4 block `src`, which must decode to exactly `len` bytes, into a new
 /// vector. `len` is allocated up front, so a caller reading it from disk bounds it first
-/// (as [`super::compression::decompress`] does).
+/// (as [`crate::compression::decompress`] does).
 pub fn decompress(src: &[u8], len: usize) -> Result<Vec<u8>, String> {
     let mut out = vec![0; len];
     decompress_to(src, &mut out)?;
@@ -110,7 +110,7 @@ fn copy_match(dst: &mut [u8], op: usize, offset: usize, len: usize) {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn roundtrip(raw: &[u8]) {
@@ -119,8 +119,8 @@ pub(super) mod tests {
     }
 
     /// A reproducible byte source for the LZ4 tests of this module and the encoder's.
-    pub(in crate::sstable) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
-        let mut rng = crate::testing::Rng::new(seed);
+    pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut rng = crate::util::rng::Rng::new(seed);
         move || rng.next_u64()
     }
 

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use super::{DbInner, ReadSeq, SuperVersion};
+use crate::cache::CacheFill;
 use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::{make_internal_key, seek_key, user_key, ParsedKey, ValueKind, MAX_SEQUENCE};
-use crate::sstable::CacheFill;
 use crate::version::LevelIter;
 
 type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
@@ -149,7 +149,7 @@ pub struct Iter {
     /// Whether an error was returned; a merge that met one is not handed on.
     failed: bool,
     /// The database, whose spare merge a direction's merge comes from and goes back to
-    /// (see [`super::spare`]).
+    /// (see [`super::merge_cache`]).
     db: Arc<DbInner>,
     /// The block-cache fill budget each direction's table cursors share.
     front_fill: CacheFill,
@@ -204,7 +204,7 @@ impl Iter {
 
     fn next_forward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.front.is_none() {
-            let mut it = match self.db.spare_merge.take_or_build(&self.db, &self.sv) {
+            let mut it = match self.db.merge_cache.take_or_build(&self.db, &self.sv) {
                 Ok((it, fill)) => {
                     self.front_fill = fill;
                     it
@@ -264,7 +264,7 @@ impl Iter {
 
     fn next_backward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.back.is_none() {
-            let mut it = match self.db.spare_merge.take_or_build(&self.db, &self.sv) {
+            let mut it = match self.db.merge_cache.take_or_build(&self.db, &self.sv) {
                 Ok((it, fill)) => {
                     self.back_fill = fill;
                     it
@@ -358,7 +358,7 @@ impl Drop for Iter {
             (None, Some(it)) => (it, std::mem::replace(&mut self.back_fill, CacheFill::Never)),
             (None, None) => return,
         };
-        self.db.spare_merge.park(&self.db, &self.sv, it, fill);
+        self.db.merge_cache.park(&self.db, &self.sv, it, fill);
     }
 }
 

@@ -1,7 +1,9 @@
-//! [`BlockCache`]: a sharded LRU cache of decoded blocks, shared by all tables of a
-//! database.
+//! The block cache: [`Cache`], a sharded LRU cache of decoded blocks shared by all
+//! tables of a database; [`BufferPool`], the memory those blocks live in, recycled; and
+//! [`CacheFill`], the policy deciding which blocks a cursor inserts.
 //!
-//! Keys are (table id, block offset); table ids are unique per opened table, so a file
+//! The cache knows nothing of the table format: it holds any [`Charge`] value (the
+//! table layer's `Block`) under a (table id, block offset) key; table ids are unique per opened table, so a file
 //! number reused after a crash can never alias a stale block. The cache is split into
 //! shards by key hash, each behind its own mutex, so concurrent readers rarely meet on
 //! a lock. Each shard is an LRU list threaded through a slab of entries, charged by block
@@ -13,8 +15,11 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::block::Block;
-use super::buffer_pool::BufferPool;
+pub mod buffer_pool;
+pub mod fill;
+
+pub use buffer_pool::BufferPool;
+pub use fill::CacheFill;
 
 const SHARDS: usize = 16;
 const NIL: usize = usize::MAX;
@@ -42,17 +47,23 @@ impl Hasher for KeyHasher {
 
 type KeyMap = HashMap<Key, usize, BuildHasherDefault<KeyHasher>>;
 
-struct Entry {
+/// A value the cache can hold: it says how many bytes of the capacity it takes.
+pub trait Charge {
+    /// Bytes charged against the cache's capacity while this value is cached.
+    fn charge(&self) -> usize;
+}
+
+struct Entry<B> {
     key: Key,
     /// `None` once evicted (the slot waits on the free list).
-    block: Option<Arc<Block>>,
+    block: Option<Arc<B>>,
     prev: usize,
     next: usize,
 }
 
-struct Shard {
+struct Shard<B> {
     map: KeyMap,
-    slab: Vec<Entry>,
+    slab: Vec<Entry<B>>,
     free: Vec<usize>,
     /// Most recently used.
     head: usize,
@@ -62,7 +73,7 @@ struct Shard {
     capacity: usize,
 }
 
-impl Shard {
+impl<B: Charge> Shard<B> {
     fn unlink(&mut self, i: usize) {
         let (prev, next) = (self.slab[i].prev, self.slab[i].next);
         match prev {
@@ -87,20 +98,20 @@ impl Shard {
         }
     }
 
-    fn get(&mut self, key: &Key) -> Option<Arc<Block>> {
+    fn get(&mut self, key: &Key) -> Option<Arc<B>> {
         let i = *self.map.get(key)?;
         self.unlink(i);
         self.push_front(i);
         self.slab[i].block.clone()
     }
 
-    fn insert(&mut self, key: Key, block: Arc<Block>) {
-        let charge = block.size();
+    fn insert(&mut self, key: Key, block: Arc<B>) {
+        let charge = block.charge();
         if charge > self.capacity {
             return;
         }
         if let Some(&i) = self.map.get(&key) {
-            self.used = self.used - self.slab[i].block.as_ref().map_or(0, |b| b.size()) + charge;
+            self.used = self.used - self.slab[i].block.as_ref().map_or(0, |b| b.charge()) + charge;
             self.slab[i].block = Some(block);
             self.unlink(i);
             self.push_front(i);
@@ -125,7 +136,7 @@ impl Shard {
             self.unlink(victim);
             self.map.remove(&self.slab[victim].key);
             if let Some(b) = self.slab[victim].block.take() {
-                self.used -= b.size();
+                self.used -= b.charge();
             }
             self.free.push(victim);
         }
@@ -133,13 +144,13 @@ impl Shard {
 }
 
 /// A sharded LRU cache of blocks.
-pub struct BlockCache {
-    shards: Vec<Mutex<Shard>>,
+pub struct Cache<B> {
+    shards: Vec<Mutex<Shard<B>>>,
     /// Where blocks this cache evicts leave their buffers for the next block read.
     buffers: Arc<BufferPool>,
 }
 
-impl BlockCache {
+impl<B: Charge> Cache<B> {
     /// A cache holding up to `capacity` bytes of blocks, for tables of any block size
     /// (its buffers are heap vectors).
     pub fn new(capacity: usize) -> Self {
@@ -173,7 +184,7 @@ impl BlockCache {
         // readers and a compaction: a thirty-second of the cache, within [256 KiB, 4 MiB]
         // (a database without a cache still recycles its compactions' blocks).
         let buffers = pool((capacity / 32).clamp(256 << 10, 4 << 20));
-        BlockCache { shards, buffers }
+        Cache { shards, buffers }
     }
 
     /// The pool that block buffers of tables using this cache come from and return to.
@@ -181,19 +192,19 @@ impl BlockCache {
         &self.buffers
     }
 
-    fn shard(&self, key: &Key) -> &Mutex<Shard> {
+    fn shard(&self, key: &Key) -> &Mutex<Shard<B>> {
         let h = (key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.1).wrapping_mul(0xff51_afd7_ed55_8ccd);
         &self.shards[(h >> 60) as usize % SHARDS]
     }
 
     /// The cached block of table `table_id` at `offset`, marking it recently used.
-    pub fn get(&self, table_id: u64, offset: u64) -> Option<Arc<Block>> {
+    pub fn get(&self, table_id: u64, offset: u64) -> Option<Arc<B>> {
         let key = (table_id, offset);
         self.shard(&key).lock().get(&key)
     }
 
     /// Caches a block, evicting the least recently used ones past capacity.
-    pub fn insert(&self, table_id: u64, offset: u64, block: Arc<Block>) {
+    pub fn insert(&self, table_id: u64, offset: u64, block: Arc<B>) {
         let key = (table_id, offset);
         self.shard(&key).lock().insert(key, block);
     }
@@ -207,13 +218,20 @@ impl BlockCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sstable::block_builder::BlockBuilder;
-    use bytes::Bytes;
 
-    fn block(bytes: usize) -> Arc<Block> {
-        let mut b = BlockBuilder::new(16);
-        b.add(b"k", &vec![0u8; bytes]);
-        Arc::new(Block::new(Bytes::from(b.finish().into_vec()), "t".into(), 0).unwrap())
+    /// A stand-in block of a given charge.
+    struct Sized(usize);
+
+    impl Charge for Sized {
+        fn charge(&self) -> usize {
+            self.0
+        }
+    }
+
+    type BlockCache = Cache<Sized>;
+
+    fn block(bytes: usize) -> Arc<Sized> {
+        Arc::new(Sized(bytes))
     }
 
     #[test]

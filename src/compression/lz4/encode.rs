@@ -1,4 +1,4 @@
-//! [`Lz4Encoder`]: writes the LZ4 block format that [`super::lz4`] lays out and
+//! [`Lz4Encoder`]: writes the LZ4 block format that [`super`] lays out and
 //! decodes, the greedy way the reference LZ4 does at its default speed.
 //!
 //! How it finds matches: a table maps the hash of the four bytes at a position to the
@@ -19,7 +19,7 @@
 //! What the format's reference decoders require, and this encoder keeps to: the last
 //! five bytes are literals, and no match starts within the last twelve bytes.
 
-use crate::coding::common_prefix_len;
+use crate::util::coding::common_prefix_len;
 
 /// log2 of the hash table's entries (the reference's default: 4096).
 const HASH_LOG: u32 = 12;
@@ -164,8 +164,8 @@ fn emit_last_literals(out: &mut Vec<u8>, literals: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lz4::decompress;
-    use super::super::lz4::tests::xorshift;
+    use super::super::decode::tests::xorshift;
+    use super::super::decompress;
     use super::*;
 
     /// db_bench-like entries: short keys, values of 50 random printable bytes twice.

@@ -31,7 +31,7 @@ use bytes::Bytes;
 use memmap2::MmapMut;
 use parking_lot::Mutex;
 
-use crate::huge_page::{map_huge, HUGE_PAGE};
+use crate::util::huge_page::{map_huge, HUGE_PAGE};
 
 /// Recycled block memory, shared by every reader of a block cache.
 pub struct BufferPool {

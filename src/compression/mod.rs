@@ -16,8 +16,10 @@
 //! (LevelDB's rule): below that, the decompression cost on every cache miss buys too
 //! little disk.
 
-use super::lz4_encode::Lz4Encoder;
-use crate::coding::{get_varint32, put_varint32};
+pub mod lz4;
+
+use crate::util::coding::{get_varint32, put_varint32};
+use lz4::Lz4Encoder;
 
 /// Compression byte of an uncompressed block.
 pub const NO_COMPRESSION: u8 = 0;
@@ -83,7 +85,7 @@ pub fn decompress(compression: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
 
 /// The stored contents of a compressed block, its header read: how many bytes it
 /// decodes to, known before decoding so that a reader can pick the buffer (see
-/// [`super::buffer_pool`]).
+/// [`crate::cache::buffer_pool`]).
 pub struct Compressed<'a> {
     payload: &'a [u8],
     len: usize,
@@ -110,17 +112,12 @@ impl<'a> Compressed<'a> {
         self.len
     }
 
-    /// True if the block decodes to nothing.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Decodes the block into `dst`, which must be [`len`](Self::len) bytes long.
     pub fn decode_to(&self, dst: &mut [u8]) -> Result<(), String> {
         if dst.len() != self.len {
             return Err(format!("{} bytes of room for a block of {}", dst.len(), self.len));
         }
-        super::lz4::decompress_to(self.payload, dst).map_err(|why| format!("compressed block does not decode: {why}"))
+        lz4::decompress_to(self.payload, dst).map_err(|why| format!("compressed block does not decode: {why}"))
     }
 }
 
@@ -143,7 +140,7 @@ mod tests {
 
     #[test]
     fn incompressible_blocks_stay_raw() {
-        let mut rng = super::super::lz4::tests::xorshift(12345);
+        let mut rng = crate::compression::lz4::decode::tests::xorshift(12345);
         let raw: Vec<u8> = (0..4096).map(|_| rng() as u8).collect();
         let mut out = Vec::new();
         let mut lz4 = Compressor::new(Compression::Lz4);
