@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// The kinds of file a database directory holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileKind {
+pub(crate) enum FileKind {
     /// `NNNNNN.log`
     Wal,
     /// `NNNNNN.sst`
@@ -31,32 +31,32 @@ pub enum FileKind {
 }
 
 /// `000012.log`
-pub fn wal_name(number: u64) -> String {
+pub(crate) fn wal_name(number: u64) -> String {
     format!("{number:06}.log")
 }
 
 /// `000013.sst`
-pub fn table_name(number: u64) -> String {
+pub(crate) fn table_name(number: u64) -> String {
     format!("{number:06}.sst")
 }
 
 /// `MANIFEST-000004`
-pub fn manifest_name(number: u64) -> String {
+pub(crate) fn manifest_name(number: u64) -> String {
     format!("MANIFEST-{number:06}")
 }
 
 /// The CURRENT file's name.
-pub const CURRENT: &str = "CURRENT";
+pub(crate) const CURRENT: &str = "CURRENT";
 /// The LOCK file's name.
-pub const LOCK: &str = "LOCK";
+pub(crate) const LOCK: &str = "LOCK";
 
 /// `dir/name`
-pub fn path(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
 
 /// What a file name denotes, with its number where it has one; `None` for foreign files.
-pub fn parse(name: &str) -> Option<(FileKind, u64)> {
+pub(crate) fn parse(name: &str) -> Option<(FileKind, u64)> {
     let number = |s: &str| -> Option<u64> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return None;

@@ -24,10 +24,10 @@ pub const MAX_KEY_LEN: usize = 64 * 1024;
 pub const MAX_VALUE_LEN: usize = 1 << 30;
 
 /// The largest sequence number a write can carry (56 bits).
-pub const MAX_SEQUENCE: u64 = (1 << 56) - 1;
+pub(crate) const MAX_SEQUENCE: u64 = (1 << 56) - 1;
 
 /// Bytes in the trailer that follows the user key.
-pub const TRAILER_LEN: usize = 8;
+pub(crate) const TRAILER_LEN: usize = 8;
 
 /// What an entry records about its key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,16 +51,16 @@ impl ValueKind {
 }
 
 /// The kind used in seek targets: the highest kind value sorts first among equal seqnos.
-pub const KIND_FOR_SEEK: ValueKind = ValueKind::Put;
+pub(crate) const KIND_FOR_SEEK: ValueKind = ValueKind::Put;
 
 /// Packs seqno and kind into the trailer value.
-pub fn pack_trailer(seq: u64, kind: ValueKind) -> u64 {
+pub(crate) fn pack_trailer(seq: u64, kind: ValueKind) -> u64 {
     debug_assert!(seq <= MAX_SEQUENCE);
     (seq << 8) | kind as u64
 }
 
 /// Appends the internal key `(user_key, seq, kind)` to `dst`.
-pub fn append_internal_key(dst: &mut Vec<u8>, user_key: &[u8], seq: u64, kind: ValueKind) {
+pub(crate) fn append_internal_key(dst: &mut Vec<u8>, user_key: &[u8], seq: u64, kind: ValueKind) {
     dst.extend_from_slice(user_key);
     dst.extend_from_slice(&pack_trailer(seq, kind).to_le_bytes());
 }
@@ -106,7 +106,7 @@ pub fn user_key(ikey: &[u8]) -> &[u8] {
 }
 
 /// The trailer (`seq << 8 | kind`) of an internal key; 0 if `ikey` is too short to have one.
-pub fn trailer(ikey: &[u8]) -> u64 {
+pub(crate) fn trailer(ikey: &[u8]) -> u64 {
     crate::util::coding::read_u64(ikey, ikey.len().saturating_sub(TRAILER_LEN)).unwrap_or(0)
 }
 
@@ -117,7 +117,7 @@ pub fn trailer(ikey: &[u8]) -> u64 {
 /// big-endian words settles them without a call into libc's `memcmp`, which costs more
 /// than the comparison itself at these lengths. Longer keys go to `memcmp`.
 #[inline]
-pub fn compare_user_keys(a: &[u8], b: &[u8]) -> Ordering {
+pub(crate) fn compare_user_keys(a: &[u8], b: &[u8]) -> Ordering {
     const INLINE_MAX: usize = 32;
     let n = a.len().min(b.len());
     if n > INLINE_MAX {
@@ -153,7 +153,7 @@ pub fn compare_internal(a: &[u8], b: &[u8]) -> Ordering {
 /// for index entries: a block is found by any key between its last key and the next
 /// block's first, so the index need not store whole keys (LevelDB's
 /// `FindShortestSeparator` / `FindShortSuccessor`). Falls back to `last` itself.
-pub fn index_separator(last: &[u8], next: Option<&[u8]>) -> Vec<u8> {
+pub(crate) fn index_separator(last: &[u8], next: Option<&[u8]>) -> Vec<u8> {
     let last_user = user_key(last);
     let mut short = match next {
         Some(next) => {
@@ -214,7 +214,7 @@ impl<'a> LookupKey<'a> {
         self.seq
     }
 
-    /// The user key's bloom filter hash ([`hash64`]).
+    /// The user key's bloom filter hash (`util::hash::hash64`).
     pub fn hash(&self) -> u64 {
         self.hash
     }

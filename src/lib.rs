@@ -31,14 +31,15 @@
 //! options, [`Stats`], [`Error`], and the [`fs`] module for embedders who bring their
 //! own file system. Two cargo features add test and fuzz support:
 //!
-//! - `fault-injection`: the [`testing`] module, with `FaultyFs`, an in-memory file system
+//! - `fault-injection`: the `testing` module, with `FaultyFs`, an in-memory file system
 //!   that fails chosen operations and loses power on command, for embedders' own crash
 //!   tests (RocksDB ships its fault-injection file system the same way);
 //! - `fuzzing`: the `fuzzing` module, the entry points the targets under `fuzz/` call.
 //!
 //! Everything else (the table format, the memtable, the compaction machinery) is private
 //! to the crate; `docs/architecture.md` in the repository maps it.
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod batch;
 mod cache;
@@ -59,10 +60,12 @@ mod util;
 mod version;
 
 #[cfg(feature = "fuzzing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzzing")))]
 pub mod fuzzing;
 #[doc(hidden)]
 pub mod internals;
 #[cfg(any(test, feature = "fault-injection"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "fault-injection")))]
 pub mod testing;
 
 pub use batch::WriteBatch;

@@ -13,7 +13,7 @@ use crate::fs::{FileSystem, OsFileSystem};
 
 /// The smallest data block size accepted: below it the restart array and trailer
 /// dominate the block.
-pub const MIN_BLOCK_SIZE: usize = 256;
+pub(crate) const MIN_BLOCK_SIZE: usize = 256;
 
 /// Parameters of leveled compaction (LevelDB/RocksDB style).
 #[derive(Clone, Debug)]
@@ -312,7 +312,7 @@ impl Options {
     }
 
     /// Runs the database on another file system, such as the fault-injecting one in
-    /// [`crate::testing`] (default: the operating system's).
+    /// `strata::testing` (cargo feature `fault-injection`) (default: the operating system's).
     pub fn file_system(mut self, fs: Arc<dyn FileSystem>) -> Self {
         self.fs = FsHandle(fs);
         self

@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-pub mod buffer_pool;
-pub mod fill;
+pub(crate) mod buffer_pool;
+pub(crate) mod fill;
 
-pub use buffer_pool::BufferPool;
-pub use fill::CacheFill;
+pub(crate) use buffer_pool::BufferPool;
+pub(crate) use fill::CacheFill;
 
 const SHARDS: usize = 16;
 const NIL: usize = usize::MAX;

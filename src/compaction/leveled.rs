@@ -24,7 +24,7 @@ use crate::options::LeveledOptions;
 use crate::version::{FileMeta, Version};
 
 /// Picks leveled compactions; see the module comment.
-pub struct LeveledPicker {
+pub(crate) struct LeveledPicker {
     opts: LeveledOptions,
     base_bytes: u64,
     target_file_size: u64,
@@ -34,14 +34,14 @@ pub struct LeveledPicker {
 
 impl LeveledPicker {
     /// A picker for `opts`, sized from the memtable size.
-    pub fn new(opts: LeveledOptions, memtable_size: u64) -> Self {
+    pub(crate) fn new(opts: LeveledOptions, memtable_size: u64) -> Self {
         let target_file_size = memtable_size.max(64 * 1024);
         let base_bytes = memtable_size.max(64 * 1024) * opts.l0_compaction_trigger as u64;
         LeveledPicker { compact_pointer: vec![Vec::new(); opts.num_levels], opts, base_bytes, target_file_size }
     }
 
     /// The size level `level` (1 or deeper) aims for.
-    pub fn target_bytes(&self, level: usize) -> u64 {
+    pub(crate) fn target_bytes(&self, level: usize) -> u64 {
         let mut t = self.base_bytes;
         for _ in 1..level {
             t = t.saturating_mul(self.opts.level_size_multiplier);
@@ -50,7 +50,7 @@ impl LeveledPicker {
     }
 
     /// The level with the highest score and that score.
-    pub fn best_score(&self, version: &Version) -> (usize, f64) {
+    pub(crate) fn best_score(&self, version: &Version) -> (usize, f64) {
         let mut best =
             (0, version.levels.first().map_or(0, |l| l.len()) as f64 / self.opts.l0_compaction_trigger as f64);
         let last = version.levels.len().min(self.opts.num_levels).saturating_sub(1);

@@ -21,18 +21,18 @@
 //! that block compression cannot shrink (3-5 bytes for the seqnos of millions of
 //! writes); with seqno 0 it is one byte.
 
-pub mod leveled;
-pub mod split;
-pub mod strategy;
-pub mod tiered;
+pub(crate) mod leveled;
+pub(crate) mod split;
+pub(crate) mod strategy;
+pub(crate) mod tiered;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub use leveled::LeveledPicker;
-pub use strategy::{CompactionStrategy, Stall};
-pub use tiered::TieredPicker;
+pub(crate) use leveled::LeveledPicker;
+pub(crate) use strategy::{CompactionStrategy, Stall};
+pub(crate) use tiered::TieredPicker;
 
 use crate::error::{Error, Result};
 use crate::filename;
@@ -43,7 +43,7 @@ use crate::sstable::{TableBuilder, TableOptions};
 use crate::version::{FileMeta, LevelIter, NewFile, TableContext, VersionEdit};
 
 /// One compaction: which tables to merge and where the result goes.
-pub struct CompactionJob {
+pub(crate) struct CompactionJob {
     /// The input tables, each on the level its metadata names.
     pub inputs: Vec<Arc<FileMeta>>,
     /// The level the outputs join.
@@ -67,7 +67,7 @@ pub struct CompactionJob {
 
 impl CompactionJob {
     /// A job that rewrites `inputs` into `output_level` with no grandparent limit.
-    pub fn merge(
+    pub(crate) fn merge(
         inputs: Vec<Arc<FileMeta>>,
         output_level: u32,
         bottommost: bool,
@@ -87,13 +87,13 @@ impl CompactionJob {
     }
 
     /// Bytes of input tables.
-    pub fn input_bytes(&self) -> u64 {
+    pub(crate) fn input_bytes(&self) -> u64 {
         self.inputs.iter().map(|f| f.info.size).sum()
     }
 
     /// The MANIFEST edit that installs the job's result: inputs out, outputs in (for a
     /// trivial move, the same file on its new level).
-    pub fn edit(&self, outputs: Vec<NewFile>) -> VersionEdit {
+    pub(crate) fn edit(&self, outputs: Vec<NewFile>) -> VersionEdit {
         let new_files = if self.trivial_move {
             self.inputs.iter().map(|f| NewFile { level: self.output_level, ..f.info.clone() }).collect()
         } else {
@@ -108,7 +108,7 @@ impl CompactionJob {
 }
 
 /// What a job wrote.
-pub struct CompactionOutput {
+pub(crate) struct CompactionOutput {
     /// The new tables.
     pub files: Vec<NewFile>,
     /// Bytes of input tables read.
@@ -118,7 +118,7 @@ pub struct CompactionOutput {
 }
 
 /// What a running job needs from the database.
-pub struct JobEnv<'a> {
+pub(crate) struct JobEnv<'a> {
     /// Where tables live.
     pub ctx: &'a TableContext,
     /// How to lay out output tables.
@@ -140,7 +140,7 @@ type KeyRange<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
 /// A big job is split into key ranges merged on parallel threads (see [`split`]); the
 /// outputs come back in key order. An L0 output is never split: there each table is a
 /// sorted run of its own.
-pub fn run_job(
+pub(crate) fn run_job(
     env: &JobEnv<'_>,
     job: &CompactionJob,
     next_number: &(dyn Fn() -> u64 + Sync),
@@ -331,7 +331,7 @@ fn merge_entries(
 }
 
 /// The user-key range `[smallest, largest]` covered by `files`.
-pub fn key_range(files: &[Arc<FileMeta>]) -> Option<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn key_range(files: &[Arc<FileMeta>]) -> Option<(Vec<u8>, Vec<u8>)> {
     let smallest = files.iter().map(|f| f.smallest_user_key()).min()?;
     let largest = files.iter().map(|f| f.largest_user_key()).max()?;
     Some((smallest.to_vec(), largest.to_vec()))

@@ -18,7 +18,7 @@ use crate::version::FileMeta;
 
 /// Fewest data blocks worth a range of their own: below this a thread costs more
 /// than it saves.
-pub const MIN_BLOCKS_PER_RANGE: usize = 8;
+pub(crate) const MIN_BLOCKS_PER_RANGE: usize = 8;
 
 /// Most (key, bytes) samples taken from the inputs' indexes (one more per table, for
 /// its tail). A big L0→L1 job has hundreds of thousands of blocks; listing each (it was
@@ -29,7 +29,7 @@ const MAX_SAMPLES: usize = 1024;
 
 /// Up to `parts - 1` increasing user keys that cut the inputs into ranges of about
 /// equal bytes; empty when the job is too small to split.
-pub fn split_points(inputs: &[Arc<FileMeta>], parts: usize) -> Result<Vec<Vec<u8>>> {
+pub(crate) fn split_points(inputs: &[Arc<FileMeta>], parts: usize) -> Result<Vec<Vec<u8>>> {
     sampled_split_points(inputs, parts, MAX_SAMPLES)
 }
 

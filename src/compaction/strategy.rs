@@ -12,7 +12,7 @@ use crate::version::Version;
 
 /// How hard writers must brake for compaction to keep up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stall {
+pub(crate) enum Stall {
     /// Write at full speed.
     None,
     /// Sleep about a millisecond per write group (RocksDB's "slowdown").
@@ -22,7 +22,7 @@ pub enum Stall {
 }
 
 /// A compaction policy.
-pub trait CompactionStrategy: Send + Sync {
+pub(crate) trait CompactionStrategy: Send + Sync {
     /// A short name for statistics and tools ("leveled", "tiered").
     fn name(&self) -> &'static str;
 
@@ -46,7 +46,7 @@ pub trait CompactionStrategy: Send + Sync {
 }
 
 /// The strategy `options` ask for.
-pub fn from_options(options: &Options) -> Box<dyn CompactionStrategy> {
+pub(crate) fn from_options(options: &Options) -> Box<dyn CompactionStrategy> {
     match &options.compaction {
         Compaction::Leveled(l) => Box::new(LeveledPicker::new(l.clone(), options.memtable_size as u64)),
         Compaction::Tiered(t) => Box::new(TieredPicker::new(t.clone(), options.memtable_size as u64)),

@@ -26,7 +26,7 @@ use crate::options::TieredOptions;
 use crate::version::{FileMeta, Version};
 
 /// One sorted run: its tables, its level and its size.
-pub struct Run {
+pub(crate) struct Run {
     /// The tables (one for an L0 run).
     pub files: Vec<Arc<FileMeta>>,
     /// Where it lives.
@@ -36,19 +36,19 @@ pub struct Run {
 }
 
 /// Picks size-tiered compactions; see the module comment.
-pub struct TieredPicker {
+pub(crate) struct TieredPicker {
     opts: TieredOptions,
     target_file_size: u64,
 }
 
 impl TieredPicker {
     /// A picker for `opts`; outputs on levels below L0 are cut near the memtable size.
-    pub fn new(opts: TieredOptions, memtable_size: u64) -> Self {
+    pub(crate) fn new(opts: TieredOptions, memtable_size: u64) -> Self {
         TieredPicker { opts, target_file_size: memtable_size.max(64 * 1024) }
     }
 
     /// The sorted runs, newest first.
-    pub fn runs(version: &Version) -> Vec<Run> {
+    pub(crate) fn runs(version: &Version) -> Vec<Run> {
         let mut runs: Vec<Run> = version
             .levels
             .first()

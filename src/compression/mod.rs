@@ -22,14 +22,14 @@ use crate::util::coding::{get_varint32, put_varint32};
 use lz4::Lz4Encoder;
 
 /// Compression byte of an uncompressed block.
-pub const NO_COMPRESSION: u8 = 0;
+pub(crate) const NO_COMPRESSION: u8 = 0;
 /// Compression byte of an LZ4-compressed block.
-pub const LZ4_COMPRESSION: u8 = 1;
+pub(crate) const LZ4_COMPRESSION: u8 = 1;
 
 /// Largest block a reader agrees to decompress (a corrupt length must not make it
 /// allocate gigabytes). The writer stores bigger blocks (one huge value) uncompressed,
 /// so that everything it writes reads back.
-pub const MAX_UNCOMPRESSED: usize = 256 << 20;
+pub(crate) const MAX_UNCOMPRESSED: usize = 256 << 20;
 
 /// How data blocks are compressed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,20 +45,20 @@ pub enum Compression {
 
 /// Compresses blocks with one codec, keeping what the codec reuses from one block to
 /// the next (the LZ4 encoder's hash table). One per table being written.
-pub struct Compressor {
+pub(crate) struct Compressor {
     /// The LZ4 encoder, if that is the codec.
     lz4: Option<Lz4Encoder>,
 }
 
 impl Compressor {
     /// A compressor for `codec`.
-    pub fn new(codec: Compression) -> Self {
+    pub(crate) fn new(codec: Compression) -> Self {
         Compressor { lz4: (codec == Compression::Lz4).then(Lz4Encoder::new) }
     }
 
     /// Compresses `raw` into `out` (cleared first) and returns the compression byte to
     /// record; `NO_COMPRESSION` (and `out` unused) when compressing did not pay.
-    pub fn compress(&mut self, raw: &[u8], out: &mut Vec<u8>) -> u8 {
+    pub(crate) fn compress(&mut self, raw: &[u8], out: &mut Vec<u8>) -> u8 {
         let Some(lz4) = self.lz4.as_mut().filter(|_| raw.len() <= MAX_UNCOMPRESSED) else {
             return NO_COMPRESSION;
         };
@@ -76,7 +76,7 @@ impl Compressor {
 
 /// Decodes the stored contents of a block whose trailer says `compression`; `Err` says
 /// what is wrong with a block that does not decode.
-pub fn decompress(compression: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn decompress(compression: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
     let block = Compressed::parse(compression, stored)?;
     let mut out = vec![0; block.len()];
     block.decode_to(&mut out)?;
@@ -86,14 +86,14 @@ pub fn decompress(compression: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
 /// The stored contents of a compressed block, its header read: how many bytes it
 /// decodes to, known before decoding so that a reader can pick the buffer (see
 /// [`crate::cache::buffer_pool`]).
-pub struct Compressed<'a> {
+pub(crate) struct Compressed<'a> {
     payload: &'a [u8],
     len: usize,
 }
 
 impl<'a> Compressed<'a> {
     /// Reads the header of `stored`, whose trailer says `compression`.
-    pub fn parse(compression: u8, stored: &'a [u8]) -> Result<Self, String> {
+    pub(crate) fn parse(compression: u8, stored: &'a [u8]) -> Result<Self, String> {
         match compression {
             LZ4_COMPRESSION => {
                 let (len, header) = get_varint32(stored).ok_or("truncated compressed block header")?;
@@ -108,12 +108,12 @@ impl<'a> Compressed<'a> {
     }
 
     /// Bytes the block decodes to.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Decodes the block into `dst`, which must be [`len`](Self::len) bytes long.
-    pub fn decode_to(&self, dst: &mut [u8]) -> Result<(), String> {
+    pub(crate) fn decode_to(&self, dst: &mut [u8]) -> Result<(), String> {
         if dst.len() != self.len {
             return Err(format!("{} bytes of room for a block of {}", dst.len(), self.len));
         }

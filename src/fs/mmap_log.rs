@@ -26,7 +26,7 @@ use super::prealloc_log::LogStorage;
 
 /// A log file's bytes in the operating system, reached through a map of the reserved
 /// chunk; see the module comment.
-pub struct MmapStorage {
+pub(super) struct MmapStorage {
     file: File,
     map: Option<MmapMut>,
     /// File offset of the start of `map`.
@@ -39,7 +39,7 @@ pub struct MmapStorage {
 
 impl MmapStorage {
     /// Storage in `file`, which must be empty.
-    pub fn new(file: File) -> Self {
+    pub(super) fn new(file: File) -> Self {
         MmapStorage { file, map: None, map_start: 0, written: 0, synced: 0 }
     }
 

@@ -19,10 +19,10 @@ use super::WritableFile;
 
 /// Bytes reserved at a time: one reservation (and, for the mapped storage, one `mmap`)
 /// per ~8,000 small writes, and at most this much zero tail in a crashed log.
-pub const CHUNK: u64 = 1 << 20;
+pub(crate) const CHUNK: u64 = 1 << 20;
 
 /// Where a [`PreallocatedLog`] keeps its bytes.
-pub trait LogStorage: Send {
+pub(crate) trait LogStorage: Send {
     /// Makes `[start, start + len)` part of the file with its space allocated, and
     /// writable by [`LogStorage::write`]; `start` is the end of the previous
     /// reservation, a multiple of `len`. A full disk is an error here.
@@ -38,7 +38,7 @@ pub trait LogStorage: Send {
 
 /// A log file written in place into space reserved a chunk at a time; see the module
 /// comment.
-pub struct PreallocatedLog<S: LogStorage> {
+pub(crate) struct PreallocatedLog<S: LogStorage> {
     storage: S,
     /// Bytes appended (the log's logical length).
     len: u64,
@@ -48,7 +48,7 @@ pub struct PreallocatedLog<S: LogStorage> {
 
 impl<S: LogStorage> PreallocatedLog<S> {
     /// A log over `storage`, which must be empty.
-    pub fn new(storage: S) -> Self {
+    pub(crate) fn new(storage: S) -> Self {
         PreallocatedLog { storage, len: 0, reserved: 0 }
     }
 }

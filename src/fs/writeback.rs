@@ -12,11 +12,11 @@
 use std::fs::File;
 
 /// Bytes appended between two write-back requests.
-pub const WRITEBACK_BYTES: u64 = 1 << 20;
+pub(super) const WRITEBACK_BYTES: u64 = 1 << 20;
 
 /// Asks the kernel to start writing `len` bytes of `file` at `offset` to disk.
 #[cfg(target_os = "linux")]
-pub fn start(file: &File, offset: u64, len: u64) {
+pub(super) fn start(file: &File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
     let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else { return };
     // SAFETY: sync_file_range reads and writes none of our memory: it takes a descriptor

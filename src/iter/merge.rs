@@ -66,7 +66,7 @@ impl Live {
 }
 
 /// Merges sorted children into one sorted cursor.
-pub struct MergingIterator {
+pub(crate) struct MergingIterator {
     children: Vec<Box<dyn InternalIterator>>,
     /// The children that are positioned on an entry (not exhausted, failed or deferred),
     /// as a binary heap in the current direction's order, so the first is the current
@@ -91,7 +91,7 @@ unsafe impl Send for MergingIterator {}
 
 impl MergingIterator {
     /// Merges `children`, newest first.
-    pub fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
+    pub(crate) fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
         MergingIterator {
             live: Vec::with_capacity(children.len()),
             children,

@@ -6,7 +6,7 @@
 //! invalid and reports the error from [`InternalIterator::status`], so a caller checks
 //! `status` whenever `valid` turns false.
 
-pub mod merge;
+pub(crate) mod merge;
 
 use bytes::Bytes;
 
@@ -45,7 +45,7 @@ pub trait InternalIterator: Send {
 
     /// False only if this source surely holds no entry at all for `user_key` (a bloom
     /// filter ruled it out). A merge seeking to that key can then leave this source
-    /// unpositioned until the cursor moves past the key; see [`merge`]. The default
+    /// unpositioned until the cursor moves past the key; see `merge`. The default
     /// claims nothing.
     fn may_contain(&self, _user_key: &[u8]) -> bool {
         true

@@ -20,13 +20,13 @@
 mod reader;
 mod writer;
 
-pub use reader::{LogReader, TailMode};
+pub(crate) use reader::{LogReader, TailMode};
 pub use writer::LogWriter;
 
 /// Size of a log block.
-pub const BLOCK_SIZE: usize = 32 * 1024;
+pub(crate) const BLOCK_SIZE: usize = 32 * 1024;
 /// Size of a fragment header.
-pub const HEADER_SIZE: usize = 7;
+pub(crate) const HEADER_SIZE: usize = 7;
 
 /// Fragment types.
 pub(crate) const FULL: u8 = 1;

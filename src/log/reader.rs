@@ -11,7 +11,7 @@ use crate::util::coding::read_u32;
 
 /// What to do with damage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TailMode {
+pub(crate) enum TailMode {
     /// Stop at the first damage of any kind, wherever it is, and drop the rest of the
     /// log (counted in [`LogReader::dropped_bytes`]): the log is read as the prefix
     /// before it. For WALs after a power loss, whose unsynced pages may reach the disk
@@ -25,7 +25,7 @@ pub enum TailMode {
 }
 
 /// Reads records from the bytes of one log file.
-pub struct LogReader {
+pub(crate) struct LogReader {
     data: Vec<u8>,
     name: String,
     pos: usize,
@@ -51,22 +51,22 @@ enum Fragment<'a> {
 
 impl LogReader {
     /// Reads `data`, the whole content of the log file called `name` (used in errors).
-    pub fn new(data: Vec<u8>, name: impl Into<String>, mode: TailMode) -> Self {
+    pub(crate) fn new(data: Vec<u8>, name: impl Into<String>, mode: TailMode) -> Self {
         LogReader { data, name: name.into(), pos: 0, mode, dropped: 0, resume_hint: None }
     }
 
     /// Bytes of torn or corrupt tail dropped so far.
-    pub fn dropped_bytes(&self) -> u64 {
+    pub(crate) fn dropped_bytes(&self) -> u64 {
         self.dropped
     }
 
     /// True once damage ended the log early (a dropped tail).
-    pub fn stopped_at_damage(&self) -> bool {
+    pub(crate) fn stopped_at_damage(&self) -> bool {
         self.dropped > 0
     }
 
     /// The next record, `None` at the end of the log (or of its good prefix).
-    pub fn next_record(&mut self) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<Vec<u8>>> {
         let mut record: Option<(Vec<u8>, usize)> = None;
         loop {
             match self.next_fragment() {

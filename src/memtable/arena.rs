@@ -25,11 +25,11 @@ use parking_lot::Mutex;
 use crate::util::huge_page::map_huge;
 
 /// Alignment of every allocation (enough for the atomic pointers of a node tower).
-pub const ALIGN: usize = 8;
+pub(crate) const ALIGN: usize = 8;
 
 /// In an arena with huge pages, chunk sizes from half a huge page up are rounded to a
 /// multiple of it, and chunks from a huge page up are memory-mapped.
-pub use crate::util::huge_page::HUGE_PAGE;
+pub(crate) use crate::util::huge_page::HUGE_PAGE;
 
 struct Chunks {
     /// Small chunks; `u64` elements guarantee 8-byte alignment.
@@ -44,7 +44,7 @@ struct Chunks {
 }
 
 /// A bump allocator whose allocations live as long as the arena.
-pub struct Arena {
+pub(crate) struct Arena {
     inner: Mutex<Chunks>,
     chunk_size: usize,
     huge_pages: bool,
@@ -61,7 +61,7 @@ impl Arena {
     /// An arena that grabs memory `chunk_size` bytes at a time. With `huge_pages`,
     /// chunk sizes from half a huge page up are rounded to a multiple of [`HUGE_PAGE`]
     /// and backed by huge pages where the system has them.
-    pub fn new(chunk_size: usize, huge_pages: bool) -> Self {
+    pub(crate) fn new(chunk_size: usize, huge_pages: bool) -> Self {
         let chunk_size = if huge_pages && chunk_size >= HUGE_PAGE / 2 {
             chunk_size.next_multiple_of(HUGE_PAGE)
         } else {
@@ -78,12 +78,12 @@ impl Arena {
     /// Bytes handed out: what the memtable's entries cost. Resident memory can exceed it
     /// by the unused rest of the current chunk (up to one huge page, with huge pages)
     /// and the tails that large entries' chunks left behind.
-    pub fn memory_usage(&self) -> usize {
+    pub(crate) fn memory_usage(&self) -> usize {
         self.allocated.load(Ordering::Relaxed)
     }
 
     /// Returns `size` zeroed bytes aligned to [`ALIGN`], valid until the arena drops.
-    pub fn alloc(&self, size: usize) -> NonNull<u8> {
+    pub(crate) fn alloc(&self, size: usize) -> NonNull<u8> {
         let size = size.max(1).next_multiple_of(ALIGN);
         let mut inner = self.inner.lock();
         if size > inner.left {

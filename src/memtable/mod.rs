@@ -6,9 +6,9 @@
 //! passes the configured size the database freezes it, and it is read-only until a
 //! flush has turned it into an SSTable and the last reader lets go of it.
 
-pub mod arena;
+pub(crate) mod arena;
 mod bulk_iter;
-pub mod skiplist;
+pub(crate) mod skiplist;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,8 +21,8 @@ use crate::key::{
     append_internal_key, pack_trailer, Lookup, LookupKey, ParsedKey, ValueKind, KIND_FOR_SEEK, TRAILER_LEN,
 };
 use crate::util::coding::read_u64;
-pub use bulk_iter::BulkIter;
-pub use skiplist::{SkipList, Splice};
+pub(crate) use bulk_iter::BulkIter;
+pub(crate) use skiplist::{SkipList, Splice};
 
 struct WriterState {
     splice: Splice,
@@ -115,7 +115,7 @@ impl MemTable {
 
     /// A cursor for reading every entry in order, faster than [`iter`](Self::iter) on
     /// a large memtable for 8 bytes per entry listed up front; it sees the entries
-    /// present when it is made (see [`BulkIter`] for entries added meanwhile).
+    /// present when it is made (see `BulkIter` for entries added meanwhile).
     /// Flushes use it.
     pub fn bulk_iter(self: &Arc<Self>) -> BulkIter {
         BulkIter::new(self.clone())

@@ -28,7 +28,7 @@ use crate::key::compare_internal;
 use crate::util::large_vec::LargeVec;
 
 /// Tallest tower a node can have; with branching 4 this serves billions of entries.
-pub const MAX_HEIGHT: usize = 12;
+pub(crate) const MAX_HEIGHT: usize = 12;
 const BRANCHING: u32 = 4;
 const HEADER: usize = 16;
 /// Stretches of the list [`SkipList::nodes_in_order`] walks at once: about the cache
@@ -41,7 +41,7 @@ const WALK_LANES: usize = 8;
 type Node = NonNull<u8>;
 
 /// The skiplist; see the module comment for its layout and concurrency rules.
-pub struct SkipList {
+pub(crate) struct SkipList {
     arena: Arena,
     head: Node,
     max_height: AtomicUsize,
@@ -56,14 +56,14 @@ unsafe impl Sync for SkipList {}
 impl SkipList {
     /// An empty list whose arena grows `chunk_size` bytes at a time, in huge pages if
     /// `huge_pages` (see [`Arena::new`]).
-    pub fn new(chunk_size: usize, huge_pages: bool) -> Self {
+    pub(crate) fn new(chunk_size: usize, huge_pages: bool) -> Self {
         let arena = Arena::new(chunk_size, huge_pages);
         let head = Self::alloc_node(&arena, &[], &[], MAX_HEIGHT);
         SkipList { arena, head, max_height: AtomicUsize::new(1) }
     }
 
     /// Bytes of memory the list uses.
-    pub fn memory_usage(&self) -> usize {
+    pub(crate) fn memory_usage(&self) -> usize {
         self.arena.memory_usage()
     }
 
@@ -124,7 +124,7 @@ impl SkipList {
     /// Inserts an entry. The key must not already be present, and calls must not
     /// overlap (readers may run concurrently). `splice` is the writer's state, made for
     /// this list.
-    pub fn insert(&self, key: &[u8], value: &[u8], splice: &mut Splice) {
+    pub(crate) fn insert(&self, key: &[u8], value: &[u8], splice: &mut Splice) {
         let max_height = self.max_height.load(Ordering::Relaxed);
         // Appending: the last insert is still the list's last node and `key` goes after
         // it. Then every remembered predecessor is the last node of its level, so each
@@ -327,7 +327,7 @@ impl SkipList {
 /// The single writer's state between inserts: its random source and where the last
 /// insert went (its predecessor, or itself, at every level), so that ascending inserts
 /// resume the search there.
-pub struct Splice {
+pub(crate) struct Splice {
     rng: u64,
     prev: [Node; MAX_HEIGHT],
     last: Option<Node>,
@@ -340,7 +340,7 @@ unsafe impl Send for Splice {}
 
 impl Splice {
     /// A splice for `list`, seeded with `seed` for tower heights.
-    pub fn new(list: &SkipList, seed: u64) -> Self {
+    pub(crate) fn new(list: &SkipList, seed: u64) -> Self {
         Splice { rng: seed, prev: [list.head; MAX_HEIGHT], last: None }
     }
 }

@@ -20,7 +20,7 @@ use crate::util::prefetch::prefetch;
 
 /// Compares two keys of a block. Data and index blocks hold internal keys; the
 /// comparison is a plain function so blocks stay independent of what they store.
-pub type KeyCmp = fn(&[u8], &[u8]) -> Ordering;
+pub(crate) type KeyCmp = fn(&[u8], &[u8]) -> Ordering;
 
 /// A decoded block: its bytes, where its restart array starts, and where it came from.
 pub struct Block {

@@ -24,16 +24,16 @@ use crate::fs::WritableFile;
 use crate::key::{index_separator, ParsedKey, ValueKind};
 
 /// Restart interval of data blocks (LevelDB's default).
-pub const DATA_RESTART_INTERVAL: usize = 16;
+pub(crate) const DATA_RESTART_INTERVAL: usize = 16;
 
 /// Restart interval of the index block: every entry, so that a lookup is a pure binary
 /// search (RocksDB's default too). An interval of 16 shrank the tables of the peer
 /// benchmark by 0.6% but made cached gets about a fifth slower.
-pub const INDEX_RESTART_INTERVAL: usize = 1;
+pub(crate) const INDEX_RESTART_INTERVAL: usize = 1;
 
 /// How tables are laid out.
 #[derive(Clone, Debug)]
-pub struct TableOptions {
+pub(crate) struct TableOptions {
     /// Target uncompressed size of a data block.
     pub block_size: usize,
     /// Bloom filter bits per key; 0 writes no filter.
@@ -44,7 +44,7 @@ pub struct TableOptions {
 }
 
 /// Streams entries into a new table file.
-pub struct TableBuilder {
+pub(crate) struct TableBuilder {
     file: Box<dyn WritableFile>,
     opts: TableOptions,
     offset: u64,
@@ -81,7 +81,7 @@ struct Unindexed {
 
 impl TableBuilder {
     /// A builder writing to `file`, which must be empty.
-    pub fn new(file: Box<dyn WritableFile>, opts: TableOptions) -> Self {
+    pub(crate) fn new(file: Box<dyn WritableFile>, opts: TableOptions) -> Self {
         let filter = (opts.bloom_bits_per_key > 0).then(|| BloomBuilder::new(opts.bloom_bits_per_key));
         let compression = opts.compression;
         TableBuilder {
@@ -103,7 +103,7 @@ impl TableBuilder {
     /// [`CompressWorker`]), or on its own thread if none can be started. Flushes use it;
     /// its [`estimated_size`](Self::estimated_size) leaves out blocks being compressed,
     /// so writers that cut files by size (compactions) build without one.
-    pub fn with_compress_worker(file: Box<dyn WritableFile>, opts: TableOptions) -> Self {
+    pub(crate) fn with_compress_worker(file: Box<dyn WritableFile>, opts: TableOptions) -> Self {
         let worker = match opts.compression {
             Compression::None => None,
             codec => CompressWorker::spawn(codec).ok(),
@@ -112,7 +112,7 @@ impl TableBuilder {
     }
 
     /// Adds an entry. Internal keys must arrive in strictly increasing order.
-    pub fn add(&mut self, ikey: &[u8], value: &[u8]) -> io::Result<()> {
+    pub(crate) fn add(&mut self, ikey: &[u8], value: &[u8]) -> io::Result<()> {
         if let Some(p) = ParsedKey::parse(ikey) {
             if let Some(f) = &mut self.filter {
                 f.add_key(p.user_key);
@@ -141,7 +141,7 @@ impl TableBuilder {
 
     /// Bytes the file would have if finished now (roughly; without blocks still being
     /// compressed).
-    pub fn estimated_size(&self) -> u64 {
+    pub(crate) fn estimated_size(&self) -> u64 {
         self.offset + self.data.estimated_size() as u64
     }
 
@@ -232,7 +232,7 @@ impl TableBuilder {
 
     /// Writes filter, properties, index and footer, syncs the file, and returns the
     /// file size and the table's properties.
-    pub fn finish(mut self) -> io::Result<(u64, TableProperties)> {
+    pub(crate) fn finish(mut self) -> io::Result<(u64, TableProperties)> {
         self.flush_data_block()?;
         while self.write_compressed(true)? {}
         self.separate_last_block(None);

@@ -26,7 +26,7 @@ use super::format::{block_trailer, NO_COMPRESSION, TRAILER_LEN};
 use crate::compression::{Compression, Compressor};
 
 /// A data block back from the worker.
-pub struct CompressedBlock {
+pub(crate) struct CompressedBlock {
     /// The block as built; stored as is if compressing did not pay.
     raw: Vec<u8>,
     /// The compressed contents (unused if `codec` is `NO_COMPRESSION`).
@@ -46,7 +46,7 @@ impl CompressedBlock {
     }
 
     /// The bytes to store.
-    pub fn contents(&self) -> &[u8] {
+    pub(crate) fn contents(&self) -> &[u8] {
         if self.codec == NO_COMPRESSION {
             &self.raw
         } else {
@@ -55,24 +55,24 @@ impl CompressedBlock {
     }
 
     /// The block trailer (codec byte and checksum) to store after the contents.
-    pub fn trailer(&self) -> &[u8; TRAILER_LEN] {
+    pub(crate) fn trailer(&self) -> &[u8; TRAILER_LEN] {
         &self.trailer
     }
 
     /// The compression buffer, for the next block once this one is written.
-    pub fn into_buffer(self) -> Vec<u8> {
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
         self.compressed
     }
 }
 
 /// Blocks handed to the worker at a time.
-pub const BATCH: usize = 8;
+pub(crate) const BATCH: usize = 8;
 
 /// A block to compress and a buffer to compress it into.
 type Job = (Vec<u8>, Vec<u8>);
 
 /// A helper thread compressing blocks in submission order.
-pub struct CompressWorker {
+pub(crate) struct CompressWorker {
     /// `None` once dropping, which tells the thread to exit.
     jobs: Option<Sender<Vec<Job>>>,
     done: Receiver<Vec<CompressedBlock>>,
@@ -89,7 +89,7 @@ pub struct CompressWorker {
 
 impl CompressWorker {
     /// Starts a worker compressing with `codec`; `Err` if no thread could be started.
-    pub fn spawn(codec: Compression) -> io::Result<Self> {
+    pub(crate) fn spawn(codec: Compression) -> io::Result<Self> {
         let (jobs, inbox) = mpsc::channel::<Vec<Job>>();
         let (outbox, done) = mpsc::channel();
         let thread = std::thread::Builder::new().name("strata-compress".into()).spawn(move || {
@@ -113,7 +113,7 @@ impl CompressWorker {
     }
 
     /// Queues `raw` for compression.
-    pub fn submit(&mut self, raw: Vec<u8>) -> io::Result<()> {
+    pub(crate) fn submit(&mut self, raw: Vec<u8>) -> io::Result<()> {
         let compressed = self.spare.pop().unwrap_or_default();
         self.unsent.push((raw, compressed));
         self.in_flight += 1;
@@ -141,12 +141,12 @@ impl CompressWorker {
     }
 
     /// Blocks submitted and not yet taken back.
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.in_flight
     }
 
     /// The oldest block not yet taken, if it is compressed already.
-    pub fn try_take(&mut self) -> io::Result<Option<CompressedBlock>> {
+    pub(crate) fn try_take(&mut self) -> io::Result<Option<CompressedBlock>> {
         if self.ready.is_empty() && self.at_worker() > 0 {
             match self.done.try_recv() {
                 Ok(blocks) => self.ready.extend(blocks),
@@ -158,7 +158,7 @@ impl CompressWorker {
     }
 
     /// The oldest block not yet taken, waiting for it; `None` if nothing is in flight.
-    pub fn take(&mut self) -> io::Result<Option<CompressedBlock>> {
+    pub(crate) fn take(&mut self) -> io::Result<Option<CompressedBlock>> {
         if self.ready.is_empty() && self.in_flight > 0 {
             // The oldest block may still wait for a full batch.
             if self.at_worker() == 0 {
@@ -178,7 +178,7 @@ impl CompressWorker {
 
     /// Takes back a written block's buffer ([`CompressedBlock::into_buffer`]) for reuse
     /// by later jobs.
-    pub fn recycle(&mut self, buffer: Vec<u8>) {
+    pub(crate) fn recycle(&mut self, buffer: Vec<u8>) {
         self.spare.push(buffer);
     }
 }

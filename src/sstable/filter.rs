@@ -139,7 +139,7 @@ impl BloomFilter {
         self.may_contain_hash(hash64(key))
     }
 
-    /// [`BloomFilter::may_contain`] for a precomputed [`hash64`].
+    /// [`BloomFilter::may_contain`] for a precomputed `hash64`.
     pub fn may_contain_hash(&self, hash: u64) -> bool {
         let (line, mut h) = probe_start(hash, self.num_lines);
         let line = &self.data[line * LINE_BYTES..(line + 1) * LINE_BYTES];
@@ -152,7 +152,7 @@ impl BloomFilter {
         true
     }
 
-    /// Starts loading the line a key of [`hash64`] `hash` probes into the CPU cache,
+    /// Starts loading the line a key of `hash64` `hash` probes into the CPU cache,
     /// without waiting for it: a lookup about to consult several tables' filters
     /// prefetches them all first, so their cache misses overlap. Only a hint: no
     /// answer changes.

@@ -19,20 +19,20 @@
 //!
 //! A table without a filter has `filter_size == 0`.
 
-pub use super::block_builder::KeyFormat;
+pub(crate) use super::block_builder::KeyFormat;
 use crate::util::coding::{put_length_prefixed, put_varint64, Decoder};
 
 /// Identifies a strata SSTable ("strataST" in ASCII, little-endian).
-pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"strataST");
+pub(crate) const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"strataST");
 /// The format version written: 2 stores the keys of every block with
 /// [`KeyFormat::Internal`]. Version 1 tables (whole keys, [`KeyFormat::Plain`]) are
 /// still read.
-pub const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// Size of the fixed footer.
-pub const FOOTER_LEN: usize = 64;
+pub(crate) const FOOTER_LEN: usize = 64;
 /// Size of the trailer after every block.
-pub const TRAILER_LEN: usize = 5;
-pub use crate::compression::NO_COMPRESSION;
+pub(crate) const TRAILER_LEN: usize = 5;
+pub(crate) use crate::compression::NO_COMPRESSION;
 
 /// Where a block lives in the file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl BlockHandle {
 }
 
 /// The trailer of a block with `contents` and compression byte `compression`.
-pub fn block_trailer(contents: &[u8], compression: u8) -> [u8; TRAILER_LEN] {
+pub(crate) fn block_trailer(contents: &[u8], compression: u8) -> [u8; TRAILER_LEN] {
     let mut h = crc32fast::Hasher::new();
     h.update(contents);
     h.update(&[compression]);
@@ -68,7 +68,7 @@ pub fn block_trailer(contents: &[u8], compression: u8) -> [u8; TRAILER_LEN] {
 
 /// The fixed-size tail of every table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Footer {
+pub(crate) struct Footer {
     /// The index block.
     pub index: BlockHandle,
     /// The filter block (size 0 when the table has none).
@@ -81,7 +81,7 @@ pub struct Footer {
 
 impl Footer {
     /// The 64-byte encoding.
-    pub fn encode(&self) -> [u8; FOOTER_LEN] {
+    pub(crate) fn encode(&self) -> [u8; FOOTER_LEN] {
         let mut out = [0u8; FOOTER_LEN];
         let fields = [
             self.index.offset,
@@ -106,7 +106,7 @@ impl Footer {
     }
 
     /// Decodes and checks a footer; the error says which check failed.
-    pub fn decode(src: &[u8]) -> Result<Footer, &'static str> {
+    pub(crate) fn decode(src: &[u8]) -> Result<Footer, &'static str> {
         let mut d = Decoder::new(src);
         let mut f = [0u64; 6];
         for v in f.iter_mut() {

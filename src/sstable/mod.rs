@@ -2,19 +2,20 @@
 //! filter and checksums. [`format`](mod@format) lays out the file; [`TableBuilder`]
 //! writes one (compressing blocks on a [`compress_worker`] thread) and [`TableReader`]
 //! reads one, through the [`BlockCache`].
-pub mod block;
-pub mod block_builder;
-pub mod builder;
-pub mod compress_worker;
-pub mod filter;
-pub mod format;
-pub mod reader;
+pub(crate) mod block;
+pub(crate) mod block_builder;
+pub(crate) mod builder;
+pub(crate) mod compress_worker;
+pub(crate) mod filter;
+pub(crate) mod format;
+pub(crate) mod reader;
 
-pub use builder::{TableBuilder, TableOptions};
-pub use reader::{FilterResult, TableIter, TableReader};
+pub(crate) use builder::{TableBuilder, TableOptions};
+pub use reader::TableReader;
+pub(crate) use reader::{FilterResult, TableIter};
 
 /// The cache of decoded data blocks that every table of a database shares.
-pub type BlockCache = crate::cache::Cache<block::Block>;
+pub(crate) type BlockCache = crate::cache::Cache<block::Block>;
 
 #[cfg(test)]
 mod tests;

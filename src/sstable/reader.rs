@@ -315,7 +315,7 @@ fn decode_block(raw: &[u8], name: &str, handle: BlockHandle, buffers: Option<&Ar
 /// doubles with each read, so a short range read that steps into a second block reads
 /// little more than it needs.
 #[derive(Default)]
-pub struct Readahead {
+pub(crate) struct Readahead {
     buf: LargeVec<u8>,
     /// File offset of `buf[0]`.
     start: u64,
@@ -327,9 +327,9 @@ pub struct Readahead {
 
 impl Readahead {
     /// The first window's size.
-    pub const FIRST: usize = 16 << 10;
+    pub(crate) const FIRST: usize = 16 << 10;
     /// The largest window.
-    pub const MAX: usize = 256 << 10;
+    pub(crate) const MAX: usize = 256 << 10;
 
     /// Starts over with a small window (the cursor seeked elsewhere).
     fn reset(&mut self) {

@@ -3,7 +3,7 @@
 //! caller can report corruption with the file name it knows.
 
 /// Appends `v` as a LEB128 varint (1–10 bytes).
-pub fn put_varint64(dst: &mut Vec<u8>, v: u64) {
+pub(crate) fn put_varint64(dst: &mut Vec<u8>, v: u64) {
     let mut buf = [0u8; 10];
     let n = encode_varint64(&mut buf, v);
     dst.extend_from_slice(&buf[..n]);
@@ -15,7 +15,7 @@ pub fn put_varint64(dst: &mut Vec<u8>, v: u64) {
 /// # Panics
 /// If `dst` is shorter than the varint; ten bytes always suffice.
 #[inline]
-pub fn encode_varint64(dst: &mut [u8], mut v: u64) -> usize {
+pub(crate) fn encode_varint64(dst: &mut [u8], mut v: u64) -> usize {
     let mut n = 0;
     while v >= 0x80 {
         dst[n] = (v as u8) | 0x80;
@@ -27,13 +27,13 @@ pub fn encode_varint64(dst: &mut [u8], mut v: u64) -> usize {
 }
 
 /// Appends `v` as a LEB128 varint (1–5 bytes).
-pub fn put_varint32(dst: &mut Vec<u8>, v: u32) {
+pub(crate) fn put_varint32(dst: &mut Vec<u8>, v: u32) {
     put_varint64(dst, u64::from(v));
 }
 
 /// Decodes a varint from the front of `src`; returns the value and the bytes consumed.
 #[inline]
-pub fn get_varint64(src: &[u8]) -> Option<(u64, usize)> {
+pub(crate) fn get_varint64(src: &[u8]) -> Option<(u64, usize)> {
     // Lengths in blocks are nearly always under 128: decode those without the loop.
     match src.first() {
         Some(&b) if b < 0x80 => Some((u64::from(b), 1)),
@@ -76,7 +76,7 @@ fn get_varint64_slow(src: &[u8]) -> Option<(u64, usize)> {
 /// Length of the varint at the start of `src`, found without decoding it; `None` if it
 /// is truncated or longer than a `u64` varint can be.
 #[inline]
-pub fn varint_len(src: &[u8]) -> Option<usize> {
+pub(crate) fn varint_len(src: &[u8]) -> Option<usize> {
     if let Some(word) = src.first_chunk::<8>() {
         let ends = !u64::from_le_bytes(*word) & 0x8080_8080_8080_8080;
         if ends != 0 {
@@ -88,20 +88,20 @@ pub fn varint_len(src: &[u8]) -> Option<usize> {
 
 /// Decodes a varint that must fit in 32 bits.
 #[inline]
-pub fn get_varint32(src: &[u8]) -> Option<(u32, usize)> {
+pub(crate) fn get_varint32(src: &[u8]) -> Option<(u32, usize)> {
     let (v, n) = get_varint64(src)?;
     u32::try_from(v).ok().map(|v| (v, n))
 }
 
 /// Appends a varint length followed by the bytes themselves.
-pub fn put_length_prefixed(dst: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn put_length_prefixed(dst: &mut Vec<u8>, bytes: &[u8]) {
     put_varint64(dst, bytes.len() as u64);
     dst.extend_from_slice(bytes);
 }
 
 /// Length of the common prefix of `a` and `b`, compared eight bytes at a time: block
 /// builders pay for it on every entry, and the LZ4 encoder on every match it extends.
-pub fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+pub(crate) fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let mut i = 0;
     while i + 8 <= n {
@@ -117,13 +117,13 @@ pub fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
 }
 
 /// Reads `u32` little-endian at `pos`, if the slice is long enough.
-pub fn read_u32(src: &[u8], pos: usize) -> Option<u32> {
+pub(crate) fn read_u32(src: &[u8], pos: usize) -> Option<u32> {
     let b = src.get(pos..pos.checked_add(4)?)?;
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// Reads `u64` little-endian at `pos`, if the slice is long enough.
-pub fn read_u64(src: &[u8], pos: usize) -> Option<u64> {
+pub(crate) fn read_u64(src: &[u8], pos: usize) -> Option<u64> {
     let b = src.get(pos..pos.checked_add(8)?)?;
     let mut a = [0u8; 8];
     a.copy_from_slice(b);
@@ -131,35 +131,35 @@ pub fn read_u64(src: &[u8], pos: usize) -> Option<u64> {
 }
 
 /// A cursor that decodes fields one after another from a byte slice.
-pub struct Decoder<'a> {
+pub(crate) struct Decoder<'a> {
     buf: &'a [u8],
 }
 
 impl<'a> Decoder<'a> {
     /// Starts decoding at the front of `buf`.
-    pub fn new(buf: &'a [u8]) -> Self {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
         Decoder { buf }
     }
 
     /// True when every byte has been consumed.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
 
     /// Takes a varint.
-    pub fn varint64(&mut self) -> Option<u64> {
+    pub(crate) fn varint64(&mut self) -> Option<u64> {
         let (v, n) = get_varint64(self.buf)?;
         self.buf = &self.buf[n..];
         Some(v)
     }
 
     /// Takes a varint that must fit in 32 bits.
-    pub fn varint32(&mut self) -> Option<u32> {
+    pub(crate) fn varint32(&mut self) -> Option<u32> {
         u32::try_from(self.varint64()?).ok()
     }
 
     /// Takes `n` raw bytes.
-    pub fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
         if n > self.buf.len() {
             return None;
         }
@@ -169,25 +169,25 @@ impl<'a> Decoder<'a> {
     }
 
     /// Takes a varint length and that many bytes.
-    pub fn length_prefixed(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn length_prefixed(&mut self) -> Option<&'a [u8]> {
         let n = usize::try_from(self.varint64()?).ok()?;
         self.bytes(n)
     }
 
     /// Takes one byte.
-    pub fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         Some(self.bytes(1)?[0])
     }
 
     /// Takes a little-endian `u32`.
-    pub fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         let v = read_u32(self.buf, 0)?;
         self.buf = &self.buf[4..];
         Some(v)
     }
 
     /// Takes a little-endian `u64`.
-    pub fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         let v = read_u64(self.buf, 0)?;
         self.buf = &self.buf[8..];
         Some(v)

@@ -6,7 +6,7 @@
 //! `key::LookupKey`) and hand the hash down to every table it asks.
 
 /// The 64-bit filter hash of a key (multiply-fold mixing, 8 bytes at a time).
-pub fn hash64(data: &[u8]) -> u64 {
+pub(crate) fn hash64(data: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h = 0x243f_6a88_85a3_08d3 ^ (data.len() as u64).wrapping_mul(K);
     let mut chunks = data.chunks_exact(8);

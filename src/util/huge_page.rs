@@ -12,14 +12,14 @@ use std::ptr::NonNull;
 use memmap2::MmapMut;
 
 /// Size (and alignment) of a transparent huge page on x86-64 and most arm64 kernels.
-pub const HUGE_PAGE: usize = 2 << 20;
+pub(crate) const HUGE_PAGE: usize = 2 << 20;
 
 /// An anonymous, zeroed map with `size` bytes from a [`HUGE_PAGE`] boundary, advised to
 /// use huge pages; `None` if the system refuses the map. The map is over-sized by one
 /// huge page so that an aligned start can be chosen inside it; its unused head and tail
 /// are never touched, so they cost address space only. The returned pointer stays valid
 /// while the map lives, wherever the `MmapMut` handle moves.
-pub fn map_huge(size: usize) -> Option<(MmapMut, NonNull<u8>)> {
+pub(crate) fn map_huge(size: usize) -> Option<(MmapMut, NonNull<u8>)> {
     let mut map = MmapMut::map_anon(size.checked_add(HUGE_PAGE)?).ok()?;
     let base = map.as_mut_ptr();
     let skip = (base as usize).next_multiple_of(HUGE_PAGE) - base as usize;

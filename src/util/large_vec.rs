@@ -23,7 +23,7 @@ use memmap2::MmapMut;
 
 /// Buffers of at least this many bytes are memory maps rather than heap allocations
 /// (glibc's initial mmap threshold).
-pub const MAP_THRESHOLD: usize = 128 << 10;
+pub(crate) const MAP_THRESHOLD: usize = 128 << 10;
 
 /// A `Vec`-like array of `Copy` values; see the module comment.
 pub struct LargeVec<T: Copy> {

@@ -4,9 +4,9 @@
 //! hints ([`prefetch`]) and the reproducible random source of tests and workloads
 //! ([`rng`]). LevelDB keeps the same kind of code in `util/`.
 
-pub mod coding;
-pub mod hash;
-pub mod huge_page;
-pub mod large_vec;
-pub mod prefetch;
-pub mod rng;
+pub(crate) mod coding;
+pub(crate) mod hash;
+pub(crate) mod huge_page;
+pub(crate) mod large_vec;
+pub(crate) mod prefetch;
+pub(crate) mod rng;

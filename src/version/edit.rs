@@ -26,7 +26,7 @@ const TAG_NEW_FILE: u32 = 5;
 
 /// What the MANIFEST records about one table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NewFile {
+pub(crate) struct NewFile {
     /// Level the file joins.
     pub level: u32,
     /// File number (`NNNNNN.sst`).
@@ -49,7 +49,12 @@ pub struct NewFile {
 
 impl NewFile {
     /// Describes table `number` of `size` bytes, joining `level`, from its properties.
-    pub fn from_properties(level: u32, number: u64, size: u64, props: crate::sstable::format::TableProperties) -> Self {
+    pub(crate) fn from_properties(
+        level: u32,
+        number: u64,
+        size: u64,
+        props: crate::sstable::format::TableProperties,
+    ) -> Self {
         NewFile {
             level,
             number,
@@ -66,7 +71,7 @@ impl NewFile {
 
 /// One atomic change to the version.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VersionEdit {
+pub(crate) struct VersionEdit {
     /// New oldest live WAL number.
     pub log_number: Option<u64>,
     /// New value of the file-number counter.
@@ -81,7 +86,7 @@ pub struct VersionEdit {
 
 impl VersionEdit {
     /// Encodes the edit as a MANIFEST record.
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for (tag, v) in [
             (TAG_LOG_NUMBER, self.log_number),
@@ -113,7 +118,7 @@ impl VersionEdit {
     }
 
     /// Decodes a MANIFEST record; the error says what was malformed.
-    pub fn decode(src: &[u8]) -> Result<VersionEdit, String> {
+    pub(crate) fn decode(src: &[u8]) -> Result<VersionEdit, String> {
         let mut d = Decoder::new(src);
         let mut e = VersionEdit::default();
         while !d.is_empty() {

@@ -24,7 +24,7 @@ use crate::key::compare_internal;
 use crate::sstable::TableIter;
 
 /// A cursor over the tables of one sorted, non-overlapping level.
-pub struct LevelIter {
+pub(crate) struct LevelIter {
     /// The level's tables, sorted by key.
     files: Vec<Arc<FileMeta>>,
     /// Index in `files` of the table `table` walks.
@@ -38,18 +38,18 @@ pub struct LevelIter {
 impl LevelIter {
     /// A cursor over `files`, which must be sorted and must not overlap.
     #[cfg(test)]
-    pub fn new(files: Vec<Arc<FileMeta>>) -> LevelIter {
+    pub(crate) fn new(files: Vec<Arc<FileMeta>>) -> LevelIter {
         LevelIter::filling(files, CacheFill::Always)
     }
 
     /// A cursor for one pass over the level (a compaction) that leaves the block
     /// cache alone.
-    pub fn scan(files: Vec<Arc<FileMeta>>) -> LevelIter {
+    pub(crate) fn scan(files: Vec<Arc<FileMeta>>) -> LevelIter {
         LevelIter::filling(files, CacheFill::Never)
     }
 
     /// A cursor whose tables' blocks enter the block cache as `fill` says.
-    pub fn filling(files: Vec<Arc<FileMeta>>, fill: CacheFill) -> LevelIter {
+    pub(crate) fn filling(files: Vec<Arc<FileMeta>>, fill: CacheFill) -> LevelIter {
         LevelIter { files, at: 0, table: None, err: None, fill }
     }
 

@@ -10,9 +10,9 @@
 //! Level 0 holds tables flushed from memtables, whose key ranges may overlap; they are
 //! kept newest first. Deeper levels (used by compaction) hold tables sorted by key.
 
-pub mod edit;
-pub mod level_iter;
-pub mod set;
+pub(crate) mod edit;
+pub(crate) mod level_iter;
+pub(crate) mod set;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,9 +20,9 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
-pub use edit::{NewFile, VersionEdit};
-pub use level_iter::LevelIter;
-pub use set::VersionSet;
+pub(crate) use edit::{NewFile, VersionEdit};
+pub(crate) use level_iter::LevelIter;
+pub(crate) use set::VersionSet;
 
 use crate::error::Result;
 use crate::filename;
@@ -32,7 +32,7 @@ use crate::sstable::BlockCache;
 use crate::sstable::TableReader;
 
 /// What every table of a database shares: where files live and the block cache.
-pub struct TableContext {
+pub(crate) struct TableContext {
     /// The file system.
     pub fs: Arc<dyn FileSystem>,
     /// The database directory.
@@ -46,7 +46,7 @@ pub struct TableContext {
 /// An SSTable file on disk, shared by every [`FileMeta`] that places it on a level (a
 /// trivial move re-places a file without rewriting it). Removes the file when dropped
 /// after being marked obsolete, i.e. once no version or reader can need it.
-pub struct TableFile {
+pub(crate) struct TableFile {
     number: u64,
     ctx: Arc<TableContext>,
     /// The open reader, once a read needed it; then read without a lock.
@@ -68,7 +68,7 @@ impl Drop for TableFile {
 }
 
 /// One live SSTable on one level.
-pub struct FileMeta {
+pub(crate) struct FileMeta {
     /// What the MANIFEST records about it.
     pub info: NewFile,
     file: Arc<TableFile>,
@@ -76,7 +76,7 @@ pub struct FileMeta {
 
 impl FileMeta {
     /// Describes the table `info` in the directory of `ctx`.
-    pub fn new(info: NewFile, ctx: Arc<TableContext>) -> Arc<FileMeta> {
+    pub(crate) fn new(info: NewFile, ctx: Arc<TableContext>) -> Arc<FileMeta> {
         let file = Arc::new(TableFile {
             number: info.number,
             ctx,
@@ -93,32 +93,32 @@ impl FileMeta {
     }
 
     /// The file number.
-    pub fn number(&self) -> u64 {
+    pub(crate) fn number(&self) -> u64 {
         self.info.number
     }
 
     /// The smallest user key in the table.
-    pub fn smallest_user_key(&self) -> &[u8] {
+    pub(crate) fn smallest_user_key(&self) -> &[u8] {
         user_key(&self.info.smallest)
     }
 
     /// The largest user key in the table.
-    pub fn largest_user_key(&self) -> &[u8] {
+    pub(crate) fn largest_user_key(&self) -> &[u8] {
         user_key(&self.info.largest)
     }
 
     /// True if `key` falls in the table's key range.
-    pub fn covers(&self, key: &[u8]) -> bool {
+    pub(crate) fn covers(&self, key: &[u8]) -> bool {
         self.smallest_user_key() <= key && key <= self.largest_user_key()
     }
 
     /// The table if it is open already; never opens it.
-    pub fn open_table(&self) -> Option<&Arc<TableReader>> {
+    pub(crate) fn open_table(&self) -> Option<&Arc<TableReader>> {
         self.file.table.get()
     }
 
     /// The open table, opening it on first use.
-    pub fn table(&self) -> Result<&Arc<TableReader>> {
+    pub(crate) fn table(&self) -> Result<&Arc<TableReader>> {
         if let Some(t) = self.file.table.get() {
             return Ok(t);
         }
@@ -136,27 +136,27 @@ impl FileMeta {
     }
 
     /// Marks the file for removal once no version or reader holds it any more.
-    pub fn mark_obsolete(&self) {
+    pub(crate) fn mark_obsolete(&self) {
         self.file.obsolete.store(true, Ordering::Release);
     }
 }
 
 /// The live tables, level by level.
 #[derive(Clone, Default)]
-pub struct Version {
+pub(crate) struct Version {
     /// `levels[0]` newest first; deeper levels sorted by smallest key.
     pub levels: Vec<Vec<Arc<FileMeta>>>,
 }
 
 impl Version {
     /// An empty version with `num_levels` levels.
-    pub fn new(num_levels: usize) -> Self {
+    pub(crate) fn new(num_levels: usize) -> Self {
         Version { levels: vec![Vec::new(); num_levels] }
     }
 
     /// Builds the version that follows this one after `edit`; new files are described
     /// with `ctx`.
-    pub fn apply(&self, edit: &VersionEdit, ctx: &Arc<TableContext>) -> Version {
+    pub(crate) fn apply(&self, edit: &VersionEdit, ctx: &Arc<TableContext>) -> Version {
         let mut next = self.clone();
         let mut removed = Vec::new();
         for &(level, number) in &edit.deleted_files {
@@ -189,7 +189,7 @@ impl Version {
     }
 
     /// The files of `level` whose user-key range meets `[smallest, largest]`.
-    pub fn overlapping(&self, level: usize, smallest: &[u8], largest: &[u8]) -> Vec<Arc<FileMeta>> {
+    pub(crate) fn overlapping(&self, level: usize, smallest: &[u8], largest: &[u8]) -> Vec<Arc<FileMeta>> {
         self.levels
             .get(level)
             .map(|files| {
@@ -203,14 +203,14 @@ impl Version {
     }
 
     /// Bytes of tables on `level`.
-    pub fn level_bytes(&self, level: usize) -> u64 {
+    pub(crate) fn level_bytes(&self, level: usize) -> u64 {
         self.levels.get(level).map_or(0, |files| files.iter().map(|f| f.info.size).sum())
     }
 
     /// Checks the shape every strategy relies on: levels 1 and deeper hold tables sorted
     /// by key that share no user key, and L0 is ordered newest first. Describes the first
     /// violation.
-    pub fn check_levels(&self) -> Result<(), String> {
+    pub(crate) fn check_levels(&self) -> Result<(), String> {
         for w in self.levels.first().map_or(&[][..], |l| &l[..]).windows(2) {
             if w[0].info.max_seq < w[1].info.max_seq {
                 return Err(format!("L0 out of age order: {} before {}", w[0].number(), w[1].number()));
@@ -227,13 +227,13 @@ impl Version {
     }
 
     /// Every live file.
-    pub fn files(&self) -> impl Iterator<Item = &Arc<FileMeta>> {
+    pub(crate) fn files(&self) -> impl Iterator<Item = &Arc<FileMeta>> {
         self.levels.iter().flatten()
     }
 
     /// The tables that may hold `user_key`, in the order a lookup must consult them
     /// (newest data first).
-    pub fn tables_for_key<'a>(&'a self, user_key: &'a [u8]) -> impl Iterator<Item = &'a Arc<FileMeta>> + 'a {
+    pub(crate) fn tables_for_key<'a>(&'a self, user_key: &'a [u8]) -> impl Iterator<Item = &'a Arc<FileMeta>> + 'a {
         self.levels.iter().enumerate().flat_map(move |(level, files)| {
             // L0 files overlap: every one is a candidate. Deeper levels are sorted and
             // non-overlapping: binary search for the one file that may hold the key.

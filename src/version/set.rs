@@ -26,10 +26,10 @@ use crate::filename::{self, FileKind};
 use crate::log::{LogReader, LogWriter, TailMode};
 
 /// No strategy uses more levels than this; a MANIFEST naming a deeper one is damaged.
-pub const MAX_LEVELS: usize = 16;
+pub(crate) const MAX_LEVELS: usize = 16;
 
 /// The MANIFEST writer and the current version.
-pub struct VersionSet {
+pub(crate) struct VersionSet {
     ctx: Arc<TableContext>,
     manifest: LogWriter,
     manifest_number: u64,
@@ -44,7 +44,7 @@ pub struct VersionSet {
 }
 
 /// Default for [`VersionSet`]'s MANIFEST rollover: thousands of edits.
-pub const MANIFEST_ROLLOVER_BYTES: u64 = 4 << 20;
+pub(crate) const MANIFEST_ROLLOVER_BYTES: u64 = 4 << 20;
 
 /// State read back from a MANIFEST.
 struct Recovered {
@@ -57,7 +57,7 @@ struct Recovered {
 impl VersionSet {
     /// Recovers the state named by `CURRENT` (or starts empty if there is none) and
     /// makes a fresh MANIFEST describing it the live one.
-    pub fn open(ctx: Arc<TableContext>, num_levels: usize) -> Result<VersionSet> {
+    pub(crate) fn open(ctx: Arc<TableContext>, num_levels: usize) -> Result<VersionSet> {
         let current_path = filename::path(&ctx.dir, filename::CURRENT);
         let recovered = if ctx.fs.exists(&current_path) {
             Self::recover(&ctx)?
@@ -233,37 +233,37 @@ impl VersionSet {
     }
 
     /// Hands out a new, never used file number.
-    pub fn new_file_number(&self) -> u64 {
+    pub(crate) fn new_file_number(&self) -> u64 {
         self.next_file_number.fetch_add(1, Ordering::SeqCst)
     }
 
     /// The shared file-number counter, for allocating numbers without this set's lock.
-    pub fn file_number_counter(&self) -> Arc<AtomicU64> {
+    pub(crate) fn file_number_counter(&self) -> Arc<AtomicU64> {
         self.next_file_number.clone()
     }
 
     /// The current version.
-    pub fn current(&self) -> Arc<Version> {
+    pub(crate) fn current(&self) -> Arc<Version> {
         self.current.clone()
     }
 
     /// The oldest WAL still needed.
-    pub fn log_number(&self) -> u64 {
+    pub(crate) fn log_number(&self) -> u64 {
         self.log_number
     }
 
     /// The highest seqno recorded as being in a table.
-    pub fn last_sequence(&self) -> u64 {
+    pub(crate) fn last_sequence(&self) -> u64 {
         self.last_sequence
     }
 
     /// Where the tables live.
-    pub fn context(&self) -> &Arc<TableContext> {
+    pub(crate) fn context(&self) -> &Arc<TableContext> {
         &self.ctx
     }
 
     /// The number of the live MANIFEST.
-    pub fn manifest_number(&self) -> u64 {
+    pub(crate) fn manifest_number(&self) -> u64 {
         self.manifest_number
     }
 
@@ -273,7 +273,7 @@ impl VersionSet {
     /// After a failed MANIFEST write every later edit is refused: the failed record may
     /// be partly written, and appending behind it would turn a torn tail (dropped at the
     /// next open) into damage in the middle (which refuses to open).
-    pub fn log_and_apply(&mut self, mut edit: VersionEdit) -> Result<Arc<Version>> {
+    pub(crate) fn log_and_apply(&mut self, mut edit: VersionEdit) -> Result<Arc<Version>> {
         if let Some(why) = &self.poisoned {
             return Err(Error::Background(format!("MANIFEST unusable after an earlier write failed: {why}")));
         }

@@ -27,7 +27,7 @@
 
 /// Decodes the LZ4 block `src`, which must decode to exactly `len` bytes, into a new
 /// vector. `len` is allocated up front, so a caller reading it from disk bounds it first
-/// (as [`crate::compression::decompress`] does).
+/// (as `compression::decompress` does).
 pub fn decompress(src: &[u8], len: usize) -> Result<Vec<u8>, String> {
     let mut out = vec![0; len];
     decompress_to(src, &mut out)?;
