@@ -83,7 +83,15 @@ pub trait FileSystem: Send + Sync + 'static {
     /// system call per block), at a risk [`FileSystem::open`] does not run: if the file
     /// is truncated by someone else, or the disk fails to read a mapped page, the next
     /// read of it kills the process with SIGBUS. Used only with `Options::mmap_reads`.
-    fn open_mapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+    ///
+    /// # Safety
+    ///
+    /// While the returned file (or a slice [`RandomAccessFile::mapped`] gave) is alive,
+    /// nobody may change the file's contents: the map hands out `&[u8]` over its pages,
+    /// and bytes changing under a shared reference are undefined behaviour. The engine
+    /// maps only its table files, which are never written once complete, in a
+    /// directory its lock keeps other writers out of.
+    unsafe fn open_mapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         self.open(path)
     }
     /// Reads the whole file.

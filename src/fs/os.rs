@@ -126,17 +126,19 @@ struct OsMappedFile {
 }
 
 impl OsMappedFile {
-    fn open(path: &Path) -> io::Result<Self> {
+    /// # Safety
+    ///
+    /// As for [`FileSystem::open_mapped`]: nobody changes the file while it is mapped.
+    unsafe fn open(path: &Path) -> io::Result<Self> {
         let file = File::open(path)?;
         if file.metadata()?.len() == 0 {
             // mmap refuses empty files; there is nothing to read anyway.
             return Ok(OsMappedFile { map: None });
         }
-        // SAFETY: the map is only ever read. Tables are immutable and the directory
-        // lock keeps other strata processes out, so its contents do not change under
-        // us. What a map cannot rule out is a page that cannot be read (the file
-        // truncated by another process, a disk error): reading it raises SIGBUS. That
-        // is the risk `Options::mmap_reads` documents and the caller opted into.
+        // SAFETY: the map is only ever read, and the caller promises its contents do
+        // not change. What a map cannot rule out is a page that cannot be read (the
+        // file truncated by another process, a disk error): reading it raises SIGBUS.
+        // That is the risk `Options::mmap_reads` documents and the caller opted into.
         let map = unsafe { Mmap::map(&file)? };
         Ok(OsMappedFile { map: Some(map) })
     }
@@ -195,8 +197,9 @@ impl FileSystem for OsFileSystem {
         Ok(Arc::new(OsRandomAccessFile::open(path)?))
     }
 
-    fn open_mapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        Ok(Arc::new(OsMappedFile::open(path)?))
+    unsafe fn open_mapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        // SAFETY: our caller made open_mapped's promise, which is OsMappedFile::open's.
+        Ok(Arc::new(unsafe { OsMappedFile::open(path)? }))
     }
 
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
@@ -273,6 +276,29 @@ mod tests {
         assert_eq!(fs.read_all(&b).unwrap(), b"hello world");
         fs.remove(&b).unwrap();
         assert!(!fs.exists(&b));
+    }
+
+    #[test]
+    fn mapped_files_read_as_the_file_and_refuse_reads_past_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = OsFileSystem;
+        let (full, empty) = (dir.path().join("full"), dir.path().join("empty"));
+        let mut w = fs.create(&full).unwrap();
+        w.append(b"hello world").unwrap();
+        w.sync().unwrap();
+        drop(w);
+        drop(fs.create(&empty).unwrap());
+        // SAFETY: nothing writes either file while it is mapped.
+        let (r, e) = unsafe { (fs.open_mapped(&full).unwrap(), fs.open_mapped(&empty).unwrap()) };
+        assert_eq!(r.mapped(), Some(&b"hello world"[..]));
+        assert_eq!(r.size(), 11);
+        assert_eq!(&r.read_at(6, 5).unwrap()[..], b"world");
+        assert!(r.read_at(8, 5).is_err());
+        assert!(r.read_at(u64::MAX, 5).is_err());
+        // An empty file has no map (mmap refuses length 0) and nothing to read.
+        assert_eq!((e.mapped(), e.size()), (None, 0));
+        assert!(e.read_at(0, 1).is_err());
+        assert_eq!(e.read_at(0, 0).unwrap().len(), 0);
     }
 
     #[test]

@@ -61,7 +61,9 @@ impl MemTable {
         let WriterState { splice, scratch } = &mut *w;
         scratch.clear();
         append_internal_key(scratch, user_key, seq, kind);
-        self.list.insert(scratch, value, splice);
+        // SAFETY: inserts are serialized by the writer lock held here, and `splice` was
+        // made for `self.list` in `with_huge_pages` and is used with no other list.
+        unsafe { self.list.insert(scratch, value, splice) };
         // Release, with `len`'s Acquire: an entry counted is an entry a reader finds.
         self.entries.fetch_add(1, Ordering::Release);
     }

@@ -121,10 +121,16 @@ impl SkipList {
         }
     }
 
-    /// Inserts an entry. The key must not already be present, and calls must not
-    /// overlap (readers may run concurrently). `splice` is the writer's state, made for
-    /// this list.
-    pub(crate) fn insert(&self, key: &[u8], value: &[u8], splice: &mut Splice) {
+    /// Inserts an entry whose key is not already present. Readers may run concurrently.
+    ///
+    /// # Safety
+    ///
+    /// - No other `insert` into this list runs at the same time: the links of the new
+    ///   node's predecessors are written with plain stores, which a second writer would
+    ///   race with (the memtable calls this under its writer lock).
+    /// - `splice` was made by [`Splice::new`] for this list and has been used with no
+    ///   other: its remembered nodes are followed as nodes of this list.
+    pub(crate) unsafe fn insert(&self, key: &[u8], value: &[u8], splice: &mut Splice) {
         let max_height = self.max_height.load(Ordering::Relaxed);
         // Appending: the last insert is still the list's last node and `key` goes after
         // it. Then every remembered predecessor is the last node of its level, so each
@@ -364,6 +370,12 @@ fn random_height(rng: &mut u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Inserts from the test's single writer thread.
+    fn insert(list: &SkipList, splice: &mut Splice, key: &[u8], value: &[u8]) {
+        // SAFETY: each test inserts from one thread only, with a splice made for `list`.
+        unsafe { list.insert(key, value, splice) }
+    }
     use crate::key::{make_internal_key, ValueKind};
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
@@ -405,7 +417,7 @@ mod tests {
         let mut splice = Splice::new(&list, 3);
         let mut all = Vec::new();
         let mut add = |n: u64, list: &SkipList| {
-            list.insert(&ik(n), b"v", &mut splice);
+            insert(list, &mut splice, &ik(n), b"v");
             all.push(ik(n));
         };
         // An ascending run (the splice path), keys between them (the search path), then
@@ -441,7 +453,7 @@ mod tests {
         assert!(list.find_last().is_none());
         let mut order: Vec<u64> = (0..2000).map(|i| (i * 7919) % 2000).collect();
         for &i in &order {
-            list.insert(&ik(i * 2), format!("v{i}").as_bytes(), &mut rng);
+            insert(&list, &mut rng, &ik(i * 2), format!("v{i}").as_bytes());
         }
         order.sort();
         // Full forward walk sees every key in order.
@@ -468,8 +480,8 @@ mod tests {
         let list = SkipList::new(4096, true);
         let mut rng = Splice::new(&list, 1);
         let big = vec![5u8; 100_000];
-        list.insert(&ik(1), &big, &mut rng);
-        list.insert(&ik(2), b"", &mut rng);
+        insert(&list, &mut rng, &ik(1), &big);
+        insert(&list, &mut rng, &ik(2), b"");
         let n = list.first().unwrap();
         assert_eq!(SkipList::value(n), &big[..]);
         assert_eq!(SkipList::value(SkipList::successor(n).unwrap()), b"");
@@ -510,7 +522,7 @@ mod tests {
         let mut rng = Splice::new(&list, 99);
         for i in 0..20_000u64 {
             let k = ik((i * 7919) % 20_000);
-            list.insert(&k, &k[..k.len() - 8], &mut rng);
+            insert(&list, &mut rng, &k, &k[..k.len() - 8]);
         }
         done.store(true, Ordering::Release);
         for r in readers {

@@ -130,7 +130,13 @@ impl FileMeta {
         let ctx = &self.file.ctx;
         let name = filename::table_name(self.info.number);
         let path = filename::path(&ctx.dir, &name);
-        let file = if ctx.mmap_reads { ctx.fs.open_mapped(&path)? } else { ctx.fs.open(&path)? };
+        let file = if ctx.mmap_reads {
+            // SAFETY: a table file is complete before a version names it and is never
+            // written again; the directory lock keeps other strata processes out.
+            unsafe { ctx.fs.open_mapped(&path)? }
+        } else {
+            ctx.fs.open(&path)?
+        };
         let table = Arc::new(TableReader::open(file, &name, ctx.cache.clone())?);
         Ok(self.file.table.get_or_init(|| table))
     }
