@@ -7,6 +7,7 @@
 //! `status` whenever `valid` turns false.
 
 pub(crate) mod merge;
+pub(crate) mod two_level;
 
 use bytes::Bytes;
 

@@ -31,6 +31,7 @@ use crate::cache::CacheFill;
 use crate::compression::{decompress, Compressed};
 use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
+use crate::iter::two_level::{IndexCursor, Step, TwoLevelIter};
 use crate::iter::InternalIterator;
 use crate::key::{compare_internal, pack_trailer, Lookup, LookupKey, ValueKind, KIND_FOR_SEEK};
 use crate::util::hash::hash64;
@@ -212,14 +213,12 @@ impl TableReader {
 
     /// A cursor whose reads enter the block cache as `fill` says.
     pub fn iter_filling(self: &Arc<Self>, fill: CacheFill) -> TableIter {
-        TableIter {
+        TwoLevelIter::new(BlockIndex {
             table: self.clone(),
             index: self.index.iter(compare_internal),
-            data: None,
-            err: None,
             fill,
             readahead: Readahead::default(),
-        }
+        })
     }
 }
 
@@ -359,165 +358,59 @@ impl Readahead {
     }
 }
 
-/// How a cursor came to a data block.
-#[derive(Clone, Copy)]
-enum Step {
-    Seek,
-    Forward,
-    Back,
-}
-
-/// A two-level [`InternalIterator`]: the index block picks data blocks, a block
-/// iterator walks each.
-pub struct TableIter {
+/// A table's index block as the first level of its cursor: each entry's value is the
+/// handle of a data block, which it reads (through the cache, or its read-ahead window
+/// when the cursor walks forward) and opens.
+pub struct BlockIndex {
     table: Arc<TableReader>,
     index: BlockIter,
-    data: Option<BlockIter>,
-    err: Option<Error>,
     fill: CacheFill,
     /// Reads ahead for blocks stepped into going forward.
     readahead: Readahead,
 }
 
-impl TableIter {
-    /// Loads the data block the index cursor points at, which the cursor stepped into
-    /// from its neighbour (going forward or back) or else landed in by a seek.
-    fn load_block(&mut self, step: Step) -> bool {
-        self.data = None;
-        if !self.index.valid() {
-            if let Err(e) = self.index.status() {
-                self.err.get_or_insert(e);
-            }
-            return false;
-        }
-        let block = self.table.decode_handle(self.index.value()).and_then(|h| match step {
+impl IndexCursor for BlockIndex {
+    type Inner = BlockIter;
+
+    fn valid(&self) -> bool {
+        self.index.valid()
+    }
+
+    fn seek_to_first(&mut self) {
+        self.index.seek_to_first();
+    }
+
+    fn seek_to_last(&mut self) {
+        self.index.seek_to_last();
+    }
+
+    fn seek(&mut self, target: &[u8]) {
+        self.index.seek(target);
+    }
+
+    fn next(&mut self) {
+        self.index.next();
+    }
+
+    fn prev(&mut self) {
+        self.index.prev();
+    }
+
+    fn status(&self) -> Result<()> {
+        self.index.status()
+    }
+
+    fn open(&mut self, step: Step) -> Result<BlockIter> {
+        let h = self.table.decode_handle(self.index.value())?;
+        let block = match step {
             Step::Seek => {
                 self.readahead.reset();
                 self.table.data_block(h, self.fill.on_seek(), None)
             }
             Step::Back => self.table.data_block(h, self.fill.on_step(h.size), None),
             Step::Forward => self.table.data_block(h, self.fill.on_step(h.size), Some(&mut self.readahead)),
-        });
-        match block {
-            Ok(b) => {
-                self.data = Some(b.iter(compare_internal));
-                true
-            }
-            Err(e) => {
-                self.err.get_or_insert(e);
-                false
-            }
-        }
-    }
-
-    fn data_valid(&self) -> bool {
-        self.data.as_ref().is_some_and(|d| d.valid())
-    }
-
-    /// Records a damaged data block; true if there was one.
-    fn data_failed(&mut self) -> bool {
-        if let Some(Err(e)) = self.data.as_ref().map(|d| d.status()) {
-            self.err.get_or_insert(e);
-            self.data = None;
-            return true;
-        }
-        false
-    }
-
-    /// Loads the block the index points at (see [`TableIter::load_block`]) and
-    /// positions in it with `position`.
-    fn enter_block(&mut self, step: Step, position: impl FnOnce(&mut BlockIter)) {
-        if self.load_block(step) {
-            if let Some(d) = &mut self.data {
-                position(d);
-            }
-        }
-    }
-
-    /// Moves past exhausted blocks, forwards or backwards, until an entry, the end, or
-    /// an error.
-    fn skip_empty(&mut self, forward: bool) {
-        while !self.data_valid() && self.err.is_none() {
-            if self.data_failed() || self.data.is_none() && !self.index.valid() {
-                return;
-            }
-            if forward {
-                self.index.next();
-                self.enter_block(Step::Forward, |d| d.seek_to_first());
-            } else {
-                self.index.prev();
-                self.enter_block(Step::Back, |d| d.seek_to_last());
-            }
-            if self.data.is_none() {
-                return;
-            }
-        }
-    }
-}
-
-impl InternalIterator for TableIter {
-    fn valid(&self) -> bool {
-        self.err.is_none() && self.data_valid()
-    }
-
-    fn seek_to_first(&mut self) {
-        self.index.seek_to_first();
-        self.enter_block(Step::Seek, |d| d.seek_to_first());
-        self.skip_empty(true);
-    }
-
-    fn seek_to_last(&mut self) {
-        self.index.seek_to_last();
-        self.enter_block(Step::Seek, |d| d.seek_to_last());
-        self.skip_empty(false);
-    }
-
-    fn seek(&mut self, target: &[u8]) {
-        self.index.seek(target);
-        self.enter_block(Step::Seek, |d| d.seek(target));
-        self.skip_empty(true);
-    }
-
-    fn next(&mut self) {
-        if let Some(d) = &mut self.data {
-            d.next();
-        }
-        self.skip_empty(true);
-    }
-
-    fn prev(&mut self) {
-        if let Some(d) = &mut self.data {
-            d.prev();
-        }
-        self.skip_empty(false);
-    }
-
-    fn key(&self) -> &[u8] {
-        match &self.data {
-            Some(d) if self.err.is_none() => d.key(),
-            _ => &[],
-        }
-    }
-
-    fn value(&self) -> &[u8] {
-        match &self.data {
-            Some(d) if self.err.is_none() => d.value(),
-            _ => &[],
-        }
-    }
-
-    fn status(&self) -> Result<()> {
-        match &self.err {
-            Some(e) => Err(e.duplicate()),
-            None => Ok(()),
-        }
-    }
-
-    fn value_bytes(&self) -> Bytes {
-        match &self.data {
-            Some(d) if self.err.is_none() => d.value_bytes(),
-            _ => Bytes::new(),
-        }
+        }?;
+        Ok(block.iter(compare_internal))
     }
 
     fn may_contain(&self, user_key: &[u8]) -> bool {
@@ -528,3 +421,6 @@ impl InternalIterator for TableIter {
         self.table.prefetch_filter(hash64(user_key));
     }
 }
+
+/// A cursor over a table: its index block picks data blocks, a block cursor walks each.
+pub(crate) type TableIter = TwoLevelIter<BlockIndex>;

@@ -8,176 +8,76 @@
 //! an iterator O(levels) however many tables a level holds. Tables are opened when the
 //! cursor first enters them.
 //!
-//! Errors (a table that cannot be opened, a damaged block) stop the cursor and stay in
-//! `status`, as for every [`InternalIterator`].
+//! It is a [`TwoLevelIter`] whose index is the file list ([`LevelFiles`]), as a table's
+//! cursor is one whose index is the block index. Errors (a table that cannot be opened,
+//! a damaged block) stop the cursor and stay in `status`.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use super::FileMeta;
 use crate::cache::CacheFill;
 use crate::error::{Error, Result};
-use crate::iter::InternalIterator;
+use crate::iter::two_level::{IndexCursor, Step, TwoLevelIter};
 use crate::key::compare_internal;
 use crate::sstable::TableIter;
+use crate::util::hash::hash64;
 
-/// A cursor over the tables of one sorted, non-overlapping level.
-pub(crate) struct LevelIter {
+/// A sorted level's file list as the first level of its cursor: each table is a part,
+/// opened when the cursor enters it.
+pub(crate) struct LevelFiles {
     /// The level's tables, sorted by key.
     files: Vec<Arc<FileMeta>>,
-    /// Index in `files` of the table `table` walks.
+    /// The table the cursor is at (`files.len()` or more: none).
     at: usize,
-    table: Option<TableIter>,
-    err: Option<Error>,
     /// Which blocks read enter the block cache, for every table's cursor.
     fill: CacheFill,
 }
 
-impl LevelIter {
-    /// A cursor over `files`, which must be sorted and must not overlap.
-    #[cfg(test)]
-    pub(crate) fn new(files: Vec<Arc<FileMeta>>) -> LevelIter {
-        LevelIter::filling(files, CacheFill::Always)
-    }
-
-    /// A cursor for one pass over the level (a compaction) that leaves the block
-    /// cache alone.
-    pub(crate) fn scan(files: Vec<Arc<FileMeta>>) -> LevelIter {
-        LevelIter::filling(files, CacheFill::Never)
-    }
-
-    /// A cursor whose tables' blocks enter the block cache as `fill` says.
-    pub(crate) fn filling(files: Vec<Arc<FileMeta>>, fill: CacheFill) -> LevelIter {
-        LevelIter { files, at: 0, table: None, err: None, fill }
-    }
-
-    /// Opens the table at `at` (or drops the cursor if there is none); false on error.
-    fn enter(&mut self, at: usize) -> bool {
-        self.at = at;
-        self.table = None;
-        let Some(file) = self.files.get(at) else { return false };
-        match file.table() {
-            Ok(t) => {
-                self.table = Some(t.iter_filling(self.fill.clone()));
-                true
-            }
-            Err(e) => {
-                self.err.get_or_insert(e);
-                false
-            }
-        }
-    }
-
+impl LevelFiles {
     /// The table whose key range holds `user_key`, if any.
     fn file_for(&self, user_key: &[u8]) -> Option<&Arc<FileMeta>> {
         let at = self.files.partition_point(|f| f.largest_user_key() < user_key);
         self.files.get(at).filter(|f| f.covers(user_key))
     }
-
-    fn table_valid(&self) -> bool {
-        self.table.as_ref().is_some_and(|t| t.valid())
-    }
-
-    /// Moves past exhausted tables, forwards or backwards, until an entry, the end, or
-    /// an error.
-    fn skip_empty(&mut self, forward: bool) {
-        while self.err.is_none() && !self.table_valid() {
-            let Some(t) = &self.table else { return };
-            if let Err(e) = t.status() {
-                self.err = Some(e);
-                return;
-            }
-            let next = if forward { self.at + 1 } else { self.at.wrapping_sub(1) };
-            if !self.enter(next) {
-                return;
-            }
-            if let Some(t) = &mut self.table {
-                if forward {
-                    t.seek_to_first();
-                } else {
-                    t.seek_to_last();
-                }
-            }
-        }
-    }
 }
 
-impl InternalIterator for LevelIter {
+impl IndexCursor for LevelFiles {
+    type Inner = TableIter;
+
     fn valid(&self) -> bool {
-        self.err.is_none() && self.table_valid()
+        self.at < self.files.len()
     }
 
     fn seek_to_first(&mut self) {
-        if self.enter(0) {
-            if let Some(t) = &mut self.table {
-                t.seek_to_first();
-            }
-        }
-        self.skip_empty(true);
+        self.at = 0;
     }
 
     fn seek_to_last(&mut self) {
-        if self.enter(self.files.len().wrapping_sub(1)) {
-            if let Some(t) = &mut self.table {
-                t.seek_to_last();
-            }
-        }
-        self.skip_empty(false);
+        self.at = self.files.len().wrapping_sub(1);
     }
 
     fn seek(&mut self, target: &[u8]) {
         // The first table whose largest key is at or after the target.
-        let at = self.files.partition_point(|f| compare_internal(&f.info.largest, target) == Ordering::Less);
-        if self.enter(at) {
-            if let Some(t) = &mut self.table {
-                t.seek(target);
-            }
-        }
-        self.skip_empty(true);
+        self.at = self.files.partition_point(|f| compare_internal(&f.info.largest, target) == Ordering::Less);
     }
 
     fn next(&mut self) {
-        if let Some(t) = &mut self.table {
-            t.next();
-        }
-        self.skip_empty(true);
+        self.at = self.at.wrapping_add(1);
     }
 
     fn prev(&mut self) {
-        if let Some(t) = &mut self.table {
-            t.prev();
-        }
-        self.skip_empty(false);
-    }
-
-    fn key(&self) -> &[u8] {
-        match &self.table {
-            Some(t) if self.err.is_none() => t.key(),
-            _ => &[],
-        }
-    }
-
-    fn value(&self) -> &[u8] {
-        match &self.table {
-            Some(t) if self.err.is_none() => t.value(),
-            _ => &[],
-        }
+        self.at = self.at.wrapping_sub(1);
     }
 
     fn status(&self) -> Result<()> {
-        match &self.err {
-            Some(e) => Err(e.duplicate()),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
-    fn value_bytes(&self) -> Bytes {
-        match &self.table {
-            Some(t) if self.err.is_none() => t.value_bytes(),
-            _ => Bytes::new(),
-        }
+    fn open(&mut self, _step: Step) -> Result<TableIter> {
+        let file =
+            self.files.get(self.at).ok_or_else(|| Error::InvalidArgument("level cursor past its files".into()))?;
+        Ok(file.table()?.iter_filling(self.fill.clone()))
     }
 
     fn may_contain(&self, user_key: &[u8]) -> bool {
@@ -190,8 +90,30 @@ impl InternalIterator for LevelIter {
 
     fn prefetch_filter(&self, user_key: &[u8]) {
         if let Some(t) = self.file_for(user_key).and_then(|f| f.open_table()) {
-            t.prefetch_filter(crate::util::hash::hash64(user_key));
+            t.prefetch_filter(hash64(user_key));
         }
+    }
+}
+
+/// A cursor over the tables of one sorted, non-overlapping level.
+pub(crate) type LevelIter = TwoLevelIter<LevelFiles>;
+
+impl LevelIter {
+    /// A cursor over `files`, which must be sorted and must not overlap.
+    #[cfg(test)]
+    pub(crate) fn over(files: Vec<Arc<FileMeta>>) -> LevelIter {
+        LevelIter::filling(files, CacheFill::Always)
+    }
+
+    /// A cursor for one pass over the level (a compaction) that leaves the block
+    /// cache alone.
+    pub(crate) fn scan(files: Vec<Arc<FileMeta>>) -> LevelIter {
+        LevelIter::filling(files, CacheFill::Never)
+    }
+
+    /// A cursor whose tables' blocks enter the block cache as `fill` says.
+    pub(crate) fn filling(files: Vec<Arc<FileMeta>>, fill: CacheFill) -> LevelIter {
+        TwoLevelIter::new(LevelFiles { files, at: 0, fill })
     }
 }
 
@@ -201,6 +123,7 @@ mod tests {
     use crate::compression::Compression;
     use crate::filename;
     use crate::fs::OsFileSystem;
+    use crate::iter::InternalIterator;
     use crate::key::{make_internal_key, seek_key, user_key, ValueKind, MAX_SEQUENCE};
     use crate::sstable::{TableBuilder, TableOptions};
     use crate::version::{NewFile, TableContext};
@@ -259,7 +182,7 @@ mod tests {
     fn walks_the_level_as_one_run_both_ways() {
         let dir = tempfile::tempdir().unwrap();
         let (files, all) = level(dir.path());
-        let mut it = LevelIter::new(files);
+        let mut it = LevelIter::over(files);
         it.seek_to_first();
         assert_eq!(user_keys_forward(&mut it), all);
         it.status().unwrap();
@@ -278,7 +201,7 @@ mod tests {
     fn seeks_land_on_the_first_key_at_or_after_the_target_across_tables() {
         let dir = tempfile::tempdir().unwrap();
         let (files, all) = level(dir.path());
-        let mut it = LevelIter::new(files);
+        let mut it = LevelIter::over(files);
         for n in 0..130 {
             let target = key(n);
             it.seek(&seek_key(&target, MAX_SEQUENCE));
@@ -295,7 +218,7 @@ mod tests {
     fn may_contain_rules_out_keys_no_table_covers() {
         let dir = tempfile::tempdir().unwrap();
         let (files, all) = level(dir.path());
-        let it = LevelIter::new(files);
+        let it = LevelIter::over(files);
         for k in &all {
             it.prefetch_filter(k);
             assert!(it.may_contain(k), "a stored key is never ruled out");
@@ -311,7 +234,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (files, _) = level(dir.path());
         std::fs::remove_file(filename::path(dir.path(), &filename::table_name(2))).unwrap();
-        let mut it = LevelIter::new(files);
+        let mut it = LevelIter::over(files);
         it.seek_to_first();
         let seen = user_keys_forward(&mut it);
         assert_eq!(seen.len(), 10, "the first table reads fine");
