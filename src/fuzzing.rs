@@ -157,7 +157,7 @@ fn open_and_read_table(data: &[u8]) {
     let table = Arc::new(table);
     let probe = seek_key(b"key", MAX_SEQUENCE);
     exercise(&mut table.iter(), &[&probe]);
-    for k in [&b"a"[..], b"key", b"zzzz", table.properties().smallest.as_slice()] {
+    for k in [&b"a"[..], b"key", b"zzzz", table.properties().summary.smallest.as_slice()] {
         let _ = table.get(&crate::key::LookupKey::new(crate::key::user_key(k), MAX_SEQUENCE));
     }
 }

@@ -207,7 +207,7 @@ fn input_iter(inputs: &[Arc<FileMeta>]) -> Result<MergingIterator> {
         }
     }
     for mut files in deeper.into_values() {
-        files.sort_by(|a, b| compare_internal(&a.info.smallest, &b.info.smallest));
+        files.sort_by(|a, b| compare_internal(&a.info.summary.smallest, &b.info.summary.smallest));
         children.push(Box::new(LevelIter::scan(files)));
     }
     Ok(MergingIterator::new(children))

@@ -174,7 +174,10 @@ mod tests {
         assert_eq!(contents(&ctx, &split.files), want);
         assert!(split.files.len() > alone.files.len(), "each range ends its own last table");
         assert!(
-            split.files.windows(2).all(|w| crate::key::user_key(&w[0].largest) < crate::key::user_key(&w[1].smallest)),
+            split
+                .files
+                .windows(2)
+                .all(|w| crate::key::user_key(&w[0].summary.largest) < crate::key::user_key(&w[1].summary.smallest)),
             "outputs come back in key order without overlap"
         );
         assert_eq!(split.bytes_read, alone.bytes_read);

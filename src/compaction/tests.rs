@@ -6,6 +6,7 @@ use super::*;
 use crate::fs::OsFileSystem;
 use crate::key::make_internal_key;
 use crate::options::{LeveledOptions, TieredOptions};
+use crate::sstable::format::TableSummary;
 use crate::version::{TableContext, Version};
 
 fn ctx() -> Arc<TableContext> {
@@ -18,12 +19,14 @@ fn file(number: u64, level: u32, lo: &str, hi: &str, size: u64, seqs: (u64, u64)
         level,
         number,
         size,
-        smallest: make_internal_key(lo.as_bytes(), seqs.1, ValueKind::Put),
-        largest: make_internal_key(hi.as_bytes(), seqs.0, ValueKind::Put),
-        min_seq: seqs.0,
-        max_seq: seqs.1,
-        num_entries: 1,
-        num_deletions: 0,
+        summary: TableSummary {
+            smallest: make_internal_key(lo.as_bytes(), seqs.1, ValueKind::Put),
+            largest: make_internal_key(hi.as_bytes(), seqs.0, ValueKind::Put),
+            min_seq: seqs.0,
+            max_seq: seqs.1,
+            num_entries: 1,
+            num_deletions: 0,
+        },
     }
 }
 
@@ -230,5 +233,5 @@ fn the_job_runner_drops_what_no_reader_sees_and_zeroes_seqnos_at_the_bottom() {
         vec![e("a", 20, Put), e("a", 0, Put), e("c", 0, Put), e("d", 15, Put)],
         "bottommost: the tombstone goes, versions every reader sees take seqno 0, newer ones keep theirs"
     );
-    assert_eq!((files[0].min_seq, files[0].max_seq), (0, 20));
+    assert_eq!((files[0].summary.min_seq, files[0].summary.max_seq), (0, 20));
 }

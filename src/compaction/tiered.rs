@@ -149,10 +149,11 @@ impl CompactionStrategy for TieredPicker {
         let runs = Self::runs(version);
         let mut older_max = vec![0u64; runs.len() + 1];
         for i in (0..runs.len()).rev() {
-            older_max[i] = older_max[i + 1].max(runs[i].files.iter().map(|f| f.info.max_seq).max().unwrap_or(0));
+            older_max[i] =
+                older_max[i + 1].max(runs[i].files.iter().map(|f| f.info.summary.max_seq).max().unwrap_or(0));
         }
         for (i, run) in runs.iter().enumerate().filter(|(_, r)| r.level == 0) {
-            let min = run.files.iter().map(|f| f.info.min_seq).min().unwrap_or(0);
+            let min = run.files.iter().map(|f| f.info.summary.min_seq).min().unwrap_or(0);
             if older_max[i + 1] >= min && i + 1 < runs.len() {
                 return Err(format!("L0 run {} is not newer than the runs after it", run.files[0].number()));
             }

@@ -49,7 +49,7 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, log: u64, next_log: u64) -> Resu
     let mut edit = VersionEdit { log_number: Some(next_log), ..VersionEdit::default() };
     if let Some(t) = &table {
         Counters::add(&db.stats.flush_bytes_written, t.size);
-        edit.last_sequence = Some(t.max_seq);
+        edit.last_sequence = Some(t.summary.max_seq);
         edit.new_files.push(t.clone());
     }
     // Hold the MANIFEST lock until the version is installed, so installs happen in the

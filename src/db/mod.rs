@@ -277,10 +277,10 @@ impl Db {
                 size: f.info.size,
                 smallest_key: f.smallest_user_key().to_vec(),
                 largest_key: f.largest_user_key().to_vec(),
-                min_seq: f.info.min_seq,
-                max_seq: f.info.max_seq,
-                entries: f.info.num_entries,
-                deletions: f.info.num_deletions,
+                min_seq: f.info.summary.min_seq,
+                max_seq: f.info.summary.max_seq,
+                entries: f.info.summary.num_entries,
+                deletions: f.info.summary.num_deletions,
             })
             .collect()
     }

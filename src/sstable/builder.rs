@@ -18,7 +18,7 @@ use std::io;
 use super::block_builder::{BlockBuilder, KeyFormat};
 use super::compress_worker::{CompressWorker, CompressedBlock};
 use super::filter::BloomBuilder;
-use super::format::{block_trailer, BlockHandle, Footer, TableProperties, NO_COMPRESSION};
+use super::format::{block_trailer, BlockHandle, Footer, TableProperties, TableSummary, NO_COMPRESSION};
 use crate::compression::{Compression, Compressor};
 use crate::fs::WritableFile;
 use crate::key::{index_separator, ParsedKey, ValueKind};
@@ -91,7 +91,10 @@ impl TableBuilder {
             data: BlockBuilder::with_key_format(DATA_RESTART_INTERVAL, KeyFormat::Internal),
             index: BlockBuilder::with_key_format(INDEX_RESTART_INTERVAL, KeyFormat::Internal),
             filter,
-            props: TableProperties { min_seq: u64::MAX, ..TableProperties::default() },
+            props: TableProperties {
+                summary: TableSummary { min_seq: u64::MAX, ..TableSummary::default() },
+                ..TableProperties::default()
+            },
             compressor: Compressor::new(compression),
             compressed: Vec::new(),
             worker: None,
@@ -117,20 +120,20 @@ impl TableBuilder {
             if let Some(f) = &mut self.filter {
                 f.add_key(p.user_key);
             }
-            self.props.min_seq = self.props.min_seq.min(p.seq);
-            self.props.max_seq = self.props.max_seq.max(p.seq);
+            self.props.summary.min_seq = self.props.summary.min_seq.min(p.seq);
+            self.props.summary.max_seq = self.props.summary.max_seq.max(p.seq);
             self.props.raw_key_bytes += p.user_key.len() as u64;
             if p.kind == ValueKind::Delete {
-                self.props.num_deletions += 1;
+                self.props.summary.num_deletions += 1;
             }
         }
-        if self.props.num_entries == 0 {
-            self.props.smallest = ikey.to_vec();
+        if self.props.summary.num_entries == 0 {
+            self.props.summary.smallest = ikey.to_vec();
         }
         if self.data.is_empty() {
             self.separate_last_block(Some(ikey));
         }
-        self.props.num_entries += 1;
+        self.props.summary.num_entries += 1;
         self.props.raw_value_bytes += value.len() as u64;
         self.data.add(ikey, value);
         if self.data.estimated_size() >= self.opts.block_size {
@@ -151,7 +154,7 @@ impl TableBuilder {
         }
         let last_key = self.data.last_key().to_vec();
         let contents = self.data.finish().into_vec();
-        self.props.largest.clone_from(&last_key);
+        self.props.summary.largest.clone_from(&last_key);
         self.props.num_data_blocks += 1;
         self.unindexed.push_back(Unindexed { key: last_key, separated: false, handle: None });
         let Some(worker) = &mut self.worker else {
@@ -240,8 +243,8 @@ impl TableBuilder {
             debug_assert!(false, "data blocks left without an index entry");
             return Err(io::Error::other("data blocks left without an index entry"));
         }
-        if self.props.num_entries == 0 {
-            self.props.min_seq = 0;
+        if self.props.summary.num_entries == 0 {
+            self.props.summary.min_seq = 0;
         }
         let filter = match self.filter.take() {
             Some(f) => self.write_block(&f.finish(), NO_COMPRESSION)?,

@@ -135,9 +135,10 @@ impl Footer {
     }
 }
 
-/// What a table knows about its contents, stored in its properties block.
+/// What both a table's properties block and the MANIFEST record about a table: its key
+/// and seqno ranges and how many entries and tombstones it holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TableProperties {
+pub struct TableSummary {
     /// Smallest internal key.
     pub smallest: Vec<u8>,
     /// Largest internal key.
@@ -150,6 +151,39 @@ pub struct TableProperties {
     pub num_entries: u64,
     /// Tombstones among them.
     pub num_deletions: u64,
+}
+
+impl TableSummary {
+    /// ```text
+    /// summary := smallest: len-prefixed | largest: len-prefixed | min_seq | max_seq
+    ///            | num_entries | num_deletions              (the numbers are varint64)
+    /// ```
+    pub(crate) fn encode_to(&self, out: &mut Vec<u8>) {
+        put_length_prefixed(out, &self.smallest);
+        put_length_prefixed(out, &self.largest);
+        for v in [self.min_seq, self.max_seq, self.num_entries, self.num_deletions] {
+            put_varint64(out, v);
+        }
+    }
+
+    /// Decodes a summary from the front of `d`; `None` if malformed.
+    pub(crate) fn decode_from(d: &mut Decoder) -> Option<TableSummary> {
+        Some(TableSummary {
+            smallest: d.length_prefixed()?.to_vec(),
+            largest: d.length_prefixed()?.to_vec(),
+            min_seq: d.varint64()?,
+            max_seq: d.varint64()?,
+            num_entries: d.varint64()?,
+            num_deletions: d.varint64()?,
+        })
+    }
+}
+
+/// What a table knows about its contents, stored in its properties block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableProperties {
+    /// Key and seqno ranges and counts, as the MANIFEST also records them.
+    pub summary: TableSummary,
     /// Data blocks.
     pub num_data_blocks: u64,
     /// Sum of user key lengths.
@@ -160,38 +194,23 @@ pub struct TableProperties {
 
 impl TableProperties {
     /// ```text
-    /// properties := smallest: len-prefixed | largest: len-prefixed | min_seq | max_seq
-    ///               | num_entries | num_deletions | num_data_blocks | raw_key_bytes
+    /// properties := summary (see TableSummary) | num_data_blocks | raw_key_bytes
     ///               | raw_value_bytes                     (the numbers are varint64)
     /// ```
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        put_length_prefixed(&mut out, &self.smallest);
-        put_length_prefixed(&mut out, &self.largest);
-        for v in [
-            self.min_seq,
-            self.max_seq,
-            self.num_entries,
-            self.num_deletions,
-            self.num_data_blocks,
-            self.raw_key_bytes,
-            self.raw_value_bytes,
-        ] {
+        self.summary.encode_to(&mut out);
+        for v in [self.num_data_blocks, self.raw_key_bytes, self.raw_value_bytes] {
             put_varint64(&mut out, v);
         }
         out
     }
 
     /// Decodes a properties block; `None` if malformed.
-    pub fn decode(src: &[u8]) -> Option<TableProperties> {
+    pub(crate) fn decode(src: &[u8]) -> Option<TableProperties> {
         let mut d = Decoder::new(src);
         let p = TableProperties {
-            smallest: d.length_prefixed()?.to_vec(),
-            largest: d.length_prefixed()?.to_vec(),
-            min_seq: d.varint64()?,
-            max_seq: d.varint64()?,
-            num_entries: d.varint64()?,
-            num_deletions: d.varint64()?,
+            summary: TableSummary::decode_from(&mut d)?,
             num_data_blocks: d.varint64()?,
             raw_key_bytes: d.varint64()?,
             raw_value_bytes: d.varint64()?,
@@ -236,12 +255,14 @@ mod tests {
     #[test]
     fn properties_round_trip() {
         let p = TableProperties {
-            smallest: b"a".to_vec(),
-            largest: b"zz".to_vec(),
-            min_seq: 1,
-            max_seq: 99,
-            num_entries: 10,
-            num_deletions: 2,
+            summary: TableSummary {
+                smallest: b"a".to_vec(),
+                largest: b"zz".to_vec(),
+                min_seq: 1,
+                max_seq: 99,
+                num_entries: 10,
+                num_deletions: 2,
+            },
             num_data_blocks: 3,
             raw_key_bytes: 30,
             raw_value_bytes: 1000,

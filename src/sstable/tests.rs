@@ -42,7 +42,7 @@ fn write_table_with(
     }
     let (size, props) = b.finish().unwrap();
     assert_eq!(size, std::fs::metadata(&path).unwrap().len());
-    assert_eq!(props.num_entries, u64::from(n) + u64::from(n > 2));
+    assert_eq!(props.summary.num_entries, u64::from(n) + u64::from(n > 2));
     path
 }
 
@@ -75,9 +75,9 @@ fn point_lookups() {
     ] {
         let path = write_table_with(dir.path(), 1000, block_size, bloom, compression);
         let t = open(&path, cache).unwrap();
-        assert_eq!(t.properties().min_seq, 1);
-        assert_eq!(t.properties().max_seq, 1000);
-        assert_eq!(t.properties().num_deletions, 100);
+        assert_eq!(t.properties().summary.min_seq, 1);
+        assert_eq!(t.properties().summary.max_seq, 1000);
+        assert_eq!(t.properties().summary.num_deletions, 100);
         for i in 0..1000u32 {
             let k = key(i * 2);
             // A prefetch of the key's filter line changes nothing about the answer.
@@ -333,7 +333,7 @@ fn a_compress_worker_writes_the_same_bytes_as_the_builders_own_thread() {
                 b.add(&make_internal_key(&key(i), u64::from(i) + 1, ValueKind::Put), &value(i)).unwrap();
             }
             let (size, props) = b.finish().unwrap();
-            assert_eq!(props.num_entries, u64::from(n));
+            assert_eq!(props.summary.num_entries, u64::from(n));
             let bytes = std::fs::read(&path).unwrap();
             assert_eq!(size, bytes.len() as u64);
             tables.push((path, bytes));

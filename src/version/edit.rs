@@ -13,10 +13,13 @@
 //!                      | smallest: len-prefixed internal key | largest: len-prefixed
 //!                      | min_seq varint64 | max_seq varint64
 //!                      | num_entries varint64 | num_deletions varint64
+//!                      (the last six are the table's summary, encoded as in its
+//!                       properties block: sstable::format::TableSummary)
 //! (each field starts with its tag as a varint32)
 //! ```
 
-use crate::util::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};
+use crate::sstable::format::{TableProperties, TableSummary};
+use crate::util::coding::{put_varint32, put_varint64, Decoder};
 
 const TAG_LOG_NUMBER: u32 = 1;
 const TAG_NEXT_FILE: u32 = 2;
@@ -33,39 +36,14 @@ pub(crate) struct NewFile {
     pub number: u64,
     /// File size in bytes.
     pub size: u64,
-    /// Smallest internal key.
-    pub smallest: Vec<u8>,
-    /// Largest internal key.
-    pub largest: Vec<u8>,
-    /// Smallest seqno.
-    pub min_seq: u64,
-    /// Largest seqno.
-    pub max_seq: u64,
-    /// Entries in the file.
-    pub num_entries: u64,
-    /// Tombstones in the file.
-    pub num_deletions: u64,
+    /// Key and seqno ranges and counts, from the table's properties.
+    pub summary: TableSummary,
 }
 
 impl NewFile {
     /// Describes table `number` of `size` bytes, joining `level`, from its properties.
-    pub(crate) fn from_properties(
-        level: u32,
-        number: u64,
-        size: u64,
-        props: crate::sstable::format::TableProperties,
-    ) -> Self {
-        NewFile {
-            level,
-            number,
-            size,
-            smallest: props.smallest,
-            largest: props.largest,
-            min_seq: props.min_seq,
-            max_seq: props.max_seq,
-            num_entries: props.num_entries,
-            num_deletions: props.num_deletions,
-        }
+    pub(crate) fn from_properties(level: u32, number: u64, size: u64, props: TableProperties) -> Self {
+        NewFile { level, number, size, summary: props.summary }
     }
 }
 
@@ -108,11 +86,7 @@ impl VersionEdit {
             put_varint32(&mut out, f.level);
             put_varint64(&mut out, f.number);
             put_varint64(&mut out, f.size);
-            put_length_prefixed(&mut out, &f.smallest);
-            put_length_prefixed(&mut out, &f.largest);
-            for v in [f.min_seq, f.max_seq, f.num_entries, f.num_deletions] {
-                put_varint64(&mut out, v);
-            }
+            f.summary.encode_to(&mut out);
         }
         out
     }
@@ -138,12 +112,7 @@ impl VersionEdit {
                             level: d.varint32()?,
                             number: d.varint64()?,
                             size: d.varint64()?,
-                            smallest: d.length_prefixed()?.to_vec(),
-                            largest: d.length_prefixed()?.to_vec(),
-                            min_seq: d.varint64()?,
-                            max_seq: d.varint64()?,
-                            num_entries: d.varint64()?,
-                            num_deletions: d.varint64()?,
+                            summary: TableSummary::decode_from(&mut d)?,
                         })
                     })()
                     .ok_or_else(bad)?;
@@ -171,12 +140,14 @@ mod tests {
                 level: 1,
                 number: 12,
                 size: 4096,
-                smallest: b"a\x01\0\0\0\0\0\0\0".to_vec(),
-                largest: b"z\x01\0\0\0\0\0\0\0".to_vec(),
-                min_seq: 1,
-                max_seq: 100,
-                num_entries: 50,
-                num_deletions: 2,
+                summary: TableSummary {
+                    smallest: b"a\x01\0\0\0\0\0\0\0".to_vec(),
+                    largest: b"z\x01\0\0\0\0\0\0\0".to_vec(),
+                    min_seq: 1,
+                    max_seq: 100,
+                    num_entries: 50,
+                    num_deletions: 2,
+                },
             }],
         };
         assert_eq!(VersionEdit::decode(&e.encode()), Ok(e.clone()));

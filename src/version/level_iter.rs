@@ -59,7 +59,7 @@ impl IndexCursor for LevelFiles {
 
     fn seek(&mut self, target: &[u8]) {
         // The first table whose largest key is at or after the target.
-        self.at = self.files.partition_point(|f| compare_internal(&f.info.largest, target) == Ordering::Less);
+        self.at = self.files.partition_point(|f| compare_internal(&f.info.summary.largest, target) == Ordering::Less);
     }
 
     fn next(&mut self) {
@@ -125,6 +125,7 @@ mod tests {
     use crate::fs::OsFileSystem;
     use crate::iter::InternalIterator;
     use crate::key::{make_internal_key, seek_key, user_key, ValueKind, MAX_SEQUENCE};
+    use crate::sstable::format::TableSummary;
     use crate::sstable::{TableBuilder, TableOptions};
     use crate::version::{NewFile, TableContext};
 
@@ -156,12 +157,14 @@ mod tests {
                 level: 1,
                 number,
                 size,
-                smallest: make_internal_key(&keys[0], 1, ValueKind::Put),
-                largest: make_internal_key(&keys[keys.len() - 1], 1, ValueKind::Put),
-                min_seq: 1,
-                max_seq: 1,
-                num_entries: keys.len() as u64,
-                num_deletions: 0,
+                summary: TableSummary {
+                    smallest: make_internal_key(&keys[0], 1, ValueKind::Put),
+                    largest: make_internal_key(&keys[keys.len() - 1], 1, ValueKind::Put),
+                    min_seq: 1,
+                    max_seq: 1,
+                    num_entries: keys.len() as u64,
+                    num_deletions: 0,
+                },
             };
             files.push(FileMeta::new(info, ctx.clone()));
             all.extend(keys);

@@ -99,12 +99,12 @@ impl FileMeta {
 
     /// The smallest user key in the table.
     pub(crate) fn smallest_user_key(&self) -> &[u8] {
-        user_key(&self.info.smallest)
+        user_key(&self.info.summary.smallest)
     }
 
     /// The largest user key in the table.
     pub(crate) fn largest_user_key(&self) -> &[u8] {
-        user_key(&self.info.largest)
+        user_key(&self.info.summary.largest)
     }
 
     /// True if `key` falls in the table's key range.
@@ -186,9 +186,11 @@ impl Version {
         for (level, files) in next.levels.iter_mut().enumerate() {
             if level == 0 {
                 // Newest first: higher seqnos hold newer data.
-                files.sort_by(|a, b| b.info.max_seq.cmp(&a.info.max_seq).then(b.number().cmp(&a.number())));
+                files.sort_by(|a, b| {
+                    b.info.summary.max_seq.cmp(&a.info.summary.max_seq).then(b.number().cmp(&a.number()))
+                });
             } else {
-                files.sort_by(|a, b| crate::key::compare_internal(&a.info.smallest, &b.info.smallest));
+                files.sort_by(|a, b| crate::key::compare_internal(&a.info.summary.smallest, &b.info.summary.smallest));
             }
         }
         next
@@ -218,7 +220,7 @@ impl Version {
     /// violation.
     pub(crate) fn check_levels(&self) -> Result<(), String> {
         for w in self.levels.first().map_or(&[][..], |l| &l[..]).windows(2) {
-            if w[0].info.max_seq < w[1].info.max_seq {
+            if w[0].info.summary.max_seq < w[1].info.summary.max_seq {
                 return Err(format!("L0 out of age order: {} before {}", w[0].number(), w[1].number()));
             }
         }

@@ -319,6 +319,7 @@ impl VersionSet {
 mod tests {
     use super::*;
     use crate::fs::OsFileSystem;
+    use crate::sstable::format::TableSummary;
 
     fn ctx(dir: &std::path::Path) -> Arc<TableContext> {
         Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.to_path_buf(), cache: None, mmap_reads: false })
@@ -333,10 +334,12 @@ mod tests {
             level,
             number,
             size: 1,
-            smallest: vec![b'a'; 9],
-            largest: vec![b'z'; 9],
-            max_seq: number,
-            ..NewFile::default()
+            summary: TableSummary {
+                smallest: vec![b'a'; 9],
+                largest: vec![b'z'; 9],
+                max_seq: number,
+                ..TableSummary::default()
+            },
         }
     }
 

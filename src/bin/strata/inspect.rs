@@ -60,17 +60,20 @@ pub fn sst(path: &Path, scan: bool) -> Result<String> {
     let table = Arc::new(TableReader::open(file.clone(), &name, None)?);
     let p = table.properties();
     let mut out = format!("{name}: {} bytes\n", file.size());
-    let _ =
-        writeln!(out, "entries: {} ({} deletions), data blocks: {}", p.num_entries, p.num_deletions, p.num_data_blocks);
-    let _ = writeln!(out, "keys: {} .. {}", show(user_key(&p.smallest)), show(user_key(&p.largest)));
-    let _ = writeln!(out, "seqnos: {} .. {}", p.min_seq, p.max_seq);
+    let _ = writeln!(
+        out,
+        "entries: {} ({} deletions), data blocks: {}",
+        p.summary.num_entries, p.summary.num_deletions, p.num_data_blocks
+    );
+    let _ = writeln!(out, "keys: {} .. {}", show(user_key(&p.summary.smallest)), show(user_key(&p.summary.largest)));
+    let _ = writeln!(out, "seqnos: {} .. {}", p.summary.min_seq, p.summary.max_seq);
     let _ = writeln!(out, "raw key bytes: {}, raw value bytes: {}", p.raw_key_bytes, p.raw_value_bytes);
     match table.filter_size() {
         Some(n) => {
             let _ = writeln!(
                 out,
                 "bloom filter: {n} bytes ({:.1} bits per entry)",
-                n as f64 * 8.0 / p.num_entries.max(1) as f64
+                n as f64 * 8.0 / p.summary.num_entries.max(1) as f64
             );
         }
         None => out.push_str("bloom filter: none\n"),
