@@ -86,7 +86,6 @@ mod tests {
     use crate::compaction::tests::contents;
     use crate::compression::Compression;
     use crate::filename;
-    use crate::fs::OsFileSystem;
     use crate::key::{make_internal_key, ValueKind};
     use crate::sstable::{TableBuilder, TableOptions};
     use crate::version::{NewFile, TableContext};
@@ -106,12 +105,7 @@ mod tests {
     #[test]
     fn cuts_are_increasing_and_balance_the_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = Arc::new(TableContext {
-            fs: Arc::new(OsFileSystem),
-            dir: dir.path().to_path_buf(),
-            cache: None,
-            mmap_reads: false,
-        });
+        let ctx = TableContext::on_os(dir.path());
         // Two overlapping tables and one holding only high keys.
         let evens: Vec<String> = (0..400).step_by(2).map(|i| format!("k{i:04}")).collect();
         let odds: Vec<String> = (1..400).step_by(2).map(|i| format!("k{i:04}")).collect();
@@ -141,12 +135,7 @@ mod tests {
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
         let dir = tempfile::tempdir().unwrap();
-        let ctx = Arc::new(TableContext {
-            fs: Arc::new(OsFileSystem),
-            dir: dir.path().to_path_buf(),
-            cache: None,
-            mmap_reads: false,
-        });
+        let ctx = TableContext::on_os(dir.path());
         // Overlapping inputs: table 2 rewrites every key of table 1, so the merge has
         // shadowed versions to drop in every range.
         let evens: Vec<String> = (0..400).step_by(2).map(|i| format!("k{i:04}")).collect();
@@ -186,12 +175,7 @@ mod tests {
     #[test]
     fn small_jobs_and_one_part_are_not_split() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = Arc::new(TableContext {
-            fs: Arc::new(OsFileSystem),
-            dir: dir.path().to_path_buf(),
-            cache: None,
-            mmap_reads: false,
-        });
+        let ctx = TableContext::on_os(dir.path());
         let few: Vec<String> = (0..10).map(|i| format!("k{i:04}")).collect();
         let inputs = vec![table(&ctx, 1, &few)];
         assert!(split_points(&inputs, 4).unwrap().is_empty(), "a few blocks stay one range");

@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::fs::OsFileSystem;
 use crate::key::make_internal_key;
 use crate::options::{LeveledOptions, TieredOptions};
 use crate::sstable::format::TableSummary;
 use crate::version::{TableContext, Version};
 
 fn ctx() -> Arc<TableContext> {
-    Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: std::env::temp_dir(), cache: None, mmap_reads: false })
+    TableContext::on_os(&std::env::temp_dir())
 }
 
 /// A table description on `level` covering user keys `lo..=hi` with seqnos `seqs`.
@@ -200,12 +199,7 @@ fn the_job_runner_drops_what_no_reader_sees_and_zeroes_seqnos_at_the_bottom() {
     use ValueKind::{Delete, Put};
 
     let dir = tempfile::tempdir().unwrap();
-    let ctx = Arc::new(TableContext {
-        fs: Arc::new(OsFileSystem),
-        dir: dir.path().to_path_buf(),
-        cache: None,
-        mmap_reads: false,
-    });
+    let ctx = TableContext::on_os(dir.path());
     let older = table_of(&ctx, 1, 1, &[("a", 5, Put), ("b", 3, Put), ("c", 8, Put)]);
     let newer = table_of(&ctx, 2, 0, &[("a", 20, Put), ("b", 12, Delete), ("d", 15, Put)]);
     let cancel = AtomicBool::new(false);

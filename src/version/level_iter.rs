@@ -122,7 +122,6 @@ mod tests {
     use super::*;
     use crate::compression::Compression;
     use crate::filename;
-    use crate::fs::OsFileSystem;
     use crate::iter::InternalIterator;
     use crate::key::{make_internal_key, seek_key, user_key, ValueKind, MAX_SEQUENCE};
     use crate::sstable::format::TableSummary;
@@ -136,12 +135,7 @@ mod tests {
     /// Four tables holding the even keys 0..20, 40..60, 60..80 and 100..120: gaps
     /// between the first two and before the last.
     fn level(dir: &std::path::Path) -> (Vec<Arc<FileMeta>>, Vec<Vec<u8>>) {
-        let ctx = Arc::new(TableContext {
-            fs: Arc::new(OsFileSystem),
-            dir: dir.to_path_buf(),
-            cache: None,
-            mmap_reads: false,
-        });
+        let ctx = TableContext::on_os(dir);
         let mut files = Vec::new();
         let mut all = Vec::new();
         for (number, start) in [(1u64, 0u32), (2, 40), (3, 60), (4, 100)] {

@@ -43,6 +43,15 @@ pub(crate) struct TableContext {
     pub mmap_reads: bool,
 }
 
+#[cfg(test)]
+impl TableContext {
+    /// Tables in `dir` on the real file system, without a cache or maps.
+    pub(crate) fn on_os(dir: &std::path::Path) -> Arc<TableContext> {
+        let fs = Arc::new(crate::fs::OsFileSystem);
+        Arc::new(TableContext { fs, dir: dir.to_path_buf(), cache: None, mmap_reads: false })
+    }
+}
+
 /// An SSTable file on disk, shared by every [`FileMeta`] that places it on a level (a
 /// trivial move re-places a file without rewriting it). Removes the file when dropped
 /// after being marked obsolete, i.e. once no version or reader can need it.

@@ -318,11 +318,10 @@ impl VersionSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::OsFileSystem;
     use crate::sstable::format::TableSummary;
 
     fn ctx(dir: &std::path::Path) -> Arc<TableContext> {
-        Arc::new(TableContext { fs: Arc::new(OsFileSystem), dir: dir.to_path_buf(), cache: None, mmap_reads: false })
+        TableContext::on_os(dir)
     }
 
     fn touch_table(dir: &std::path::Path, n: u64) {
