@@ -16,7 +16,22 @@ use crate::util::coding::{put_length_prefixed, read_u32, read_u64, Decoder};
 const HEADER_LEN: usize = 12;
 
 /// A group of puts and deletes that `Db::write` applies all or nothing, also across a
-/// crash.
+/// crash. Later operations on a key win over earlier ones in the same batch.
+///
+/// ```
+/// use strata::WriteBatch;
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+/// db.put("from", "100")?;
+/// let mut transfer = WriteBatch::new();
+/// transfer.put("from", "70");
+/// transfer.put("to", "30");
+/// transfer.delete("pending");
+/// assert_eq!(transfer.len(), 3);
+/// db.write(transfer)?; // a reader sees both balances change, or neither
+/// assert_eq!(db.get("to")?.as_deref(), Some(&b"30"[..]));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct WriteBatch {
     rep: Vec<u8>,

@@ -13,6 +13,16 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+/// match db.put("", "value") {
+///     Err(strata::Error::InvalidArgument(why)) => assert!(why.contains("empty")),
+///     other => panic!("an empty key must be refused, got {other:?}"),
+/// }
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug)]
 pub enum Error {

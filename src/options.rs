@@ -120,6 +120,28 @@ impl fmt::Debug for FsHandle {
 }
 
 /// Database options; build with the chained setters, starting from `Options::default()`.
+///
+/// ```
+/// use strata::{Compaction, Compression, LeveledOptions, Options};
+///
+/// // LeveledOptions is non-exhaustive: start from its defaults and change fields.
+/// let mut leveled = LeveledOptions::default();
+/// leveled.l0_compaction_trigger = 8;
+/// let options = Options::default()
+///     .memtable_size(32 << 20)
+///     .block_cache_size(256 << 20)
+///     .bloom_bits_per_key(12)
+///     .compaction(Compaction::Leveled(leveled))
+///     // No compression on the two hot levels, LZ4 below them.
+///     .compression_per_level([Compression::None, Compression::None, Compression::Lz4])
+///     .sync_writes(true);
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = strata::Db::open(dir.path(), options)?;
+/// # Ok::<(), strata::Error>(())
+/// ```
+///
+/// Values that make no sense (a zero memtable, a block under 256 bytes) are
+/// `Error::InvalidArgument` at `Db::open`, before anything touches the disk.
 #[derive(Clone, Debug)]
 pub struct Options {
     pub(crate) memtable_size: usize,

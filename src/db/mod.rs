@@ -162,6 +162,22 @@ fn check_key(key: &[u8]) -> Result<()> {
 impl Db {
     /// Opens the database in `path`, creating the directory if missing and recovering
     /// whatever a crash left behind.
+    ///
+    /// A second open of a directory that a live `Db` holds, in this process or
+    /// another, is `Err(Error::Locked(..))`.
+    ///
+    /// ```
+    /// use strata::{Compaction, Db, Error, Options};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default().compaction(Compaction::tiered()))?;
+    /// db.put("k", "v")?;
+    /// assert!(matches!(Db::open(dir.path(), Options::default()), Err(Error::Locked(_))));
+    /// db.close()?;
+    /// let db = Db::open(dir.path(), Options::default())?; // the strategy may change
+    /// assert_eq!(db.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         options.validate()?;
         let inner = recovery::open(path.as_ref(), options)?;
@@ -210,11 +226,37 @@ impl Db {
     }
 
     /// A consistent read view of the database as of now, kept until dropped.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+    /// db.put("balance", "10")?;
+    /// let before = db.snapshot();
+    /// db.put("balance", "20")?;
+    /// db.flush()?; // snapshots survive flushes and compactions
+    /// assert_eq!(before.get("balance")?.as_deref(), Some(&b"10"[..]));
+    /// assert_eq!(db.get("balance")?.as_deref(), Some(&b"20"[..]));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::new(self.inner().clone())
     }
 
     /// The entries with keys in `range`, in ascending order (`.rev()` for descending).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+    /// for k in ["a", "b", "c", "d"] {
+    ///     db.put(k, k.to_uppercase())?;
+    /// }
+    /// fn keys(it: impl Iterator<Item = strata::Result<(strata::Bytes, strata::Bytes)>>) -> strata::Result<Vec<strata::Bytes>> {
+    ///     it.map(|entry| entry.map(|(key, _)| key)).collect()
+    /// }
+    /// assert_eq!(keys(db.range("b".."d"))?, ["b", "c"]);
+    /// assert_eq!(keys(db.range::<&str, _>(..).rev())?, ["d", "c", "b", "a"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Iter {
         Iter::new(self.inner().clone(), ReadSeq::Latest, db_iter::owned_bounds(&range))
     }
@@ -262,6 +304,19 @@ impl Db {
     }
 
     /// The engine's counters and the shape of the tree.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+    /// for i in 0..1000u32 {
+    ///     db.put(i.to_be_bytes(), [0u8; 100])?;
+    /// }
+    /// db.flush()?;
+    /// let stats = db.stats();
+    /// assert_eq!(stats.levels[0].files, 1);
+    /// assert!(stats.write_amplification() > 0.0);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         self.inner().stats()
     }
