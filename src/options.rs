@@ -217,7 +217,7 @@ impl Options {
 
     /// Bytes of decoded blocks kept in memory; 0 disables the cache (default 32 MiB).
     /// Besides it, up to a thirty-second of it (at least 256 KiB, at most 4 MiB) of idle
-    /// block buffers are kept for reuse (`sstable::buffer_pool`).
+    /// block buffers are kept for reuse (`cache::buffer_pool`).
     pub fn block_cache_size(mut self, bytes: usize) -> Self {
         self.block_cache_size = bytes;
         self
@@ -228,7 +228,7 @@ impl Options {
     /// cache). Past that, a long scan uses the blocks it reads and drops them, so that
     /// it neither evicts what point reads and short scans keep in the cache nor pays
     /// for inserting blocks it will not read again before they are evicted (see
-    /// `sstable::cache_fill`). The block a seek lands in always enters the cache.
+    /// `cache::fill`). The block a seek lands in always enters the cache.
     /// `usize::MAX` lets every block in, as LevelDB and RocksDB do by default.
     pub fn scan_fill_limit(mut self, bytes: usize) -> Self {
         self.scan_fill_limit = Some(bytes);

@@ -12,7 +12,7 @@
 //!
 //! A pool made [`with_slots`](BufferPool::with_slots) keeps blocks of about the table
 //! block size (from three quarters of a slot to a whole one, which is nearly every data
-//! block) in fixed-size slots carved from huge-page maps (see `huge_page.rs`). A
+//! block) in fixed-size slots carved from huge-page maps (see `util/huge_page.rs`). A
 //! read that misses the cache decodes into such a slot and then searches it, and a hit
 //! searches a cached one: on 4 KiB heap pages each was a TLB miss, and with the cache's
 //! memory on huge pages the peer benchmark's random reads ran 5-10% faster. Slots are

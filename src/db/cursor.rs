@@ -6,7 +6,7 @@
 //! A cursor instead lends `&[u8]` views of the entry under it, valid until it moves, and
 //! copies nothing but the user key it needs to skip older versions.
 //!
-//! A cursor takes its merge from, and leaves it in, its database's spare slot
+//! A cursor takes its merge from, and leaves it in, its database's merge cache
 //! ([`super::merge_cache::MergeCache`]), so a seek-and-read-one does not build and drop every
 //! source's cursor.
 //!

@@ -148,7 +148,7 @@ pub struct Iter {
     pending_error: Option<Error>,
     /// Whether an error was returned; a merge that met one is not handed on.
     failed: bool,
-    /// The database, whose spare merge a direction's merge comes from and goes back to
+    /// The database, whose merge cache a direction's merge comes from and goes back to
     /// (see [`super::merge_cache`]).
     db: Arc<DbInner>,
     /// The block-cache fill budget each direction's table cursors share.
@@ -352,7 +352,7 @@ impl Drop for Iter {
         if self.failed || self.pending_error.is_some() {
             return;
         }
-        // One spare slot: the forward merge if there is one.
+        // The cache holds one merge: the forward merge if there is one.
         let (it, fill) = match (self.front.take(), self.back.take()) {
             (Some(it), _) => (it, std::mem::replace(&mut self.front_fill, CacheFill::Never)),
             (None, Some(it)) => (it, std::mem::replace(&mut self.back_fill, CacheFill::Never)),

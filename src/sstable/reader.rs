@@ -400,7 +400,7 @@ impl IndexCursor for BlockIndex {
         self.index.status()
     }
 
-    fn open(&mut self, step: Step) -> Result<BlockIter> {
+    fn open(&mut self, step: Step, slot: &mut Option<BlockIter>) -> Result<()> {
         let h = self.table.decode_handle(self.index.value())?;
         let block = match step {
             Step::Seek => {
@@ -410,7 +410,8 @@ impl IndexCursor for BlockIndex {
             Step::Back => self.table.data_block(h, self.fill.on_step(h.size), None),
             Step::Forward => self.table.data_block(h, self.fill.on_step(h.size), Some(&mut self.readahead)),
         }?;
-        Ok(block.iter(compare_internal))
+        *slot = Some(block.iter(compare_internal));
+        Ok(())
     }
 
     fn may_contain(&self, user_key: &[u8]) -> bool {

@@ -74,10 +74,11 @@ impl IndexCursor for LevelFiles {
         Ok(())
     }
 
-    fn open(&mut self, _step: Step) -> Result<TableIter> {
+    fn open(&mut self, _step: Step, slot: &mut Option<TableIter>) -> Result<()> {
         let file =
             self.files.get(self.at).ok_or_else(|| Error::InvalidArgument("level cursor past its files".into()))?;
-        Ok(file.table()?.iter_filling(self.fill.clone()))
+        *slot = Some(file.table()?.iter_filling(self.fill.clone()));
+        Ok(())
     }
 
     fn may_contain(&self, user_key: &[u8]) -> bool {
