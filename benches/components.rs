@@ -366,13 +366,22 @@ fn bloom(c: &mut Criterion) {
 
 fn wal(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
+    let logs = std::sync::atomic::AtomicU64::new(0);
     let mut g = c.benchmark_group("wal_append");
     let record = vec![3u8; 128];
     g.throughput(Throughput::Bytes(100 * record.len() as u64));
     g.bench_function("128B_record_flushed", |b| {
         b.iter_batched_ref(
-            // The WAL's own file kind: memory-mapped appends on the OS file system.
-            || LogWriter::new(OsFileSystem.create_log(&dir.path().join("bench.log")).expect("create")),
+            // The WAL's own file kind: memory-mapped appends on the OS file system. Logs
+            // are created with O_EXCL, as the engine creates them, so each batch gets a
+            // new name and removes the last one.
+            || {
+                let n = logs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let _ = std::fs::remove_file(dir.path().join(format!("{}.log", n.wrapping_sub(1))));
+                let path = dir.path().join(format!("{n}.log"));
+                // SAFETY: nothing else writes the bench's log files.
+                LogWriter::new(unsafe { OsFileSystem.create_log(&path) }.expect("create"))
+            },
             |w| {
                 for _ in 0..100 {
                     w.add_record(&record).expect("append");

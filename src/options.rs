@@ -301,7 +301,16 @@ impl Options {
     /// Without this option both are `Error::Corruption` or `Error::Io`. Values and
     /// cached blocks never share memory with the map either way, so a deleted table's
     /// space is freed as soon as no reader is in it.
-    pub fn mmap_reads(mut self, yes: bool) -> Self {
+    ///
+    /// # Safety
+    ///
+    /// With `yes`, while the database is open nothing outside it may modify its table
+    /// files (`*.sst`) in place: the engine reads them as `&[u8]` over the map, and
+    /// bytes changing under it are undefined behaviour, not just wrong answers. strata
+    /// never writes a table once it is complete, and its directory lock keeps other
+    /// strata processes out; other programs are the caller's to keep away. Passing
+    /// `false` has no requirement.
+    pub unsafe fn mmap_reads(mut self, yes: bool) -> Self {
         self.mmap_reads = yes;
         self
     }

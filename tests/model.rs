@@ -98,8 +98,9 @@ enum Mode {
 fn options(mode: Mode, reopens: usize) -> Options {
     // Every third open reads its tables through memory maps, so the model checks that
     // read path too.
-    let base =
-        Options::default().memtable_size(2048).block_size(256).block_cache_size(64 * 1024).mmap_reads(reopens % 3 == 1);
+    let base = Options::default().memtable_size(2048).block_size(256).block_cache_size(64 * 1024);
+    // SAFETY: nothing but the database touches its temporary directory.
+    let base = unsafe { base.mmap_reads(reopens % 3 == 1) };
     let mut lazy = LeveledOptions::default();
     lazy.l0_compaction_trigger = 100_000;
     let mut small_tiers = TieredOptions::default();

@@ -99,7 +99,9 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
 
     // Start the new WAL and record everything in one edit.
     let log_number = versions.new_file_number();
-    let wal = LogWriter::new(fs.create_log(&wal_path(dir, log_number))?);
+    // SAFETY: the directory is locked, and the number is fresh: nothing else writes
+    // this file.
+    let wal = LogWriter::new(unsafe { fs.create_log(&wal_path(dir, log_number))? });
     fs.sync_dir(dir)?;
     edit.log_number = Some(log_number);
     edit.last_sequence = Some(last_seq);

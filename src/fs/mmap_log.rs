@@ -121,9 +121,10 @@ impl LogStorage for MmapStorage {
         let len = usize::try_from(len).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "chunk too big"))?;
         // SAFETY: the map covers [start, start + len), which `allocate` just made part of
         // the file with its blocks allocated, so writing it needs no new space. The file
-        // is ours alone: the database directory is locked against other processes, and
-        // no other handle in this process writes or truncates a live log, so the mapped
-        // pages cannot vanish under us. `start` is a multiple of the chunk size, hence
+        // is ours alone (the promise `FileSystem::create_log`'s caller makes: the engine
+        // keeps its directory locked against other processes, and no other handle in
+        // this process writes or truncates a live log), so the mapped pages cannot
+        // vanish or change under us. `start` is a multiple of the chunk size, hence
         // page-aligned as mmap requires.
         let map = unsafe { MmapOptions::new().offset(start).len(len).map_mut(&self.file)? };
         // Best effort (RLIMIT_MEMLOCK may refuse): keeps the chunk's pages resident, so

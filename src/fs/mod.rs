@@ -69,7 +69,14 @@ pub trait FileSystem: Send + Sync + 'static {
     /// followed by `flush`, which must make it survive a process crash. The file may end
     /// in zeros after a crash (preallocated space), which log readers skip. Defaults to
     /// [`FileSystem::create`].
-    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+    ///
+    /// # Safety
+    ///
+    /// While the returned writer lives, nobody else may write or truncate the file. An
+    /// implementation may write the log through a shared memory map (the OS one does),
+    /// and another writer of its pages would race with ours. The engine creates a log
+    /// only under its directory lock, with a number no file in the directory has.
+    unsafe fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         self.create(path)
     }
     /// Opens `path` for positioned reads. The engine opens only finished files, which

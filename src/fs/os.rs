@@ -188,7 +188,7 @@ impl FileSystem for OsFileSystem {
         Ok(Box::new(OsWritableFile { out: BufWriter::with_capacity(64 * 1024, file), len: 0, written_back: 0 }))
     }
 
-    fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+    unsafe fn create_log(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
         Ok(Box::new(super::prealloc_log::PreallocatedLog::new(super::mmap_log::MmapStorage::new(file))))
     }

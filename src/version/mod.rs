@@ -141,7 +141,8 @@ impl FileMeta {
         let path = filename::path(&ctx.dir, &name);
         let file = if ctx.mmap_reads {
             // SAFETY: a table file is complete before a version names it and is never
-            // written again; the directory lock keeps other strata processes out.
+            // written again; the directory lock keeps other strata processes out, and
+            // whoever set `Options::mmap_reads` promised that nothing else modifies them.
             unsafe { ctx.fs.open_mapped(&path)? }
         } else {
             ctx.fs.open(&path)?

@@ -46,10 +46,11 @@ impl Strata {
             .memtable_size(MEMTABLE)
             .block_cache_size(CACHE)
             .bloom_bits_per_key(BLOOM_BITS)
-            .sync_writes(false)
-            // The default reads tables with pread; STRATA_PEERS_MMAP_READS=1 measures
-            // the opt-in mapped reads (see `Options::mmap_reads` for their risk).
-            .mmap_reads(std::env::var("STRATA_PEERS_MMAP_READS").is_ok_and(|v| v == "1"));
+            .sync_writes(false);
+        // The default reads tables with pread; STRATA_PEERS_MMAP_READS=1 measures the
+        // opt-in mapped reads (see `Options::mmap_reads` for their risk).
+        // SAFETY: nothing but the benchmark's database touches its directory.
+        let options = unsafe { options.mmap_reads(std::env::var("STRATA_PEERS_MMAP_READS").is_ok_and(|v| v == "1")) };
         Strata(strata::Db::open(dir, options).expect("open strata"))
     }
 }
