@@ -297,7 +297,7 @@ fn lz4_decode(c: &mut Criterion) {
     let mut g = c.benchmark_group("lz4_decode_4k_block");
     g.throughput(Throughput::Bytes(raw.len() as u64));
     g.bench_function("strata", |b| b.iter(|| lz4::decompress(black_box(&compressed), raw.len()).expect("decode")));
-    // As the engine decodes: into a recycled buffer (see sstable::buffer_pool).
+    // As the engine decodes: into a recycled buffer (see cache::buffer_pool).
     let mut buf = vec![0; raw.len()];
     g.bench_function("strata_recycled_buffer", |b| {
         b.iter(|| {

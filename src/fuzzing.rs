@@ -69,7 +69,7 @@ pub fn block(data: &[u8]) {
     }
 }
 
-/// The LZ4 block decoder ([`crate::compression::lz4`]) on any bytes. The first two bytes
+/// Our LZ4 block decoder (`compression::lz4`) on any bytes. The first two bytes
 /// promise an output length and the rest is decoded: the result is an error or exactly
 /// that many bytes. Then the whole input, compressed by our encoder, must decode back
 /// to itself (a round trip through every copy path of the decoder).

@@ -2,7 +2,7 @@
 //! block is kept.
 //!
 //! The codec of each block is recorded in its trailer's compression byte (see
-//! [`super::format`]), so tables written with different settings (or by different
+//! [`crate::sstable::format`]), so tables written with different settings (or by different
 //! levels) mix freely and a reader never needs to be told what to expect.
 //!
 //! An LZ4 block's stored contents are:

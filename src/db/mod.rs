@@ -5,7 +5,7 @@
 //! condvar):
 //!
 //! - writers queue in `queue`; the one at the front is the *leader* and commits the
-//!   batches of everyone behind it as one WAL record (group commit, see [`write`]);
+//!   batches of everyone behind it as one WAL record (group commit, see [`write`](mod@write));
 //! - `state` holds the [`SuperVersion`] (active memtable, frozen memtables, current
 //!   version): readers clone its `Arc` and then read without any lock;
 //! - one background thread flushes frozen memtables to L0 tables (see [`flush`]), and

@@ -97,6 +97,7 @@ impl<I: IndexCursor> TwoLevelIter<I> {
         }
         match self.index.open(step, &mut self.inner) {
             Ok(()) => {
+                debug_assert!(self.inner.is_some(), "IndexCursor::open returned Ok without a cursor");
                 if let Some(inner) = &mut self.inner {
                     position(inner);
                 }
