@@ -12,6 +12,10 @@
 //! it was taken at. Internal keys order by user key ascending (bytewise) and then by
 //! trailer *descending*, so the newest version of a key comes first and a seek to
 //! `(key, snapshot_seqno)` lands on the newest version the snapshot may see.
+//!
+//! Also here, because every layer shares them: the key and value size limits, a point
+//! lookup's target ([`LookupKey`]: user key, snapshot seqno and the key's filter hash,
+//! computed once per lookup) and what a source answers about it ([`Lookup`]).
 
 use std::cmp::Ordering;
 
