@@ -3,8 +3,9 @@
 //! Every fallible call returns [`Result`]. The variants say who is at fault: the
 //! operating system ([`Error::Io`]), the bytes on disk ([`Error::Corruption`], always
 //! naming the file and, where known, the offset), the caller ([`Error::InvalidArgument`]),
-//! another holder of the directory ([`Error::Locked`]) or an earlier background failure
-//! that made the database refuse writes ([`Error::Background`]).
+//! another holder of the directory ([`Error::Locked`]), an earlier background failure
+//! that made the database refuse writes ([`Error::Background`]), or a write to a
+//! database opened read-only ([`Error::ReadOnly`]).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -39,6 +40,9 @@ pub enum Error {
     Background(String),
     /// The database has been closed.
     Closed,
+    /// A write (or flush, compaction, sync) on a database opened with
+    /// `Db::open_read_only`.
+    ReadOnly,
 }
 
 impl Error {
@@ -60,6 +64,7 @@ impl Error {
             Error::Locked(p) => Error::Locked(p.clone()),
             Error::Background(s) => Error::Background(s.clone()),
             Error::Closed => Error::Closed,
+            Error::ReadOnly => Error::ReadOnly,
         }
     }
 }
@@ -79,6 +84,7 @@ impl fmt::Display for Error {
                 write!(f, "database is read-only after a background error ({s}); reopen it to recover")
             }
             Error::Closed => write!(f, "the database has been closed"),
+            Error::ReadOnly => write!(f, "the database was opened read-only; it refuses writes"),
         }
     }
 }

@@ -74,5 +74,5 @@ pub use compression::Compression;
 pub use db::{Cursor, Db, Iter, Snapshot};
 pub use error::{Error, Result};
 pub use key::{MAX_KEY_LEN, MAX_VALUE_LEN};
-pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery};
+pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery, WriteOptions};
 pub use stats::{LevelStats, Stats, TableInfo};

@@ -119,6 +119,38 @@ impl fmt::Debug for FsHandle {
     }
 }
 
+/// Options of one write (`Db::write_opt`).
+///
+/// ```
+/// use strata::{WriteBatch, WriteOptions};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+/// let mut vote = WriteBatch::new();
+/// vote.put("raft/vote", "term 7: node 2");
+/// // Durable on return, though the database does not sync every write.
+/// db.write_opt(vote, &WriteOptions::new().sync(true))?;
+/// # Ok::<(), strata::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    pub(crate) sync: bool,
+}
+
+impl WriteOptions {
+    /// The defaults: the database's `Options::sync_writes` decides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With `true`, the WAL is fsynced before the write returns, whatever
+    /// `Options::sync_writes` says, so the write survives a power loss once it returns.
+    /// Writes committed in the same group (see `Db::write`) are synced with it.
+    pub fn sync(mut self, yes: bool) -> Self {
+        self.sync = yes;
+        self
+    }
+}
+
 /// Database options; build with the chained setters, starting from `Options::default()`.
 ///
 /// ```

@@ -47,7 +47,7 @@ use crate::fs::{FileLock, FileSystem};
 use crate::key::{Lookup, LookupKey, MAX_KEY_LEN};
 use crate::log::LogWriter;
 use crate::memtable::MemTable;
-use crate::options::{Compaction, Options};
+use crate::options::{Compaction, Options, WriteOptions};
 use crate::sstable::BlockCache;
 use crate::sstable::FilterResult;
 use crate::stats::{Counters, LevelStats, Stats, TableInfo};
@@ -121,6 +121,9 @@ pub(crate) struct DbInner {
     closed: AtomicBool,
     /// The merge the last dropped cursor or iterator left for the next one.
     merge_cache: merge_cache::MergeCache,
+    /// Opened with `Db::open_read_only`: no lock, no background threads, and every
+    /// write, flush, compaction and sync is `Error::ReadOnly`.
+    read_only: bool,
 }
 
 /// The seqno a read runs at: the latest visible one (loaded once the read has pinned
@@ -181,6 +184,36 @@ impl Db {
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         options.validate()?;
         let inner = recovery::open(path.as_ref(), options)?;
+        Db::start(inner)
+    }
+
+    /// Opens the database in `path` for reading only: no lock is taken and nothing in
+    /// the directory is created, changed, renamed or removed. The view is the database
+    /// as of the open, WAL records not yet synced or flushed included, and it works on a
+    /// directory that a live `Db` (in this process or another) holds. Every write,
+    /// flush, compaction and sync returns `Err(Error::ReadOnly)`. A path that holds no
+    /// database is an error naming the path, and nothing is created.
+    ///
+    /// ```
+    /// use strata::{Db, Error, Options};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put("k", "v")?; // in the WAL only
+    /// let view = Db::open_read_only(dir.path(), Options::default())?; // while `db` is open
+    /// assert_eq!(view.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// assert!(matches!(view.put("k", "w"), Err(Error::ReadOnly)));
+    /// assert!(Db::open_read_only(dir.path().join("typo"), Options::default()).is_err());
+    /// assert!(!dir.path().join("typo").exists());
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        options.validate()?;
+        let inner = recovery::open_read_only(path.as_ref(), options)?;
+        Ok(Db { handle: Arc::new(Handle { inner }) })
+    }
+
+    /// Wraps a freshly opened read-write database and starts its background threads.
+    fn start(inner: Arc<DbInner>) -> Result<Db> {
         let db = Db { handle: Arc::new(Handle { inner: inner.clone() }) };
         let flusher = inner.clone();
         let flush_thread =
@@ -216,8 +249,18 @@ impl Db {
     }
 
     /// Applies every operation of `batch`, all or nothing, also across a crash.
+    ///
+    /// Concurrent writes commit in groups: the writer at the head of the queue appends
+    /// everyone's batches as one WAL record (and syncs once, if any of them asked).
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
-        self.inner().write(batch)
+        self.inner().write(batch, false)
+    }
+
+    /// [`Db::write`] with per-write options: with `WriteOptions::new().sync(true)` the
+    /// write is durable (it survives a power loss) when this returns, even when
+    /// `Options::sync_writes` is off.
+    pub fn write_opt(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+        self.inner().write(batch, options.sync)
     }
 
     /// The current value of `key`.
@@ -378,6 +421,15 @@ impl DbInner {
         Ok(())
     }
 
+    /// `check_open`, and refuses a read-only database.
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
+    }
+
     pub(crate) fn super_version(&self) -> Arc<SuperVersion> {
         self.current.read().clone()
     }
@@ -439,7 +491,7 @@ impl DbInner {
 
     /// `Db::sync`: fsyncs the live WAL (earlier ones were synced when retired).
     fn sync_wal(&self) -> Result<()> {
-        self.check_open()?;
+        self.check_writable()?;
         self.background_error()?;
         let synced = self.wal.lock().sync();
         if let Err(e) = synced {

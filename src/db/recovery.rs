@@ -24,6 +24,7 @@ use super::{new_block_cache, new_strategy, num_levels, wal_path, DbInner, State,
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
+use crate::fs::{FileLock, RefusingFile};
 use crate::log::{LogReader, LogWriter, TailMode};
 use crate::memtable::MemTable;
 use crate::options::{Options, WalRecovery};
@@ -37,62 +38,26 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         std::io::ErrorKind::WouldBlock => Error::Locked(dir.to_path_buf()),
         _ => Error::Io(e),
     })?;
-    let ctx = Arc::new(TableContext {
-        fs: fs.clone(),
-        dir: dir.to_path_buf(),
-        cache: Some(new_block_cache(&opts)),
-        mmap_reads: opts.mmap_reads,
-    });
+    let ctx = table_context(dir, &opts);
     let mut versions = VersionSet::open(ctx.clone(), num_levels(&opts))?;
     let stats = Counters::default();
 
-    // Replay the live WALs, oldest first.
-    let mut logs: Vec<u64> = fs
-        .list(dir)?
-        .iter()
-        .filter_map(|n| filename::parse(n))
-        .filter(|&(kind, n)| kind == FileKind::Wal && n >= versions.log_number())
-        .map(|(_, n)| n)
-        .collect();
-    logs.sort_unstable();
-    let mode = match opts.wal_recovery {
-        WalRecovery::PointInTime => TailMode::PointInTime,
-        WalRecovery::TolerateCorruptedTail => TailMode::Tolerate,
-        WalRecovery::AbsoluteConsistency => TailMode::Strict,
-    };
-    // Point-in-time recovery keeps a prefix of the acknowledged order: once one log
-    // stopped at damage, the records of later logs come after a gap and are dropped too.
-    let mut gap = false;
-    let mut last_seq = versions.last_sequence();
+    // Replay the live WALs into memtables, writing each full one to an L0 table.
     let mut mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
     let mut edit = VersionEdit::default();
-    for &log in &logs {
-        let name = filename::wal_name(log);
-        let data = fs.read_all(&wal_path(dir, log))?;
-        if gap {
-            Counters::add(&stats.wal_bytes_dropped_at_open, data.len() as u64);
-            continue;
-        }
-        let mut reader = LogReader::new(data, name.clone(), mode);
-        while let Some(record) = reader.next_record()? {
-            let batch = WriteBatch::decode(record)
-                .ok_or_else(|| Error::corruption(&name, None, "WAL record is not a well-formed batch"))?;
-            let mut seq = batch.seq();
-            for entry in batch.iter().flatten() {
-                mem.add(seq, entry.kind, entry.key, entry.value);
-                seq += 1;
+    // One WAL in memory at a time.
+    let logs = live_wals(&ctx, versions.log_number())?.into_iter().map(|n| read_wal(&ctx, n));
+    let replayed = replay_wals(&opts, logs, &stats, |batch| {
+        apply(&mem, &batch);
+        if mem.memory_usage() >= opts.memtable_size {
+            if let Some(f) = write_table(&ctx, &opts, &mem, versions.new_file_number())? {
+                edit.new_files.push(f);
             }
-            last_seq = last_seq.max(seq.saturating_sub(1));
-            if mem.memory_usage() >= opts.memtable_size {
-                if let Some(f) = write_table(&ctx, &opts, &mem, versions.new_file_number())? {
-                    edit.new_files.push(f);
-                }
-                mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
-            }
+            mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
         }
-        Counters::add(&stats.wal_bytes_dropped_at_open, reader.dropped_bytes());
-        gap = mode == TailMode::PointInTime && reader.stopped_at_damage();
-    }
+        Ok(())
+    })?;
+    let last_seq = replayed.unwrap_or(0).max(versions.last_sequence());
     if let Some(f) = write_table(&ctx, &opts, &mem, versions.new_file_number())? {
         edit.new_files.push(f);
     }
@@ -113,15 +78,180 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         imms: Vec::new(),
         version,
     });
-    let file_numbers = versions.file_number_counter();
-    Ok(Arc::new(DbInner {
+    let lock = Some(lock);
+    Ok(assemble(Parts { dir, ctx, versions, sv, wal, log_number, last_seq, stats, lock, read_only: false, opts }))
+}
+
+/// `Db::open_read_only`: the state as of now, MANIFEST plus every WAL record (synced
+/// or not), read without creating, changing, renaming or removing anything and without
+/// the lock. A live writer in another process may retire a MANIFEST, WAL or table
+/// between our reading its name and opening it; each attempt therefore checks that the
+/// MANIFEST still says what it said when the attempt began, and starts over if not.
+pub(crate) fn open_read_only(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
+    let fs = opts.fs.0.clone();
+    if !fs.exists(&filename::path(dir, filename::CURRENT)) {
+        return Err(Error::InvalidArgument(format!("no database at {}: it has no CURRENT file", dir.display())));
+    }
+    let ctx = table_context(dir, &opts);
+    let mut attempts = 0;
+    let (versions, mem, last_seq, stats) = loop {
+        attempts += 1;
+        match read_only_attempt(&ctx, &opts) {
+            Ok(Some(state)) => break state,
+            // The MANIFEST moved on under us: what we read may miss a retired WAL.
+            Ok(None) if attempts < READ_ONLY_ATTEMPTS => continue,
+            Ok(None) => {
+                return Err(Error::Io(std::io::Error::other(format!(
+                    "{}: the database changed under every one of {attempts} attempts to read it",
+                    dir.display()
+                ))))
+            }
+            // A file named by CURRENT or the MANIFEST vanished: a writer retired it.
+            Err(_) if attempts < READ_ONLY_ATTEMPTS => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let sv = Arc::new(SuperVersion { mem, imms: Vec::new(), version: versions.current().clone() });
+    let wal = LogWriter::new(Box::new(RefusingFile));
+    let log_number = versions.log_number();
+    Ok(assemble(Parts { dir, ctx, versions, sv, wal, log_number, last_seq, stats, lock: None, read_only: true, opts }))
+}
+
+/// How many times `open_read_only` starts over when a writer changes the database
+/// under it before it gives up.
+const READ_ONLY_ATTEMPTS: usize = 8;
+
+/// One read of a database for `open_read_only`: `None` if the MANIFEST changed while
+/// the WALs were read (the caller starts over).
+#[allow(clippy::type_complexity)]
+fn read_only_attempt(
+    ctx: &Arc<TableContext>,
+    opts: &Options,
+) -> Result<Option<(VersionSet, Arc<MemTable>, u64, Counters)>> {
+    let versions = VersionSet::open_read_only(ctx.clone(), num_levels(opts))?;
+    let logs =
+        live_wals(ctx, versions.log_number())?.into_iter().map(|n| read_wal(ctx, n)).collect::<Result<Vec<_>>>()?;
+    // A writer records a flush in the MANIFEST (advancing its log number) before it
+    // deletes the flushed WAL; so if a WAL we needed was gone when we listed the
+    // directory, the log number has moved on. Only the bytes are read inside this
+    // window, to keep it short under a busy writer.
+    if VersionSet::open_read_only(ctx.clone(), num_levels(opts))?.log_number() != versions.log_number() {
+        return Ok(None);
+    }
+    // Opened now, every table stays readable for as long as the view holds it, even if
+    // a writer deletes its name; one already deleted fails here, and the caller retries.
+    for file in versions.current().files() {
+        file.table()?;
+    }
+    let stats = Counters::default();
+    let mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
+    let replayed = replay_wals(opts, logs.into_iter().map(Ok), &stats, |batch| {
+        apply(&mem, &batch);
+        Ok(())
+    })?;
+    let last_seq = replayed.unwrap_or(0).max(versions.last_sequence());
+    Ok(Some((versions, mem, last_seq, stats)))
+}
+
+/// The numbers of the live WALs (numbered `log_number` or later), oldest first.
+fn live_wals(ctx: &TableContext, log_number: u64) -> Result<Vec<u64>> {
+    let mut logs: Vec<u64> = ctx
+        .fs
+        .list(&ctx.dir)?
+        .iter()
+        .filter_map(|n| filename::parse(n))
+        .filter(|&(kind, n)| kind == FileKind::Wal && n >= log_number)
+        .map(|(_, n)| n)
+        .collect();
+    logs.sort_unstable();
+    Ok(logs)
+}
+
+/// WAL `number`'s name and bytes.
+fn read_wal(ctx: &TableContext, number: u64) -> Result<(String, Vec<u8>)> {
+    Ok((filename::wal_name(number), ctx.fs.read_all(&wal_path(&ctx.dir, number))?))
+}
+
+fn table_context(dir: &Path, opts: &Options) -> Arc<TableContext> {
+    Arc::new(TableContext {
+        fs: opts.fs.0.clone(),
         dir: dir.to_path_buf(),
-        fs,
-        ctx,
-        current: RwLock::new(sv.clone()),
+        cache: Some(new_block_cache(opts)),
+        mmap_reads: opts.mmap_reads,
+    })
+}
+
+/// Adds every entry of `batch` to `mem` under the batch's seqnos.
+fn apply(mem: &MemTable, batch: &WriteBatch) {
+    for (seq, entry) in (batch.seq()..).zip(batch.iter().flatten()) {
+        mem.add(seq, entry.kind, entry.key, entry.value);
+    }
+}
+
+/// Replays `logs` (each WAL's name and bytes, oldest first) in order, handing each
+/// batch to `apply`; returns the highest seqno replayed, if any. Damage is handled as
+/// `Options::wal_recovery` says (see the module comment).
+fn replay_wals(
+    opts: &Options,
+    logs: impl IntoIterator<Item = Result<(String, Vec<u8>)>>,
+    stats: &Counters,
+    mut apply: impl FnMut(WriteBatch) -> Result<()>,
+) -> Result<Option<u64>> {
+    let mode = match opts.wal_recovery {
+        WalRecovery::PointInTime => TailMode::PointInTime,
+        WalRecovery::TolerateCorruptedTail => TailMode::Tolerate,
+        WalRecovery::AbsoluteConsistency => TailMode::Strict,
+    };
+    // Point-in-time recovery keeps a prefix of the acknowledged order: once one log
+    // stopped at damage, the records of later logs come after a gap and are dropped too.
+    let mut gap = false;
+    let mut last_seq = None;
+    for log in logs {
+        let (name, data) = log?;
+        if gap {
+            Counters::add(&stats.wal_bytes_dropped_at_open, data.len() as u64);
+            continue;
+        }
+        let mut reader = LogReader::new(data, name.clone(), mode);
+        while let Some(record) = reader.next_record()? {
+            let batch = WriteBatch::decode(record)
+                .ok_or_else(|| Error::corruption(&name, None, "WAL record is not a well-formed batch"))?;
+            let last = (batch.seq() + batch.len() as u64).saturating_sub(1);
+            last_seq = Some(last_seq.unwrap_or(0).max(last));
+            apply(batch)?;
+        }
+        Counters::add(&stats.wal_bytes_dropped_at_open, reader.dropped_bytes());
+        gap = mode == TailMode::PointInTime && reader.stopped_at_damage();
+    }
+    Ok(last_seq)
+}
+
+/// What `assemble` builds a database from.
+struct Parts<'a> {
+    dir: &'a Path,
+    ctx: Arc<TableContext>,
+    versions: VersionSet,
+    sv: Arc<SuperVersion>,
+    wal: LogWriter,
+    log_number: u64,
+    last_seq: u64,
+    stats: Counters,
+    lock: Option<Box<dyn FileLock>>,
+    read_only: bool,
+    opts: Options,
+}
+
+fn assemble(p: Parts<'_>) -> Arc<DbInner> {
+    let file_numbers = p.versions.file_number_counter();
+    let opts = p.opts;
+    Arc::new(DbInner {
+        dir: p.dir.to_path_buf(),
+        fs: p.ctx.fs.clone(),
+        ctx: p.ctx,
+        current: RwLock::new(p.sv.clone()),
         state: Mutex::new(State {
-            sv,
-            mem_log_number: log_number,
+            sv: p.sv,
+            mem_log_number: p.log_number,
             frozen: Vec::new(),
             bg_error: None,
             shutting_down: false,
@@ -134,19 +264,20 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         policy: new_strategy(&opts),
         level_counters: Mutex::new(Vec::new()),
         queue: Mutex::new(Default::default()),
-        wal: Mutex::new(wal),
-        versions: Mutex::new(versions),
+        wal: Mutex::new(p.wal),
+        versions: Mutex::new(p.versions),
         file_numbers,
-        last_seq: AtomicU64::new(last_seq),
-        visible_seq: AtomicU64::new(last_seq),
+        last_seq: AtomicU64::new(p.last_seq),
+        visible_seq: AtomicU64::new(p.last_seq),
         snapshots: Mutex::new(BTreeMap::new()),
-        stats,
-        lock: Mutex::new(Some(lock)),
+        stats: p.stats,
+        lock: Mutex::new(p.lock),
         bg_threads: Mutex::new(Vec::new()),
         closed: AtomicBool::new(false),
         merge_cache: Default::default(),
+        read_only: p.read_only,
         opts,
-    }))
+    })
 }
 
 /// Creates `dir` and any missing parents, and makes each new directory's entry durable

@@ -3,7 +3,8 @@
 //! Every writer joins the queue. The writer at the front is the *leader*: it takes the
 //! batches of all writers queued behind it (up to a byte limit), assigns them
 //! consecutive seqnos, appends them to the WAL as one record (one `write`, and one
-//! `fsync` when `sync_writes` is on), inserts them into the memtable, publishes the new
+//! `fsync` when `sync_writes` is on or any writer of the group asked for one with
+//! `WriteOptions::sync`), inserts them into the memtable, publishes the new
 //! visible seqno, and wakes the others with the shared result. Then the next writer at
 //! the front leads. Under load one fsync thus covers many writes.
 //!
@@ -39,30 +40,34 @@ pub(crate) type Queue = VecDeque<Arc<Writer>>;
 pub(crate) struct Writer {
     batch: Mutex<Option<WriteBatch>>,
     size: usize,
+    /// The writer asked for an fsync before its write returns (`WriteOptions::sync`).
+    sync: bool,
     force_switch: bool,
     result: Mutex<Option<Result<()>>>,
     cv: Condvar,
 }
 
 impl DbInner {
-    pub(crate) fn write(&self, batch: WriteBatch) -> Result<()> {
+    /// Commits `batch`; with `sync`, the WAL is fsynced before this returns.
+    pub(crate) fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
         if let Some(why) = batch.invalid() {
             return Err(Error::InvalidArgument(why.to_string()));
         }
-        self.check_open()?;
+        self.check_writable()?;
         if batch.is_empty() {
             return Ok(());
         }
-        self.enqueue(Some(batch), false)
+        self.enqueue(Some(batch), sync, false)
     }
 
     /// Queues a writer and waits until its write is done, leading a group if it reaches
     /// the front of the queue first.
-    fn enqueue(&self, batch: Option<WriteBatch>, force_switch: bool) -> Result<()> {
+    fn enqueue(&self, batch: Option<WriteBatch>, sync: bool, force_switch: bool) -> Result<()> {
         let size = batch.as_ref().map_or(0, |b| b.encoded().len());
         let me = Arc::new(Writer {
             batch: Mutex::new(batch),
             size,
+            sync,
             force_switch,
             result: Mutex::new(None),
             cv: Condvar::new(),
@@ -128,6 +133,8 @@ impl DbInner {
         }
         let first_seq = self.last_seq.load(Ordering::Relaxed) + 1;
         batch.set_seq(first_seq);
+        // One record for the group, so one sync covers every member that asked for it.
+        let sync = self.opts.sync_writes || group.iter().any(|w| w.sync);
 
         let appended = {
             let mut wal = self.wal.lock();
@@ -135,9 +142,7 @@ impl DbInner {
             // directory: nothing may reach the WAL after that.
             self.check_open()?;
             let before = wal.bytes_written();
-            let appended =
-                wal.add_record(batch.encoded())
-                    .and_then(|()| if self.opts.sync_writes { wal.sync() } else { wal.flush() });
+            let appended = wal.add_record(batch.encoded()).and_then(|()| if sync { wal.sync() } else { wal.flush() });
             Counters::add(&self.stats.wal_bytes_written, wal.bytes_written() - before);
             appended
         };
@@ -247,8 +252,8 @@ impl DbInner {
     /// Freezes the memtable (if it holds anything) and waits until every memtable frozen
     /// so far is in an SSTable.
     pub(crate) fn flush(&self) -> Result<()> {
-        self.check_open()?;
-        self.enqueue(None, true)?;
+        self.check_writable()?;
+        self.enqueue(None, false, true)?;
         let mut st = self.state.lock();
         let target = st.frozen.last().map(|f| f.log_number);
         while let Some(t) = target {

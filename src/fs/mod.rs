@@ -54,6 +54,23 @@ pub trait RandomAccessFile: Send + Sync {
     }
 }
 
+/// The writer a read-only database holds where a WAL or MANIFEST writer would be:
+/// every append and sync fails, so nothing can reach the directory even if a write path
+/// forgot to check first. Flushing has nothing to write and succeeds.
+pub(crate) struct RefusingFile;
+
+impl WritableFile for RefusingFile {
+    fn append(&mut self, _: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::PermissionDenied, "the database is open read-only"))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.append(&[])
+    }
+}
+
 /// An exclusive lock on a file, released when dropped.
 pub trait FileLock: Send + Sync {}
 

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use super::{NewFile, TableContext, Version, VersionEdit};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
+use crate::fs::RefusingFile;
 use crate::log::{LogReader, LogWriter, TailMode};
 
 /// No strategy uses more levels than this; a MANIFEST naming a deeper one is damaged.
@@ -98,6 +99,27 @@ impl VersionSet {
             current,
             poisoned: None,
             rollover_bytes: MANIFEST_ROLLOVER_BYTES,
+        })
+    }
+
+    /// The state the MANIFEST named by `CURRENT` records, read without writing anything
+    /// (`Db::open_read_only`). The set refuses edits: its MANIFEST writer is a
+    /// [`RefusingFile`]. Numbers it would hand out are not reserved anywhere, so it must
+    /// not create files.
+    pub(crate) fn open_read_only(ctx: Arc<TableContext>, num_levels: usize) -> Result<VersionSet> {
+        let recovered = Self::recover(&ctx)?;
+        let edit = VersionEdit { new_files: recovered.files.into_values().collect(), ..VersionEdit::default() };
+        let current = Arc::new(Version::new(num_levels).apply(&edit, &ctx));
+        Ok(VersionSet {
+            ctx,
+            manifest: LogWriter::new(Box::new(RefusingFile)),
+            manifest_number: 0,
+            next_file_number: Arc::new(AtomicU64::new(recovered.next_file_number)),
+            last_sequence: recovered.last_sequence,
+            log_number: recovered.log_number,
+            current,
+            poisoned: Some("the database is open read-only".into()),
+            rollover_bytes: u64::MAX,
         })
     }
 
