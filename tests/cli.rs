@@ -4,12 +4,29 @@
 use std::process::Command;
 
 fn strata(args: &[&str]) -> (bool, String, String) {
+    let (code, out, err) = strata_status(args);
+    (code == Some(0), out, err)
+}
+
+/// The exit code, stdout and stderr of one run.
+fn strata_status(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run strata");
     (
-        out.status.success(),
+        out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Every file in `dir` with its bytes.
+fn contents(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+        })
+        .collect()
 }
 
 fn json(text: &str) -> serde_json::Value {
@@ -90,17 +107,18 @@ fn put_get_scan_delete_inspect_and_sst() {
     assert!(ok);
     assert_eq!(out.trim(), "yellow");
     assert!(strata(&["delete", d, "banana"]).0);
-    let (ok, _, err) = strata(&["get", d, "banana"]);
-    assert!(!ok && err.contains("not found"), "{err}");
+    // A missing key is not an error: "not found" and its own exit status.
+    let (code, out, err) = strata_status(&["get", d, "banana"]);
+    assert_eq!((code, out.as_str(), err.trim()), (Some(3), "", "strata: banana: not found"));
     let (_, out, _) = strata(&["scan", d, "--from", "a", "--to", "c"]);
     assert_eq!(out.trim(), "apple => red");
-    // Reopening flushes the recovered WAL into a table, which inspect and sst can show.
+    // Each put and delete reopened the database read-write, which flushed the recovered
+    // WAL into a table that inspect and sst can show.
     let (ok, out, _) = strata(&["inspect", d]);
     assert!(ok);
     // Several opens have flushed several tables, which may have been compacted already.
     assert!(out.contains("files,") && out.contains(".sst") && out.contains("pending compaction"), "{out}");
-    // Each command opened the database, and each open flushed the recovered WAL into a
-    // table: look at all of them.
+    // Look at every table.
     let tables: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -122,4 +140,54 @@ fn put_get_scan_delete_inspect_and_sst() {
     std::fs::write(table, bytes).unwrap();
     let (ok, _, err) = strata(&["sst", table.to_str().unwrap()]);
     assert!(!ok && err.contains("corruption"), "{err}");
+}
+
+#[test]
+fn the_looking_tools_work_on_a_live_database_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // This process holds the database, with records in tables and in the WAL only.
+    let db = strata::Db::open(dir.path(), strata::Options::default()).unwrap();
+    db.put("flushed", "1").unwrap();
+    db.flush().unwrap();
+    db.put("in-wal", "2").unwrap();
+    let before = contents(dir.path());
+    let (ok, out, err) = strata(&["inspect", d]);
+    assert!(ok && out.contains("L0: 1 files"), "{out}{err}");
+    assert_eq!(strata(&["get", d, "in-wal"]), (true, "2\n".into(), String::new()));
+    assert_eq!(strata(&["scan", d]).1, "flushed => 1\nin-wal => 2\n");
+    assert_eq!(contents(dir.path()), before, "a looking tool changed the database");
+    // Writing tools need the lock the live database holds.
+    let (ok, _, err) = strata(&["put", d, "k", "v"]);
+    assert!(!ok && err.contains("locked"), "{err}");
+    db.close().unwrap();
+}
+
+#[test]
+fn a_mistyped_path_is_a_one_line_error_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("tpyo").join("db");
+    let t = typo.to_str().unwrap();
+    for args in [vec!["inspect", t], vec!["get", t, "k"], vec!["scan", t], vec!["delete", t, "k"]] {
+        let (code, out, err) = strata_status(&args);
+        assert_eq!(code, Some(1), "{args:?}");
+        assert!(out.is_empty() && err.lines().count() == 1 && err.contains(t), "{args:?}: {err}");
+        assert!(!dir.path().join("tpyo").exists(), "{args:?} created the path");
+    }
+    // Only put creates a database.
+    assert!(strata(&["put", t, "k", "v"]).0);
+    assert_eq!(strata(&["get", t, "k"]).1, "v\n");
+}
+
+#[test]
+fn inspecting_a_damaged_database_reports_it_and_leaves_no_lock_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(strata(&["put", d, "k", "v"]).0);
+    std::fs::write(dir.path().join("CURRENT"), b"garbage").unwrap();
+    let _ = std::fs::remove_file(dir.path().join("LOCK"));
+    let before = contents(dir.path());
+    let (code, _, err) = strata_status(&["inspect", d]);
+    assert!(code == Some(1) && err.contains("CURRENT"), "{err}");
+    assert_eq!(contents(dir.path()), before, "inspect changed a damaged database (a LOCK file?)");
 }

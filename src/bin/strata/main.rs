@@ -101,13 +101,16 @@ enum Command {
         #[arg(long)]
         scan: bool,
     },
-    /// Print the value of a key.
+    /// Print the value of a key (read-only: the database may be in use).
+    #[command(
+        after_help = "Exit status: 0 if the key was found, 3 if it was not (\"not found\" on stderr), 1 on an error."
+    )]
     Get { dir: PathBuf, key: String },
-    /// Set a key.
+    /// Set a key, creating the database if it does not exist.
     Put { dir: PathBuf, key: String, value: String },
-    /// Delete a key.
+    /// Delete a key from an existing database.
     Delete { dir: PathBuf, key: String },
-    /// Print the entries in [from, to) (or all), at most --limit.
+    /// Print the entries in [from, to) (or all), at most --limit (read-only).
     Scan {
         dir: PathBuf,
         #[arg(long)]
@@ -119,14 +122,24 @@ enum Command {
     },
 }
 
+/// `strata get`'s exit status for a key that is not there.
+const EXIT_NOT_FOUND: u8 = 3;
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("strata: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Opens `dir` read-only, for the tools that only look: they take no lock, change
+/// nothing, work while another process uses the database, and create nothing when the
+/// path is mistyped.
+fn open_to_look(dir: &std::path::Path) -> strata::Result<Db> {
+    Db::open_read_only(dir, Options::default())
 }
 
 fn temp_dir(what: &str) -> PathBuf {
@@ -137,7 +150,7 @@ fn temp_dir(what: &str) -> PathBuf {
     ))
 }
 
-fn run(cli: Cli) -> strata::Result<()> {
+fn run(cli: Cli) -> strata::Result<ExitCode> {
     match cli.command {
         Command::Bench {
             benchmarks,
@@ -235,21 +248,22 @@ fn run(cli: Cli) -> strata::Result<()> {
             }
         }
         Command::Inspect { dir } => {
-            let db = Db::open(&dir, Options::default())?;
+            let db = open_to_look(&dir)?;
             print!("{}", inspect::inspect(&db));
             db.close()?;
         }
         Command::Sst { file, scan } => print!("{}", inspect::sst(&file, scan)?),
         Command::Get { dir, key } => {
-            let db = Db::open(&dir, Options::default())?;
-            match db.get(&key)? {
+            let db = open_to_look(&dir)?;
+            let value = db.get(&key)?;
+            db.close()?;
+            match value {
                 Some(v) => println!("{}", inspect::show(&v)),
                 None => {
-                    db.close()?;
-                    return Err(strata::Error::InvalidArgument(format!("key {key} not found")));
+                    eprintln!("strata: {key}: not found");
+                    return Ok(ExitCode::from(EXIT_NOT_FOUND));
                 }
             }
-            db.close()?;
         }
         Command::Put { dir, key, value } => {
             let db = Db::open(&dir, Options::default())?;
@@ -257,12 +271,14 @@ fn run(cli: Cli) -> strata::Result<()> {
             db.close()?;
         }
         Command::Delete { dir, key } => {
+            // Only `put` creates a database: a mistyped path is an error, not a new one.
+            drop(open_to_look(&dir)?);
             let db = Db::open(&dir, Options::default())?;
             db.delete(&key)?;
             db.close()?;
         }
         Command::Scan { dir, from, to, limit } => {
-            let db = Db::open(&dir, Options::default())?;
+            let db = open_to_look(&dir)?;
             let lo = from.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
             let hi = to.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
             for item in db.range((lo, hi)).take(limit) {
@@ -272,5 +288,5 @@ fn run(cli: Cli) -> strata::Result<()> {
             db.close()?;
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
