@@ -18,6 +18,7 @@
 //! computed once per lookup) and what a source answers about it ([`Lookup`]).
 
 use std::cmp::Ordering;
+use std::ops::{Bound, RangeBounds};
 
 use crate::util::hash::hash64;
 
@@ -221,6 +222,60 @@ impl<'a> LookupKey<'a> {
     /// The user key's bloom filter hash (`util::hash::hash64`).
     pub fn hash(&self) -> u64 {
         self.hash
+    }
+}
+
+/// A range of user keys with owned bounds: what ranged operations (approximate sizes,
+/// ranged compaction) ask tables and levels about.
+#[derive(Clone, Debug)]
+pub(crate) struct UserKeyRange {
+    lo: Bound<Vec<u8>>,
+    hi: Bound<Vec<u8>>,
+}
+
+impl UserKeyRange {
+    /// The range `range` describes.
+    pub(crate) fn new<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> Self {
+        let own = |b: Bound<&K>| b.map(|k| k.as_ref().to_vec());
+        UserKeyRange { lo: own(range.start_bound()), hi: own(range.end_bound()) }
+    }
+
+    /// True if no key lies in the range.
+    pub(crate) fn is_empty(&self) -> bool {
+        match (&self.lo, &self.hi) {
+            (Bound::Included(lo), Bound::Included(hi)) => lo > hi,
+            (Bound::Included(lo) | Bound::Excluded(lo), Bound::Excluded(hi))
+            | (Bound::Excluded(lo), Bound::Included(hi)) => lo >= hi,
+            _ => false,
+        }
+    }
+
+    /// True if `k` sorts before every key of the range.
+    pub(crate) fn is_below(&self, k: &[u8]) -> bool {
+        match &self.lo {
+            Bound::Included(lo) => k < lo.as_slice(),
+            Bound::Excluded(lo) => k <= lo.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    /// True if `k` sorts after every key of the range.
+    pub(crate) fn is_above(&self, k: &[u8]) -> bool {
+        match &self.hi {
+            Bound::Included(hi) => k > hi.as_slice(),
+            Bound::Excluded(hi) => k >= hi.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    /// True if some key of the range lies in `[first, last]`.
+    pub(crate) fn overlaps(&self, first: &[u8], last: &[u8]) -> bool {
+        !self.is_above(first) && !self.is_below(last)
+    }
+
+    /// True if every key of `[first, last]` lies in the range.
+    pub(crate) fn contains_all(&self, first: &[u8], last: &[u8]) -> bool {
+        !self.is_below(first) && !self.is_above(last)
     }
 }
 

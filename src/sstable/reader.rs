@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::iter::two_level::{IndexCursor, Step, TwoLevelIter};
 use crate::iter::InternalIterator;
-use crate::key::{compare_internal, pack_trailer, Lookup, LookupKey, ValueKind, KIND_FOR_SEEK};
+use crate::key::{compare_internal, pack_trailer, user_key, Lookup, LookupKey, UserKeyRange, ValueKind, KIND_FOR_SEEK};
 use crate::util::hash::hash64;
 use crate::util::large_vec::LargeVec;
 
@@ -115,6 +115,23 @@ impl TableReader {
             it.next();
         }
         it.status()
+    }
+
+    /// Bytes of the data blocks that may hold keys of `range`, from the index block
+    /// alone (no data block is read): a block counts whole if its key span, bounded by
+    /// the index separators around it, meets the range.
+    pub(crate) fn approximate_bytes(&self, range: &UserKeyRange) -> Result<u64> {
+        let mut total = 0;
+        let mut previous: Option<Vec<u8>> = None;
+        self.for_each_index_entry(|separator, handle| {
+            let last = user_key(separator);
+            let first = previous.as_deref().unwrap_or(&[]);
+            if range.overlaps(first, last) {
+                total += handle.size + TRAILER_LEN as u64;
+            }
+            previous = Some(last.to_vec());
+        })?;
+        Ok(total)
     }
 
     /// Bytes of the bloom filter held in memory, if the table has one.
