@@ -191,3 +191,19 @@ fn inspecting_a_damaged_database_reports_it_and_leaves_no_lock_behind() {
     assert!(code == Some(1) && err.contains("CURRENT"), "{err}");
     assert_eq!(contents(dir.path()), before, "inspect changed a damaged database (a LOCK file?)");
 }
+
+#[test]
+fn checkpoint_copies_a_database_that_then_lives_on_its_own() {
+    let base = tempfile::tempdir().unwrap();
+    let (src, dest) = (base.path().join("db"), base.path().join("copy"));
+    let (s, d) = (src.to_str().unwrap(), dest.to_str().unwrap());
+    assert!(strata(&["put", s, "k", "v1"]).0);
+    let (ok, _, err) = strata(&["checkpoint", s, d]);
+    assert!(ok, "{err}");
+    assert!(strata(&["put", s, "k", "v2"]).0);
+    assert_eq!(strata(&["get", d, "k"]).1, "v1\n");
+    assert_eq!(strata(&["get", s, "k"]).1, "v2\n");
+    // An existing destination is refused.
+    let (ok, _, err) = strata(&["checkpoint", s, d]);
+    assert!(!ok && err.contains("exists"), "{err}");
+}

@@ -283,7 +283,7 @@ fn assemble(p: Parts<'_>) -> Arc<DbInner> {
 /// Creates `dir` and any missing parents, and makes each new directory's entry durable
 /// by syncing the directory that holds it: otherwise a power loss could take the whole
 /// database directory, synced files and all, with it.
-fn create_dir_durably(fs: &dyn crate::fs::FileSystem, dir: &Path) -> Result<()> {
+pub(super) fn create_dir_durably(fs: &dyn crate::fs::FileSystem, dir: &Path) -> Result<()> {
     let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !fs.exists(d)).collect();
     fs.create_dir_all(dir)?;
     for created in missing.iter().rev() {

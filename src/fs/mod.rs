@@ -120,6 +120,17 @@ pub trait FileSystem: Send + Sync + 'static {
     }
     /// Reads the whole file.
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Makes `to` (which must not exist) a second name for the finished file `from`
+    /// (`Db::checkpoint` uses it on tables). The default copies the bytes and syncs the
+    /// copy; the OS implementation hard-links, and copies where links are refused (say,
+    /// across file systems). Either way `to`'s directory entry is durable only once the
+    /// directory is synced.
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let bytes = self.read_all(from)?;
+        let mut copy = self.create(to)?;
+        copy.append(&bytes)?;
+        copy.sync()
+    }
     /// Renames `from` to `to`, atomically replacing `to`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes a file.

@@ -206,6 +206,18 @@ impl FileSystem for OsFileSystem {
         fs::read(path)
     }
 
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        match fs::hard_link(from, to) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                // Refused (another file system, or links not supported): copy instead.
+                let mut copy = self.create(to)?;
+                copy.append(&fs::read(from)?)?;
+                copy.sync()
+            }
+            linked => linked,
+        }
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         fs::rename(from, to)
     }

@@ -123,6 +123,13 @@ impl VersionSet {
         })
     }
 
+    /// Makes the directory of `ctx` a database whose state is `edit` alone: MANIFEST
+    /// `number` holding it, then `CURRENT` naming that (`Db::checkpoint`).
+    pub(crate) fn create_in(ctx: &TableContext, number: u64, edit: &VersionEdit) -> Result<()> {
+        Self::write_manifest(ctx, number, edit)?;
+        Self::set_current(ctx, &filename::manifest_name(number))
+    }
+
     /// Writes MANIFEST `number` holding `edit` alone, synced; it is not live until
     /// `CURRENT` names it. On error the partial file is removed.
     fn write_manifest(ctx: &TableContext, number: u64, edit: &VersionEdit) -> Result<LogWriter> {

@@ -110,6 +110,10 @@ enum Command {
     Put { dir: PathBuf, key: String, value: String },
     /// Delete a key from an existing database.
     Delete { dir: PathBuf, key: String },
+    /// Copy the database in DIR, as of one instant, into DEST (which must not exist).
+    /// Tables are hard-linked. DIR must not be open in another process (embedders call
+    /// `Db::checkpoint` on their live database instead).
+    Checkpoint { dir: PathBuf, dest: PathBuf },
     /// Print the entries in [from, to) (or all), at most --limit (read-only).
     Scan {
         dir: PathBuf,
@@ -268,6 +272,14 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
         Command::Put { dir, key, value } => {
             let db = Db::open(&dir, Options::default())?;
             db.put(&key, &value)?;
+            db.close()?;
+        }
+        Command::Checkpoint { dir, dest } => {
+            // Only an existing database is copied; opening it read-write replays its
+            // WAL first, as any open does.
+            drop(open_to_look(&dir)?);
+            let db = Db::open(&dir, Options::default())?;
+            db.checkpoint(&dest)?;
             db.close()?;
         }
         Command::Delete { dir, key } => {
