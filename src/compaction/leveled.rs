@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use super::strategy::{CompactionStrategy, Stall};
 use super::{key_range, CompactionJob};
+use crate::key::UserKeyRange;
 use crate::options::LeveledOptions;
 use crate::version::{FileMeta, Version};
 
@@ -123,6 +124,30 @@ impl CompactionStrategy for LeveledPicker {
         }
         let last = version.levels.len().max(self.opts.num_levels) - 1;
         Some(CompactionJob::merge(inputs, last as u32, true, self.target_file_size, "full compaction"))
+    }
+
+    fn range(&self, version: &Version, range: &UserKeyRange) -> Option<CompactionJob> {
+        // Every table holding a key of the range, then every table overlapping what
+        // those span, until nothing more joins: then no table left out shares a user key
+        // with the job, and its outputs can go to the last level.
+        let mut inputs: Vec<Arc<FileMeta>> =
+            version.files().filter(|f| range.overlaps(f.smallest_user_key(), f.largest_user_key())).cloned().collect();
+        loop {
+            let lo = inputs.iter().map(|f| f.smallest_user_key()).min()?.to_vec();
+            let hi = inputs.iter().map(|f| f.largest_user_key()).max()?.to_vec();
+            let more: Vec<_> = version
+                .files()
+                .filter(|f| f.smallest_user_key() <= hi.as_slice() && f.largest_user_key() >= lo.as_slice())
+                .filter(|f| !inputs.iter().any(|i| Arc::ptr_eq(i, f)))
+                .cloned()
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            inputs.extend(more);
+        }
+        let last = version.levels.len().max(self.opts.num_levels) - 1;
+        Some(CompactionJob::merge(inputs, last as u32, true, self.target_file_size, "range compaction"))
     }
 
     fn stall(&self, version: &Version) -> Stall {

@@ -7,6 +7,7 @@
 //! shared job runner (`run_job`) does, on the background thread.
 
 use super::{CompactionJob, LeveledPicker, TieredPicker};
+use crate::key::UserKeyRange;
 use crate::options::{Compaction, Options};
 use crate::version::Version;
 
@@ -32,6 +33,10 @@ pub(crate) trait CompactionStrategy: Send + Sync {
     /// A job that merges every table into as few sorted runs as the strategy allows,
     /// or `None` if there is nothing to merge.
     fn full(&self, version: &Version) -> Option<CompactionJob>;
+
+    /// A job that merges the tables holding keys of `range` as the strategy allows
+    /// (`Db::compact_range`), or `None` if no table does.
+    fn range(&self, version: &Version, range: &UserKeyRange) -> Option<CompactionJob>;
 
     /// How writers must brake given the current shape.
     fn stall(&self, version: &Version) -> Stall;

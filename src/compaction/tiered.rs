@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use super::strategy::{CompactionStrategy, Stall};
 use super::CompactionJob;
+use crate::key::UserKeyRange;
 use crate::options::TieredOptions;
 use crate::version::{FileMeta, Version};
 
@@ -128,6 +129,16 @@ impl CompactionStrategy for TieredPicker {
             return None;
         }
         Some(self.merge(&runs, 0, runs.len(), "full compaction"))
+    }
+
+    fn range(&self, version: &Version, range: &UserKeyRange) -> Option<CompactionJob> {
+        // Runs merge only with their neighbours in age (the age order `check` keeps):
+        // every run from the newest to the oldest one holding a key of the range.
+        let runs = Self::runs(version);
+        let holds = |r: &Run| r.files.iter().any(|f| range.overlaps(f.smallest_user_key(), f.largest_user_key()));
+        let first = runs.iter().position(holds)?;
+        let last = runs.iter().rposition(holds)?;
+        Some(self.merge(&runs, first, last + 1, "range compaction"))
     }
 
     fn stall(&self, version: &Version) -> Stall {

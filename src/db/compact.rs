@@ -15,6 +15,7 @@ use super::flush::table_options;
 use super::{DbInner, SuperVersion};
 use crate::compaction::{self, CompactionJob, JobEnv};
 use crate::error::{Error, Result};
+use crate::key::UserKeyRange;
 use crate::stats::Counters;
 
 /// Per-level compaction counters, indexed by output level.
@@ -123,6 +124,17 @@ impl DbInner {
             let Some(job) = strategy.pick(&version) else { return Ok(()) };
             self.run_compaction(&job)?;
         }
+    }
+
+    /// Flushes, then merges the tables holding keys of `range` as the strategy allows.
+    pub(crate) fn compact_range(&self, range: &UserKeyRange) -> Result<()> {
+        self.flush()?;
+        let strategy = self.compactor.lock();
+        let version = self.super_version().version.clone();
+        if let Some(job) = strategy.range(&version, range) {
+            self.run_compaction(&job)?;
+        }
+        Ok(())
     }
 
     /// Flushes, then merges everything into as few runs as the strategy allows.

@@ -330,6 +330,29 @@ impl Db {
         self.inner().compact()
     }
 
+    /// Flushes, then compacts just the tables holding keys in `range`: under leveled,
+    /// those tables and every table overlapping what they span, merged into the last
+    /// level (dropping shadowed versions and, where no snapshot needs them, tombstones);
+    /// under tiered, the runs from the newest to the oldest one holding a key of the
+    /// range (runs merge only with their neighbours in age). Returns when done.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+    /// for i in 0..1000u32 {
+    ///     db.put(format!("log:{i:04}"), "entry")?;
+    /// }
+    /// for i in 0..500u32 {
+    ///     db.delete(format!("log:{i:04}"))?;
+    /// }
+    /// db.compact_range("log:0000".."log:0500")?; // reclaims the deleted entries' space
+    /// assert_eq!(db.prefix("log:").count(), 500);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    pub fn compact_range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Result<()> {
+        self.inner().compact_range(&UserKeyRange::new(&range))
+    }
+
     /// Flushes the memtables and then performs every compaction the strategy still
     /// wants, returning once the tree has the shape the strategy aims for. Benchmarks use
     /// it to settle a database before measuring reads.
