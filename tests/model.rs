@@ -200,7 +200,11 @@ fn run(seed: u64, ops: usize, mode: Mode, compact: bool, min_tables: usize) {
                 let tables = db.stats().levels.iter().map(|l| l.files).sum::<usize>();
                 max_tables = max_tables.max(tables);
             }
-            95 if compact => db.compact().unwrap(),
+            95 if compact && rng.below(2) == 0 => db.compact().unwrap(),
+            95 if compact => {
+                let (lo, hi) = (bound(&mut rng), bound(&mut rng));
+                db.compact_range((lo, hi)).unwrap();
+            }
             95 => db.flush().unwrap(),
             96 => {
                 // Mixed-direction iteration that meets in the middle.
@@ -224,6 +228,20 @@ fn run(seed: u64, ops: usize, mode: Mode, compact: bool, min_tables: usize) {
                 assert_eq!(front, all, "seed {seed} step {step} two-ended");
             }
             _ => {
+                // Before the reopen, a read-only view of the live database and a
+                // checkpoint of it must each hold exactly the model.
+                let all = expected(&model, &Bound::Unbounded, &Bound::Unbounded);
+                let view = Db::open_read_only(dir.path(), options(mode, reopens)).unwrap();
+                assert_eq!(collect(view.range::<&[u8], _>(..)), all, "seed {seed} step {step} read-only view");
+                drop(view);
+                if rng.below(3) == 0 {
+                    let copy = dir.path().join(format!("checkpoint-{step}"));
+                    db.checkpoint(&copy).unwrap();
+                    let c = Db::open_read_only(&copy, options(mode, reopens)).unwrap();
+                    assert_eq!(collect(c.range::<&[u8], _>(..)), all, "seed {seed} step {step} checkpoint");
+                    drop(c);
+                    std::fs::remove_dir_all(&copy).unwrap();
+                }
                 // Reopen: snapshots do not survive it.
                 snaps.clear();
                 compactions += db.stats().compactions;
