@@ -4,14 +4,15 @@
 //! exactly the acknowledged writes up to some point:
 //! - with `sync_writes(true)`: every acknowledged write (plus possibly the one in flight);
 //! - without: the state after some acknowledged operation at or after the last
-//!   successful `sync()` (or the in-flight one), never a mix; batches whole or absent.
+//!   successful `sync()` or synced put (`WriteOptions::sync`), or the in-flight one,
+//!   never a mix; batches whole or absent.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use strata::testing::FaultyFs;
-use strata::{Db, WriteBatch};
+use strata::{Db, WriteBatch, WriteOptions};
 
 mod common;
 use common::Rng;
@@ -22,6 +23,9 @@ enum DbOp {
     Put(Vec<u8>, Vec<u8>),
     Delete(Vec<u8>),
     Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>),
+    /// A put made with `WriteOptions::sync(true)`: durable on return, with everything
+    /// before it, whatever the database's `sync_writes`.
+    SyncedPut(Vec<u8>, Vec<u8>),
     Sync,
     Flush,
     Compact,
@@ -58,7 +62,8 @@ fn random_common_op(rng: &mut Rng, roll: u64) -> DbOp {
                 .map(|_| (key(rng), if rng.below(3) == 0 { None } else { Some(value(rng)) }))
                 .collect(),
         ),
-        80..=89 => DbOp::Sync,
+        80..=84 => DbOp::Sync,
+        85..=89 => DbOp::SyncedPut(key(rng), value(rng)),
         90..=96 => DbOp::Flush,
         _ => DbOp::Compact,
     }
@@ -66,7 +71,7 @@ fn random_common_op(rng: &mut Rng, roll: u64) -> DbOp {
 
 fn apply(model: &mut Model, op: &DbOp) {
     match op {
-        DbOp::Put(k, v) => {
+        DbOp::Put(k, v) | DbOp::SyncedPut(k, v) => {
             model.insert(k.clone(), v.clone());
         }
         DbOp::Delete(k) => {
@@ -97,6 +102,11 @@ fn run_op(db: &Db, op: &DbOp) -> strata::Result<()> {
                 }
             }
             db.write(b)
+        }
+        DbOp::SyncedPut(k, v) => {
+            let mut b = WriteBatch::new();
+            b.put(k, v);
+            db.write_opt(b, &WriteOptions::new().sync(true))
         }
         DbOp::Sync => db.sync(),
         DbOp::Flush => db.flush(),
@@ -206,7 +216,7 @@ fn trial(seed: u64, tally: &mut Tally) {
         match run_op(&db, &op) {
             Ok(()) => {
                 states.push(next);
-                if sync || matches!(op, DbOp::Sync) {
+                if sync || matches!(op, DbOp::Sync | DbOp::SyncedPut(..)) {
                     durable_from = states.len() - 1;
                 }
             }
