@@ -186,9 +186,13 @@ pub fn manifest(data: &[u8]) {
 }
 
 /// Runs `data` as operations on a database with a tiny memtable (so flushes and
-/// compactions happen) on an in-memory file system, checking every read against a
-/// `BTreeMap`. Panics on any disagreement.
+/// compactions happen) on an in-memory file system, checking every read, and read-only
+/// views opened beside it, against a `BTreeMap`; ranged compactions and reopens
+/// (switching strategy) in between. Panics on any disagreement.
 pub fn ops(data: &[u8]) {
+    fn everything(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
+        db.range::<&[u8], _>(..).map(|r| r.expect("scan")).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+    }
     let fs = Arc::new(FaultyFs::new());
     let dir = Path::new("/fuzz");
     let options = |tiered: bool| {
@@ -220,20 +224,25 @@ pub fn ops(data: &[u8]) {
                 assert_eq!(got, model.get(&key(k)).cloned(), "get {:?}", key(k));
             }
             5 => {
-                let got: Vec<(Vec<u8>, Vec<u8>)> =
-                    db.range::<&[u8], _>(..).map(|r| r.expect("scan")).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
                 let want: Vec<(Vec<u8>, Vec<u8>)> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                assert_eq!(got, want, "scan");
+                assert_eq!(everything(&db), want, "scan");
                 let back = db.range::<&[u8], _>(..).rev().count();
                 assert_eq!(back, want.len(), "reverse scan");
             }
-            6 => {
-                if op & 0x80 == 0 {
-                    db.flush().expect("flush");
-                } else {
-                    db.compact().expect("compact");
+            6 => match op >> 6 {
+                0 => db.flush().expect("flush"),
+                1 => db.compact().expect("compact"),
+                2 => {
+                    let (Some(a), Some(b)) = (next(), next()) else { break };
+                    db.compact_range(key(a.min(b))..key(a.max(b))).expect("compact_range");
                 }
-            }
+                _ => {
+                    // A read-only view beside the live database sees exactly the model.
+                    let view = Db::open_read_only(dir, options(tiered)).expect("read-only open");
+                    let want: Vec<(Vec<u8>, Vec<u8>)> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    assert_eq!(everything(&view), want, "read-only view");
+                }
+            },
             _ => {
                 db.close().expect("close");
                 tiered ^= op & 0x40 != 0;
