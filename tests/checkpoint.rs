@@ -114,3 +114,21 @@ fn a_finished_checkpoint_survives_power_loss() {
         assert_eq!(got, want, "seed {seed}");
     }
 }
+
+#[test]
+fn a_read_only_view_can_be_checkpointed_beside_the_live_database() {
+    let base = tempfile::tempdir().unwrap();
+    let (path, copy) = (base.path().join("db"), base.path().join("copy"));
+    let db = Db::open(&path, Options::default().memtable_size(16 << 10)).unwrap();
+    for i in 0..2000u32 {
+        db.put(format!("k{i:05}"), format!("v{i}")).unwrap();
+    }
+    let view = Db::open_read_only(&path, Options::default()).unwrap();
+    view.checkpoint(&copy).unwrap();
+    let want: Vec<_> = view.range::<&str, _>(..).map(|e| e.unwrap()).collect();
+    db.put("k00000", "after the view").unwrap();
+    let c = Db::open(&copy, Options::default()).unwrap();
+    let got: Vec<_> = c.range::<&str, _>(..).map(|e| e.unwrap()).collect();
+    assert_eq!(got.len(), 2000);
+    assert_eq!(got, want);
+}

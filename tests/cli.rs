@@ -206,4 +206,14 @@ fn checkpoint_copies_a_database_that_then_lives_on_its_own() {
     // An existing destination is refused.
     let (ok, _, err) = strata(&["checkpoint", s, d]);
     assert!(!ok && err.contains("exists"), "{err}");
+    // A database another process holds is copied as of the tool's read-only open,
+    // unflushed writes included, and left as it was.
+    let live = strata::Db::open(&src, strata::Options::default()).unwrap();
+    live.put("k", "v3").unwrap();
+    let before = contents(&src);
+    let second = base.path().join("copy2");
+    assert!(strata(&["checkpoint", s, second.to_str().unwrap()]).0);
+    assert_eq!(contents(&src), before);
+    drop(live);
+    assert_eq!(strata(&["get", second.to_str().unwrap(), "k"]).1, "v3\n");
 }

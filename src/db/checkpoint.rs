@@ -14,6 +14,11 @@
 //! `CURRENT` naming it, complete the copy. `CURRENT` comes last and everything before
 //! it is synced, so a crash mid-checkpoint leaves a directory without `CURRENT`
 //! (`open_read_only` refuses it; delete it and checkpoint again), never a wrong one.
+//!
+//! A database opened read-only can be checkpointed too (it writes only into the new
+//! directory): `strata checkpoint` copies a database another process holds that way.
+//! If that process deletes one of the view's tables before it is linked, the link
+//! fails and so does the checkpoint; it is never a copy of something else.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;

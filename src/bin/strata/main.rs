@@ -110,9 +110,8 @@ enum Command {
     Put { dir: PathBuf, key: String, value: String },
     /// Delete a key from an existing database.
     Delete { dir: PathBuf, key: String },
-    /// Copy the database in DIR, as of one instant, into DEST (which must not exist).
-    /// Tables are hard-linked. DIR must not be open in another process (embedders call
-    /// `Db::checkpoint` on their live database instead).
+    /// Copy the database in DIR, as of now, into DEST (which must not exist). Tables are
+    /// hard-linked; DIR is opened read-only, so it may be in use by another process.
     Checkpoint { dir: PathBuf, dest: PathBuf },
     /// Print the entries in [from, to) (or all), at most --limit (read-only).
     Scan {
@@ -275,10 +274,7 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
             db.close()?;
         }
         Command::Checkpoint { dir, dest } => {
-            // Only an existing database is copied; opening it read-write replays its
-            // WAL first, as any open does.
-            drop(open_to_look(&dir)?);
-            let db = Db::open(&dir, Options::default())?;
+            let db = open_to_look(&dir)?;
             db.checkpoint(&dest)?;
             db.close()?;
         }
