@@ -11,6 +11,10 @@
 //! `TolerateCorruptedTail` drops only a damaged tail and reports damage followed by good
 //! records as `Error::Corruption`; `AbsoluteConsistency` reports any damage. Files the
 //! MANIFEST does not reference are left-overs of a crash and are removed.
+//!
+//! A read-only open (`open_read_only`) replays the same way into a memtable it keeps,
+//! and writes, locks and removes nothing; its protocol against a live writer is
+//! described on the function.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -121,13 +125,13 @@ pub(crate) fn open_read_only(dir: &Path, opts: Options) -> Result<Arc<DbInner>> 
 /// under it before it gives up.
 const READ_ONLY_ATTEMPTS: usize = 8;
 
+/// What a read-only open builds its database from: the version set, the replayed
+/// WALs' memtable, the last seqno, and the replay's counters.
+type ReadOnlyState = (VersionSet, Arc<MemTable>, u64, Counters);
+
 /// One read of a database for `open_read_only`: `None` if the MANIFEST changed while
 /// the WALs were read (the caller starts over).
-#[allow(clippy::type_complexity)]
-fn read_only_attempt(
-    ctx: &Arc<TableContext>,
-    opts: &Options,
-) -> Result<Option<(VersionSet, Arc<MemTable>, u64, Counters)>> {
+fn read_only_attempt(ctx: &Arc<TableContext>, opts: &Options) -> Result<Option<ReadOnlyState>> {
     let versions = VersionSet::open_read_only(ctx.clone(), num_levels(opts))?;
     let logs =
         live_wals(ctx, versions.log_number())?.into_iter().map(|n| read_wal(ctx, n)).collect::<Result<Vec<_>>>()?;
