@@ -243,10 +243,16 @@ impl UserKeyRange {
     /// True if no key lies in the range.
     pub(crate) fn is_empty(&self) -> bool {
         match (&self.lo, &self.hi) {
+            (_, Bound::Unbounded) => false,
+            (Bound::Unbounded, Bound::Included(_)) => false,
+            // Nothing sorts before the empty key.
+            (Bound::Unbounded, Bound::Excluded(hi)) => hi.is_empty(),
             (Bound::Included(lo), Bound::Included(hi)) => lo > hi,
-            (Bound::Included(lo) | Bound::Excluded(lo), Bound::Excluded(hi))
-            | (Bound::Excluded(lo), Bound::Included(hi)) => lo >= hi,
-            _ => false,
+            (Bound::Included(lo), Bound::Excluded(hi)) | (Bound::Excluded(lo), Bound::Included(hi)) => lo >= hi,
+            // The smallest key after `lo` is `lo` followed by a zero byte.
+            (Bound::Excluded(lo), Bound::Excluded(hi)) => {
+                lo >= hi || (hi.len() == lo.len() + 1 && hi.starts_with(lo) && hi.last() == Some(&0))
+            }
         }
     }
 
@@ -293,6 +299,31 @@ pub enum Lookup<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_key_ranges_know_when_they_are_empty_and_what_they_overlap() {
+        use std::ops::Bound::{Excluded as X, Included as I, Unbounded as U};
+        let r = |lo: Bound<&[u8]>, hi: Bound<&[u8]>| UserKeyRange::new::<&[u8], _>(&(lo, hi));
+        for (lo, hi) in [
+            (I(&b"b"[..]), I(&b"a"[..])),
+            (I(b"a"), X(b"a")),
+            (X(b"a"), I(b"a")),
+            (X(b"a"), X(b"a\0")),
+            (U, X(b"")),
+            (X(b"b"), X(b"a")),
+        ] {
+            assert!(r(lo, hi).is_empty(), "{lo:?}..{hi:?}");
+        }
+        for (lo, hi) in
+            [(I(&b"a"[..]), I(&b"a"[..])), (X(b"a"), X(b"a\0\0")), (X(b"a"), X(b"b")), (U, X(b"\0")), (U, U)]
+        {
+            assert!(!r(lo, hi).is_empty(), "{lo:?}..{hi:?}");
+        }
+        let mid = r(X(b"c"), I(b"f"));
+        assert!(mid.overlaps(b"a", b"d") && mid.overlaps(b"f", b"z") && mid.overlaps(b"d", b"e"));
+        assert!(!mid.overlaps(b"a", b"c") && !mid.overlaps(b"fa", b"z"));
+        assert!(mid.contains_all(b"ca", b"f") && !mid.contains_all(b"c", b"d") && !mid.contains_all(b"d", b"g"));
+    }
 
     #[test]
     fn user_key_order_is_bytewise_order() {

@@ -46,6 +46,12 @@ fn approximate_size_is_within_2x_of_the_truth_and_reads_no_data_block() {
         let truth = total * u64::from(b - a) / u64::from(KEYS);
         assert!(estimate >= truth / 2 && estimate <= truth * 2, "{a}..{b}: estimate {estimate}, truth {truth}");
     }
+    // The other kinds of bounds: inclusive ends, an exclusive start.
+    let third = db.approximate_size(key(0)..=key(KEYS / 3));
+    let rest = db.approximate_size((std::ops::Bound::Excluded(key(KEYS / 3)), std::ops::Bound::Unbounded));
+    for (estimate, truth) in [(third, total / 3), (rest, total * 2 / 3)] {
+        assert!(estimate >= truth / 2 && estimate <= truth * 2, "estimate {estimate}, truth {truth}");
+    }
     // Nothing outside the keys, nothing for an empty range.
     assert_eq!(db.approximate_size("a".."b"), 0);
     assert_eq!(db.approximate_size("zzz"..), 0);
@@ -146,6 +152,14 @@ fn compact_range_rewrites_only_the_tables_of_the_range_and_reclaims_deleted_spac
     db.flush().unwrap();
     let before = db.tables();
     assert_eq!(before.len(), 4);
+    // Empty ranges (reversed, or with nothing between the bounds) compact nothing.
+    db.compact_range("n".."m").unwrap();
+    db.compact_range("m00005".."m00005").unwrap();
+    db.compact_range::<&str, _>((std::ops::Bound::Excluded("m00005"), std::ops::Bound::Excluded("m00005\0"))).unwrap();
+    assert_eq!(
+        db.tables().iter().map(|t| t.number).collect::<Vec<_>>(),
+        before.iter().map(|t| t.number).collect::<Vec<_>>()
+    );
     let m_bytes = db.approximate_size("m".."n");
     db.compact_range("m".."n").unwrap();
     let after = db.tables();

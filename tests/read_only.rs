@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use strata::{Db, Error, Options, WriteBatch};
@@ -102,11 +102,13 @@ fn read_only_views_are_consistent_while_a_writer_flushes_and_compacts() {
     let opts = Options::default().memtable_size(8 << 10).block_size(256);
     let db = Db::open(dir.path(), opts).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(AtomicU32::new(0));
     let writer = {
-        let (db, stop) = (db.clone(), stop.clone());
+        let (db, stop, acked) = (db.clone(), stop.clone(), acked.clone());
         std::thread::spawn(move || {
-            // Round r rewrites the same 20 keys with the value "r", in one batch; every
-            // few rounds a compaction retires tables, WALs and MANIFEST records.
+            // Round r rewrites the same 20 keys with the value "r" and adds its own key
+            // "round r", in one batch; every few rounds a compaction retires tables, WALs
+            // and MANIFEST records.
             let mut round = 0u32;
             while !stop.load(Ordering::Relaxed) && round < 3000 {
                 round += 1;
@@ -114,7 +116,9 @@ fn read_only_views_are_consistent_while_a_writer_flushes_and_compacts() {
                 for k in 0..20 {
                     batch.put(key(k), format!("{round:08}"));
                 }
+                batch.put(format!("round {round:08}"), "");
                 db.write(batch).unwrap();
+                acked.store(round, Ordering::SeqCst);
                 if round.is_multiple_of(50) {
                     db.compact().unwrap();
                 }
@@ -126,11 +130,9 @@ fn read_only_views_are_consistent_while_a_writer_flushes_and_compacts() {
     let mut last_round = String::new();
     // Views until the writer is done (3000 rounds, 60 compactions), and at least 60.
     while views < 60 || !writer.is_finished() {
+        let acked_before = acked.load(Ordering::SeqCst);
         let view = match Db::open_read_only(dir.path(), Options::default()) {
             Ok(v) => v,
-            // The directory exists before CURRENT does: the writer may not have
-            // finished creating the database yet.
-            Err(_) if views == 0 => continue,
             Err(e) => panic!("read-only open failed while a writer runs: {e}"),
         };
         let values: Vec<String> = (0..20)
@@ -138,6 +140,14 @@ fn read_only_views_are_consistent_while_a_writer_flushes_and_compacts() {
             .collect();
         assert!(values.iter().all(|v| *v == values[0]), "a torn batch: {values:?}");
         assert!(values[0] >= last_round, "a later view went back in time: {} after {last_round}", values[0]);
+        // Every round up to the one the keys show is there, and none after it: no WAL
+        // or table missing from the middle.
+        let round: u32 = values[0].parse().unwrap_or(0);
+        assert!(round >= acked_before, "the view misses round {acked_before}, acknowledged before the open");
+        let rounds: Vec<String> =
+            view.prefix("round ").map(|e| String::from_utf8(e.unwrap().0.to_vec()).unwrap()).collect();
+        let want: Vec<String> = (1..=round).map(|r| format!("round {r:08}")).collect();
+        assert!(rounds == want, "view at round {round} holds {} round keys, not 1..={round}", rounds.len());
         last_round = values[0].clone();
         views += 1;
     }

@@ -119,3 +119,13 @@ fn concurrent_synced_writers_in_groups_with_unsynced_ones_keep_every_synced_writ
         }
     }
 }
+
+#[test]
+fn an_empty_synced_write_makes_the_writes_before_it_durable() {
+    let fs = Arc::new(FaultyFs::new());
+    let db = Db::open("/db", common::faulty_options(&fs, false, false).memtable_size(1 << 20)).unwrap();
+    db.put("a", "1").unwrap();
+    db.write_opt(WriteBatch::new(), &synced()).unwrap();
+    let db = power_loss(&fs, db);
+    assert_eq!(db.get("a").unwrap().as_deref(), Some(&b"1"[..]));
+}

@@ -22,16 +22,15 @@
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use super::flush::write_table;
+use super::flush::write_table_from;
 use super::recovery::create_dir_durably;
 use super::{DbInner, ReadSeq};
 use crate::error::{Error, Result};
 use crate::filename;
+use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
-use crate::key::ParsedKey;
-use crate::memtable::MemTable;
+use crate::key::trailer;
 use crate::version::{TableContext, VersionEdit, VersionSet};
 
 impl DbInner {
@@ -50,21 +49,14 @@ impl DbInner {
             self.fs.link(&filename::path(&self.dir, &name), &filename::path(dir, &name))?;
             edit.new_files.push(file.info.clone());
         }
-        // The memtables' entries the view sees, newest memtable first, as one table.
-        let mem = Arc::new(MemTable::with_huge_pages(self.opts.memtable_size, false));
-        for source in std::iter::once(&sv.mem).chain(&sv.imms) {
-            let mut it = source.iter();
-            it.seek_to_first();
-            while it.valid() {
-                match ParsedKey::parse(it.key()) {
-                    Some(k) if k.seq <= seq => mem.add(k.seq, k.kind, k.user_key, it.value()),
-                    Some(_) => {}
-                    None => return Err(Error::Corruption("a memtable holds a malformed key".into())),
-                }
-                it.next();
-            }
-        }
-        if let Some(table) = write_table(&ctx, &self.opts, &mem, self.file_numbers.fetch_add(1, Ordering::SeqCst))? {
+        // The memtables' entries the view sees, merged in key order straight into one
+        // table (no copy of the memtables).
+        let sources = std::iter::once(&sv.mem).chain(&sv.imms);
+        let mut merged =
+            MergingIterator::new(sources.map(|m| Box::new(m.iter()) as Box<dyn InternalIterator>).collect());
+        let visible = |ikey: &[u8]| trailer(ikey) >> 8 <= seq;
+        let number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
+        if let Some(table) = write_table_from(&ctx, &self.opts, &mut merged, visible, number)? {
             edit.new_files.push(table);
         }
         self.fs.sync_dir(dir)?;

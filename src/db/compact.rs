@@ -129,6 +129,9 @@ impl DbInner {
     /// Flushes, then merges the tables holding keys of `range` as the strategy allows.
     pub(crate) fn compact_range(&self, range: &UserKeyRange) -> Result<()> {
         self.flush()?;
+        if range.is_empty() {
+            return Ok(());
+        }
         let strategy = self.compactor.lock();
         let version = self.super_version().version.clone();
         if let Some(job) = strategy.range(&version, range) {

@@ -102,6 +102,26 @@ pub(crate) fn write_table(
     if mem.is_empty() {
         return Ok(None);
     }
+    write_table_from(ctx, opts, &mut mem.bulk_iter(), |_| true, number)
+}
+
+/// [`write_table`] for the entries of `it` whose internal key `keep` accepts (a
+/// checkpoint keeps those a read view sees); `None` (and no file) if there are none.
+pub(crate) fn write_table_from<I: InternalIterator + ?Sized>(
+    ctx: &TableContext,
+    opts: &crate::options::Options,
+    it: &mut I,
+    keep: impl Fn(&[u8]) -> bool,
+    number: u64,
+) -> Result<Option<NewFile>> {
+    it.seek_to_first();
+    while it.valid() && !keep(it.key()) {
+        it.next();
+    }
+    if !it.valid() {
+        it.status()?;
+        return Ok(None);
+    }
     let path = filename::path(&ctx.dir, &filename::table_name(number));
     let result = (|| -> Result<NewFile> {
         let file = ctx.fs.create(&path)?;
@@ -111,12 +131,13 @@ pub(crate) fn write_table(
         } else {
             TableBuilder::new(file, layout)
         };
-        let mut it = mem.bulk_iter();
-        it.seek_to_first();
         while it.valid() {
-            builder.add(it.key(), it.value())?;
+            if keep(it.key()) {
+                builder.add(it.key(), it.value())?;
+            }
             it.next();
         }
+        it.status()?;
         let (size, props) = builder.finish()?;
         ctx.fs.sync_dir(&ctx.dir)?;
         Ok(NewFile::from_properties(0, number, size, props))

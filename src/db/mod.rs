@@ -334,7 +334,10 @@ impl Db {
     /// those tables and every table overlapping what they span, merged into the last
     /// level (dropping shadowed versions and, where no snapshot needs them, tombstones);
     /// under tiered, the runs from the newest to the oldest one holding a key of the
-    /// range (runs merge only with their neighbours in age). Returns when done.
+    /// range (runs merge only with their neighbours in age). Returns when done. An
+    /// empty range compacts nothing. L0 tables usually span most keys, so under leveled
+    /// a range that L0 holds pulls in L0 and what it overlaps: the narrower the range,
+    /// the more it pays to let background compaction drain L0 first.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -579,7 +582,7 @@ impl DbInner {
     }
 
     /// `Db::sync`: fsyncs the live WAL (earlier ones were synced when retired).
-    fn sync_wal(&self) -> Result<()> {
+    pub(crate) fn sync_wal(&self) -> Result<()> {
         self.check_writable()?;
         self.background_error()?;
         let synced = self.wal.lock().sync();

@@ -99,6 +99,10 @@ pub(crate) fn open_read_only(dir: &Path, opts: Options) -> Result<Arc<DbInner>> 
     let ctx = table_context(dir, &opts);
     let mut attempts = 0;
     let (versions, mem, last_seq, stats) = loop {
+        if attempts > 0 {
+            // A writer is changing the files right now: give it a moment.
+            std::thread::sleep(std::time::Duration::from_millis(attempts));
+        }
         attempts += 1;
         match read_only_attempt(&ctx, &opts) {
             Ok(Some(state)) => break state,
@@ -123,7 +127,7 @@ pub(crate) fn open_read_only(dir: &Path, opts: Options) -> Result<Arc<DbInner>> 
 
 /// How many times `open_read_only` starts over when a writer changes the database
 /// under it before it gives up.
-const READ_ONLY_ATTEMPTS: usize = 8;
+const READ_ONLY_ATTEMPTS: u64 = 12;
 
 /// What a read-only open builds its database from: the version set, the replayed
 /// WALs' memtable, the last seqno, and the replay's counters.

@@ -55,7 +55,9 @@ impl DbInner {
         }
         self.check_writable()?;
         if batch.is_empty() {
-            return Ok(());
+            // Nothing to log, but a synced empty write still makes every earlier write
+            // durable, as in LevelDB and RocksDB.
+            return if sync { self.sync_wal() } else { Ok(()) };
         }
         self.enqueue(Some(batch), sync, false)
     }

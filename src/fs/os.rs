@@ -208,11 +208,17 @@ impl FileSystem for OsFileSystem {
 
     fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
         match fs::hard_link(from, to) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                // Refused (another file system, or links not supported): copy instead.
-                let mut copy = self.create(to)?;
-                copy.append(&fs::read(from)?)?;
-                copy.sync()
+            // Another file system, or one without links: copy instead. Other errors (the
+            // source gone, no permission, no space) are the answer.
+            Err(e) if matches!(e.kind(), io::ErrorKind::CrossesDevices | io::ErrorKind::Unsupported) => {
+                let mut src = File::open(from)?;
+                let mut dst = OpenOptions::new().write(true).create_new(true).open(to)?;
+                let copied = io::copy(&mut src, &mut dst).and_then(|_| dst.sync_all());
+                if copied.is_err() {
+                    // Ours, and incomplete.
+                    let _ = fs::remove_file(to);
+                }
+                copied
             }
             linked => linked,
         }
@@ -288,6 +294,28 @@ mod tests {
         assert_eq!(fs.read_all(&b).unwrap(), b"hello world");
         fs.remove(&b).unwrap();
         assert!(!fs.exists(&b));
+    }
+
+    #[test]
+    fn links_are_hard_links_or_copies_across_file_systems_and_never_clobber() {
+        let fs = OsFileSystem;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::write(&src, b"table bytes").unwrap();
+        let same = dir.path().join("same");
+        fs.link(&src, &same).unwrap();
+        assert_eq!(std::fs::read(&same).unwrap(), b"table bytes");
+        assert_eq!(fs.link(&src, &same).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&same).unwrap(), b"table bytes");
+        let missing = dir.path().join("missing");
+        assert!(fs.link(&missing, &dir.path().join("to")).is_err());
+        assert!(!dir.path().join("to").exists(), "a failed link left a file");
+        // Across file systems (the crate's directory on disk, a tempdir on tmpfs, or the
+        // other way round) a link is refused and the bytes are copied.
+        let other = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let across = other.path().join("across");
+        fs.link(&src, &across).unwrap();
+        assert_eq!(std::fs::read(&across).unwrap(), b"table bytes");
     }
 
     #[test]
