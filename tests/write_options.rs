@@ -129,3 +129,31 @@ fn an_empty_synced_write_makes_the_writes_before_it_durable() {
     let db = power_loss(&fs, db);
     assert_eq!(db.get("a").unwrap().as_deref(), Some(&b"1"[..]));
 }
+
+#[test]
+fn a_group_led_by_an_unsynced_write_syncs_for_a_member_that_asked() {
+    let fs = Arc::new(FaultyFs::new());
+    let db = Db::open("/db", common::faulty_options(&fs, false, false).memtable_size(1 << 20)).unwrap();
+    fs.set_sync_delay(std::time::Duration::from_millis(150));
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(40));
+    // A leads alone and sits in its slow sync; B (unsynced) and then C (synced) queue
+    // behind it, and commit as one group that B leads.
+    let spawn = |key: &'static str, options: WriteOptions| {
+        let db = db.clone();
+        std::thread::spawn(move || db.write_opt(one(key, "v"), &options).unwrap())
+    };
+    let a = spawn("a", synced());
+    pause();
+    let b = spawn("b", WriteOptions::new());
+    pause();
+    let c = spawn("c", synced());
+    for w in [a, b, c] {
+        w.join().unwrap();
+    }
+    assert!(db.stats().write_groups <= 2, "B and C must have committed as one group");
+    fs.set_sync_delay(std::time::Duration::ZERO);
+    let db = power_loss(&fs, db);
+    for k in ["a", "b", "c"] {
+        assert!(db.get(k).unwrap().is_some(), "{k} lost: its group was not synced");
+    }
+}

@@ -184,6 +184,8 @@ struct State {
     disk_full: bool,
     dead: bool,
     faults_injected: u64,
+    /// How long each file sync takes (a slow disk).
+    sync_delay: std::time::Duration,
 }
 
 /// An in-memory file system with power loss and fault injection; see the module comment.
@@ -259,6 +261,12 @@ impl FaultyFs {
         } else {
             s.fail_kinds.remove(&op);
         }
+    }
+
+    /// Makes every file sync take `delay` first, as on a slow disk, so that concurrent
+    /// writers queue up behind one in its sync and commit as a group.
+    pub fn set_sync_delay(&self, delay: std::time::Duration) {
+        self.state.lock().sync_delay = delay;
     }
 
     /// Makes creates, appends, log reservations and syncs report a full disk (or stop
@@ -384,6 +392,10 @@ struct FaultyWritable {
 impl FaultyWritable {
     /// fsync with Linux's failure semantics: a failed sync drops the dirty pages.
     fn sync_node(&self) -> io::Result<()> {
+        let delay = self.fs.state.lock().sync_delay;
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
         let checked = self.fs.state.lock().check(Op::Sync);
         let mut n = self.node.lock();
         match checked {
