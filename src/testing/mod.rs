@@ -22,7 +22,8 @@
 //!
 //! Faults: fail the Nth mutating operation (or, with [`FaultyFs::crash_after`], lose
 //! power there), fail every operation of one kind, or report the disk full (appends,
-//! creates, reservations and syncs fail with `StorageFull`).
+//! creates, reservations and syncs fail with `StorageFull`). Syncs can also be made slow
+//! ([`FaultyFs::set_sync_delay`]), so that concurrent writers form groups on cue.
 //!
 //! ```
 //! use std::sync::Arc;
