@@ -29,6 +29,7 @@ use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fs::{FileLock, RefusingFile};
+use crate::key::MAX_SEQUENCE;
 use crate::log::{LogReader, LogWriter, TailMode};
 use crate::memtable::MemTable;
 use crate::options::{Options, WalRecovery};
@@ -143,7 +144,7 @@ fn read_only_attempt(ctx: &Arc<TableContext>, opts: &Options) -> Result<Option<R
     // deletes the flushed WAL; so if a WAL we needed was gone when we listed the
     // directory, the log number has moved on. Only the bytes are read inside this
     // window, to keep it short under a busy writer.
-    if VersionSet::open_read_only(ctx.clone(), num_levels(opts))?.log_number() != versions.log_number() {
+    if VersionSet::read_log_number(ctx)? != versions.log_number() {
         return Ok(None);
     }
     // Opened now, every table stays readable for as long as the view holds it, even if
@@ -224,7 +225,12 @@ fn replay_wals(
         while let Some(record) = reader.next_record()? {
             let batch = WriteBatch::decode(record)
                 .ok_or_else(|| Error::corruption(&name, None, "WAL record is not a well-formed batch"))?;
-            let last = (batch.seq() + batch.len() as u64).saturating_sub(1);
+            // Seqnos are 56 bits: a record claiming more (possible only in a file that
+            // was written by something else with a valid checksum) is not ours.
+            let last = batch.seq().checked_add(batch.len() as u64).map(|end| end.saturating_sub(1));
+            let Some(last) = last.filter(|&l| l <= MAX_SEQUENCE) else {
+                return Err(Error::corruption(&name, None, "WAL record's sequence numbers are out of range"));
+            };
             last_seq = Some(last_seq.unwrap_or(0).max(last));
             apply(batch)?;
         }
@@ -324,4 +330,44 @@ fn remove_garbage(versions: &VersionSet, dir: &Path, log_number: u64) -> Result<
 
 fn versions_fs(versions: &VersionSet) -> Arc<dyn crate::fs::FileSystem> {
     versions.context().fs.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use crate::batch::WriteBatch;
+    use crate::error::Error;
+    use crate::fs::FileSystem;
+    use crate::key::MAX_SEQUENCE;
+    use crate::log::LogWriter;
+    use crate::testing::FaultyFs;
+    use crate::{Db, Options};
+
+    #[test]
+    fn a_wal_record_with_out_of_range_seqnos_is_corruption_not_a_panic() {
+        for seq in [MAX_SEQUENCE, u64::MAX - 1] {
+            let fs = Arc::new(FaultyFs::new());
+            let options = || Options::default().file_system(fs.clone());
+            Db::open("/db", options()).unwrap().close().unwrap();
+            // A well-formed record (valid checksum) of a two-entry batch whose last
+            // seqno lies past 56 bits, in a WAL numbered after every other file.
+            let mut batch = WriteBatch::new();
+            batch.put("a", "1");
+            batch.put("b", "2");
+            batch.set_seq(seq);
+            // SAFETY: nothing else touches this file system.
+            let mut log = LogWriter::new(unsafe { fs.create_log(Path::new("/db/999999.log")).unwrap() });
+            log.add_record(batch.encoded()).unwrap();
+            log.sync().unwrap();
+            drop(log);
+            for open in [Db::open("/db", options()), Db::open_read_only("/db", options())] {
+                match open {
+                    Err(Error::Corruption(why)) => assert!(why.contains("999999.log"), "{why}"),
+                    other => panic!("seq {seq}: {:?}", other.map(|_| ())),
+                }
+            }
+        }
+    }
 }

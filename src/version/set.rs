@@ -123,6 +123,12 @@ impl VersionSet {
         })
     }
 
+    /// The oldest live WAL number the MANIFEST named by `CURRENT` records, read without
+    /// building a version (a read-only open checks it did not move).
+    pub(crate) fn read_log_number(ctx: &TableContext) -> Result<u64> {
+        Ok(Self::recover(ctx)?.log_number)
+    }
+
     /// Makes the directory of `ctx` a database whose state is `edit` alone: MANIFEST
     /// `number` holding it, then `CURRENT` naming that (`Db::checkpoint`).
     pub(crate) fn create_in(ctx: &TableContext, number: u64, edit: &VersionEdit) -> Result<()> {
