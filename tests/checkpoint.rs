@@ -10,14 +10,21 @@ use strata::{Db, Options, WriteBatch};
 
 mod common;
 
+/// A database at `path` holding keys k00000.. (`n` of them), values v0.., in memtables
+/// of `memtable_size` bytes.
+fn filled(path: &Path, memtable_size: usize, n: u32) -> Db {
+    let db = Db::open(path, Options::default().memtable_size(memtable_size)).unwrap();
+    for i in 0..n {
+        db.put(format!("k{i:05}"), format!("v{i}")).unwrap();
+    }
+    db
+}
+
 #[test]
 fn a_checkpoint_holds_the_state_of_its_instant_in_tables_and_memtables() {
     let base = tempfile::tempdir().unwrap();
     let (path, copy) = (base.path().join("db"), base.path().join("copy"));
-    let db = Db::open(&path, Options::default().memtable_size(64 << 10)).unwrap();
-    for i in 0..5000u32 {
-        db.put(format!("k{i:05}"), format!("v{i}")).unwrap();
-    }
+    let db = filled(&path, 64 << 10, 5000);
     db.delete("k00007").unwrap(); // a tombstone in the memtable over a flushed key
     let snapshot = db.snapshot();
     db.checkpoint(&copy).unwrap();
@@ -119,10 +126,7 @@ fn a_finished_checkpoint_survives_power_loss() {
 fn a_read_only_view_can_be_checkpointed_beside_the_live_database() {
     let base = tempfile::tempdir().unwrap();
     let (path, copy) = (base.path().join("db"), base.path().join("copy"));
-    let db = Db::open(&path, Options::default().memtable_size(16 << 10)).unwrap();
-    for i in 0..2000u32 {
-        db.put(format!("k{i:05}"), format!("v{i}")).unwrap();
-    }
+    let db = filled(&path, 16 << 10, 2000);
     let view = Db::open_read_only(&path, Options::default()).unwrap();
     view.checkpoint(&copy).unwrap();
     let want: Vec<_> = view.range::<&str, _>(..).map(|e| e.unwrap()).collect();

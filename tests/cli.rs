@@ -3,6 +3,9 @@
 
 use std::process::Command;
 
+mod common;
+use common::dir_contents;
+
 fn strata(args: &[&str]) -> (bool, String, String) {
     let (code, out, err) = strata_status(args);
     (code == Some(0), out, err)
@@ -16,17 +19,6 @@ fn strata_status(args: &[&str]) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// Every file in `dir` with its bytes.
-fn contents(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
-        })
-        .collect()
 }
 
 fn json(text: &str) -> serde_json::Value {
@@ -151,12 +143,12 @@ fn the_looking_tools_work_on_a_live_database_and_change_nothing() {
     db.put("flushed", "1").unwrap();
     db.flush().unwrap();
     db.put("in-wal", "2").unwrap();
-    let before = contents(dir.path());
+    let before = dir_contents(dir.path());
     let (ok, out, err) = strata(&["inspect", d]);
     assert!(ok && out.contains("L0: 1 files"), "{out}{err}");
     assert_eq!(strata(&["get", d, "in-wal"]), (true, "2\n".into(), String::new()));
     assert_eq!(strata(&["scan", d]).1, "flushed => 1\nin-wal => 2\n");
-    assert_eq!(contents(dir.path()), before, "a looking tool changed the database");
+    assert_eq!(dir_contents(dir.path()), before, "a looking tool changed the database");
     // Writing tools need the lock the live database holds.
     let (ok, _, err) = strata(&["put", d, "k", "v"]);
     assert!(!ok && err.contains("locked"), "{err}");
@@ -186,10 +178,10 @@ fn inspecting_a_damaged_database_reports_it_and_leaves_no_lock_behind() {
     assert!(strata(&["put", d, "k", "v"]).0);
     std::fs::write(dir.path().join("CURRENT"), b"garbage").unwrap();
     let _ = std::fs::remove_file(dir.path().join("LOCK"));
-    let before = contents(dir.path());
+    let before = dir_contents(dir.path());
     let (code, _, err) = strata_status(&["inspect", d]);
     assert!(code == Some(1) && err.contains("CURRENT"), "{err}");
-    assert_eq!(contents(dir.path()), before, "inspect changed a damaged database (a LOCK file?)");
+    assert_eq!(dir_contents(dir.path()), before, "inspect changed a damaged database (a LOCK file?)");
 }
 
 #[test]
@@ -210,10 +202,10 @@ fn checkpoint_copies_a_database_that_then_lives_on_its_own() {
     // unflushed writes included, and left as it was.
     let live = strata::Db::open(&src, strata::Options::default()).unwrap();
     live.put("k", "v3").unwrap();
-    let before = contents(&src);
+    let before = dir_contents(&src);
     let second = base.path().join("copy2");
     assert!(strata(&["checkpoint", s, second.to_str().unwrap()]).0);
-    assert_eq!(contents(&src), before);
+    assert_eq!(dir_contents(&src), before);
     drop(live);
     assert_eq!(strata(&["get", second.to_str().unwrap(), "k"]).1, "v3\n");
 }

@@ -2,23 +2,13 @@
 //! refuses writes, takes no lock, and leaves every byte and name in the directory as it
 //! was, also while a live `Db` holds the directory and flushes and compacts under it.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use strata::{Db, Error, Options, WriteBatch};
 
-/// Every file in `dir` with its bytes.
-fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
-        })
-        .collect()
-}
+mod common;
+use common::dir_contents;
 
 fn key(i: u32) -> String {
     format!("key{i:06}")
@@ -45,7 +35,7 @@ fn a_read_only_open_sees_unflushed_writes_refuses_writes_and_changes_nothing() {
 
     let mut writer = Some(db);
     for holder in ["a live Db", "nobody"] {
-        let before = contents(dir.path());
+        let before = dir_contents(dir.path());
         let view = Db::open_read_only(dir.path(), Options::default()).unwrap();
         for i in (0..3000).step_by(7) {
             let want = match i {
@@ -71,7 +61,7 @@ fn a_read_only_open_sees_unflushed_writes_refuses_writes_and_changes_nothing() {
         assert_eq!(snapshot.get(key(1)).unwrap().as_deref(), Some(&b"wal 1"[..]));
         drop(snapshot);
         view.close().unwrap();
-        assert_eq!(contents(dir.path()), before, "a read-only open with {holder} holding the directory changed it");
+        assert_eq!(dir_contents(dir.path()), before, "a read-only open with {holder} holding the directory changed it");
         if let Some(db) = writer.take() {
             // The writer never noticed: it still writes; then it closes, unflushed
             // records and all, and the second look is at a directory nobody holds.

@@ -2,10 +2,24 @@
 // Each test crate uses a different subset of these.
 #![allow(dead_code)]
 
+#[cfg(feature = "fault-injection")]
 #[allow(unused_imports)]
 pub use strata::testing::Rng;
 
+/// Every file in `dir` with its bytes: two calls compare equal only if no byte or name
+/// changed in between.
+pub fn dir_contents(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
 /// Small memtables and blocks on `fs`, so that a short trial flushes and compacts.
+#[cfg(feature = "fault-injection")]
 pub fn faulty_options(fs: &std::sync::Arc<strata::testing::FaultyFs>, sync: bool, tiered: bool) -> strata::Options {
     let strategy = if tiered { strata::Compaction::tiered() } else { strata::Compaction::leveled() };
     strata::Options::default()
