@@ -49,8 +49,7 @@ use crate::key::{Lookup, LookupKey, UserKeyRange, MAX_KEY_LEN};
 use crate::log::LogWriter;
 use crate::memtable::MemTable;
 use crate::options::{Compaction, Options, WriteOptions};
-use crate::sstable::BlockCache;
-use crate::sstable::FilterResult;
+use crate::sstable::{BlockCache, FilterResult};
 use crate::stats::{Counters, LevelStats, Stats, TableInfo};
 use crate::version::{TableContext, Version, VersionSet};
 
@@ -412,25 +411,7 @@ impl Db {
     /// # Ok::<(), strata::Error>(())
     /// ```
     pub fn approximate_size<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> u64 {
-        let range = UserKeyRange::new(&range);
-        if range.is_empty() {
-            return 0;
-        }
-        let sv = self.inner().super_version();
-        let mut total = 0;
-        for file in sv.version.files() {
-            let (first, last) = (file.smallest_user_key(), file.largest_user_key());
-            if !range.overlaps(first, last) {
-                continue;
-            }
-            total += if range.contains_all(first, last) {
-                file.info.size
-            } else {
-                // A table that cannot be read is estimated at its whole size.
-                file.table().and_then(|t| t.approximate_bytes(&range)).unwrap_or(file.info.size)
-            };
-        }
-        total
+        self.inner().super_version().version.approximate_size(&UserKeyRange::new(&range))
     }
 
     /// Writes a consistent, openable copy of the whole database as of one instant into

@@ -26,8 +26,7 @@ use super::format::{
     block_trailer, BlockHandle, Footer, KeyFormat, TableProperties, FOOTER_LEN, NO_COMPRESSION, TRAILER_LEN,
 };
 use super::BlockCache;
-use crate::cache::buffer_pool::BufferPool;
-use crate::cache::CacheFill;
+use crate::cache::{BufferPool, CacheFill};
 use crate::compression::{decompress, Compressed};
 use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;

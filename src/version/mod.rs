@@ -27,9 +27,8 @@ pub(crate) use set::VersionSet;
 use crate::error::Result;
 use crate::filename;
 use crate::fs::FileSystem;
-use crate::key::user_key;
-use crate::sstable::BlockCache;
-use crate::sstable::TableReader;
+use crate::key::{user_key, UserKeyRange};
+use crate::sstable::{BlockCache, TableReader};
 
 /// What every table of a database shares: where files live and the block cache.
 pub(crate) struct TableContext {
@@ -242,6 +241,28 @@ impl Version {
             }
         }
         Ok(())
+    }
+
+    /// `Db::approximate_size`: bytes of the tables holding keys of `range`, whole for
+    /// a table inside it, from the index block for one across an end.
+    pub(crate) fn approximate_size(&self, range: &UserKeyRange) -> u64 {
+        if range.is_empty() {
+            return 0;
+        }
+        let mut total = 0;
+        for file in self.files() {
+            let (first, last) = (file.smallest_user_key(), file.largest_user_key());
+            if !range.overlaps(first, last) {
+                continue;
+            }
+            total += if range.contains_all(first, last) {
+                file.info.size
+            } else {
+                // A table that cannot be read is estimated at its whole size.
+                file.table().and_then(|t| t.approximate_bytes(range)).unwrap_or(file.info.size)
+            };
+        }
+        total
     }
 
     /// Every live file.
