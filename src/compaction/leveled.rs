@@ -135,16 +135,12 @@ impl CompactionStrategy for LeveledPicker {
         loop {
             let lo = inputs.iter().map(|f| f.smallest_user_key()).min()?.to_vec();
             let hi = inputs.iter().map(|f| f.largest_user_key()).max()?.to_vec();
-            let more: Vec<_> = version
-                .files()
-                .filter(|f| f.smallest_user_key() <= hi.as_slice() && f.largest_user_key() >= lo.as_slice())
-                .filter(|f| !inputs.iter().any(|i| Arc::ptr_eq(i, f)))
-                .cloned()
-                .collect();
-            if more.is_empty() {
+            // The inputs overlap their own span, so the same count is the same set.
+            let spanned: Vec<_> = (0..version.levels.len()).flat_map(|l| version.overlapping(l, &lo, &hi)).collect();
+            if spanned.len() == inputs.len() {
                 break;
             }
-            inputs.extend(more);
+            inputs = spanned;
         }
         let last = version.levels.len().max(self.opts.num_levels) - 1;
         Some(CompactionJob::merge(inputs, last as u32, true, self.target_file_size, "range compaction"))
