@@ -185,6 +185,7 @@ pub struct Options {
     pub(crate) scan_fill_limit: Option<usize>,
     pub(crate) compaction: Compaction,
     pub(crate) sync_writes: bool,
+    pub(crate) create_if_missing: bool,
     pub(crate) max_immutable_memtables: usize,
     pub(crate) max_subcompactions: usize,
     pub(crate) parallel_flush_compression: bool,
@@ -206,6 +207,7 @@ impl Default for Options {
             scan_fill_limit: None,
             compaction: Compaction::default(),
             sync_writes: false,
+            create_if_missing: true,
             max_immutable_memtables: 1,
             max_subcompactions: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
             parallel_flush_compression: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
@@ -282,6 +284,14 @@ impl Options {
     /// crash at once and a power loss after the next `Db::sync`).
     pub fn sync_writes(mut self, yes: bool) -> Self {
         self.sync_writes = yes;
+        self
+    }
+
+    /// Whether `Db::open` creates a database where there is none (default true, as the
+    /// API promises). With `false`, a path without a database is an error naming it,
+    /// and nothing is created (RocksDB's `create_if_missing`).
+    pub fn create_if_missing(mut self, yes: bool) -> Self {
+        self.create_if_missing = yes;
         self
     }
 

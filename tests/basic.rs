@@ -486,3 +486,15 @@ fn gets_find_the_newest_version_among_more_overlapping_tables_than_are_gathered_
     }
     assert_eq!(db.get("k40").unwrap(), None);
 }
+
+#[test]
+fn without_create_if_missing_a_path_without_a_database_is_an_error_and_stays_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no").join("db");
+    let refused = Db::open(&missing, Options::default().create_if_missing(false));
+    assert!(matches!(&refused, Err(Error::InvalidArgument(why)) if why.contains(&*missing.to_string_lossy())));
+    assert!(!dir.path().join("no").exists());
+    Db::open(&missing, Options::default()).unwrap().close().unwrap();
+    let db = Db::open(&missing, Options::default().create_if_missing(false)).unwrap();
+    db.put("k", "v").unwrap();
+}

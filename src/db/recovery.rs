@@ -38,6 +38,9 @@ use crate::version::{TableContext, VersionEdit, VersionSet};
 
 pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     let fs = opts.fs.0.clone();
+    if !opts.create_if_missing {
+        require_database(fs.as_ref(), dir)?;
+    }
     create_dir_durably(fs.as_ref(), dir)?;
     let lock = fs.lock(&filename::path(dir, filename::LOCK)).map_err(|e| match e.kind() {
         std::io::ErrorKind::WouldBlock => Error::Locked(dir.to_path_buf()),
@@ -93,10 +96,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
 /// between our reading its name and opening it; each attempt therefore checks that the
 /// MANIFEST still says what it said when the attempt began, and starts over if not.
 pub(crate) fn open_read_only(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
-    let fs = opts.fs.0.clone();
-    if !fs.exists(&filename::path(dir, filename::CURRENT)) {
-        return Err(Error::InvalidArgument(format!("no database at {}: it has no CURRENT file", dir.display())));
-    }
+    require_database(opts.fs.0.as_ref(), dir)?;
     let ctx = table_context(dir, &opts);
     let mut attempts = 0;
     let (versions, mem, last_seq, stats) = loop {
@@ -124,6 +124,14 @@ pub(crate) fn open_read_only(dir: &Path, opts: Options) -> Result<Arc<DbInner>> 
     let wal = LogWriter::new(Box::new(RefusingFile));
     let log_number = versions.log_number();
     Ok(assemble(Parts { dir, ctx, versions, sv, wal, log_number, last_seq, stats, lock: None, read_only: true, opts }))
+}
+
+/// An error naming `dir` unless it holds a database (a `CURRENT` file).
+fn require_database(fs: &dyn crate::fs::FileSystem, dir: &Path) -> Result<()> {
+    if fs.exists(&filename::path(dir, filename::CURRENT)) {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!("no database at {}: it has no CURRENT file", dir.display())))
 }
 
 /// How many times `open_read_only` starts over when a writer changes the database

@@ -280,8 +280,7 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
         }
         Command::Delete { dir, key } => {
             // Only `put` creates a database: a mistyped path is an error, not a new one.
-            drop(open_to_look(&dir)?);
-            let db = Db::open(&dir, Options::default())?;
+            let db = Db::open(&dir, Options::default().create_if_missing(false))?;
             db.delete(&key)?;
             db.close()?;
         }
