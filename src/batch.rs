@@ -1,9 +1,11 @@
-//! [`WriteBatch`]: a group of puts and deletes applied atomically, and its encoding,
-//! which is also the payload of a WAL record.
+//! [`WriteBatch`]: a group of puts, deletes and range deletions applied atomically, and
+//! its encoding, which is also the payload of a WAL record.
 //!
 //! ```text
 //! batch  := seqno: u64 LE | count: u32 LE | entry*
-//! entry  := kind: u8 (1 = put, 0 = delete) | key_len: varint | key | [value_len: varint | value]
+//! entry  := kind: u8 (1 = put, 0 = delete, 2 = range delete) | key_len: varint | key
+//!           | [value_len: varint | value]       (a put's value; a range delete's end key,
+//!                                                 its key being the start)
 //! ```
 //!
 //! The entries of a batch take consecutive sequence numbers starting at `seqno`, in the
@@ -79,6 +81,40 @@ impl WriteBatch {
         self.rep.push(ValueKind::Delete as u8);
         put_length_prefixed(&mut self.rep, key);
         self.user_bytes += key.len() as u64;
+        self.set_count(self.len() as u32 + 1);
+    }
+
+    /// Adds a deletion of every key `k` with `start <= k < end` (half-open, as
+    /// RocksDB's `DeleteRange`): one tombstone, whatever number of keys it covers.
+    /// `start` may be empty (everything below `end`); `start >= end` makes the write
+    /// fail with `Error::InvalidArgument`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+    /// for i in 0..100u32 {
+    ///     db.put(format!("log:{i:03}"), "entry")?;
+    /// }
+    /// let mut truncate = strata::WriteBatch::new();
+    /// truncate.delete_range("log:000", "log:090"); // keeps 090..099
+    /// truncate.put("log:first", "090");
+    /// db.write(truncate)?;
+    /// assert_eq!(db.prefix("log:0").count(), 10);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    pub fn delete_range(&mut self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) {
+        let (start, end) = (start.as_ref(), end.as_ref());
+        if self.invalid.is_none() {
+            if start >= end {
+                self.invalid = Some("a range deletion's start must sort before its end".into());
+            } else if end.len() > MAX_KEY_LEN {
+                self.invalid = Some(format!("key of {} bytes is over the limit of {MAX_KEY_LEN}", end.len()));
+            }
+        }
+        self.rep.push(ValueKind::RangeDelete as u8);
+        put_length_prefixed(&mut self.rep, start);
+        put_length_prefixed(&mut self.rep, end);
+        self.user_bytes += (start.len() + end.len()) as u64;
         self.set_count(self.len() as u32 + 1);
     }
 
@@ -188,7 +224,7 @@ impl<'a> Iterator for BatchIter<'a> {
             let kind = ValueKind::from_u8(self.d.u8()?)?;
             let key = self.d.length_prefixed()?;
             let value = match kind {
-                ValueKind::Put => self.d.length_prefixed()?,
+                ValueKind::Put | ValueKind::RangeDelete => self.d.length_prefixed()?,
                 ValueKind::Delete => &[],
             };
             Some(BatchEntry { kind, key, value })
@@ -254,6 +290,25 @@ mod tests {
         let mut bad_kind = enc;
         bad_kind[HEADER_LEN] = 9;
         assert!(WriteBatch::decode(bad_kind).is_none());
+    }
+
+    #[test]
+    fn range_deletions_encode_their_end_as_the_value_and_check_their_bounds() {
+        let mut b = WriteBatch::new();
+        b.delete_range("", "m");
+        b.put("x", "1");
+        let d = WriteBatch::decode(b.encoded().to_vec()).unwrap();
+        let got: Vec<_> = d.iter().map(|e| e.unwrap()).map(|e| (e.kind, e.key.to_vec(), e.value.to_vec())).collect();
+        assert_eq!(got[0], (ValueKind::RangeDelete, vec![], b"m".to_vec()));
+        assert!(b.invalid().is_none());
+        for (start, end) in [("b", "a"), ("a", "a")] {
+            let mut b = WriteBatch::new();
+            b.delete_range(start, end);
+            assert!(b.invalid().unwrap().contains("before its end"), "{start}..{end}");
+        }
+        let mut b = WriteBatch::new();
+        b.delete_range("a", vec![b'b'; MAX_KEY_LEN + 1]);
+        assert!(b.invalid().unwrap().contains("over the limit"));
     }
 
     #[test]

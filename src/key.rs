@@ -42,6 +42,10 @@ pub enum ValueKind {
     Delete = 0,
     /// The key was set to the entry's value.
     Put = 1,
+    /// A range deletion: the key is the range's start and the value its end. Only in
+    /// write batches and range-deletion blocks, never among a table's or memtable's
+    /// point entries (see [`crate::range_del`]).
+    RangeDelete = 2,
 }
 
 impl ValueKind {
@@ -50,6 +54,7 @@ impl ValueKind {
         match b {
             0 => Some(ValueKind::Delete),
             1 => Some(ValueKind::Put),
+            2 => Some(ValueKind::RangeDelete),
             _ => None,
         }
     }
@@ -57,6 +62,19 @@ impl ValueKind {
 
 /// The kind used in seek targets: the highest kind value sorts first among equal seqnos.
 pub(crate) const KIND_FOR_SEEK: ValueKind = ValueKind::Put;
+
+/// The trailer of a table's largest key when a range tombstone ends the table: the
+/// bound `(end, MAX_SEQUENCE, RangeDelete)` sorts before every real version of `end`,
+/// so the table ends *before* `end` (RocksDB's range-deletion sentinel). Also the
+/// trailer of a smallest key that a tombstone starts, which sorts before every version
+/// of its key.
+pub(crate) const RANGE_BOUND_TRAILER: u64 = (MAX_SEQUENCE << 8) | ValueKind::RangeDelete as u64;
+
+/// The internal key that bounds a table at `user_key` on behalf of a range tombstone
+/// (see [`RANGE_BOUND_TRAILER`]).
+pub(crate) fn range_bound_key(user_key: &[u8]) -> Vec<u8> {
+    make_internal_key(user_key, MAX_SEQUENCE, ValueKind::RangeDelete)
+}
 
 /// Packs seqno and kind into the trailer value.
 pub(crate) fn pack_trailer(seq: u64, kind: ValueKind) -> u64 {
@@ -288,8 +306,9 @@ impl UserKeyRange {
 /// What one source (a memtable, a table) knows about a key at a snapshot.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lookup<T> {
-    /// The newest visible version is a put with this value.
-    Found(T),
+    /// The newest visible version is a put with this value and seqno (which a range
+    /// tombstone elsewhere may be newer than).
+    Found(T, u64),
     /// The newest visible version is a tombstone: stop looking, the key is absent.
     Deleted,
     /// No visible version here: look in older sources.

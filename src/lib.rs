@@ -54,6 +54,7 @@ mod key;
 mod log;
 mod memtable;
 mod options;
+mod range_del;
 mod sstable;
 mod stats;
 mod util;

@@ -15,6 +15,16 @@
 //! - a tombstone with seqno <= `s` is dropped when the job is bottommost (no table
 //!   outside the job may hold an older version the tombstone still hides).
 //!
+//! Range tombstones (see [`crate::range_del`]) of the inputs take part too:
+//! - a version that a range tombstone with seqno <= `s` covers is dropped (every reader
+//!   sees that tombstone, so none sees the version), whichever input either is in;
+//! - the tombstones are written out fragmented, per fragment every seqno above `s` and
+//!   the newest at or below it; a bottommost job drops those at or below `s` too;
+//! - each output gets the tombstones cut to the keys it is responsible for: from the
+//!   first key of its key range to the first key of the next output (RocksDB's
+//!   truncation), so the outputs of a level still do not overlap; a range of keys with
+//!   no point entry left gets an output of its own if tombstones lie there.
+//!
 //! A bottommost job also writes every version it keeps with seqno <= `s` under seqno 0
 //! (RocksDB does the same): every reader sees it, nothing older exists for it to
 //! outrank, so 0 means the same to every read. Blocks store a key's trailer as a varint
@@ -39,6 +49,7 @@ use crate::filename;
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::{append_internal_key, compare_internal, seek_key, ParsedKey, ValueKind, MAX_SEQUENCE};
+use crate::range_del::{FragmentedTombstones, RangeDelView};
 use crate::sstable::{TableBuilder, TableOptions};
 use crate::version::{FileMeta, LevelIter, NewFile, TableContext, VersionEdit};
 
@@ -150,6 +161,7 @@ pub(crate) fn run_job(
         out.bytes_read = 0;
         return Ok(out);
     }
+    let range_dels = JobRangeDels::gather(&job.inputs, env.oldest_snapshot, job.bottommost)?;
     let parts = if job.output_level == 0 { 1 } else { env.max_subcompactions };
     let cuts = split::split_points(&job.inputs, parts)?;
     // Range i covers user keys in [cuts[i-1], cuts[i]).
@@ -159,8 +171,10 @@ pub(crate) fn run_job(
     let results: Vec<(Vec<NewFile>, Result<()>)> = std::thread::scope(|s| {
         let merge_range = |range: KeyRange<'_>| {
             let mut files = Vec::new();
-            let result = input_iter(&job.inputs)
-                .and_then(|mut it| merge_into(env, job, &mut it, range, next_number, &mut files));
+            let result = input_iter(&job.inputs).and_then(|mut it| {
+                let mut range_dels = range_dels.clone();
+                merge_into(env, job, &mut it, range, &mut range_dels, next_number, &mut files)
+            });
             (files, result)
         };
         // This thread merges the first range while helpers merge the others.
@@ -213,6 +227,33 @@ fn input_iter(inputs: &[Arc<FileMeta>]) -> Result<MergingIterator> {
     Ok(MergingIterator::new(children))
 }
 
+/// The range tombstones of a job's inputs: all of them, to drop the versions they
+/// cover, and what the outputs keep of them.
+#[derive(Clone)]
+struct JobRangeDels {
+    all: RangeDelView,
+    kept: Arc<FragmentedTombstones>,
+}
+
+impl JobRangeDels {
+    fn gather(inputs: &[Arc<FileMeta>], oldest_snapshot: u64, bottommost: bool) -> Result<JobRangeDels> {
+        let mut lists = Vec::new();
+        for f in inputs.iter().filter(|f| f.info.summary.num_range_deletions > 0) {
+            lists.extend(f.table()?.range_tombstones().cloned());
+        }
+        let all = FragmentedTombstones::merge(lists.iter().map(|l| &**l));
+        let kept = Arc::new(all.pruned(oldest_snapshot, bottommost));
+        Ok(JobRangeDels { all: RangeDelView::new([Arc::new(all)]), kept })
+    }
+
+    /// Gives `builder` the kept tombstones cut to `[lo, hi)`.
+    fn write_into(&self, builder: &mut TableBuilder, lo: Option<&[u8]>, hi: Option<&[u8]>) {
+        for t in self.kept.clipped(lo, hi) {
+            builder.add_range_tombstone(t);
+        }
+    }
+}
+
 /// Decides where outputs end because of the grandparent level (LevelDB's
 /// `ShouldStopBefore`).
 struct GrandparentCut<'a> {
@@ -250,11 +291,12 @@ fn merge_into(
     job: &CompactionJob,
     it: &mut MergingIterator,
     range: KeyRange<'_>,
+    range_dels: &mut JobRangeDels,
     next_number: &(dyn Fn() -> u64 + Sync),
     outputs: &mut Vec<NewFile>,
 ) -> Result<()> {
     let mut builder = None;
-    let result = merge_entries(env, job, it, range, next_number, outputs, &mut builder);
+    let result = merge_entries(env, job, it, range, range_dels, next_number, outputs, &mut builder);
     if let Some((unfinished, number)) = builder {
         drop(unfinished);
         let _ = env.ctx.fs.remove(&filename::path(&env.ctx.dir, &filename::table_name(number)));
@@ -262,17 +304,28 @@ fn merge_into(
     result
 }
 
+/// A new output table.
+fn new_output(env: &JobEnv<'_>, next_number: &(dyn Fn() -> u64 + Sync)) -> Result<(TableBuilder, u64)> {
+    let number = next_number();
+    let file = env.ctx.fs.create(&filename::path(&env.ctx.dir, &filename::table_name(number)))?;
+    Ok((TableBuilder::new(file, env.table_options.clone()), number))
+}
+
 /// [`merge_into`]'s loop; `builder` is the table being written, if any.
+#[allow(clippy::too_many_arguments)]
 fn merge_entries(
     env: &JobEnv<'_>,
     job: &CompactionJob,
     it: &mut MergingIterator,
     (start, end): KeyRange<'_>,
+    range_dels: &mut JobRangeDels,
     next_number: &(dyn Fn() -> u64 + Sync),
     outputs: &mut Vec<NewFile>,
     builder: &mut Option<(TableBuilder, u64)>,
 ) -> Result<()> {
     let ctx = env.ctx;
+    // Where the current output's share of the range tombstones begins.
+    let mut output_start: Option<Vec<u8>> = start.map(<[u8]>::to_vec);
     let mut current_key: Option<Vec<u8>> = None;
     let mut newer_seq_for_key = u64::MAX;
     let mut zeroed_key = Vec::new();
@@ -295,8 +348,10 @@ fn merge_entries(
             }
             // Only here may an output end: a user key never spans two outputs.
             let gp_cut = cut.should_cut_before(p.user_key, job.max_grandparent_overlap);
-            if let Some((b, _)) = builder.as_ref() {
+            if let Some((b, _)) = builder.as_mut() {
                 if gp_cut || b.estimated_size() >= job.target_file_size {
+                    range_dels.write_into(b, output_start.as_deref(), Some(p.user_key));
+                    output_start = Some(p.user_key.to_vec());
                     finish(ctx, builder.take(), job.output_level, outputs)?;
                 }
             }
@@ -307,12 +362,11 @@ fn merge_entries(
         }
         let shadowed = newer_seq_for_key <= env.oldest_snapshot;
         let dead_tombstone = p.kind == ValueKind::Delete && p.seq <= env.oldest_snapshot && job.bottommost;
+        let range_deleted = range_dels.all.covers(p.user_key, p.seq, env.oldest_snapshot);
         newer_seq_for_key = p.seq;
-        if !shadowed && !dead_tombstone {
+        if !shadowed && !dead_tombstone && !range_deleted {
             if builder.is_none() {
-                let number = next_number();
-                let file = ctx.fs.create(&filename::path(&ctx.dir, &filename::table_name(number)))?;
-                *builder = Some((TableBuilder::new(file, env.table_options.clone()), number));
+                *builder = Some(new_output(env, next_number)?);
             }
             if let Some((b, _)) = builder.as_mut() {
                 if job.bottommost && p.seq <= env.oldest_snapshot {
@@ -327,6 +381,15 @@ fn merge_entries(
         it.next();
     }
     it.status()?;
+    let tail = range_dels.kept.clipped(output_start.as_deref(), end);
+    if builder.is_none() && !tail.is_empty() {
+        *builder = Some(new_output(env, next_number)?);
+    }
+    if let Some((b, _)) = builder.as_mut() {
+        for t in tail {
+            b.add_range_tombstone(t);
+        }
+    }
     finish(ctx, builder.take(), job.output_level, outputs)
 }
 

@@ -25,6 +25,7 @@ fn file(number: u64, level: u32, lo: &str, hi: &str, size: u64, seqs: (u64, u64)
             max_seq: seqs.1,
             num_entries: 1,
             num_deletions: 0,
+            num_range_deletions: 0,
         },
     }
 }

@@ -49,14 +49,18 @@ impl DbInner {
             self.fs.link(&filename::path(&self.dir, &name), &filename::path(dir, &name))?;
             edit.new_files.push(file.info.clone());
         }
-        // The memtables' entries the view sees, merged in key order straight into one
-        // table (no copy of the memtables).
-        let sources = std::iter::once(&sv.mem).chain(&sv.imms);
+        // The memtables' entries and range tombstones the view sees, merged in key
+        // order straight into one table (no copy of the memtables).
+        let sources = || std::iter::once(&sv.mem).chain(&sv.imms);
         let mut merged =
-            MergingIterator::new(sources.map(|m| Box::new(m.iter()) as Box<dyn InternalIterator>).collect());
+            MergingIterator::new(sources().map(|m| Box::new(m.iter()) as Box<dyn InternalIterator>).collect());
         let visible = |ikey: &[u8]| trailer(ikey) >> 8 <= seq;
+        let range_dels = sources()
+            .filter_map(|m| m.range_tombstones())
+            .flat_map(|r| r.tombstones().filter(|t| t.seq <= seq).collect::<Vec<_>>())
+            .collect();
         let number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
-        if let Some(table) = write_table_from(&ctx, &self.opts, &mut merged, visible, number)? {
+        if let Some(table) = write_table_from(&ctx, &self.opts, &mut merged, visible, range_dels, number)? {
             edit.new_files.push(table);
         }
         self.fs.sync_dir(dir)?;

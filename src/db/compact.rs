@@ -89,7 +89,7 @@ impl DbInner {
         }
         let retired = {
             let mut st = self.state.lock();
-            let sv = SuperVersion { mem: st.sv.mem.clone(), imms: st.sv.imms.clone(), version };
+            let sv = SuperVersion::new(st.sv.mem.clone(), st.sv.imms.clone(), version);
             let retired = self.install(&mut st, sv);
             self.flushed_cv.notify_all();
             retired

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::{seek_key, user_key, ValueKind, MAX_SEQUENCE};
+use crate::range_del::RangeDelView;
 
 /// A forward cursor over a consistent view of the database, lending each entry as
 /// `&[u8]` slices: no copies and no reference counting per entry.
@@ -50,6 +51,8 @@ pub struct Cursor {
     db: Arc<DbInner>,
     sv: Arc<SuperVersion>,
     seq: u64,
+    /// The view's range tombstones.
+    range_dels: RangeDelView,
     /// `None` if the sources could not be opened (the error is in `err`).
     it: Option<MergingIterator>,
     /// The budget of block-cache fills its table cursors share, restarted by a seek.
@@ -63,11 +66,12 @@ pub struct Cursor {
 impl Cursor {
     pub(crate) fn new(db: &Arc<DbInner>, at: ReadSeq) -> Cursor {
         let (sv, seq) = db.read_view(at);
-        let (it, fill, err) = match db.check_open().and_then(|()| db.merge_cache.take_or_build(db, &sv)) {
-            Ok((it, fill)) => (Some(it), fill, None),
-            Err(e) => (None, CacheFill::Never, Some(e)),
+        let sources = db.check_open().and_then(|()| Ok((sv.range_dels()?, db.merge_cache.take_or_build(db, &sv)?)));
+        let (range_dels, it, fill, err) = match sources {
+            Ok((range_dels, (it, fill))) => (range_dels, Some(it), fill, None),
+            Err(e) => (RangeDelView::default(), None, CacheFill::Never, Some(e)),
         };
-        Cursor { db: db.clone(), sv, seq, it, fill, current: Vec::new(), valid: false, err }
+        Cursor { db: db.clone(), sv, seq, range_dels, it, fill, current: Vec::new(), valid: false, err }
     }
 
     /// Moves to the first entry.
@@ -139,7 +143,7 @@ impl Cursor {
         self.valid = false;
         let Some(it) = &mut self.it else { return };
         loop {
-            match next_visible(it, self.seq, skip_current.then_some(self.current.as_slice())) {
+            match next_visible(it, self.seq, skip_current.then_some(self.current.as_slice()), &mut self.range_dels) {
                 Ok(Some(ValueKind::Put)) => {
                     self.valid = true;
                     return;

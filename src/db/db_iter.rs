@@ -4,7 +4,8 @@
 //! seqno (so later writes stay invisible). It merges all sources with a
 //! [`MergingIterator`] and reconciles versions (Database Internals §"Reconciliation"):
 //! for each user key only the newest version at or below the seqno counts, and a
-//! tombstone hides the key.
+//! tombstone hides the key, as does a range tombstone of the view newer than that
+//! version (see [`RangeDelView`]; a view without range tombstones checks nothing).
 //!
 //! Forward and backward iteration use two independent cursors, created lazily; each
 //! remembers the last key it returned, and they stop where they meet, which is what
@@ -21,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::{make_internal_key, seek_key, user_key, ParsedKey, ValueKind, MAX_SEQUENCE};
+use crate::range_del::RangeDelView;
 use crate::version::LevelIter;
 
 type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
@@ -28,8 +30,8 @@ type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 /// What the iterator yields.
 type Entry = Result<(Bytes, Bytes)>;
 
-/// A version of a key met while walking backwards: its kind and value.
-type Version = (ValueKind, Bytes);
+/// A version of a key met while walking backwards: its kind, value and seqno.
+type Version = (ValueKind, Bytes, u64);
 
 /// Copies a range's bounds.
 pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(range: &R) -> Bounds {
@@ -108,14 +110,24 @@ pub(super) fn merge_sources(sv: &SuperVersion, fill: &CacheFill) -> Result<Mergi
 
 /// Moves `it` to the newest version visible at `seq` of the next user key other than
 /// `skip`, stepping over versions newer than `seq` and the older versions of `skip`, and
-/// returns that version's kind (its user key is `user_key(it.key())`); `Ok(None)` at the
-/// end. The forward reconciliation rule [`Iter`] and [`super::Cursor`] share: a caller
-/// that lands on a tombstone skips that key and calls again.
-pub(super) fn next_visible(it: &mut MergingIterator, seq: u64, skip: Option<&[u8]>) -> Result<Option<ValueKind>> {
+/// returns that version's kind (its user key is `user_key(it.key())`): a put that a
+/// range tombstone of `range_dels` hides comes back as [`ValueKind::Delete`].
+/// `Ok(None)` at the end. The forward reconciliation rule [`Iter`] and
+/// [`super::Cursor`] share: a caller that lands on a tombstone skips that key and calls
+/// again.
+pub(super) fn next_visible(
+    it: &mut MergingIterator,
+    seq: u64,
+    skip: Option<&[u8]>,
+    range_dels: &mut RangeDelView,
+) -> Result<Option<ValueKind>> {
     while it.valid() {
         let k = ParsedKey::parse(it.key())
             .ok_or_else(|| Error::Corruption("malformed internal key met by an iterator".into()))?;
         if k.seq <= seq && skip != Some(k.user_key) {
+            if k.kind == ValueKind::Put && range_dels.covers(k.user_key, k.seq, seq) {
+                return Ok(Some(ValueKind::Delete));
+            }
             return Ok(Some(k.kind));
         }
         it.next();
@@ -127,6 +139,9 @@ pub(super) fn next_visible(it: &mut MergingIterator, seq: u64, skip: Option<&[u8
 pub struct Iter {
     sv: Arc<SuperVersion>,
     seq: u64,
+    /// The view's range tombstones; each direction keeps its own search hints.
+    front_range_dels: RangeDelView,
+    back_range_dels: RangeDelView,
     bounds: Bounds,
     front: Option<MergingIterator>,
     back: Option<MergingIterator>,
@@ -158,11 +173,17 @@ pub struct Iter {
 
 impl Iter {
     pub(crate) fn new(db: Arc<DbInner>, at: ReadSeq, bounds: Bounds) -> Iter {
-        let pending_error = db.check_open().err();
         let (sv, seq) = db.read_view(at);
+        let range_dels = db.check_open().and_then(|()| sv.range_dels());
+        let (range_dels, pending_error) = match range_dels {
+            Ok(r) => (r, None),
+            Err(e) => (RangeDelView::default(), Some(e)),
+        };
         Iter {
             sv,
             seq,
+            front_range_dels: range_dels.clone(),
+            back_range_dels: range_dels,
             bounds,
             front: None,
             back: None,
@@ -227,7 +248,8 @@ impl Iter {
             }
         }
         loop {
-            let kind = match next_visible(self.front.as_mut()?, self.seq, self.front_skip.as_deref()) {
+            let front = self.front.as_mut()?;
+            let kind = match next_visible(front, self.seq, self.front_skip.as_deref(), &mut self.front_range_dels) {
                 Ok(Some(kind)) => kind,
                 Ok(None) => {
                     self.done = true;
@@ -306,7 +328,10 @@ impl Iter {
                         self.done = true;
                         return None;
                     }
-                    if let Some((ValueKind::Put, value)) = newest {
+                    let live = newest.filter(|(kind, _, at)| {
+                        *kind == ValueKind::Put && !self.back_range_dels.covers(&key, *at, self.seq)
+                    });
+                    if let Some((_, value, _)) = live {
                         let key = Bytes::from(key);
                         self.back_last = Some(key.clone());
                         return Some(Ok((key, value)));
@@ -328,7 +353,7 @@ impl Iter {
             // Going backwards, versions of a key arrive oldest first: the last visible
             // one seen is the newest visible.
             if seq <= self.seq {
-                group.1 = Some((kind, value));
+                group.1 = Some((kind, value, seq));
             }
         }
     }

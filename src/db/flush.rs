@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::filename;
 use crate::iter::InternalIterator;
 use crate::memtable::MemTable;
+use crate::range_del::RangeTombstone;
 use crate::sstable::{TableBuilder, TableOptions};
 use crate::stats::Counters;
 use crate::version::{NewFile, TableContext, VersionEdit};
@@ -67,7 +68,7 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, log: u64, next_log: u64) -> Resu
         let mut st = db.state.lock();
         let done = st.frozen.remove(0);
         let imms = st.sv.imms.iter().filter(|m| !Arc::ptr_eq(m, &done.mem)).cloned().collect();
-        let sv = SuperVersion { mem: st.sv.mem.clone(), imms, version };
+        let sv = SuperVersion::new(st.sv.mem.clone(), imms, version);
         let retired = db.install(&mut st, sv);
         // Counted before `flush()` callers wake, so the stats they read include it.
         Counters::add(&db.stats.flushes, 1);
@@ -102,23 +103,26 @@ pub(crate) fn write_table(
     if mem.is_empty() {
         return Ok(None);
     }
-    write_table_from(ctx, opts, &mut mem.bulk_iter(), |_| true, number)
+    let range_dels = mem.range_tombstones().map_or_else(Vec::new, |r| r.tombstones().collect());
+    write_table_from(ctx, opts, &mut mem.bulk_iter(), |_| true, range_dels, number)
 }
 
 /// [`write_table`] for the entries of `it` whose internal key `keep` accepts (a
-/// checkpoint keeps those a read view sees); `None` (and no file) if there are none.
+/// checkpoint keeps those a read view sees) and the range tombstones `range_dels`;
+/// `None` (and no file) if there are none of either.
 pub(crate) fn write_table_from<I: InternalIterator + ?Sized>(
     ctx: &TableContext,
     opts: &crate::options::Options,
     it: &mut I,
     keep: impl Fn(&[u8]) -> bool,
+    range_dels: Vec<RangeTombstone>,
     number: u64,
 ) -> Result<Option<NewFile>> {
     it.seek_to_first();
     while it.valid() && !keep(it.key()) {
         it.next();
     }
-    if !it.valid() {
+    if !it.valid() && range_dels.is_empty() {
         it.status()?;
         return Ok(None);
     }
@@ -138,6 +142,9 @@ pub(crate) fn write_table_from<I: InternalIterator + ?Sized>(
             it.next();
         }
         it.status()?;
+        for t in range_dels {
+            builder.add_range_tombstone(t);
+        }
         let (size, props) = builder.finish()?;
         ctx.fs.sync_dir(&ctx.dir)?;
         Ok(NewFile::from_properties(0, number, size, props))

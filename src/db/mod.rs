@@ -30,7 +30,7 @@ mod write;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
@@ -49,6 +49,7 @@ use crate::key::{Lookup, LookupKey, UserKeyRange, MAX_KEY_LEN};
 use crate::log::LogWriter;
 use crate::memtable::MemTable;
 use crate::options::{Compaction, Options, WriteOptions};
+use crate::range_del::{FragmentedTombstones, RangeDelView};
 use crate::sstable::{BlockCache, FilterResult};
 use crate::stats::{Counters, LevelStats, Stats, TableInfo};
 use crate::version::{TableContext, Version, VersionSet};
@@ -61,6 +62,40 @@ pub(crate) struct SuperVersion {
     pub imms: Vec<Arc<MemTable>>,
     /// The live tables.
     pub version: Arc<Version>,
+    /// The range tombstones of `imms` and the version's tables, fragmented together
+    /// on first need (they never change for this view).
+    frozen_range_dels: OnceLock<Option<Arc<FragmentedTombstones>>>,
+}
+
+impl SuperVersion {
+    pub(crate) fn new(mem: Arc<MemTable>, imms: Vec<Arc<MemTable>>, version: Arc<Version>) -> Self {
+        SuperVersion { mem, imms, version, frozen_range_dels: OnceLock::new() }
+    }
+
+    /// Every range tombstone of the view: the active memtable's as of now (later ones
+    /// are newer than any read of the view) and the frozen ones. Opens the tables that
+    /// the MANIFEST says hold some; a view without any costs two loads.
+    pub(crate) fn range_dels(&self) -> Result<RangeDelView> {
+        let frozen = match self.frozen_range_dels.get() {
+            Some(frozen) => frozen.clone(),
+            None => {
+                let gathered = self.gather_frozen_range_dels()?;
+                self.frozen_range_dels.get_or_init(|| gathered).clone()
+            }
+        };
+        Ok(RangeDelView::new(self.mem.range_tombstones().into_iter().chain(frozen)))
+    }
+
+    fn gather_frozen_range_dels(&self) -> Result<Option<Arc<FragmentedTombstones>>> {
+        let mut lists: Vec<Arc<FragmentedTombstones>> = self.imms.iter().filter_map(|m| m.range_tombstones()).collect();
+        for file in self.version.files().filter(|f| f.info.summary.num_range_deletions > 0) {
+            lists.extend(file.table()?.range_tombstones().cloned());
+        }
+        Ok(match lists.len() {
+            0 | 1 => lists.pop(),
+            _ => Some(Arc::new(FragmentedTombstones::merge(lists.iter().map(|l| &**l)))),
+        })
+    }
 }
 
 /// A frozen memtable and the WAL that holds its writes.
@@ -245,6 +280,34 @@ impl Db {
         let key = key.as_ref();
         let mut batch = WriteBatch::for_one(key.len(), 0);
         batch.delete(key);
+        self.write(batch)
+    }
+
+    /// Removes every key `k` with `start <= k < end` (half-open, as RocksDB's
+    /// `DeleteRange`), atomically, with one range tombstone: the cost does not grow with
+    /// the number of keys covered. Snapshots, iterators and cursors made before it still
+    /// see the keys; compaction reclaims their space. `start` may be empty (every key
+    /// below `end`); `start >= end` is `Error::InvalidArgument`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+    /// for i in 0..1000u32 {
+    ///     db.put(format!("log:{i:04}"), "entry")?;
+    /// }
+    /// let before = db.snapshot();
+    /// db.delete_range("log:0000", "log:0900")?; // truncate the log's prefix
+    /// assert_eq!(db.prefix("log:").count(), 100);
+    /// assert_eq!(db.get("log:0899")?, None);
+    /// assert!(db.get("log:0900")?.is_some());
+    /// assert_eq!(before.prefix("log:").count(), 1000);
+    /// assert!(db.delete_range("b", "a").is_err());
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    pub fn delete_range(&self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) -> Result<()> {
+        let (start, end) = (start.as_ref(), end.as_ref());
+        let mut batch = WriteBatch::for_one(start.len(), end.len());
+        batch.delete_range(start, end);
         self.write(batch)
     }
 
@@ -589,9 +652,13 @@ impl DbInner {
                 table.prefetch_filter(lkey.hash());
             }
         }
+        // The newest range tombstone over the key that this read sees: a version older
+        // than it is deleted, and a table holding only older versions need not be read.
+        let mut range_dels = sv.range_dels()?;
+        let deleted_below = if range_dels.is_empty() { 0 } else { range_dels.covering_seq(key, seq) };
         for mem in std::iter::once(&sv.mem).chain(&sv.imms) {
             match mem.get(&lkey) {
-                Lookup::Found(v) => return Ok(Some(Bytes::copy_from_slice(v))),
+                Lookup::Found(v, at) => return Ok((deleted_below <= at).then(|| Bytes::copy_from_slice(v))),
                 Lookup::Deleted => return Ok(None),
                 Lookup::Missing => {}
             }
@@ -601,6 +668,9 @@ impl DbInner {
         let (mut probes, mut negatives, mut false_positives, mut reads) = (0, 0, 0, 0);
         let mut found = Ok(None);
         for file in sv.version.tables_for_key(key) {
+            if file.info.summary.max_seq < deleted_below {
+                continue;
+            }
             let (lookup, filter) = match file.table().and_then(|t| t.get(&lkey)) {
                 Ok(r) => r,
                 Err(e) => {
@@ -621,8 +691,8 @@ impl DbInner {
                 FilterResult::NoFilter => reads += 1,
             }
             match lookup {
-                Lookup::Found(v) => {
-                    found = Ok(Some(v));
+                Lookup::Found(v, at) => {
+                    found = Ok((deleted_below <= at).then_some(v));
                     break;
                 }
                 Lookup::Deleted => break,

@@ -81,11 +81,11 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     let version = versions.log_and_apply(edit)?;
     remove_garbage(&versions, dir, log_number)?;
 
-    let sv = Arc::new(SuperVersion {
-        mem: Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages)),
-        imms: Vec::new(),
+    let sv = Arc::new(SuperVersion::new(
+        Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages)),
+        Vec::new(),
         version,
-    });
+    ));
     let lock = Some(lock);
     Ok(assemble(Parts { dir, ctx, versions, sv, wal, log_number, last_seq, stats, lock, read_only: false, opts }))
 }
@@ -120,7 +120,7 @@ pub(crate) fn open_read_only(dir: &Path, opts: Options) -> Result<Arc<DbInner>> 
             Err(e) => return Err(e),
         }
     };
-    let sv = Arc::new(SuperVersion { mem, imms: Vec::new(), version: versions.current().clone() });
+    let sv = Arc::new(SuperVersion::new(mem, Vec::new(), versions.current().clone()));
     let wal = LogWriter::new(Box::new(RefusingFile));
     let log_number = versions.log_number();
     Ok(assemble(Parts { dir, ctx, versions, sv, wal, log_number, last_seq, stats, lock: None, read_only: true, opts }))

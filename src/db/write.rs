@@ -246,7 +246,7 @@ impl DbInner {
         st.frozen.push(frozen);
         let version = st.sv.version.clone();
         // The old view's memtable lives on in `imms`: dropping the view frees nothing.
-        drop(self.install(st, SuperVersion { mem, imms, version }));
+        drop(self.install(st, SuperVersion::new(mem, imms, version)));
         self.bg_cv.notify_all();
         Ok(())
     }

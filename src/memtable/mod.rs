@@ -5,6 +5,11 @@
 //! iterators run concurrently with it and never block. A memtable only grows: once it
 //! passes the configured size the database freezes it, and it is read-only until a
 //! flush has turned it into an SSTable and the last reader lets go of it.
+//!
+//! Range deletions are kept apart from the skiplist, as written (RocksDB keeps them in
+//! a memtable of their own): a point lookup or scan must not step over them, and
+//! there are few. Readers get them fragmented ([`MemTable::range_tombstones`]), built
+//! once per change and shared until the next one.
 
 pub(crate) mod arena;
 mod bulk_iter;
@@ -20,6 +25,7 @@ use crate::iter::InternalIterator;
 use crate::key::{
     append_internal_key, pack_trailer, Lookup, LookupKey, ParsedKey, ValueKind, KIND_FOR_SEEK, TRAILER_LEN,
 };
+use crate::range_del::{FragmentedTombstones, RangeTombstone};
 use crate::util::coding::read_u64;
 pub(crate) use bulk_iter::BulkIter;
 pub(crate) use skiplist::{SkipList, Splice};
@@ -29,11 +35,24 @@ struct WriterState {
     scratch: Vec<u8>,
 }
 
+/// The range tombstones of a memtable, as written, and their fragmented form once a
+/// reader asked for it.
+#[derive(Default)]
+struct RangeDels {
+    written: Vec<RangeTombstone>,
+    bytes: usize,
+    fragmented: Option<Arc<FragmentedTombstones>>,
+}
+
 /// A skiplist memtable; see the module comment.
 pub struct MemTable {
     list: SkipList,
     writer: Mutex<WriterState>,
     entries: AtomicU64,
+    range_dels: Mutex<RangeDels>,
+    /// Range tombstones added; readers check it before taking `range_dels`' lock, so
+    /// a memtable without any costs them one load.
+    range_del_count: AtomicU64,
 }
 
 impl MemTable {
@@ -52,11 +71,28 @@ impl MemTable {
         let max_chunk = if huge_pages { 4 << 20 } else { 1 << 20 };
         let list = SkipList::new((capacity / 16).clamp(4096, max_chunk), huge_pages);
         let splice = Splice::new(&list, 0x9e37_79b9_7f4a_7c15);
-        MemTable { list, writer: Mutex::new(WriterState { splice, scratch: Vec::new() }), entries: AtomicU64::new(0) }
+        MemTable {
+            list,
+            writer: Mutex::new(WriterState { splice, scratch: Vec::new() }),
+            entries: AtomicU64::new(0),
+            range_dels: Mutex::default(),
+            range_del_count: AtomicU64::new(0),
+        }
     }
 
-    /// Adds one version of `user_key`.
+    /// Adds one version of `user_key`; for [`ValueKind::RangeDelete`], a tombstone
+    /// over `[user_key, value)`, as a write batch encodes it.
     pub fn add(&self, seq: u64, kind: ValueKind, user_key: &[u8], value: &[u8]) {
+        if kind == ValueKind::RangeDelete {
+            let mut r = self.range_dels.lock();
+            r.bytes += user_key.len() + value.len() + std::mem::size_of::<RangeTombstone>();
+            r.written.push(RangeTombstone { start: user_key.to_vec(), end: value.to_vec(), seq });
+            r.fragmented = None;
+            // Release, with the Acquire in `range_tombstones`: a reader that sees the
+            // count finds the tombstone.
+            self.range_del_count.fetch_add(1, Ordering::Release);
+            return;
+        }
         let mut w = self.writer.lock();
         let WriterState { splice, scratch } = &mut *w;
         scratch.clear();
@@ -66,6 +102,18 @@ impl MemTable {
         unsafe { self.list.insert(scratch, value, splice) };
         // Release, with `len`'s Acquire: an entry counted is an entry a reader finds.
         self.entries.fetch_add(1, Ordering::Release);
+    }
+
+    /// Range tombstones added so far, fragmented; `None` if there are none. Built
+    /// once per change and shared by every reader until the next.
+    pub(crate) fn range_tombstones(&self) -> Option<Arc<FragmentedTombstones>> {
+        if self.range_del_count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut r = self.range_dels.lock();
+        let r = &mut *r;
+        let fragmented = r.fragmented.get_or_insert_with(|| Arc::new(FragmentedTombstones::new(r.written.clone())));
+        Some(fragmented.clone())
     }
 
     /// The newest version of the key with seqno <= the key's seqno.
@@ -88,8 +136,8 @@ impl MemTable {
         };
         match ParsedKey::parse(SkipList::key(node)) {
             Some(p) if p.user_key == user_key => match p.kind {
-                ValueKind::Put => Lookup::Found(SkipList::value(node)),
-                ValueKind::Delete => Lookup::Deleted,
+                ValueKind::Put => Lookup::Found(SkipList::value(node), p.seq),
+                ValueKind::Delete | ValueKind::RangeDelete => Lookup::Deleted,
             },
             _ => Lookup::Missing,
         }
@@ -97,17 +145,19 @@ impl MemTable {
 
     /// Bytes of memory used; compared with the memtable size option.
     pub fn memory_usage(&self) -> usize {
-        self.list.memory_usage()
+        let range_dels =
+            if self.range_del_count.load(Ordering::Acquire) == 0 { 0 } else { self.range_dels.lock().bytes };
+        self.list.memory_usage() + range_dels
     }
 
-    /// Number of entries (versions) held.
+    /// Number of point entries (versions) held; range tombstones not included.
     pub fn len(&self) -> u64 {
         self.entries.load(Ordering::Acquire)
     }
 
-    /// True if nothing was ever added.
+    /// True if nothing was ever added, point entry or range tombstone.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len() == 0 && self.range_del_count.load(Ordering::Acquire) == 0
     }
 
     /// A cursor over every entry, holding the memtable alive.
@@ -191,14 +241,34 @@ mod tests {
         m.add(3, ValueKind::Delete, b"a", b"");
         m.add(4, ValueKind::Put, b"a", b"a4");
         assert_eq!(m.get(&LookupKey::new(b"a", 0)), Lookup::Missing);
-        assert_eq!(m.get(&LookupKey::new(b"a", 1)), Lookup::Found(&b"a1"[..]));
-        assert_eq!(m.get(&LookupKey::new(b"a", 2)), Lookup::Found(&b"a1"[..]));
+        assert_eq!(m.get(&LookupKey::new(b"a", 1)), Lookup::Found(&b"a1"[..], 1));
+        assert_eq!(m.get(&LookupKey::new(b"a", 2)), Lookup::Found(&b"a1"[..], 1));
         assert_eq!(m.get(&LookupKey::new(b"a", 3)), Lookup::Deleted);
-        assert_eq!(m.get(&LookupKey::new(b"a", 10)), Lookup::Found(&b"a4"[..]));
-        assert_eq!(m.get(&LookupKey::new(b"b", 10)), Lookup::Found(&b"b2"[..]));
+        assert_eq!(m.get(&LookupKey::new(b"a", 10)), Lookup::Found(&b"a4"[..], 4));
+        assert_eq!(m.get(&LookupKey::new(b"b", 10)), Lookup::Found(&b"b2"[..], 2));
         assert_eq!(m.get(&LookupKey::new(b"c", 10)), Lookup::Missing);
         assert_eq!(m.get(&LookupKey::new(b"", 10)), Lookup::Missing);
         assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn range_tombstones_stay_out_of_the_skiplist_and_are_shared_until_the_next() {
+        let m = MemTable::new(1 << 20);
+        assert!(m.range_tombstones().is_none() && m.is_empty());
+        let before = m.memory_usage();
+        m.add(1, ValueKind::RangeDelete, b"a", b"m");
+        assert!(!m.is_empty(), "a memtable holding only a tombstone must still be flushed");
+        assert_eq!(m.len(), 0);
+        assert!(m.memory_usage() > before);
+        let first = m.range_tombstones().unwrap();
+        assert!(Arc::ptr_eq(&first, &m.range_tombstones().unwrap()));
+        m.add(2, ValueKind::RangeDelete, b"c", b"z");
+        let second = m.range_tombstones().unwrap();
+        assert_eq!(
+            (second.covering_seq(b"d", 10), second.covering_seq(b"b", 10), second.covering_seq(b"z", 10)),
+            (2, 1, 0)
+        );
+        assert_eq!(m.get(&LookupKey::new(b"b", 10)), Lookup::Missing);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Data blocks are cut when they reach the target block size; each finished block gets an
 //! index entry (a key between its last key and the next block's first → its handle). The
 //! filter and properties are gathered as entries stream by and written after the last
-//! data block. `finish` syncs the file, so a table the caller goes on to record in the
+//! data block. Range tombstones, given in any order, are fragmented and written as the
+//! range-deletion block; they widen the table's key and seqno ranges. `finish` syncs the file, so a table the caller goes on to record in the
 //! MANIFEST is durable.
 //!
 //! A builder made with [`TableBuilder::with_compress_worker`] hands its data blocks to a
@@ -21,7 +22,8 @@ use super::filter::BloomBuilder;
 use super::format::{block_trailer, BlockHandle, Footer, TableProperties, TableSummary, NO_COMPRESSION};
 use crate::compression::{Compression, Compressor};
 use crate::fs::WritableFile;
-use crate::key::{index_separator, ParsedKey, ValueKind};
+use crate::key::{compare_internal, index_separator, make_internal_key, range_bound_key, ParsedKey, ValueKind};
+use crate::range_del::{FragmentedTombstones, RangeTombstone};
 
 /// Restart interval of data blocks (LevelDB's default).
 pub(crate) const DATA_RESTART_INTERVAL: usize = 16;
@@ -59,6 +61,8 @@ pub(crate) struct TableBuilder {
     worker: Option<CompressWorker>,
     /// Data blocks cut but not yet in the index, oldest first.
     unindexed: VecDeque<Unindexed>,
+    /// Range tombstones to write at the end.
+    range_dels: Vec<RangeTombstone>,
 }
 
 /// Data blocks that may be in flight at the worker before the builder waits for the
@@ -99,6 +103,7 @@ impl TableBuilder {
             compressed: Vec::new(),
             worker: None,
             unindexed: VecDeque::new(),
+            range_dels: Vec::new(),
         }
     }
 
@@ -140,6 +145,39 @@ impl TableBuilder {
             self.flush_data_block()?;
         }
         Ok(())
+    }
+
+    /// Adds a range tombstone over `[start, end)` at `seq`; tombstones may come in any
+    /// order and overlap.
+    pub(crate) fn add_range_tombstone(&mut self, tombstone: RangeTombstone) {
+        self.range_dels.push(tombstone);
+    }
+
+    /// Writes the range-deletion block, if there are range tombstones, and widens the
+    /// summary's key and seqno ranges to take them in.
+    fn write_range_dels(&mut self) -> io::Result<BlockHandle> {
+        let range_dels = FragmentedTombstones::new(std::mem::take(&mut self.range_dels));
+        let (Some((first, last)), Some((min_seq, max_seq))) = (range_dels.bounds(), range_dels.seq_range()) else {
+            return Ok(BlockHandle::default());
+        };
+        let mut block = BlockBuilder::with_key_format(DATA_RESTART_INTERVAL, KeyFormat::Internal);
+        for t in range_dels.tombstones() {
+            block.add(&make_internal_key(&t.start, t.seq, ValueKind::RangeDelete), &t.end);
+        }
+        let handle = self.write_block(&block.finish(), NO_COMPRESSION)?;
+        let s = &mut self.props.summary;
+        let (smallest, largest) = (range_bound_key(first), range_bound_key(last));
+        let points = s.num_entries > 0;
+        if !points || compare_internal(&smallest, &s.smallest).is_lt() {
+            s.smallest = smallest;
+        }
+        if !points || compare_internal(&largest, &s.largest).is_gt() {
+            s.largest = largest;
+        }
+        s.min_seq = if points { s.min_seq.min(min_seq) } else { min_seq };
+        s.max_seq = s.max_seq.max(max_seq);
+        s.num_range_deletions = range_dels.len() as u64;
+        Ok(handle)
     }
 
     /// Bytes the file would have if finished now (roughly; without blocks still being
@@ -250,10 +288,12 @@ impl TableBuilder {
             Some(f) => self.write_block(&f.finish(), NO_COMPRESSION)?,
             None => BlockHandle::default(),
         };
+        self.props.range_del_block = self.write_range_dels()?;
         let properties = self.write_block(&self.props.encode(), NO_COMPRESSION)?;
         let index_contents = self.index.finish();
         let index = self.write_block(&index_contents, NO_COMPRESSION)?;
-        let footer = Footer { index, filter, properties, key_format: KeyFormat::Internal }.encode();
+        let range_deletions = self.props.summary.num_range_deletions > 0;
+        let footer = Footer { index, filter, properties, key_format: KeyFormat::Internal, range_deletions }.encode();
         self.file.append(&footer)?;
         self.offset += footer.len() as u64;
         self.file.sync()?;

@@ -2,7 +2,8 @@
 //! footer.
 //!
 //! ```text
-//! table      := data_block* filter_block? properties_block index_block footer
+//! table      := data_block* filter_block? range_del_block? properties_block index_block
+//!               footer
 //! any block  := contents | trailer
 //! trailer    := compression: u8 (0 = none, 1 = LZ4; see crate::compression)
 //!               | crc32: u32 LE over the stored contents and compression byte
@@ -10,6 +11,10 @@
 //! index      := a block (see block_builder) mapping the last internal key of each data
 //!               block to that block's handle
 //! filter     := a bloom filter over the table's user keys (see filter)
+//! range_del  := a block (see block_builder) of the table's range tombstones,
+//!               fragmented (see crate::range_del): key = internal key
+//!               (start, seqno, kind 2), value = end (exclusive), in internal-key
+//!               order; never compressed. Its handle is in the properties.
 //! properties := see `TableProperties::encode`
 //! footer     := index_off u64 | index_size u64 | filter_off u64 | filter_size u64
 //!               | props_off u64 | props_size u64 | format_version u32 | crc32 u32
@@ -17,7 +22,10 @@
 //!                                                     the 52 bytes before it)
 //! ```
 //!
-//! A table without a filter has `filter_size == 0`.
+//! A table without a filter has `filter_size == 0`. Format version 3 is version 2 with
+//! a range-deletion block; tables without range tombstones are still written as
+//! version 2, byte for byte as before range deletions existed, so an older strata reads
+//! them and refuses (by version) only a table it could not read correctly.
 
 pub(crate) use super::block_builder::KeyFormat;
 use crate::util::coding::{put_length_prefixed, put_varint64, Decoder};
@@ -28,6 +36,8 @@ pub(crate) const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"strataST");
 /// [`KeyFormat::Internal`]. Version 1 tables (whole keys, [`KeyFormat::Plain`]) are
 /// still read.
 pub(crate) const FORMAT_VERSION: u32 = 2;
+/// Version 2 plus a range-deletion block.
+pub(crate) const FORMAT_VERSION_RANGE_DELS: u32 = 3;
 /// Size of the fixed footer.
 pub(crate) const FOOTER_LEN: usize = 64;
 /// Size of the trailer after every block.
@@ -77,6 +87,8 @@ pub(crate) struct Footer {
     pub properties: BlockHandle,
     /// How the table's blocks store keys, from the format version.
     pub key_format: KeyFormat,
+    /// The table has a range-deletion block (format version 3).
+    pub range_deletions: bool,
 }
 
 impl Footer {
@@ -94,9 +106,10 @@ impl Footer {
         for (i, f) in fields.iter().enumerate() {
             out[i * 8..i * 8 + 8].copy_from_slice(&f.to_le_bytes());
         }
-        let version = match self.key_format {
-            KeyFormat::Plain => 1,
-            KeyFormat::Internal => FORMAT_VERSION,
+        let version = match (self.key_format, self.range_deletions) {
+            (KeyFormat::Plain, _) => 1,
+            (KeyFormat::Internal, false) => FORMAT_VERSION,
+            (KeyFormat::Internal, true) => FORMAT_VERSION_RANGE_DELS,
         };
         out[48..52].copy_from_slice(&u32::to_le_bytes(version));
         let crc = crc32fast::hash(&out[..52]);
@@ -121,9 +134,10 @@ impl Footer {
         if crc != crc32fast::hash(&src[..52]) {
             return Err("footer checksum mismatch");
         }
-        let key_format = match version {
-            1 => KeyFormat::Plain,
-            FORMAT_VERSION => KeyFormat::Internal,
+        let (key_format, range_deletions) = match version {
+            1 => (KeyFormat::Plain, false),
+            FORMAT_VERSION => (KeyFormat::Internal, false),
+            FORMAT_VERSION_RANGE_DELS => (KeyFormat::Internal, true),
             _ => return Err("unsupported table format version"),
         };
         Ok(Footer {
@@ -131,12 +145,16 @@ impl Footer {
             filter: BlockHandle { offset: f[2], size: f[3] },
             properties: BlockHandle { offset: f[4], size: f[5] },
             key_format,
+            range_deletions,
         })
     }
 }
 
 /// What both a table's properties block and the MANIFEST record about a table: its key
-/// and seqno ranges and how many entries and tombstones it holds.
+/// and seqno ranges and how many entries and tombstones it holds. The ranges include
+/// the table's range tombstones: a tombstone's start bounds it below as
+/// `key::range_bound_key(start)`, its end above as `key::range_bound_key(end)`, which
+/// sorts before every version of `end` (the table ends before it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TableSummary {
     /// Smallest internal key.
@@ -151,6 +169,10 @@ pub struct TableSummary {
     pub num_entries: u64,
     /// Tombstones among them.
     pub num_deletions: u64,
+    /// Range tombstones (fragments) in the range-deletion block, which `num_entries`
+    /// leaves out. Not part of the summary's encoding: each place that records a
+    /// summary stores it beside it when it is not 0.
+    pub num_range_deletions: u64,
 }
 
 impl TableSummary {
@@ -175,6 +197,7 @@ impl TableSummary {
             max_seq: d.varint64()?,
             num_entries: d.varint64()?,
             num_deletions: d.varint64()?,
+            num_range_deletions: 0,
         })
     }
 }
@@ -190,12 +213,16 @@ pub struct TableProperties {
     pub raw_key_bytes: u64,
     /// Sum of value lengths.
     pub raw_value_bytes: u64,
+    /// The range-deletion block, if `summary.num_range_deletions > 0`.
+    pub range_del_block: BlockHandle,
 }
 
 impl TableProperties {
     /// ```text
     /// properties := summary (see TableSummary) | num_data_blocks | raw_key_bytes
-    ///               | raw_value_bytes                     (the numbers are varint64)
+    ///               | raw_value_bytes
+    ///               | [num_range_deletions | range_del_block: handle]
+    ///                   (only when num_range_deletions > 0; the numbers are varint64)
     /// ```
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -203,18 +230,27 @@ impl TableProperties {
         for v in [self.num_data_blocks, self.raw_key_bytes, self.raw_value_bytes] {
             put_varint64(&mut out, v);
         }
+        if self.summary.num_range_deletions > 0 {
+            put_varint64(&mut out, self.summary.num_range_deletions);
+            self.range_del_block.encode_to(&mut out);
+        }
         out
     }
 
     /// Decodes a properties block; `None` if malformed.
     pub(crate) fn decode(src: &[u8]) -> Option<TableProperties> {
         let mut d = Decoder::new(src);
-        let p = TableProperties {
+        let mut p = TableProperties {
             summary: TableSummary::decode_from(&mut d)?,
             num_data_blocks: d.varint64()?,
             raw_key_bytes: d.varint64()?,
             raw_value_bytes: d.varint64()?,
+            range_del_block: BlockHandle::default(),
         };
+        if !d.is_empty() {
+            p.summary.num_range_deletions = d.varint64().filter(|&n| n > 0)?;
+            p.range_del_block = BlockHandle { offset: d.varint64()?, size: d.varint64()? };
+        }
         d.is_empty().then_some(p)
     }
 }
@@ -230,6 +266,7 @@ mod tests {
             filter: BlockHandle { offset: 3, size: 4 },
             properties: BlockHandle { offset: 5, size: u64::MAX },
             key_format: KeyFormat::Internal,
+            range_deletions: false,
         };
         let enc = f.encode();
         assert_eq!(Footer::decode(&enc), Ok(f));
@@ -237,9 +274,14 @@ mod tests {
         let v1 = Footer { key_format: KeyFormat::Plain, ..f };
         assert_eq!(Footer::decode(&v1.encode()), Ok(v1));
         assert_eq!(u32::from_le_bytes(v1.encode()[48..52].try_into().unwrap()), 1);
+        // Range deletions are version 3; without them a table stays version 2.
+        let v3 = Footer { range_deletions: true, ..f };
+        assert_eq!(Footer::decode(&v3.encode()), Ok(v3));
+        assert_eq!(u32::from_le_bytes(v3.encode()[48..52].try_into().unwrap()), 3);
+        assert_eq!(u32::from_le_bytes(enc[48..52].try_into().unwrap()), 2);
         // An unknown version is refused (crc recomputed so that only the version is wrong).
         let mut future = enc;
-        future[48..52].copy_from_slice(&3u32.to_le_bytes());
+        future[48..52].copy_from_slice(&4u32.to_le_bytes());
         let crc = crc32fast::hash(&future[..52]);
         future[52..56].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(Footer::decode(&future), Err("unsupported table format version"));
@@ -262,14 +304,25 @@ mod tests {
                 max_seq: 99,
                 num_entries: 10,
                 num_deletions: 2,
+                num_range_deletions: 0,
             },
             num_data_blocks: 3,
             raw_key_bytes: 30,
             raw_value_bytes: 1000,
+            range_del_block: BlockHandle::default(),
         };
         assert_eq!(TableProperties::decode(&p.encode()), Some(p.clone()));
         let enc = p.encode();
         assert!(TableProperties::decode(&enc[..enc.len() - 1]).is_none());
+        let mut with_range_dels = p.clone();
+        with_range_dels.summary.num_range_deletions = 4;
+        with_range_dels.range_del_block = BlockHandle { offset: 77, size: 12 };
+        let enc = with_range_dels.encode();
+        assert_eq!(TableProperties::decode(&enc), Some(with_range_dels));
+        assert!(enc.len() > p.encode().len() && enc.starts_with(&p.encode()));
+        for cut in p.encode().len() + 1..enc.len() {
+            assert!(TableProperties::decode(&enc[..cut]).is_none(), "cut at {cut}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! [`TableReader`]: opens an SSTable, answers point lookups and hands out iterators.
 //!
-//! Opening reads and checks the footer, the index block, the filter and the properties,
-//! and keeps them in memory. Data blocks are read on demand with positioned reads,
+//! Opening reads and checks the footer, the index block, the filter, the properties and
+//! the range tombstones (fragmented again, not trusted to be), and keeps them in memory. Data blocks are read on demand with positioned reads,
 //! checksummed, and kept in the shared [`BlockCache`]; a cursor walking forward reads
 //! ahead in growing windows ([`Readahead`]). A point lookup consults the bloom filter
 //! before touching the index or any data block.
@@ -32,7 +32,10 @@ use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::iter::two_level::{IndexCursor, Step, TwoLevelIter};
 use crate::iter::InternalIterator;
-use crate::key::{compare_internal, pack_trailer, user_key, Lookup, LookupKey, UserKeyRange, ValueKind, KIND_FOR_SEEK};
+use crate::key::{
+    compare_internal, pack_trailer, user_key, Lookup, LookupKey, ParsedKey, UserKeyRange, ValueKind, KIND_FOR_SEEK,
+};
+use crate::range_del::{FragmentedTombstones, RangeTombstone};
 use crate::util::hash::hash64;
 use crate::util::large_vec::LargeVec;
 
@@ -60,6 +63,7 @@ pub struct TableReader {
     props: TableProperties,
     cache: Option<Arc<BlockCache>>,
     key_format: KeyFormat,
+    range_dels: Option<Arc<FragmentedTombstones>>,
 }
 
 impl TableReader {
@@ -87,8 +91,14 @@ impl TableReader {
         } else {
             None
         };
+        let range_dels = read_range_dels(file.as_ref(), &name, &footer, &props)?;
         let id = NEXT_TABLE_ID.fetch_add(1, AtomicOrdering::Relaxed);
-        Ok(TableReader { file, name, id, index, filter, props, cache, key_format: footer.key_format })
+        Ok(TableReader { file, name, id, index, filter, props, cache, key_format: footer.key_format, range_dels })
+    }
+
+    /// The table's range tombstones, if it has any.
+    pub(crate) fn range_tombstones(&self) -> Option<&Arc<FragmentedTombstones>> {
+        self.range_dels.as_ref()
     }
 
     /// The table's properties (key range, seqno range, counts).
@@ -206,11 +216,13 @@ impl TableReader {
         // `None` when the target lies between the block's last key and the index's
         // separator, which may be past it.
         let Some(found) = block.seek_entry(user_key, trailer)? else { return Ok((Lookup::Missing, filter)) };
-        let lookup = match found.same_key_trailer.map(|t| ValueKind::from_u8(t as u8)) {
-            None => Lookup::Missing,
-            Some(Some(ValueKind::Put)) => Lookup::Found(found.value),
-            Some(Some(ValueKind::Delete)) => Lookup::Deleted,
-            Some(None) => return Err(Error::corruption(&self.name, None, "malformed internal key")),
+        let Some(trailer) = found.same_key_trailer else { return Ok((Lookup::Missing, filter)) };
+        let lookup = match ValueKind::from_u8(trailer as u8) {
+            Some(ValueKind::Put) => Lookup::Found(found.value, trailer >> 8),
+            Some(ValueKind::Delete) => Lookup::Deleted,
+            Some(ValueKind::RangeDelete) | None => {
+                return Err(Error::corruption(&self.name, None, "malformed internal key"));
+            }
         };
         Ok((lookup, filter))
     }
@@ -236,6 +248,43 @@ impl TableReader {
             readahead: Readahead::default(),
         })
     }
+}
+
+/// Reads the range-deletion block the properties point to, if the table has one, and
+/// fragments its tombstones.
+fn read_range_dels(
+    file: &dyn RandomAccessFile,
+    name: &Arc<str>,
+    footer: &Footer,
+    props: &TableProperties,
+) -> Result<Option<Arc<FragmentedTombstones>>> {
+    let handle = props.range_del_block;
+    let corrupt = |what: &str| Error::corruption(name, Some(handle.offset), what);
+    let expected = props.summary.num_range_deletions;
+    if footer.range_deletions != (expected > 0) {
+        return Err(corrupt("the format version and the properties disagree about range deletions"));
+    }
+    if expected == 0 {
+        return Ok(None);
+    }
+    let raw = read_contents(file, name, handle, None)?;
+    let block = Arc::new(Block::with_key_format(raw, footer.key_format, name.clone(), handle.offset)?);
+    let mut it = block.iter(compare_internal);
+    it.seek_to_first();
+    let mut tombstones = Vec::new();
+    while it.valid() {
+        let key = ParsedKey::parse(it.key()).filter(|k| k.kind == ValueKind::RangeDelete);
+        let Some(key) = key.filter(|k| k.user_key < it.value()) else {
+            return Err(corrupt("malformed range tombstone"));
+        };
+        tombstones.push(RangeTombstone { start: key.user_key.to_vec(), end: it.value().to_vec(), seq: key.seq });
+        it.next();
+    }
+    it.status()?;
+    if tombstones.len() as u64 != expected {
+        return Err(corrupt("range-deletion block holds a different number of tombstones than recorded"));
+    }
+    Ok(Some(Arc::new(FragmentedTombstones::new(tombstones))))
 }
 
 /// Blocks up to this size are read into a per-thread buffer that is kept; bigger ones

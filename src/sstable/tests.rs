@@ -84,11 +84,11 @@ fn point_lookups() {
             t.prefetch_filter(LookupKey::new(&k, 0).hash());
             let (got, _) = t.get(&LookupKey::new(&k, u64::MAX >> 8)).unwrap();
             let want = if i == 2 {
-                Lookup::Found(bytes::Bytes::from_static(b"newer"))
+                Lookup::Found(bytes::Bytes::from_static(b"newer"), 1000)
             } else if i % 10 == 9 {
                 Lookup::Deleted
             } else {
-                Lookup::Found(bytes::Bytes::from(format!("value{i}")))
+                Lookup::Found(bytes::Bytes::from(format!("value{i}")), u64::from(i) + 1)
             };
             assert_eq!(got, want, "key {i}");
             // Absent keys between the present ones.
@@ -97,7 +97,7 @@ fn point_lookups() {
         // Older snapshot sees the older version of key 4, and nothing before seq 1.
         assert_eq!(
             t.get(&LookupKey::new(&key(4), 999)).unwrap().0,
-            Lookup::Found(bytes::Bytes::from_static(b"value2"))
+            Lookup::Found(bytes::Bytes::from_static(b"value2"), 3)
         );
         assert_eq!(t.get(&LookupKey::new(&key(0), 0)).unwrap().0, Lookup::Missing);
         assert_eq!(t.get(&LookupKey::new(b"zzz", u64::MAX >> 8)).unwrap().0, Lookup::Missing);
@@ -286,7 +286,7 @@ fn values_outlive_their_evicted_block_while_its_buffers_are_recycled() {
     let cache = Arc::new(BlockCache::new(16 * 9 * 1024));
     let t = Arc::new(TableReader::open(OsFileSystem.open(&path).unwrap(), "000001.sst", Some(cache.clone())).unwrap());
     let value = |i: u32| match t.get(&LookupKey::new(&key(i * 2), u64::MAX >> 8)).unwrap().0 {
-        Lookup::Found(v) => v,
+        Lookup::Found(v, _) => v,
         _ => panic!("key {i} not found"),
     };
     let first = value(0);

@@ -15,6 +15,9 @@
 //!                      | num_entries varint64 | num_deletions varint64
 //!                      (the last six are the table's summary, encoded as in its
 //!                       properties block: sstable::format::TableSummary)
+//!        | 6 new_file_with_range_deletions: as 5 | num_range_deletions varint64
+//!                      (a table holding range tombstones; older strata refuse the
+//!                       unknown tag rather than misread the table's bounds)
 //! (each field starts with its tag as a varint32)
 //! ```
 
@@ -26,6 +29,7 @@ const TAG_NEXT_FILE: u32 = 2;
 const TAG_LAST_SEQUENCE: u32 = 3;
 const TAG_DELETED_FILE: u32 = 4;
 const TAG_NEW_FILE: u32 = 5;
+const TAG_NEW_FILE_WITH_RANGE_DELS: u32 = 6;
 
 /// What the MANIFEST records about one table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -82,11 +86,15 @@ impl VersionEdit {
             put_varint64(&mut out, number);
         }
         for f in &self.new_files {
-            put_varint32(&mut out, TAG_NEW_FILE);
+            let range_dels = f.summary.num_range_deletions;
+            put_varint32(&mut out, if range_dels > 0 { TAG_NEW_FILE_WITH_RANGE_DELS } else { TAG_NEW_FILE });
             put_varint32(&mut out, f.level);
             put_varint64(&mut out, f.number);
             put_varint64(&mut out, f.size);
             f.summary.encode_to(&mut out);
+            if range_dels > 0 {
+                put_varint64(&mut out, range_dels);
+            }
         }
         out
     }
@@ -106,14 +114,18 @@ impl VersionEdit {
                     let level = d.varint32().ok_or_else(bad)?;
                     e.deleted_files.push((level, d.varint64().ok_or_else(bad)?));
                 }
-                TAG_NEW_FILE => {
+                TAG_NEW_FILE | TAG_NEW_FILE_WITH_RANGE_DELS => {
                     let f = (|| {
-                        Some(NewFile {
+                        let mut f = NewFile {
                             level: d.varint32()?,
                             number: d.varint64()?,
                             size: d.varint64()?,
                             summary: TableSummary::decode_from(&mut d)?,
-                        })
+                        };
+                        if tag == TAG_NEW_FILE_WITH_RANGE_DELS {
+                            f.summary.num_range_deletions = d.varint64().filter(|&n| n > 0)?;
+                        }
+                        Some(f)
                     })()
                     .ok_or_else(bad)?;
                     e.new_files.push(f);
@@ -136,19 +148,22 @@ mod tests {
             next_file_number: Some(20),
             last_sequence: Some(1 << 50),
             deleted_files: vec![(0, 3), (2, 9)],
-            new_files: vec![NewFile {
-                level: 1,
-                number: 12,
-                size: 4096,
-                summary: TableSummary {
-                    smallest: b"a\x01\0\0\0\0\0\0\0".to_vec(),
-                    largest: b"z\x01\0\0\0\0\0\0\0".to_vec(),
-                    min_seq: 1,
-                    max_seq: 100,
-                    num_entries: 50,
-                    num_deletions: 2,
-                },
-            }],
+            new_files: [0, 3]
+                .map(|num_range_deletions| NewFile {
+                    level: 1,
+                    number: 12 + num_range_deletions,
+                    size: 4096,
+                    summary: TableSummary {
+                        smallest: b"a\x01\0\0\0\0\0\0\0".to_vec(),
+                        largest: b"z\x01\0\0\0\0\0\0\0".to_vec(),
+                        min_seq: 1,
+                        max_seq: 100,
+                        num_entries: 50,
+                        num_deletions: 2,
+                        num_range_deletions,
+                    },
+                })
+                .to_vec(),
         };
         assert_eq!(VersionEdit::decode(&e.encode()), Ok(e.clone()));
         assert_eq!(VersionEdit::decode(&[]), Ok(VersionEdit::default()));

@@ -37,7 +37,7 @@ pub(crate) struct LevelFiles {
 impl LevelFiles {
     /// The table whose key range holds `user_key`, if any.
     fn file_for(&self, user_key: &[u8]) -> Option<&Arc<FileMeta>> {
-        let at = self.files.partition_point(|f| f.largest_user_key() < user_key);
+        let at = self.files.partition_point(|f| f.ends_before(user_key));
         self.files.get(at).filter(|f| f.covers(user_key))
     }
 }
@@ -159,6 +159,7 @@ mod tests {
                     max_seq: 1,
                     num_entries: keys.len() as u64,
                     num_deletions: 0,
+                    num_range_deletions: 0,
                 },
             };
             files.push(FileMeta::new(info, ctx.clone()));

@@ -27,7 +27,7 @@ pub(crate) use set::VersionSet;
 use crate::error::Result;
 use crate::filename;
 use crate::fs::FileSystem;
-use crate::key::{user_key, UserKeyRange};
+use crate::key::{trailer, user_key, UserKeyRange, RANGE_BOUND_TRAILER};
 use crate::sstable::{BlockCache, TableReader};
 
 /// What every table of a database shares: where files live and the block cache.
@@ -110,14 +110,27 @@ impl FileMeta {
         user_key(&self.info.summary.smallest)
     }
 
-    /// The largest user key in the table.
+    /// The largest user key in the table, or the end of the range tombstone that
+    /// ends it (see [`FileMeta::ends_before`]).
     pub(crate) fn largest_user_key(&self) -> &[u8] {
         user_key(&self.info.summary.largest)
     }
 
+    /// True if every key of the table sorts before `key`. A table whose last range
+    /// tombstone reaches past its last point key ends just before the tombstone's
+    /// (exclusive) end, which its largest key names with [`RANGE_BOUND_TRAILER`]: the
+    /// next table of a level may start at that very key.
+    pub(crate) fn ends_before(&self, key: &[u8]) -> bool {
+        match self.largest_user_key().cmp(key) {
+            std::cmp::Ordering::Less => true,
+            std::cmp::Ordering::Equal => trailer(&self.info.summary.largest) == RANGE_BOUND_TRAILER,
+            std::cmp::Ordering::Greater => false,
+        }
+    }
+
     /// True if `key` falls in the table's key range.
     pub(crate) fn covers(&self, key: &[u8]) -> bool {
-        self.smallest_user_key() <= key && key <= self.largest_user_key()
+        self.smallest_user_key() <= key && !self.ends_before(key)
     }
 
     /// The table if it is open already; never opens it.
@@ -210,11 +223,7 @@ impl Version {
         self.levels
             .get(level)
             .map(|files| {
-                files
-                    .iter()
-                    .filter(|f| f.smallest_user_key() <= largest && f.largest_user_key() >= smallest)
-                    .cloned()
-                    .collect()
+                files.iter().filter(|f| f.smallest_user_key() <= largest && !f.ends_before(smallest)).cloned().collect()
             })
             .unwrap_or_default()
     }
@@ -235,7 +244,7 @@ impl Version {
         }
         for (level, files) in self.levels.iter().enumerate().skip(1) {
             for w in files.windows(2) {
-                if w[0].largest_user_key() >= w[1].smallest_user_key() {
+                if !w[0].ends_before(w[1].smallest_user_key()) {
                     return Err(format!("L{level} tables {} and {} overlap", w[0].number(), w[1].number()));
                 }
             }
@@ -279,7 +288,7 @@ impl Version {
             let range = if level == 0 {
                 0..files.len()
             } else {
-                let i = files.partition_point(|f| f.largest_user_key() < user_key);
+                let i = files.partition_point(|f| f.ends_before(user_key));
                 i..(i + 1).min(files.len())
             };
             files[range].iter().filter(move |f| f.covers(user_key))
