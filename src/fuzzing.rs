@@ -135,7 +135,10 @@ fn repair_checksums(data: &mut [u8]) -> bool {
         Some(data[start..end].to_vec())
     };
     fix(data, f.filter);
-    fix(data, f.properties);
+    let props = fix(data, f.properties).and_then(|p| crate::sstable::format::TableProperties::decode(&p));
+    if let Some(props) = props.filter(|p| p.summary.num_range_deletions > 0) {
+        fix(data, props.range_del_block);
+    }
     let Some(index) = fix(data, f.index) else { return true };
     let Ok(index) = Block::with_key_format(Bytes::from(index), f.key_format, "fuzz".into(), 0) else { return true };
     let index = Arc::new(index);
@@ -159,6 +162,10 @@ fn open_and_read_table(data: &[u8]) {
     exercise(&mut table.iter(), &[&probe]);
     for k in [&b"a"[..], b"key", b"zzzz", table.properties().summary.smallest.as_slice()] {
         let _ = table.get(&crate::key::LookupKey::new(crate::key::user_key(k), MAX_SEQUENCE));
+        if let Some(range_dels) = table.range_tombstones() {
+            let mut view = crate::range_del::RangeDelView::new([range_dels.clone()]);
+            let _ = view.covering_seq(crate::key::user_key(k), MAX_SEQUENCE);
+        }
     }
 }
 
@@ -187,8 +194,8 @@ pub fn manifest(data: &[u8]) {
 
 /// Runs `data` as operations on a database with a tiny memtable (so flushes and
 /// compactions happen) on an in-memory file system, checking every read, and read-only
-/// views opened beside it, against a `BTreeMap`; ranged compactions and reopens
-/// (switching strategy) in between. Panics on any disagreement.
+/// views opened beside it, against a `BTreeMap`; range deletions, ranged compactions
+/// and reopens (switching strategy) in between. Panics on any disagreement.
 pub fn ops(data: &[u8]) {
     fn everything(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
         db.range::<&[u8], _>(..).map(|r| r.expect("scan")).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
@@ -212,6 +219,15 @@ pub fn ops(data: &[u8]) {
                 let v = vec![op; len as usize * 4];
                 db.put(key(k), &v).expect("put");
                 model.insert(key(k), v);
+            }
+            3 if op & 0x80 != 0 => {
+                let (Some(a), Some(b)) = (next(), next()) else { break };
+                let (start, end) = (key(a).min(key(b)), key(a).max(key(b)));
+                match db.delete_range(&start, &end) {
+                    Ok(()) => model.retain(|k, _| *k < start || *k >= end),
+                    Err(crate::Error::InvalidArgument(_)) => assert_eq!(start, end, "refused a valid range"),
+                    Err(e) => panic!("delete_range: {e}"),
+                }
             }
             3 => {
                 let Some(k) = next() else { break };

@@ -82,6 +82,24 @@ fn write_seeds() {
             std::fs::write(corpus("manifest").join("seed-manifest"), &data).unwrap();
         }
     }
+    // A table holding range tombstones (a range-deletion block) beside point entries.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = strata::Db::open(dir.path(), strata::Options::default().block_size(256)).unwrap();
+        for i in 0..100u32 {
+            db.put(format!("key{i:04}"), format!("value{i}")).unwrap();
+        }
+        db.delete_range("key0010", "key0040").unwrap();
+        db.delete_range("key0030", "key0060").unwrap();
+        db.delete_range("a", "b").unwrap();
+        db.flush().unwrap();
+        let table = db.tables().pop().unwrap();
+        let data = std::fs::read(dir.path().join(format!("{:06}.sst", table.number))).unwrap();
+        std::fs::write(corpus("table").join("seed-table-range-dels"), data).unwrap();
+    }
+    // Operations with range deletions (0x83) between puts, scans and compactions.
+    let ops: Vec<u8> = vec![0, 0, 1, 3, 1, 2, 5, 0, 5, 2, 0x83, 1, 6, 5, 4, 3, 0x46, 5, 0x83, 0, 31, 5, 7, 5];
+    std::fs::write(corpus("ops").join("seed-ops-range-dels"), ops).unwrap();
     // A well-formed block: two entries, one restart.
     let block = [
         0u8, 4, 1, b'k', b'e', b'y', b'1', b'a', // shared 0, non-shared 4, value 1

@@ -1,6 +1,7 @@
 //! The model test: random operations against strata and a `BTreeMap`, compared after
 //! every read, across flushes, reopens and snapshots, with a memtable so small that
-//! hundreds of SSTables exist.
+//! hundreds of SSTables exist. Range deletions, alone and in batches, overlap one
+//! another and the snapshots held.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -20,6 +21,17 @@ fn key(rng: &mut Rng) -> Vec<u8> {
         k.push(b'x');
     }
     k
+}
+
+/// A range to delete: mostly a few keys wide, sometimes a third of the key space.
+fn range_to_delete(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
+    let start = rng.below(400);
+    let width = if rng.below(8) == 0 { 1 + rng.below(150) } else { 1 + rng.below(12) };
+    (format!("k{start:03}").into_bytes(), format!("k{:03}", start + width).into_bytes())
+}
+
+fn delete_range(model: &mut Model, (start, end): &(Vec<u8>, Vec<u8>)) {
+    model.retain(|k, _| k < start || k >= end);
 }
 
 fn value(rng: &mut Rng) -> Vec<u8> {
@@ -129,10 +141,15 @@ fn run(seed: u64, ops: usize, mode: Mode, compact: bool, min_tables: usize) {
     let mut snaps: Vec<(strata::Snapshot, Model)> = Vec::new();
     for step in 0..ops {
         match rng.below(100) {
-            0..=39 => {
+            0..=37 => {
                 let (k, v) = (key(&mut rng), value(&mut rng));
                 db.put(&k, &v).unwrap();
                 model.insert(k, v);
+            }
+            38..=39 => {
+                let range = range_to_delete(&mut rng);
+                db.delete_range(&range.0, &range.1).unwrap();
+                delete_range(&mut model, &range);
             }
             40..=49 => {
                 let k = key(&mut rng);
@@ -143,7 +160,11 @@ fn run(seed: u64, ops: usize, mode: Mode, compact: bool, min_tables: usize) {
                 let mut batch = WriteBatch::new();
                 for _ in 0..rng.below(8) {
                     let k = key(&mut rng);
-                    if rng.below(3) == 0 {
+                    if rng.below(10) == 0 {
+                        let range = range_to_delete(&mut rng);
+                        batch.delete_range(&range.0, &range.1);
+                        delete_range(&mut model, &range);
+                    } else if rng.below(3) == 0 {
                         batch.delete(&k);
                         model.remove(&k);
                     } else {

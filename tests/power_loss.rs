@@ -1,5 +1,6 @@
 //! Power-loss crash test on the fault-injecting file system: random workloads (puts,
-//! deletes, batches, syncs, flushes, compactions, under both strategies) lose power at a
+//! deletes, range deletions, batches, syncs, flushes, compactions, under both
+//! strategies) lose power at a
 //! random file-system operation; the database reopened on what was durable must hold
 //! exactly the acknowledged writes up to some point:
 //! - with `sync_writes(true)`: every acknowledged write (plus possibly the one in flight);
@@ -22,7 +23,10 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 enum DbOp {
     Put(Vec<u8>, Vec<u8>),
     Delete(Vec<u8>),
-    Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>),
+    /// `Db::delete_range(start, end)`.
+    DeleteRange(Vec<u8>, Vec<u8>),
+    /// One batch of puts, deletes and range deletions.
+    Batch(Vec<DbOp>),
     /// A put made with `WriteOptions::sync(true)`: durable on return, with everything
     /// before it, whatever the database's `sync_writes`.
     SyncedPut(Vec<u8>, Vec<u8>),
@@ -33,6 +37,13 @@ enum DbOp {
 
 fn key(rng: &mut Rng) -> Vec<u8> {
     format!("key{:03}", rng.below(60)).into_bytes()
+}
+
+/// A range of a few keys, sometimes of a third of them.
+fn delete_range(rng: &mut Rng) -> DbOp {
+    let start = rng.below(60);
+    let width = 1 + if rng.below(6) == 0 { rng.below(20) } else { rng.below(4) };
+    DbOp::DeleteRange(format!("key{start:03}").into_bytes(), format!("key{:03}", start + width).into_bytes())
 }
 
 fn value(rng: &mut Rng) -> Vec<u8> {
@@ -56,10 +67,15 @@ fn random_op(rng: &mut Rng) -> DbOp {
 fn random_common_op(rng: &mut Rng, roll: u64) -> DbOp {
     match roll {
         0..=49 => DbOp::Put(key(rng), value(rng)),
-        50..=64 => DbOp::Delete(key(rng)),
+        50..=58 => DbOp::Delete(key(rng)),
+        59..=64 => delete_range(rng),
         65..=79 => DbOp::Batch(
             (0..1 + rng.below(5))
-                .map(|_| (key(rng), if rng.below(3) == 0 { None } else { Some(value(rng)) }))
+                .map(|_| match rng.below(8) {
+                    0 => delete_range(rng),
+                    1..=2 => DbOp::Delete(key(rng)),
+                    _ => DbOp::Put(key(rng), value(rng)),
+                })
                 .collect(),
         ),
         80..=84 => DbOp::Sync,
@@ -77,12 +93,10 @@ fn apply(model: &mut Model, op: &DbOp) {
         DbOp::Delete(k) => {
             model.remove(k);
         }
+        DbOp::DeleteRange(start, end) => model.retain(|k, _| k < start || k >= end),
         DbOp::Batch(entries) => {
-            for (k, v) in entries {
-                match v {
-                    Some(v) => model.insert(k.clone(), v.clone()),
-                    None => model.remove(k),
-                };
+            for entry in entries {
+                apply(model, entry);
             }
         }
         DbOp::Sync | DbOp::Flush | DbOp::Compact => {}
@@ -93,12 +107,15 @@ fn run_op(db: &Db, op: &DbOp) -> strata::Result<()> {
     match op {
         DbOp::Put(k, v) => db.put(k, v),
         DbOp::Delete(k) => db.delete(k),
+        DbOp::DeleteRange(start, end) => db.delete_range(start, end),
         DbOp::Batch(entries) => {
             let mut b = WriteBatch::new();
-            for (k, v) in entries {
-                match v {
-                    Some(v) => b.put(k, v),
-                    None => b.delete(k),
+            for entry in entries {
+                match entry {
+                    DbOp::Put(k, v) => b.put(k, v),
+                    DbOp::Delete(k) => b.delete(k),
+                    DbOp::DeleteRange(start, end) => b.delete_range(start, end),
+                    _ => unreachable!("batches hold writes only"),
                 }
             }
             db.write(b)
