@@ -190,10 +190,19 @@ impl RangeDelView {
     pub(crate) fn covering_seq(&mut self, key: &[u8], snapshot: u64) -> u64 {
         let mut newest = 0;
         for (list, hint) in &mut self.lists {
+            // `hint` is right if it is the first fragment ending after `key`: the one
+            // holding it, or else the next one. A scan's next key usually has the same
+            // one, or the one after; otherwise search.
             let frags = &list.fragments;
-            let hinted = frags.get(*hint).is_some_and(|f| f.start.as_slice() <= key && key < f.end.as_slice());
-            if !hinted {
-                *hint = frags.partition_point(|f| f.end.as_slice() <= key);
+            let fits = |at: usize| {
+                (at == 0 || frags[at - 1].end.as_slice() <= key) && frags.get(at).is_none_or(|f| key < f.end.as_slice())
+            };
+            if !fits(*hint) {
+                *hint = if *hint < frags.len() && fits(*hint + 1) {
+                    *hint + 1
+                } else {
+                    frags.partition_point(|f| f.end.as_slice() <= key)
+                };
             }
             newest = newest.max(list.covering_seq_in(*hint, key, snapshot));
         }
@@ -245,7 +254,10 @@ mod tests {
                 assert!(w[0].end <= w[1].start, "fragments are sorted and disjoint");
             }
             let mut view = RangeDelView::new([Arc::new(f.clone())]);
-            for k in ["", "a", "aa", "b", "bb", "c", "d", "dd", "g", "hh", "z"] {
+            let keys = ["", "a", "aa", "b", "bb", "c", "d", "dd", "e", "g", "hh", "z"];
+            // In order, as a scan asks (the view's hint), then backwards and skipping.
+            let order = keys.iter().chain(keys.iter().rev()).chain(keys.iter().step_by(3));
+            for k in order {
                 for snap in [0, 5, 10, 20] {
                     let want = brute(&ts, k.as_bytes(), snap);
                     assert_eq!(f.covering_seq(k.as_bytes(), snap), want, "{ts:?} {k} @{snap}");

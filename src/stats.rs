@@ -31,7 +31,8 @@ pub struct TableInfo {
     pub size: u64,
     /// Smallest user key.
     pub smallest_key: Vec<u8>,
-    /// Largest user key.
+    /// Largest user key, or the (excluded) end of the range tombstone that reaches
+    /// furthest, if that lies beyond every key.
     pub largest_key: Vec<u8>,
     /// Smallest seqno.
     pub min_seq: u64,
@@ -41,6 +42,8 @@ pub struct TableInfo {
     pub entries: u64,
     /// Tombstones among them.
     pub deletions: u64,
+    /// Range tombstones (fragments), which `entries` does not count.
+    pub range_deletions: u64,
 }
 
 /// A snapshot of the engine's counters; see `Db::stats`.

@@ -230,3 +230,62 @@ fn the_job_runner_drops_what_no_reader_sees_and_zeroes_seqnos_at_the_bottom() {
     );
     assert_eq!((files[0].summary.min_seq, files[0].summary.max_seq), (0, 20));
 }
+
+#[test]
+fn range_tombstones_are_cut_to_each_output_and_go_at_the_bottom() {
+    use crate::range_del::{FragmentedTombstones, RangeTombstone};
+    use std::sync::atomic::AtomicU64;
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = TableContext::on_os(dir.path());
+    let keys: Vec<String> = (0..400).map(|i| format!("k{i:04}")).collect();
+    let points = table_of(&ctx, 1, 1, &keys.iter().map(|k| (k.as_str(), 1, ValueKind::Put)).collect::<Vec<_>>());
+    // Tombstones only, reaching past the last point key ("k0500" > "k0399").
+    let path = filename::path(&ctx.dir, &filename::table_name(2));
+    let mut b = TableBuilder::new(ctx.fs.create(&path).unwrap(), table_options());
+    let written = [("k0100", "k0300", 1000), ("k0250", "k0320", 1001), ("k0350", "k0500", 1002)];
+    for (start, end, seq) in written {
+        b.add_range_tombstone(RangeTombstone { start: start.into(), end: end.into(), seq });
+    }
+    let (size, props) = b.finish().unwrap();
+    let tombstones = FileMeta::new(NewFile::from_properties(0, 2, size, props), ctx.clone());
+    let job = CompactionJob::merge(vec![points, tombstones], 1, true, 1024, "test");
+    let next = AtomicU64::new(100);
+    let cancel = AtomicBool::new(false);
+    let run = |oldest_snapshot: u64, parts: usize| {
+        let opts = TableOptions { block_size: 256, ..table_options() };
+        let env =
+            JobEnv { ctx: &ctx, table_options: &opts, oldest_snapshot, cancel: &cancel, max_subcompactions: parts };
+        run_job(&env, &job, &|| next.fetch_add(1, Ordering::SeqCst)).unwrap()
+    };
+
+    // A snapshot older than the tombstones: every key stays, and so do the tombstones,
+    // cut at the outputs' boundaries, which still do not overlap.
+    for parts in [1, 4] {
+        let out = run(10, parts);
+        assert!(out.files.len() > 3, "{parts} parts: small outputs");
+        assert_eq!(entries_of(&ctx, &out).len(), 400);
+        let level =
+            Version::new(2).apply(&VersionEdit { new_files: out.files.clone(), ..VersionEdit::default() }, &ctx);
+        level.check_levels().unwrap();
+        let last = out.files.last().unwrap();
+        assert_eq!(last.summary.largest, crate::key::range_bound_key(b"k0500"), "the last output ends before k0500");
+        let lists: Vec<_> = out
+            .files
+            .iter()
+            .filter_map(|f| FileMeta::new(f.clone(), ctx.clone()).table().unwrap().range_tombstones().cloned())
+            .collect();
+        let rejoined = FragmentedTombstones::merge(lists.iter().map(|l| &**l));
+        let want = FragmentedTombstones::new(
+            written.iter().map(|&(s, e, seq)| RangeTombstone { start: s.into(), end: e.into(), seq }).collect(),
+        );
+        assert_eq!(rejoined, want, "{parts} parts: the outputs hold the tombstones, cut but whole");
+    }
+
+    // Every reader sees the tombstones and the job is bottommost: the keys they cover
+    // and the tombstones themselves are gone.
+    let out = run(5000, 4);
+    let left: Vec<String> = entries_of(&ctx, &out).into_iter().map(|(k, _, _)| k).collect();
+    let want: Vec<String> = (0..100).chain(320..350).map(|i| format!("k{i:04}")).collect();
+    assert_eq!(left, want);
+    assert!(out.files.iter().all(|f| f.summary.num_range_deletions == 0));
+}

@@ -515,6 +515,7 @@ impl Db {
                 max_seq: f.info.summary.max_seq,
                 entries: f.info.summary.num_entries,
                 deletions: f.info.summary.num_deletions,
+                range_deletions: f.info.summary.num_range_deletions,
             })
             .collect()
     }

@@ -353,3 +353,96 @@ fn a_compress_worker_writes_the_same_bytes_as_the_builders_own_thread() {
         it.status().unwrap();
     }
 }
+
+/// Writes a table of the point keys `points` (seqno 5) and range tombstones `range_dels`.
+fn write_with_range_dels(
+    path: &std::path::Path,
+    points: &[&str],
+    range_dels: &[(&str, &str, u64)],
+) -> (u64, format::TableProperties) {
+    use crate::range_del::RangeTombstone;
+    let _ = std::fs::remove_file(path);
+    let file = OsFileSystem.create(path).unwrap();
+    let opts = TableOptions { block_size: 256, bloom_bits_per_key: 10, compression: Compression::None };
+    let mut b = TableBuilder::new(file, opts);
+    for k in points {
+        b.add(&make_internal_key(k.as_bytes(), 5, ValueKind::Put), b"v").unwrap();
+    }
+    for &(start, end, seq) in range_dels {
+        b.add_range_tombstone(RangeTombstone { start: start.into(), end: end.into(), seq });
+    }
+    b.finish().unwrap()
+}
+
+#[test]
+fn range_tombstones_round_trip_and_widen_the_table_bounds() {
+    use crate::key::range_bound_key;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("000001.sst");
+    let (size, props) = write_with_range_dels(&path, &["m", "n"], &[("f", "x", 3), ("c", "k", 7)]);
+    // Fragments [c,f)@7, [f,k)@7 and @3, [k,x)@3.
+    assert_eq!(props.summary.num_range_deletions, 4);
+    assert_eq!(props.summary.num_entries, 2);
+    assert_eq!((props.summary.min_seq, props.summary.max_seq), (3, 7));
+    assert_eq!(props.summary.smallest, range_bound_key(b"c"));
+    assert_eq!(props.summary.largest, range_bound_key(b"x"), "the table ends before x");
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len() as u64, size);
+    let version = u32::from_le_bytes(bytes[bytes.len() - 16..bytes.len() - 12].try_into().unwrap());
+    assert_eq!(version, 3, "a table with range tombstones is format version 3");
+    let t = open(&path, false).unwrap();
+    assert_eq!(t.properties(), &props);
+    let mut view = crate::range_del::RangeDelView::new(t.range_tombstones().cloned());
+    for (k, want) in [("b", 0), ("c", 7), ("g", 7), ("k", 3), ("w", 3), ("x", 0)] {
+        assert_eq!(view.covering_seq(k.as_bytes(), 100), want, "{k}");
+    }
+    assert_eq!(view.covering_seq(b"g", 5), 3, "a reader at 5 does not see the tombstone at 7");
+    assert_eq!(t.get(&LookupKey::new(b"m", 10)).unwrap().0, Lookup::Found(bytes::Bytes::from_static(b"v"), 5));
+
+    // A table of tombstones only: no point entry, bounds and seqnos from the tombstones.
+    let (_, props) = write_with_range_dels(&path, &[], &[("a", "b", 9)]);
+    assert_eq!((props.summary.num_entries, props.summary.min_seq, props.summary.max_seq), (0, 9, 9));
+    assert_eq!((props.summary.smallest, props.summary.largest), (range_bound_key(b"a"), range_bound_key(b"b")));
+    let t = open(&path, false).unwrap();
+    assert_eq!(count(t.iter()), 0);
+    assert_eq!(t.get(&LookupKey::new(b"a", 10)).unwrap().0, Lookup::Missing);
+    assert_eq!(t.range_tombstones().map(|r| r.len()), Some(1));
+
+    // Without tombstones a table stays version 2 with no block for them.
+    let (_, props) = write_with_range_dels(&path, &["a"], &[]);
+    assert_eq!(props.summary.num_range_deletions, 0);
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(u32::from_le_bytes(bytes[bytes.len() - 16..bytes.len() - 12].try_into().unwrap()), 2);
+    assert!(open(&path, false).unwrap().range_tombstones().is_none());
+}
+
+#[test]
+fn a_damaged_range_deletion_block_is_corruption_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("000001.sst");
+    let (_, props) = write_with_range_dels(&path, &["m"], &[("a", "z", 4)]);
+    let good = std::fs::read(&path).unwrap();
+    let block = props.range_del_block;
+    for i in block.offset..block.offset + block.size + 5 {
+        let mut bad = good.clone();
+        bad[i as usize] ^= 0x21;
+        std::fs::write(&path, &bad).unwrap();
+        match open(&path, false).map(|_| ()) {
+            Err(Error::Corruption(msg)) => assert!(msg.contains("000001.sst"), "{msg}"),
+            other => panic!("byte {i} of the range-deletion block flipped: {other:?}"),
+        }
+    }
+    // Contents that pass the checksum but are not tombstones (a start not below its
+    // end) are refused too.
+    let (_, props) = write_with_range_dels(&path, &["m"], &[("a", "z", 4)]);
+    let mut bad = std::fs::read(&path).unwrap();
+    let at = props.range_del_block.offset as usize;
+    let contents = &mut bad[at..at + props.range_del_block.size as usize];
+    let z = contents.iter().position(|&b| b == b'z').unwrap();
+    contents[z] = b'0'; // end "0" < start "a"
+    let trailer = format::block_trailer(contents, 0);
+    let end = at + props.range_del_block.size as usize;
+    bad[end..end + 5].copy_from_slice(&trailer);
+    std::fs::write(&path, &bad).unwrap();
+    assert!(matches!(open(&path, false).map(|_| ()), Err(Error::Corruption(m)) if m.contains("range tombstone")));
+}

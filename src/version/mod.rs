@@ -295,3 +295,35 @@ impl Version {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{make_internal_key, range_bound_key, ValueKind};
+    use crate::sstable::format::TableSummary;
+
+    fn file(number: u64, smallest: Vec<u8>, largest: Vec<u8>) -> NewFile {
+        let summary = TableSummary { smallest, largest, max_seq: 1, ..TableSummary::default() };
+        NewFile { level: 1, number, size: 1, summary }
+    }
+
+    #[test]
+    fn a_table_that_a_range_tombstone_ends_stops_before_the_tombstones_end() {
+        let point = |k: &str| make_internal_key(k.as_bytes(), 1, ValueKind::Put);
+        let ctx = TableContext::on_os(&std::env::temp_dir());
+        // Table 1 ends with a tombstone up to "m" (excluded); table 2 starts at "m".
+        let files = vec![file(1, point("a"), range_bound_key(b"m")), file(2, point("m"), point("z"))];
+        let v = Version::new(2).apply(&VersionEdit { new_files: files, ..VersionEdit::default() }, &ctx);
+        v.check_levels().unwrap();
+        let at = |k: &str| v.tables_for_key(k.as_bytes()).map(|f| f.number()).collect::<Vec<_>>();
+        assert_eq!((at("l"), at("m"), at("a"), at("z")), (vec![1], vec![2], vec![1], vec![2]));
+        assert_eq!(v.overlapping(1, b"m", b"n").len(), 1);
+        assert_eq!(v.overlapping(1, b"b", b"m").len(), 2);
+        let f1 = &v.levels[1][0];
+        assert!(f1.ends_before(b"m") && !f1.ends_before(b"l") && !f1.covers(b"m") && f1.covers(b"lzz"));
+        // Had table 1 held the key "m" itself, the two would overlap.
+        let files = vec![file(1, point("a"), point("m")), file(2, point("m"), point("z"))];
+        let v = Version::new(2).apply(&VersionEdit { new_files: files, ..VersionEdit::default() }, &ctx);
+        assert!(v.check_levels().is_err());
+    }
+}

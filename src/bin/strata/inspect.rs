@@ -37,7 +37,7 @@ pub fn inspect(db: &Db) -> String {
         for t in db.tables().iter().filter(|t| t.level == level) {
             let _ = writeln!(
                 out,
-                "  {:06}.sst {:>10} B  [{} .. {}]  seq {}..{}  {} entries ({} deletions)",
+                "  {:06}.sst {:>10} B  [{} .. {}]  seq {}..{}  {} entries ({} deletions){}",
                 t.number,
                 t.size,
                 show(&t.smallest_key),
@@ -45,7 +45,11 @@ pub fn inspect(db: &Db) -> String {
                 t.min_seq,
                 t.max_seq,
                 t.entries,
-                t.deletions
+                t.deletions,
+                match t.range_deletions {
+                    0 => String::new(),
+                    n => format!(", {n} range tombstones"),
+                }
             );
         }
     }
@@ -62,8 +66,8 @@ pub fn sst(path: &Path, scan: bool) -> Result<String> {
     let mut out = format!("{name}: {} bytes\n", file.size());
     let _ = writeln!(
         out,
-        "entries: {} ({} deletions), data blocks: {}",
-        p.summary.num_entries, p.summary.num_deletions, p.num_data_blocks
+        "entries: {} ({} deletions), range tombstones: {}, data blocks: {}",
+        p.summary.num_entries, p.summary.num_deletions, p.summary.num_range_deletions, p.num_data_blocks
     );
     let _ = writeln!(out, "keys: {} .. {}", show(user_key(&p.summary.smallest)), show(user_key(&p.summary.largest)));
     let _ = writeln!(out, "seqnos: {} .. {}", p.summary.min_seq, p.summary.max_seq);
