@@ -1,5 +1,6 @@
 //! End-to-end benchmarks through `Db`: put, get (hit and miss), seek and scan, with
-//! 16-byte keys and 100-byte values. Public API only, so that the same file measures an
+//! 16-byte keys and 100-byte values, and reads over a range holding many range
+//! tombstones. Public API only, so that the same file measures an
 //! older build for before/after comparisons.
 
 use std::hint::black_box;
@@ -174,5 +175,64 @@ fn scan(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, put, get, seek, scan);
+/// Keys of the range-deletion benchmarks: sequential, so a range holds known keys.
+fn seq_key(i: u64) -> [u8; 16] {
+    let mut k = [b'0'; 16];
+    k[8..].copy_from_slice(&i.to_be_bytes());
+    k
+}
+
+/// Keys in the tombstoned range (the first `RANGE` keys of `RANGE_DB`).
+const RANGE: u64 = 10_000;
+const RANGE_DB: u64 = 20_000;
+
+/// `RANGE_DB` keys in a table, then 1,000 range deletions over the first `RANGE`: with
+/// `overlap` each is 100 keys wide and starts 10 after the last (every key under 10
+/// of them), else each deletes 5 keys of every 10 (half the range). The tombstones
+/// stay in the memtable or are flushed to a table of their own.
+fn tombstoned(tombstones: u64, overlap: bool, flush: bool) -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    for i in 0..RANGE_DB {
+        db.put(seq_key(i), [7u8; 100]).expect("put");
+    }
+    db.flush().expect("flush");
+    let width = if overlap { 100 } else { 5 };
+    for t in 0..tombstones {
+        let start = t * RANGE / tombstones.max(1);
+        db.delete_range(seq_key(start), seq_key((start + width).min(RANGE))).expect("delete_range");
+    }
+    if flush {
+        db.flush().expect("flush");
+    }
+    (dir, db)
+}
+
+fn range_deletions(c: &mut Criterion) {
+    let mut g = c.benchmark_group("db_range_tombstones");
+    g.sample_size(20);
+    for (name, tombstones, overlap, flush) in [
+        ("none", 0, false, true),
+        ("1000_memtable", 1000, false, false),
+        ("1000_sstable", 1000, false, true),
+        ("1000_overlapping_sstable", 1000, true, true),
+    ] {
+        let (_dir, db) = tombstoned(tombstones, overlap, flush);
+        g.throughput(Throughput::Elements(RANGE));
+        g.bench_function(format!("scan_range_{name}"), |b| {
+            b.iter(|| black_box(db.range(seq_key(0)..seq_key(RANGE)).count()))
+        });
+        g.throughput(Throughput::Elements(1));
+        let mut i = 0u64;
+        g.bench_function(format!("get_in_range_{name}"), |b| {
+            b.iter(|| {
+                i = (i + 7919) % RANGE;
+                black_box(db.get(seq_key(i)).expect("get"))
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, put, get, seek, scan, range_deletions);
 criterion_main!(benches);
