@@ -117,7 +117,6 @@ impl FragmentedTombstones {
 
     /// The seqno of the newest tombstone covering `key` that a reader at `snapshot`
     /// sees; 0 if none does. A version of `key` with a lower seqno is deleted.
-    #[cfg(test)]
     pub(crate) fn covering_seq(&self, key: &[u8], snapshot: u64) -> u64 {
         let at = self.fragments.partition_point(|f| f.end.as_slice() <= key);
         self.covering_seq_in(at, key, snapshot)
@@ -182,6 +181,7 @@ impl RangeDelView {
     }
 
     /// True if the view holds no tombstone: reads skip every check.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.lists.is_empty()
     }
@@ -211,6 +211,7 @@ impl RangeDelView {
 
     /// True if a version of `key` with seqno `seq` is deleted for a reader at
     /// `snapshot` by a tombstone of the view.
+    #[inline]
     pub(crate) fn covers(&mut self, key: &[u8], seq: u64, snapshot: u64) -> bool {
         !self.is_empty() && self.covering_seq(key, snapshot) > seq
     }

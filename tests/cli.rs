@@ -104,6 +104,11 @@ fn put_get_scan_delete_inspect_and_sst() {
     assert_eq!((code, out.as_str(), err.trim()), (Some(3), "", "strata: banana: not found"));
     let (_, out, _) = strata(&["scan", d, "--from", "a", "--to", "c"]);
     assert_eq!(out.trim(), "apple => red");
+    // A range deletion: [b, d) takes cherry, not apple; a backwards range is refused.
+    assert!(strata(&["delete", d, "b", "--to", "d"]).0);
+    assert_eq!(strata(&["scan", d]).1.trim(), "apple => red");
+    assert!(!strata(&["delete", d, "d", "--to", "b"]).0);
+    assert!(strata(&["put", d, "cherry", "dark"]).0);
     // Each put and delete reopened the database read-write, which flushed the recovered
     // WAL into a table that inspect and sst can show.
     let (ok, out, _) = strata(&["inspect", d]);

@@ -76,14 +76,24 @@ impl SuperVersion {
     /// are newer than any read of the view) and the frozen ones. Opens the tables that
     /// the MANIFEST says hold some; a view without any costs two loads.
     pub(crate) fn range_dels(&self) -> Result<RangeDelView> {
-        let frozen = match self.frozen_range_dels.get() {
-            Some(frozen) => frozen.clone(),
-            None => {
-                let gathered = self.gather_frozen_range_dels()?;
-                self.frozen_range_dels.get_or_init(|| gathered).clone()
-            }
-        };
+        let frozen = self.frozen_range_dels()?.cloned();
         Ok(RangeDelView::new(self.mem.range_tombstones().into_iter().chain(frozen)))
+    }
+
+    /// The seqno of the newest range tombstone over `key` that a read at `seq` sees
+    /// (0 if none): [`SuperVersion::range_dels`] for one key, without building a view.
+    pub(crate) fn covering_range_del(&self, key: &[u8], seq: u64) -> Result<u64> {
+        let frozen = self.frozen_range_dels()?.map_or(0, |f| f.covering_seq(key, seq));
+        let active = self.mem.range_tombstones().map_or(0, |m| m.covering_seq(key, seq));
+        Ok(frozen.max(active))
+    }
+
+    fn frozen_range_dels(&self) -> Result<Option<&Arc<FragmentedTombstones>>> {
+        if let Some(frozen) = self.frozen_range_dels.get() {
+            return Ok(frozen.as_ref());
+        }
+        let gathered = self.gather_frozen_range_dels()?;
+        Ok(self.frozen_range_dels.get_or_init(|| gathered).as_ref())
     }
 
     fn gather_frozen_range_dels(&self) -> Result<Option<Arc<FragmentedTombstones>>> {
@@ -655,8 +665,7 @@ impl DbInner {
         }
         // The newest range tombstone over the key that this read sees: a version older
         // than it is deleted, and a table holding only older versions need not be read.
-        let mut range_dels = sv.range_dels()?;
-        let deleted_below = if range_dels.is_empty() { 0 } else { range_dels.covering_seq(key, seq) };
+        let deleted_below = sv.covering_range_del(key, seq)?;
         for mem in std::iter::once(&sv.mem).chain(&sv.imms) {
             match mem.get(&lkey) {
                 Lookup::Found(v, at) => return Ok((deleted_below <= at).then(|| Bytes::copy_from_slice(v))),

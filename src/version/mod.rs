@@ -27,7 +27,7 @@ pub(crate) use set::VersionSet;
 use crate::error::Result;
 use crate::filename;
 use crate::fs::FileSystem;
-use crate::key::{trailer, user_key, UserKeyRange, RANGE_BOUND_TRAILER};
+use crate::key::{compare_user_keys, trailer, user_key, UserKeyRange, RANGE_BOUND_TRAILER};
 use crate::sstable::{BlockCache, TableReader};
 
 /// What every table of a database shares: where files live and the block cache.
@@ -80,6 +80,8 @@ pub(crate) struct FileMeta {
     /// What the MANIFEST records about it.
     pub info: NewFile,
     file: Arc<TableFile>,
+    /// The largest key is a range tombstone's excluded end (see [`FileMeta::ends_before`]).
+    ends_at_range_bound: bool,
 }
 
 impl FileMeta {
@@ -92,12 +94,17 @@ impl FileMeta {
             opening: Mutex::new(()),
             obsolete: AtomicBool::new(false),
         });
-        Arc::new(FileMeta { info, file })
+        Arc::new(FileMeta::placing(info, file))
+    }
+
+    fn placing(info: NewFile, file: Arc<TableFile>) -> FileMeta {
+        let ends_at_range_bound = trailer(&info.summary.largest) == RANGE_BOUND_TRAILER;
+        FileMeta { info, file, ends_at_range_bound }
     }
 
     /// The same file described by `info` (a new level, after a trivial move).
     fn moved(&self, info: NewFile) -> Arc<FileMeta> {
-        Arc::new(FileMeta { info, file: self.file.clone() })
+        Arc::new(FileMeta::placing(info, self.file.clone()))
     }
 
     /// The file number.
@@ -120,10 +127,11 @@ impl FileMeta {
     /// tombstone reaches past its last point key ends just before the tombstone's
     /// (exclusive) end, which its largest key names with [`RANGE_BOUND_TRAILER`]: the
     /// next table of a level may start at that very key.
+    #[inline]
     pub(crate) fn ends_before(&self, key: &[u8]) -> bool {
-        match self.largest_user_key().cmp(key) {
+        match compare_user_keys(self.largest_user_key(), key) {
             std::cmp::Ordering::Less => true,
-            std::cmp::Ordering::Equal => trailer(&self.info.summary.largest) == RANGE_BOUND_TRAILER,
+            std::cmp::Ordering::Equal => self.ends_at_range_bound,
             std::cmp::Ordering::Greater => false,
         }
     }

@@ -108,8 +108,14 @@ enum Command {
     Get { dir: PathBuf, key: String },
     /// Set a key, creating the database if it does not exist.
     Put { dir: PathBuf, key: String, value: String },
-    /// Delete a key from an existing database.
-    Delete { dir: PathBuf, key: String },
+    /// Delete a key from an existing database; with --to, every key in [KEY, TO), with
+    /// one range tombstone.
+    Delete {
+        dir: PathBuf,
+        key: String,
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Copy the database in DIR, as of now, into DEST (which must not exist). Tables are
     /// hard-linked; DIR is opened read-only, so it may be in use by another process.
     Checkpoint { dir: PathBuf, dest: PathBuf },
@@ -278,10 +284,13 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
             db.checkpoint(&dest)?;
             db.close()?;
         }
-        Command::Delete { dir, key } => {
+        Command::Delete { dir, key, to } => {
             // Only `put` creates a database: a mistyped path is an error, not a new one.
             let db = Db::open(&dir, Options::default().create_if_missing(false))?;
-            db.delete(&key)?;
+            match to {
+                Some(end) => db.delete_range(&key, &end)?,
+                None => db.delete(&key)?,
+            }
             db.close()?;
         }
         Command::Scan { dir, from, to, limit } => {
