@@ -107,8 +107,8 @@ impl WriteBatch {
         if self.invalid.is_none() {
             if start >= end {
                 self.invalid = Some("a range deletion's start must sort before its end".into());
-            } else if end.len() > MAX_KEY_LEN {
-                self.invalid = Some(format!("key of {} bytes is over the limit of {MAX_KEY_LEN}", end.len()));
+            } else if let Some(long) = [start, end].into_iter().find(|k| k.len() > MAX_KEY_LEN) {
+                self.invalid = Some(format!("key of {} bytes is over the limit of {MAX_KEY_LEN}", long.len()));
             }
         }
         self.rep.push(ValueKind::RangeDelete as u8);
@@ -308,6 +308,9 @@ mod tests {
         }
         let mut b = WriteBatch::new();
         b.delete_range("a", vec![b'b'; MAX_KEY_LEN + 1]);
+        assert!(b.invalid().unwrap().contains("over the limit"));
+        let mut b = WriteBatch::new();
+        b.delete_range(vec![b'a'; MAX_KEY_LEN + 1], "b");
         assert!(b.invalid().unwrap().contains("over the limit"));
     }
 

@@ -60,7 +60,8 @@ impl ValueKind {
     }
 }
 
-/// The kind used in seek targets: the highest kind value sorts first among equal seqnos.
+/// The kind used in seek targets: the highest kind value of a point entry, so it sorts
+/// first among point entries of equal seqno.
 pub(crate) const KIND_FOR_SEEK: ValueKind = ValueKind::Put;
 
 /// The trailer of a table's largest key when a range tombstone ends the table: the
@@ -100,7 +101,7 @@ pub fn seek_key(user_key: &[u8], seq: u64) -> Vec<u8> {
     make_internal_key(user_key, seq, KIND_FOR_SEEK)
 }
 
-/// An internal key split into its parts. Only built from keys that passed
+/// A point entry's internal key split into its parts. Only built from keys that passed
 /// [`ParsedKey::parse`], so the parts are always consistent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParsedKey<'a> {
@@ -113,11 +114,13 @@ pub struct ParsedKey<'a> {
 }
 
 impl<'a> ParsedKey<'a> {
-    /// Splits an internal key; `None` if it is too short or has an unknown kind.
+    /// Splits a point entry's internal key; `None` if it is too short or its kind is
+    /// not a put's or a delete's (a range deletion's kind belongs in range-deletion
+    /// blocks only: met among point entries, it is damage, not a deletion).
     pub fn parse(ikey: &'a [u8]) -> Option<ParsedKey<'a>> {
         let split = ikey.len().checked_sub(TRAILER_LEN)?;
         let trailer = crate::util::coding::read_u64(ikey, split)?;
-        let kind = ValueKind::from_u8((trailer & 0xff) as u8)?;
+        let kind = ValueKind::from_u8((trailer & 0xff) as u8).filter(|k| *k != ValueKind::RangeDelete)?;
         Some(ParsedKey { user_key: &ikey[..split], seq: trailer >> 8, kind })
     }
 }
@@ -417,6 +420,8 @@ mod tests {
         let mut bad = k.clone();
         let n = bad.len();
         bad[n - 8] = 7; // unknown kind
+        assert!(ParsedKey::parse(&bad).is_none());
+        bad[n - 8] = ValueKind::RangeDelete as u8; // not a point entry's kind
         assert!(ParsedKey::parse(&bad).is_none());
     }
 

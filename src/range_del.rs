@@ -6,20 +6,26 @@
 //! range with a seqno below `c`, from the readers at `c` or later; readers of older
 //! snapshots do not see it, so they still see the keys.
 //!
-//! Tombstones overlap freely as they are written. Reads want them *fragmented*
-//! (Pebble's `keyspan`, RocksDB's `FragmentedRangeTombstoneList`): cut at every start
-//! and end into pieces that do not overlap, each with the seqnos of every tombstone
-//! that covers it. Then "what is the newest tombstone over key `k` that a reader at
-//! `s` sees" is a binary search for the piece holding `k` and another among its
-//! seqnos, however many tombstones overlap there.
+//! Tombstones overlap freely as they are written. Reads want them *fragmented* (Pebble's
+//! `keyspan`, RocksDB's `FragmentedRangeTombstoneList`): cut at every start and end into
+//! pieces that do not overlap. [`FragmentedTombstones`] keeps, per piece, only the
+//! newest seqno over it: "the newest tombstone over key `k`" is then one binary search,
+//! however many tombstones overlap there. Keeping every seqno per piece instead would
+//! make `n` nested tombstones (a log truncated again and again from the front) cost
+//! `n²/2` entries; this keeps memory and build time at O(n) and O(n log n) whatever the
+//! input, which also bounds what a crafted table can make a reader allocate. A reader
+//! older than a piece's newest tombstone, rare (only snapshots reading through newer
+//! tombstones), falls back to the tombstones sorted by seqno.
 //!
-//! Promises: [`FragmentedTombstones`] answers exactly as the tombstones it was built
-//! from would, one by one (tested against that brute force); it never trusts its input
-//! to be sorted or disjoint, so a table's block is fragmented again when read.
+//! Promises: [`FragmentedTombstones::covering_seq`] answers exactly as the tombstones it
+//! was built from would, one by one (tested against that brute force), for any input
+//! order and overlap.
 
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 
-/// One range deletion as written: user keys in `[start, end)`, at seqno `seq`.
+/// One range deletion: user keys in `[start, end)`, at seqno `seq`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RangeTombstone {
     /// First key deleted.
@@ -30,19 +36,21 @@ pub(crate) struct RangeTombstone {
     pub seq: u64,
 }
 
-/// A piece of the key space over which the same tombstones lie.
+/// A piece of the key space and the newest tombstone over it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Fragment {
+struct Piece {
     start: Vec<u8>,
     end: Vec<u8>,
-    /// Seqnos of the tombstones covering the piece, newest first, no repeats.
-    seqs: Vec<u64>,
+    newest: u64,
 }
 
-/// Tombstones cut into sorted, non-overlapping fragments; see the module comment.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Tombstones fragmented for reads; see the module comment.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct FragmentedTombstones {
-    fragments: Vec<Fragment>,
+    /// Sorted, disjoint pieces, each with the newest seqno over it.
+    pieces: Vec<Piece>,
+    /// Every tombstone (start < end), newest first.
+    by_seq: Vec<RangeTombstone>,
 }
 
 impl FragmentedTombstones {
@@ -50,124 +58,146 @@ impl FragmentedTombstones {
     /// (`start >= end`) are ignored.
     pub(crate) fn new(mut tombstones: Vec<RangeTombstone>) -> Self {
         tombstones.retain(|t| t.start < t.end);
-        tombstones.sort_unstable_by(|a, b| a.start.cmp(&b.start));
-        let mut bounds: Vec<&[u8]> = tombstones.iter().flat_map(|t| [&t.start[..], &t.end[..]]).collect();
-        bounds.sort_unstable();
-        bounds.dedup();
-        let mut fragments: Vec<Fragment> = Vec::new();
-        // Sweep the boundaries in order; `active` holds the tombstones covering the
-        // piece that starts at the current boundary.
-        let mut active: Vec<(&[u8], u64)> = Vec::new();
-        let mut next = 0;
-        for piece in bounds.windows(2) {
-            let (lo, hi) = (piece[0], piece[1]);
-            while let Some(t) = tombstones.get(next).filter(|t| t.start.as_slice() <= lo) {
-                active.push((&t.end, t.seq));
-                next += 1;
-            }
-            active.retain(|&(end, _)| end > lo);
-            if active.is_empty() {
-                continue;
-            }
-            let mut seqs: Vec<u64> = active.iter().map(|&(_, seq)| seq).collect();
-            seqs.sort_unstable_by(|a, b| b.cmp(a));
-            seqs.dedup();
-            // A piece that continues the last one with the same tombstones extends it.
-            match fragments.last_mut() {
-                Some(last) if last.end == lo && last.seqs == seqs => last.end = hi.to_vec(),
-                _ => fragments.push(Fragment { start: lo.to_vec(), end: hi.to_vec(), seqs }),
-            }
-        }
-        FragmentedTombstones { fragments }
+        let pieces = newest_pieces(&tombstones);
+        tombstones.sort_unstable_by(|a, b| b.seq.cmp(&a.seq).then_with(|| a.start.cmp(&b.start)));
+        FragmentedTombstones { pieces, by_seq: tombstones }
     }
 
     /// Fragments the tombstones of every list in `lists` together.
     pub(crate) fn merge<'a>(lists: impl IntoIterator<Item = &'a FragmentedTombstones>) -> Self {
-        FragmentedTombstones::new(lists.into_iter().flat_map(|l| l.tombstones()).collect())
+        FragmentedTombstones::new(lists.into_iter().flat_map(|l| l.by_seq.iter().cloned()).collect())
     }
 
     /// True if there is no tombstone.
     pub(crate) fn is_empty(&self) -> bool {
-        self.fragments.is_empty()
+        self.by_seq.is_empty()
     }
 
-    /// Number of (fragment, seqno) pairs: the tombstones a table stores for these.
+    /// Number of tombstones.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.fragments.iter().map(|f| f.seqs.len()).sum()
+        self.by_seq.len()
     }
 
-    /// Every fragment with each of its seqnos, as tombstones: in start order, and
-    /// newest first within a fragment (internal-key order of their starts).
-    pub(crate) fn tombstones(&self) -> impl Iterator<Item = RangeTombstone> + '_ {
-        self.fragments
-            .iter()
-            .flat_map(|f| f.seqs.iter().map(|&seq| RangeTombstone { start: f.start.clone(), end: f.end.clone(), seq }))
+    /// Every tombstone, newest first.
+    pub(crate) fn tombstones(&self) -> &[RangeTombstone] {
+        &self.by_seq
     }
 
-    /// The first key any tombstone covers and the end of the last one.
-    pub(crate) fn bounds(&self) -> Option<(&[u8], &[u8])> {
-        Some((&self.fragments.first()?.start, &self.fragments.last()?.end))
-    }
-
-    /// The smallest and largest seqno of any tombstone.
-    pub(crate) fn seq_range(&self) -> Option<(u64, u64)> {
-        let seqs = self.fragments.iter().flat_map(|f| f.seqs.iter().copied());
-        seqs.fold(None, |acc, s| Some(acc.map_or((s, s), |(lo, hi): (u64, u64)| (lo.min(s), hi.max(s)))))
+    /// The pieces, as tombstones each at the newest seqno over it: what every reader
+    /// that sees all of these tombstones needs of them.
+    pub(crate) fn newest(&self) -> impl Iterator<Item = RangeTombstone> + '_ {
+        self.pieces.iter().map(|p| RangeTombstone { start: p.start.clone(), end: p.end.clone(), seq: p.newest })
     }
 
     /// The seqno of the newest tombstone covering `key` that a reader at `snapshot`
     /// sees; 0 if none does. A version of `key` with a lower seqno is deleted.
     pub(crate) fn covering_seq(&self, key: &[u8], snapshot: u64) -> u64 {
-        let at = self.fragments.partition_point(|f| f.end.as_slice() <= key);
-        self.covering_seq_in(at, key, snapshot)
+        self.covering_seq_in(self.piece_for(key), key, snapshot)
     }
 
+    /// The index of the first piece that ends after `key`.
+    fn piece_for(&self, key: &[u8]) -> usize {
+        self.pieces.partition_point(|p| p.end.as_slice() <= key)
+    }
+
+    /// [`covering_seq`](Self::covering_seq) with `at` = [`piece_for`](Self::piece_for).
     fn covering_seq_in(&self, at: usize, key: &[u8], snapshot: u64) -> u64 {
-        match self.fragments.get(at) {
-            Some(f) if f.start.as_slice() <= key && key < f.end.as_slice() => {
-                let i = f.seqs.partition_point(|&s| s > snapshot);
-                f.seqs.get(i).copied().unwrap_or(0)
+        match self.pieces.get(at) {
+            Some(p) if p.start.as_slice() <= key => {
+                if p.newest <= snapshot {
+                    return p.newest;
+                }
+                // An older reader: the newest tombstone it sees that covers the key.
+                let visible = self.by_seq.partition_point(|t| t.seq > snapshot);
+                let covering =
+                    self.by_seq[visible..].iter().find(|t| t.start.as_slice() <= key && key < t.end.as_slice());
+                covering.map_or(0, |t| t.seq)
             }
             _ => 0,
         }
     }
+}
 
-    /// What a compaction writes out: per fragment, every seqno above `oldest_snapshot`
-    /// (some reader may not see it yet) and the newest one at or below it (every reader
-    /// sees that one, and it hides whatever the older ones do), which goes too when
-    /// `bottommost` (nothing older is left below for it to hide).
-    pub(crate) fn pruned(&self, oldest_snapshot: u64, bottommost: bool) -> FragmentedTombstones {
-        let mut fragments = Vec::new();
-        for f in &self.fragments {
-            let newer = f.seqs.partition_point(|&s| s > oldest_snapshot);
-            let keep = if bottommost { newer } else { (newer + 1).min(f.seqs.len()) };
-            if keep > 0 {
-                fragments.push(Fragment { start: f.start.clone(), end: f.end.clone(), seqs: f.seqs[..keep].to_vec() });
+/// The pieces `tombstones` cut the key space into, each with the newest seqno over it,
+/// adjacent pieces with the same one joined: a sweep over the starts and ends with the
+/// covering seqnos in an ordered map and the ends in a heap, O(n log n).
+fn newest_pieces(tombstones: &[RangeTombstone]) -> Vec<Piece> {
+    let mut by_start: Vec<&RangeTombstone> = tombstones.iter().collect();
+    by_start.sort_unstable_by(|a, b| a.start.cmp(&b.start));
+    let mut bounds: Vec<&[u8]> = tombstones.iter().flat_map(|t| [&t.start[..], &t.end[..]]).collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut covering: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut ends: BinaryHeap<Reverse<(&[u8], u64)>> = BinaryHeap::new();
+    let mut next = 0;
+    for piece in bounds.windows(2) {
+        let (lo, hi) = (piece[0], piece[1]);
+        while let Some(t) = by_start.get(next).filter(|t| t.start.as_slice() <= lo) {
+            *covering.entry(t.seq).or_insert(0) += 1;
+            ends.push(Reverse((&t.end, t.seq)));
+            next += 1;
+        }
+        while let Some(Reverse((_, seq))) = ends.peek().filter(|Reverse((end, _))| *end <= lo).copied() {
+            ends.pop();
+            if let Some(n) = covering.get_mut(&seq) {
+                *n -= 1;
+                if *n == 0 {
+                    covering.remove(&seq);
+                }
             }
         }
-        FragmentedTombstones { fragments }
+        let Some((&newest, _)) = covering.last_key_value() else { continue };
+        match pieces.last_mut() {
+            Some(last) if last.end.as_slice() == lo && last.newest == newest => last.end = hi.to_vec(),
+            _ => pieces.push(Piece { start: lo.to_vec(), end: hi.to_vec(), newest }),
+        }
     }
+    pieces
+}
 
-    /// The tombstones cut to the keys of `[lo, hi)` (unbounded where `None`).
-    pub(crate) fn clipped(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Vec<RangeTombstone> {
-        let mut out = Vec::new();
-        for mut t in self.tombstones() {
-            if let Some(lo) = lo.filter(|lo| t.start.as_slice() < *lo) {
-                t.start = lo.to_vec();
-            }
-            if let Some(hi) = hi.filter(|hi| t.end.as_slice() > *hi) {
-                t.end = hi.to_vec();
-            }
-            if t.start < t.end {
-                out.push(t);
-            }
+/// A compaction's use of its inputs' tombstones, given the oldest seqno any reader reads
+/// at (`oldest_snapshot`).
+pub(crate) struct CompactionTombstones {
+    /// The tombstones every reader sees (seqno at or below `oldest_snapshot`): a version
+    /// one of them covers is seen by no reader and can go.
+    pub settled: Arc<FragmentedTombstones>,
+    /// What the outputs keep: every tombstone above `oldest_snapshot` (some reader may
+    /// not see it yet) and, unless the job is bottommost, the newest-seqno pieces of the
+    /// settled ones (the newest over a key hides whatever older ones do; at the bottom
+    /// nothing older is left for them to hide).
+    pub kept: Vec<RangeTombstone>,
+}
+
+impl CompactionTombstones {
+    pub(crate) fn new(all: &FragmentedTombstones, oldest_snapshot: u64, bottommost: bool) -> Self {
+        let all = all.tombstones();
+        let newer = all.partition_point(|t| t.seq > oldest_snapshot);
+        let settled = FragmentedTombstones::new(all[newer..].to_vec());
+        let mut kept = all[..newer].to_vec();
+        if !bottommost {
+            kept.extend(settled.newest());
         }
-        out
+        CompactionTombstones { settled: Arc::new(settled), kept }
     }
 }
 
-/// The range tombstones a read sees, from every source of its view, with a cursor per
-/// list that remembers where the last question landed: a scan asks about keys in
+/// `tombstones` cut to the keys of `[lo, hi)` (unbounded where `None`).
+pub(crate) fn clipped(tombstones: &[RangeTombstone], lo: Option<&[u8]>, hi: Option<&[u8]>) -> Vec<RangeTombstone> {
+    let mut out = Vec::new();
+    for t in tombstones {
+        let start = lo.filter(|lo| t.start.as_slice() < *lo).unwrap_or(&t.start);
+        let end = hi.filter(|hi| t.end.as_slice() > *hi).unwrap_or(&t.end);
+        if start < end {
+            out.push(RangeTombstone { start: start.to_vec(), end: end.to_vec(), seq: t.seq });
+        }
+    }
+    out
+}
+
+/// The range tombstones a read sees, from every source of its view, with a search hint
+/// per list that remembers where the last question landed: a scan asks about keys in
 /// order, so most answers take no search.
 #[derive(Clone, Default)]
 pub(crate) struct RangeDelView {
@@ -190,19 +220,16 @@ impl RangeDelView {
     pub(crate) fn covering_seq(&mut self, key: &[u8], snapshot: u64) -> u64 {
         let mut newest = 0;
         for (list, hint) in &mut self.lists {
-            // `hint` is right if it is the first fragment ending after `key`: the one
+            // `hint` is right if it is the first piece ending after `key`: the one
             // holding it, or else the next one. A scan's next key usually has the same
             // one, or the one after; otherwise search.
-            let frags = &list.fragments;
+            let pieces = &list.pieces;
             let fits = |at: usize| {
-                (at == 0 || frags[at - 1].end.as_slice() <= key) && frags.get(at).is_none_or(|f| key < f.end.as_slice())
+                (at == 0 || pieces[at - 1].end.as_slice() <= key)
+                    && pieces.get(at).is_none_or(|p| key < p.end.as_slice())
             };
             if !fits(*hint) {
-                *hint = if *hint < frags.len() && fits(*hint + 1) {
-                    *hint + 1
-                } else {
-                    frags.partition_point(|f| f.end.as_slice() <= key)
-                };
+                *hint = if *hint < pieces.len() && fits(*hint + 1) { *hint + 1 } else { list.piece_for(key) };
             }
             newest = newest.max(list.covering_seq_in(*hint, key, snapshot));
         }
@@ -249,10 +276,9 @@ mod tests {
                 })
                 .collect();
             let f = FragmentedTombstones::new(ts.clone());
-            let again = FragmentedTombstones::new(f.tombstones().collect());
-            assert_eq!(again, f, "fragmenting fragments changes nothing");
-            for w in f.fragments.windows(2) {
-                assert!(w[0].end <= w[1].start, "fragments are sorted and disjoint");
+            for w in f.pieces.windows(2) {
+                assert!(w[0].end <= w[1].start, "pieces are sorted and disjoint");
+                assert!(w[0].end < w[1].start || w[0].newest != w[1].newest, "equal neighbours are joined");
             }
             let mut view = RangeDelView::new([Arc::new(f.clone())]);
             let keys = ["", "a", "aa", "b", "bb", "c", "d", "dd", "e", "g", "hh", "z"];
@@ -265,38 +291,61 @@ mod tests {
                     assert_eq!(view.covering_seq(k.as_bytes(), snap), want);
                 }
             }
+            // What a compaction keeps answers the same for every reader it must serve:
+            // those at the oldest snapshot or later.
+            for (oldest, bottommost) in [(0, false), (8, false), (8, true), (30, true)] {
+                let job = CompactionTombstones::new(&f, oldest, bottommost);
+                let kept = FragmentedTombstones::new(job.kept);
+                for k in keys {
+                    let settled = brute(&ts, k.as_bytes(), oldest);
+                    assert_eq!(job.settled.covering_seq(k.as_bytes(), u64::MAX), settled, "{k} settled");
+                }
+                for k in keys {
+                    for snap in [oldest, 10, 20, 30].into_iter().filter(|&s| s >= oldest) {
+                        let want = brute(&ts, k.as_bytes(), snap);
+                        // At the bottom, a tombstone every reader sees has nothing left to
+                        // hide: it may go.
+                        if !(bottommost && want <= oldest) {
+                            assert_eq!(kept.covering_seq(k.as_bytes(), snap), want, "{ts:?} {k} @{snap}");
+                        }
+                    }
+                }
+            }
         }
     }
 
     #[test]
     fn overlapping_tombstones_are_cut_at_every_edge() {
         let f = FragmentedTombstones::new(vec![t("a", "e", 3), t("c", "g", 5), t("x", "x", 9), t("c", "d", 5)]);
-        let shape: Vec<_> = f.tombstones().map(|t| (t.start, t.end, t.seq)).collect();
-        let want = [("a", "c", 3), ("c", "e", 5), ("c", "e", 3), ("e", "g", 5)];
+        let shape: Vec<_> = f.newest().map(|t| (t.start, t.end, t.seq)).collect();
+        let want = [("a", "c", 3), ("c", "g", 5)];
         assert_eq!(shape, want.map(|(s, e, q)| (s.as_bytes().to_vec(), e.as_bytes().to_vec(), q)));
-        assert_eq!(f.len(), 4);
-        assert_eq!(f.bounds(), Some((&b"a"[..], &b"g"[..])));
-        assert_eq!(f.seq_range(), Some((3, 5)));
+        assert_eq!(f.len(), 3, "the empty range is dropped");
         assert!(FragmentedTombstones::new(vec![t("b", "a", 1)]).is_empty());
     }
 
     #[test]
-    fn pruning_keeps_what_some_reader_can_tell_apart() {
-        let f = FragmentedTombstones::new(vec![t("a", "z", 2), t("a", "z", 4), t("a", "z", 8), t("m", "n", 1)]);
-        let seqs = |f: &FragmentedTombstones| f.tombstones().map(|t| t.seq).collect::<Vec<_>>();
-        assert_eq!(seqs(&f.pruned(5, false)), [8, 4, 8, 4, 8, 4]);
-        assert_eq!(seqs(&f.pruned(5, true)), [8, 8, 8]);
-        assert_eq!(seqs(&f.pruned(1, false)), [8, 4, 2, 8, 4, 2, 1, 8, 4, 2]);
-        assert!(f.pruned(9, true).is_empty());
+    fn nested_tombstones_cost_linear_space() {
+        // A log purged from the front again and again: each purge covers the last.
+        let n = 20_000u64;
+        let key = |i: u64| format!("{i:08}");
+        let ts: Vec<_> = (1..=n).map(|i| t(&key(0), &key(i * 10), i)).collect();
+        let f = FragmentedTombstones::new(ts);
+        assert_eq!(f.pieces.len(), 1, "the newest purge hides every other");
+        assert_eq!(f.covering_seq(key(5).as_bytes(), n), n);
+        // A snapshot taken after the 100th purge sees that one.
+        assert_eq!(f.covering_seq(key(5).as_bytes(), 100), 100);
+        assert_eq!(f.covering_seq(key(1000).as_bytes(), 100), 0);
+        assert_eq!(CompactionTombstones::new(&f, n, false).kept.len(), 1);
     }
 
     #[test]
     fn clipping_cuts_to_the_bounds() {
-        let f = FragmentedTombstones::new(vec![t("b", "f", 3)]);
-        assert_eq!(f.clipped(Some(b"c"), Some(b"e")), [t("c", "e", 3)]);
-        assert_eq!(f.clipped(None, Some(b"c")), [t("b", "c", 3)]);
-        assert_eq!(f.clipped(Some(b"a"), None), [t("b", "f", 3)]);
-        assert!(f.clipped(Some(b"f"), None).is_empty());
-        assert!(f.clipped(None, Some(b"b")).is_empty());
+        let ts = [t("b", "f", 3)];
+        assert_eq!(clipped(&ts, Some(b"c"), Some(b"e")), [t("c", "e", 3)]);
+        assert_eq!(clipped(&ts, None, Some(b"c")), [t("b", "c", 3)]);
+        assert_eq!(clipped(&ts, Some(b"a"), None), [t("b", "f", 3)]);
+        assert!(clipped(&ts, Some(b"f"), None).is_empty());
+        assert!(clipped(&ts, None, Some(b"b")).is_empty());
     }
 }

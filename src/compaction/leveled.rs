@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use super::strategy::{CompactionStrategy, Stall};
 use super::{key_range, CompactionJob};
-use crate::key::UserKeyRange;
+use crate::key::{compare_internal, UserKeyRange};
 use crate::options::LeveledOptions;
 use crate::version::{FileMeta, Version};
 
@@ -29,7 +29,7 @@ pub(crate) struct LeveledPicker {
     opts: LeveledOptions,
     base_bytes: u64,
     target_file_size: u64,
-    /// Per level: the largest user key of the last table compacted out of it.
+    /// Per level: the largest internal key of the last table compacted out of it.
     compact_pointer: Vec<Vec<u8>>,
 }
 
@@ -77,9 +77,11 @@ impl LeveledPicker {
             let pointer = &self.compact_pointer[level];
             let pick = files
                 .iter()
-                .find(|f| pointer.is_empty() || f.smallest_user_key() > pointer.as_slice())
+                .find(|f| pointer.is_empty() || compare_internal(&f.info.summary.smallest, pointer).is_gt())
                 .or(files.first())?;
-            self.compact_pointer[level] = pick.largest_user_key().to_vec();
+            // The internal key, not the user key: a table that a range tombstone ends
+            // stops *before* its largest user key, where the next table may start.
+            self.compact_pointer[level] = pick.info.summary.largest.clone();
             inputs = vec![pick.clone()];
         }
         let (smallest, largest) = key_range(&inputs)?;

@@ -49,7 +49,7 @@ use crate::filename;
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::{append_internal_key, compare_internal, seek_key, ParsedKey, ValueKind, MAX_SEQUENCE};
-use crate::range_del::{FragmentedTombstones, RangeDelView};
+use crate::range_del::{clipped, CompactionTombstones, FragmentedTombstones, RangeDelView, RangeTombstone};
 use crate::sstable::{TableBuilder, TableOptions};
 use crate::version::{FileMeta, LevelIter, NewFile, TableContext, VersionEdit};
 
@@ -227,12 +227,12 @@ fn input_iter(inputs: &[Arc<FileMeta>]) -> Result<MergingIterator> {
     Ok(MergingIterator::new(children))
 }
 
-/// The range tombstones of a job's inputs: all of them, to drop the versions they
-/// cover, and what the outputs keep of them.
+/// The range tombstones of a job's inputs: those every reader sees, to drop the
+/// versions they cover, and what the outputs keep (see [`CompactionTombstones`]).
 #[derive(Clone)]
 struct JobRangeDels {
-    all: RangeDelView,
-    kept: Arc<FragmentedTombstones>,
+    settled: RangeDelView,
+    kept: Arc<Vec<RangeTombstone>>,
 }
 
 impl JobRangeDels {
@@ -242,13 +242,18 @@ impl JobRangeDels {
             lists.extend(f.table()?.range_tombstones().cloned());
         }
         let all = FragmentedTombstones::merge(lists.iter().map(|l| &**l));
-        let kept = Arc::new(all.pruned(oldest_snapshot, bottommost));
-        Ok(JobRangeDels { all: RangeDelView::new([Arc::new(all)]), kept })
+        let job = CompactionTombstones::new(&all, oldest_snapshot, bottommost);
+        Ok(JobRangeDels { settled: RangeDelView::new([job.settled]), kept: Arc::new(job.kept) })
+    }
+
+    /// True if a tombstone every reader sees covers version `seq` of `key`.
+    fn covers(&mut self, key: &[u8], seq: u64) -> bool {
+        self.settled.covers(key, seq, u64::MAX)
     }
 
     /// Gives `builder` the kept tombstones cut to `[lo, hi)`.
     fn write_into(&self, builder: &mut TableBuilder, lo: Option<&[u8]>, hi: Option<&[u8]>) {
-        for t in self.kept.clipped(lo, hi) {
+        for t in clipped(&self.kept, lo, hi) {
             builder.add_range_tombstone(t);
         }
     }
@@ -362,7 +367,7 @@ fn merge_entries(
         }
         let shadowed = newer_seq_for_key <= env.oldest_snapshot;
         let dead_tombstone = p.kind == ValueKind::Delete && p.seq <= env.oldest_snapshot && job.bottommost;
-        let range_deleted = range_dels.all.covers(p.user_key, p.seq, env.oldest_snapshot);
+        let range_deleted = range_dels.covers(p.user_key, p.seq);
         newer_seq_for_key = p.seq;
         if !shadowed && !dead_tombstone && !range_deleted {
             if builder.is_none() {
@@ -381,7 +386,7 @@ fn merge_entries(
         it.next();
     }
     it.status()?;
-    let tail = range_dels.kept.clipped(output_start.as_deref(), end);
+    let tail = clipped(&range_dels.kept, output_start.as_deref(), end);
     if builder.is_none() && !tail.is_empty() {
         *builder = Some(new_output(env, next_number)?);
     }

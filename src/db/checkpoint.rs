@@ -57,7 +57,7 @@ impl DbInner {
         let visible = |ikey: &[u8]| trailer(ikey) >> 8 <= seq;
         let range_dels = sources()
             .filter_map(|m| m.range_tombstones())
-            .flat_map(|r| r.tombstones().filter(|t| t.seq <= seq).collect::<Vec<_>>())
+            .flat_map(|r| r.tombstones().iter().filter(|t| t.seq <= seq).cloned().collect::<Vec<_>>())
             .collect();
         let number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
         if let Some(table) = write_table_from(&ctx, &self.opts, &mut merged, visible, range_dels, number)? {

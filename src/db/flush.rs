@@ -103,7 +103,7 @@ pub(crate) fn write_table(
     if mem.is_empty() {
         return Ok(None);
     }
-    let range_dels = mem.range_tombstones().map_or_else(Vec::new, |r| r.tombstones().collect());
+    let range_dels = mem.range_tombstones().map_or_else(Vec::new, |r| r.tombstones().to_vec());
     write_table_from(ctx, opts, &mut mem.bulk_iter(), |_| true, range_dels, number)
 }
 

@@ -4,8 +4,9 @@
 //! Data blocks are cut when they reach the target block size; each finished block gets an
 //! index entry (a key between its last key and the next block's first → its handle). The
 //! filter and properties are gathered as entries stream by and written after the last
-//! data block. Range tombstones, given in any order, are fragmented and written as the
-//! range-deletion block; they widen the table's key and seqno ranges. `finish` syncs the file, so a table the caller goes on to record in the
+//! data block. Range tombstones, given in any order, are sorted and written as the
+//! range-deletion block (a reader fragments them); they widen the table's key and seqno
+//! ranges. `finish` syncs the file, so a table the caller goes on to record in the
 //! MANIFEST is durable.
 //!
 //! A builder made with [`TableBuilder::with_compress_worker`] hands its data blocks to a
@@ -23,7 +24,7 @@ use super::format::{block_trailer, BlockHandle, Footer, TableProperties, TableSu
 use crate::compression::{Compression, Compressor};
 use crate::fs::WritableFile;
 use crate::key::{compare_internal, index_separator, make_internal_key, range_bound_key, ParsedKey, ValueKind};
-use crate::range_del::{FragmentedTombstones, RangeTombstone};
+use crate::range_del::RangeTombstone;
 
 /// Restart interval of data blocks (LevelDB's default).
 pub(crate) const DATA_RESTART_INTERVAL: usize = 16;
@@ -156,17 +157,23 @@ impl TableBuilder {
     /// Writes the range-deletion block, if there are range tombstones, and widens the
     /// summary's key and seqno ranges to take them in.
     fn write_range_dels(&mut self) -> io::Result<BlockHandle> {
-        let range_dels = FragmentedTombstones::new(std::mem::take(&mut self.range_dels));
-        let (Some((first, last)), Some((min_seq, max_seq))) = (range_dels.bounds(), range_dels.seq_range()) else {
+        let mut range_dels = std::mem::take(&mut self.range_dels);
+        range_dels.retain(|t| t.start < t.end);
+        // Internal-key order of the starts; one tombstone per (start, seqno): pieces of
+        // one write that meet here are the same deletion, so the longest stands for all.
+        range_dels.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.seq.cmp(&a.seq)).then(b.end.cmp(&a.end)));
+        range_dels.dedup_by(|later, first| later.start == first.start && later.seq == first.seq);
+        let (Some(first), Some(last)) = (range_dels.first().map(|t| &t.start), range_dels.iter().map(|t| &t.end).max())
+        else {
             return Ok(BlockHandle::default());
         };
+        let (smallest, largest) = (range_bound_key(first), range_bound_key(last));
         let mut block = BlockBuilder::with_key_format(DATA_RESTART_INTERVAL, KeyFormat::Internal);
-        for t in range_dels.tombstones() {
+        for t in &range_dels {
             block.add(&make_internal_key(&t.start, t.seq, ValueKind::RangeDelete), &t.end);
         }
         let handle = self.write_block(&block.finish(), NO_COMPRESSION)?;
         let s = &mut self.props.summary;
-        let (smallest, largest) = (range_bound_key(first), range_bound_key(last));
         let points = s.num_entries > 0;
         if !points || compare_internal(&smallest, &s.smallest).is_lt() {
             s.smallest = smallest;
@@ -174,6 +181,7 @@ impl TableBuilder {
         if !points || compare_internal(&largest, &s.largest).is_gt() {
             s.largest = largest;
         }
+        let (min_seq, max_seq) = range_dels.iter().fold((u64::MAX, 0), |(lo, hi), t| (lo.min(t.seq), hi.max(t.seq)));
         s.min_seq = if points { s.min_seq.min(min_seq) } else { min_seq };
         s.max_seq = s.max_seq.max(max_seq);
         s.num_range_deletions = range_dels.len() as u64;

@@ -11,10 +11,11 @@
 //! index      := a block (see block_builder) mapping the last internal key of each data
 //!               block to that block's handle
 //! filter     := a bloom filter over the table's user keys (see filter)
-//! range_del  := a block (see block_builder) of the table's range tombstones,
-//!               fragmented (see crate::range_del): key = internal key
-//!               (start, seqno, kind 2), value = end (exclusive), in internal-key
-//!               order; never compressed. Its handle is in the properties.
+//! range_del  := a block (see block_builder) of the table's range tombstones, as
+//!               written (readers fragment them, see crate::range_del): key = internal
+//!               key (start, seqno, kind 2), value = end (exclusive), in internal-key
+//!               order, one per (start, seqno); never compressed. Its handle is in the
+//!               properties.
 //! properties := see `TableProperties::encode`
 //! footer     := index_off u64 | index_size u64 | filter_off u64 | filter_size u64
 //!               | props_off u64 | props_size u64 | format_version u32 | crc32 u32
@@ -169,7 +170,7 @@ pub struct TableSummary {
     pub num_entries: u64,
     /// Tombstones among them.
     pub num_deletions: u64,
-    /// Range tombstones (fragments) in the range-deletion block, which `num_entries`
+    /// Range tombstones in the range-deletion block, which `num_entries`
     /// leaves out. Not part of the summary's encoding: each place that records a
     /// summary stores it beside it when it is not 0.
     pub num_range_deletions: u64,

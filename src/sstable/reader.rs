@@ -33,7 +33,8 @@ use crate::fs::RandomAccessFile;
 use crate::iter::two_level::{IndexCursor, Step, TwoLevelIter};
 use crate::iter::InternalIterator;
 use crate::key::{
-    compare_internal, pack_trailer, user_key, Lookup, LookupKey, ParsedKey, UserKeyRange, ValueKind, KIND_FOR_SEEK,
+    compare_internal, pack_trailer, trailer, user_key, Lookup, LookupKey, UserKeyRange, ValueKind, KIND_FOR_SEEK,
+    TRAILER_LEN as KEY_TRAILER_LEN,
 };
 use crate::range_del::{FragmentedTombstones, RangeTombstone};
 use crate::util::hash::hash64;
@@ -273,11 +274,12 @@ fn read_range_dels(
     it.seek_to_first();
     let mut tombstones = Vec::new();
     while it.valid() {
-        let key = ParsedKey::parse(it.key()).filter(|k| k.kind == ValueKind::RangeDelete);
-        let Some(key) = key.filter(|k| k.user_key < it.value()) else {
+        let (start, packed) = (user_key(it.key()), trailer(it.key()));
+        let well_formed = it.key().len() >= KEY_TRAILER_LEN && packed & 0xff == ValueKind::RangeDelete as u64;
+        if !well_formed || start >= it.value() {
             return Err(corrupt("malformed range tombstone"));
-        };
-        tombstones.push(RangeTombstone { start: key.user_key.to_vec(), end: it.value().to_vec(), seq: key.seq });
+        }
+        tombstones.push(RangeTombstone { start: start.to_vec(), end: it.value().to_vec(), seq: packed >> 8 });
         it.next();
     }
     it.status()?;
