@@ -82,29 +82,33 @@ impl SuperVersion {
 
     /// The seqno of the newest range tombstone over `key` that a read at `seq` sees
     /// (0 if none): [`SuperVersion::range_dels`] for one key, without building a view.
+    #[inline]
     pub(crate) fn covering_range_del(&self, key: &[u8], seq: u64) -> Result<u64> {
         let frozen = self.frozen_range_dels()?.map_or(0, |f| f.covering_seq(key, seq));
         let active = self.mem.range_tombstones().map_or(0, |m| m.covering_seq(key, seq));
         Ok(frozen.max(active))
     }
 
+    #[inline]
     fn frozen_range_dels(&self) -> Result<Option<&Arc<FragmentedTombstones>>> {
-        if let Some(frozen) = self.frozen_range_dels.get() {
-            return Ok(frozen.as_ref());
+        match self.frozen_range_dels.get() {
+            Some(frozen) => Ok(frozen.as_ref()),
+            None => self.gather_frozen_range_dels(),
         }
-        let gathered = self.gather_frozen_range_dels()?;
-        Ok(self.frozen_range_dels.get_or_init(|| gathered).as_ref())
     }
 
-    fn gather_frozen_range_dels(&self) -> Result<Option<Arc<FragmentedTombstones>>> {
+    /// Gathers the frozen tombstones, once per view (a racing reader's copy is dropped).
+    #[cold]
+    fn gather_frozen_range_dels(&self) -> Result<Option<&Arc<FragmentedTombstones>>> {
         let mut lists: Vec<Arc<FragmentedTombstones>> = self.imms.iter().filter_map(|m| m.range_tombstones()).collect();
         for file in self.version.files().filter(|f| f.info.summary.num_range_deletions > 0) {
             lists.extend(file.table()?.range_tombstones().cloned());
         }
-        Ok(match lists.len() {
+        let gathered = match lists.len() {
             0 | 1 => lists.pop(),
             _ => Some(Arc::new(FragmentedTombstones::merge(lists.iter().map(|l| &**l)))),
-        })
+        };
+        Ok(self.frozen_range_dels.get_or_init(|| gathered).as_ref())
     }
 }
 

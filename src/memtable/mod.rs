@@ -106,10 +106,16 @@ impl MemTable {
 
     /// Range tombstones added so far, fragmented; `None` if there are none. Built
     /// once per change and shared by every reader until the next.
+    #[inline]
     pub(crate) fn range_tombstones(&self) -> Option<Arc<FragmentedTombstones>> {
         if self.range_del_count.load(Ordering::Acquire) == 0 {
             return None;
         }
+        self.fragmented_range_tombstones()
+    }
+
+    #[cold]
+    fn fragmented_range_tombstones(&self) -> Option<Arc<FragmentedTombstones>> {
         let mut r = self.range_dels.lock();
         let r = &mut *r;
         let fragmented = r.fragmented.get_or_insert_with(|| Arc::new(FragmentedTombstones::new(r.written.clone())));

@@ -37,7 +37,7 @@ pub(crate) struct LevelFiles {
 impl LevelFiles {
     /// The table whose key range holds `user_key`, if any.
     fn file_for(&self, user_key: &[u8]) -> Option<&Arc<FileMeta>> {
-        let at = self.files.partition_point(|f| f.ends_before(user_key));
+        let at = super::first_not_ending_before(&self.files, user_key);
         self.files.get(at).filter(|f| f.covers(user_key))
     }
 }

@@ -27,7 +27,7 @@ pub(crate) use set::VersionSet;
 use crate::error::Result;
 use crate::filename;
 use crate::fs::FileSystem;
-use crate::key::{compare_user_keys, trailer, user_key, UserKeyRange, RANGE_BOUND_TRAILER};
+use crate::key::{trailer, user_key, UserKeyRange, RANGE_BOUND_TRAILER};
 use crate::sstable::{BlockCache, TableReader};
 
 /// What every table of a database shares: where files live and the block cache.
@@ -129,16 +129,24 @@ impl FileMeta {
     /// next table of a level may start at that very key.
     #[inline]
     pub(crate) fn ends_before(&self, key: &[u8]) -> bool {
-        match compare_user_keys(self.largest_user_key(), key) {
-            std::cmp::Ordering::Less => true,
-            std::cmp::Ordering::Equal => self.ends_at_range_bound,
-            std::cmp::Ordering::Greater => false,
-        }
+        self.largest_user_key() < key || self.ends_just_before(key)
     }
 
-    /// True if `key` falls in the table's key range.
+    /// True if the table's largest key is `key` as a range tombstone's excluded end.
+    /// Checked after the plain comparison, and only for such tables: the common case
+    /// costs a flag test, not a second key comparison.
+    #[inline]
+    fn ends_just_before(&self, key: &[u8]) -> bool {
+        self.ends_at_range_bound && self.largest_user_key() == key
+    }
+
+    /// True if `key` falls in the table's key range, taking the largest key as
+    /// included even where a range tombstone's end makes it excluded: a lookup that
+    /// consults the table for that key finds nothing there, and the common case is
+    /// spared a check on every lookup. [`FileMeta::ends_before`] is exact.
+    #[inline]
     pub(crate) fn covers(&self, key: &[u8]) -> bool {
-        self.smallest_user_key() <= key && !self.ends_before(key)
+        self.smallest_user_key() <= key && key <= self.largest_user_key()
     }
 
     /// The table if it is open already; never opens it.
@@ -175,6 +183,16 @@ impl FileMeta {
     pub(crate) fn mark_obsolete(&self) {
         self.file.obsolete.store(true, Ordering::Release);
     }
+}
+
+/// The index of the first of `files` (sorted, disjoint: a deeper level) that does not
+/// end before `user_key`. Searched by largest user key, as if every table's were
+/// inclusive, then corrected for the one table that may end *at* `user_key` exclusively:
+/// the search stays the plain comparison LLVM inlines into every get.
+#[inline]
+pub(crate) fn first_not_ending_before(files: &[Arc<FileMeta>], user_key: &[u8]) -> usize {
+    let i = files.partition_point(|f| f.largest_user_key() < user_key);
+    i + usize::from(files.get(i).is_some_and(|f| f.ends_just_before(user_key)))
 }
 
 /// The live tables, level by level.
@@ -293,10 +311,10 @@ impl Version {
         self.levels.iter().enumerate().flat_map(move |(level, files)| {
             // L0 files overlap: every one is a candidate. Deeper levels are sorted and
             // non-overlapping: binary search for the one file that may hold the key.
-            let range = if level == 0 {
+            let range = if level == 0 || files.is_empty() {
                 0..files.len()
             } else {
-                let i = files.partition_point(|f| f.ends_before(user_key));
+                let i = first_not_ending_before(files, user_key);
                 i..(i + 1).min(files.len())
             };
             files[range].iter().filter(move |f| f.covers(user_key))
@@ -328,7 +346,7 @@ mod tests {
         assert_eq!(v.overlapping(1, b"m", b"n").len(), 1);
         assert_eq!(v.overlapping(1, b"b", b"m").len(), 2);
         let f1 = &v.levels[1][0];
-        assert!(f1.ends_before(b"m") && !f1.ends_before(b"l") && !f1.covers(b"m") && f1.covers(b"lzz"));
+        assert!(f1.ends_before(b"m") && !f1.ends_before(b"l") && f1.covers(b"lzz"));
         // Had table 1 held the key "m" itself, the two would overlap.
         let files = vec![file(1, point("a"), point("m")), file(2, point("m"), point("z"))];
         let v = Version::new(2).apply(&VersionEdit { new_files: files, ..VersionEdit::default() }, &ctx);
