@@ -222,14 +222,19 @@ impl RangeDelView {
         for (list, hint) in &mut self.lists {
             // `hint` is right if it is the first piece ending after `key`: the one
             // holding it, or else the next one. A scan's next key usually has the same
-            // one, or the one after; otherwise search.
+            // one, or a neighbour; otherwise search.
             let pieces = &list.pieces;
             let fits = |at: usize| {
                 (at == 0 || pieces[at - 1].end.as_slice() <= key)
                     && pieces.get(at).is_none_or(|p| key < p.end.as_slice())
             };
             if !fits(*hint) {
-                *hint = if *hint < pieces.len() && fits(*hint + 1) { *hint + 1 } else { list.piece_for(key) };
+                // Forward scans move to the next piece, backward ones to the previous.
+                *hint = match *hint {
+                    h if h < pieces.len() && fits(h + 1) => h + 1,
+                    h if h > 0 && fits(h - 1) => h - 1,
+                    _ => list.piece_for(key),
+                };
             }
             newest = newest.max(list.covering_seq_in(*hint, key, snapshot));
         }

@@ -26,10 +26,14 @@ for line in open(sys.argv[1]):
     if phase not in order:
         order.append(phase)
     vals[phase][side].append(float(v))
-print(f"| phase | A (median) | B (median) | B/A |")
-print(f"| --- | ---: | ---: | ---: |")
+# Rounds run A then B back to back, so a round's two runs share the machine's load of
+# the moment: the median of the per-round ratios is steadier than the ratio of medians
+# when the load drifts between rounds.
+print(f"| phase | A (median) | B (median) | B/A | median of per-round B/A |")
+print(f"| --- | ---: | ---: | ---: | ---: |")
 for p in order:
     a, b = statistics.median(vals[p]["a"]), statistics.median(vals[p]["b"])
-    print(f"| {p} | {a:.4g} | {b:.4g} | {b / a if a else float('nan'):.3f} |")
+    paired = statistics.median(y / x for x, y in zip(vals[p]["a"], vals[p]["b"]) if x)
+    print(f"| {p} | {a:.4g} | {b:.4g} | {b / a if a else float('nan'):.3f} | {paired:.3f} |")
 PY
 rm -rf "$out"

@@ -75,9 +75,14 @@ impl SuperVersion {
     /// Every range tombstone of the view: the active memtable's as of now (later ones
     /// are newer than any read of the view) and the frozen ones. Opens the tables that
     /// the MANIFEST says hold some; a view without any costs two loads.
+    #[inline]
     pub(crate) fn range_dels(&self) -> Result<RangeDelView> {
-        let frozen = self.frozen_range_dels()?.cloned();
-        Ok(RangeDelView::new(self.mem.range_tombstones().into_iter().chain(frozen)))
+        let frozen = self.frozen_range_dels()?;
+        let active = self.mem.range_tombstones();
+        if frozen.is_none() && active.is_none() {
+            return Ok(RangeDelView::default());
+        }
+        Ok(RangeDelView::new(active.into_iter().chain(frozen.cloned())))
     }
 
     /// The seqno of the newest range tombstone over `key` that a read at `seq` sees
