@@ -44,7 +44,7 @@ pub enum ValueKind {
     Put = 1,
     /// A range deletion: the key is the range's start and the value its end. Only in
     /// write batches and range-deletion blocks, never among a table's or memtable's
-    /// point entries (see [`crate::range_del`]).
+    /// point entries (see `range_del.rs`).
     RangeDelete = 2,
 }
 
