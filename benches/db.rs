@@ -234,5 +234,46 @@ fn range_deletions(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, put, get, seek, scan, range_deletions);
+/// A read-modify-write of 4 keys (16-byte keys, 100-byte values) as an optimistic
+/// transaction (4 gets through its snapshot, 4 puts, a checked commit) against the same
+/// 4 gets and a plain batch of the 4 puts.
+fn transactions(c: &mut Criterion) {
+    let mut g = c.benchmark_group("db_transaction");
+    g.throughput(Throughput::Elements(1));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    for i in 0..N {
+        db.put(key(i), [7u8; 100]).expect("put");
+    }
+    let mut i = 0u64;
+    let mut next = move || {
+        i = (i + 4) % N;
+        i
+    };
+    g.bench_function("rmw_4_keys_batch", |b| {
+        b.iter(|| {
+            let first = next();
+            let mut batch = strata::WriteBatch::new();
+            for k in first..first + 4 {
+                black_box(db.get(key(k)).expect("get"));
+                batch.put(key(k), [8u8; 100]);
+            }
+            db.write(batch).expect("write");
+        })
+    });
+    g.bench_function("rmw_4_keys_transaction", |b| {
+        b.iter(|| {
+            let first = next();
+            let mut txn = db.transaction();
+            for k in first..first + 4 {
+                black_box(txn.get(key(k)).expect("get"));
+                txn.put(key(k), [8u8; 100]);
+            }
+            txn.commit().expect("commit");
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, put, get, seek, scan, range_deletions, transactions);
 criterion_main!(benches);

@@ -4,8 +4,9 @@
 //! operating system ([`Error::Io`]), the bytes on disk ([`Error::Corruption`], always
 //! naming the file and, where known, the offset), the caller ([`Error::InvalidArgument`]),
 //! another holder of the directory ([`Error::Locked`]), an earlier background failure
-//! that made the database refuse writes ([`Error::Background`]), or a write to a
-//! database opened read-only ([`Error::ReadOnly`]).
+//! that made the database refuse writes ([`Error::Background`]), a write to a
+//! database opened read-only ([`Error::ReadOnly`]), or a concurrent commit that an
+//! optimistic transaction lost to ([`Error::Conflict`]: retry it).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -43,6 +44,11 @@ pub enum Error {
     /// A write (or flush, compaction, sync) on a database opened with
     /// `Db::open_read_only`.
     ReadOnly,
+    /// A transaction's commit was refused: a write committed after it began touched a
+    /// key it read or wrote (or it began before the oldest write the conflict check
+    /// still remembers; see `Options::transaction_log_bytes`). Nothing of it was
+    /// applied; run it again.
+    Conflict,
 }
 
 impl Error {
@@ -65,6 +71,7 @@ impl Error {
             Error::Background(s) => Error::Background(s.clone()),
             Error::Closed => Error::Closed,
             Error::ReadOnly => Error::ReadOnly,
+            Error::Conflict => Error::Conflict,
         }
     }
 }
@@ -85,6 +92,9 @@ impl fmt::Display for Error {
             }
             Error::Closed => write!(f, "the database has been closed"),
             Error::ReadOnly => write!(f, "the database was opened read-only; it refuses writes"),
+            Error::Conflict => {
+                write!(f, "transaction conflict: another commit touched a key it read or wrote; retry it")
+            }
         }
     }
 }

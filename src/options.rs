@@ -188,6 +188,7 @@ pub struct Options {
     pub(crate) create_if_missing: bool,
     pub(crate) max_immutable_memtables: usize,
     pub(crate) max_subcompactions: usize,
+    pub(crate) transaction_log_bytes: usize,
     pub(crate) parallel_flush_compression: bool,
     pub(crate) wal_recovery: WalRecovery,
     pub(crate) mmap_reads: bool,
@@ -210,6 +211,7 @@ impl Default for Options {
             create_if_missing: true,
             max_immutable_memtables: 1,
             max_subcompactions: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            transaction_log_bytes: 16 << 20,
             parallel_flush_compression: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
             wal_recovery: WalRecovery::default(),
             mmap_reads: false,
@@ -299,6 +301,15 @@ impl Options {
     /// like LevelDB and RocksDB: memory stays near twice the memtable size).
     pub fn max_immutable_memtables(mut self, n: usize) -> Self {
         self.max_immutable_memtables = n;
+        self
+    }
+
+    /// Memory for the keys recent commits wrote, which optimistic transactions are
+    /// checked against (default 16 MiB; kept only while a transaction is live). A
+    /// transaction that outlives the writes this holds (it started before the oldest
+    /// one kept) gets `Error::Conflict` at commit and should be retried.
+    pub fn transaction_log_bytes(mut self, bytes: usize) -> Self {
+        self.transaction_log_bytes = bytes;
         self
     }
 

@@ -202,7 +202,33 @@ fn run(seed: u64, ops: usize, mode: Mode, compact: bool, min_tables: usize) {
                     snaps.remove(rng.below(4) as usize);
                 }
             }
-            89..=92 => {
+            92 => {
+                // A transaction: reads a key, writes another; a plain write to the read
+                // key before its commit (half the time) must make the commit fail.
+                let (read, wrote, v) = (key(&mut rng), key(&mut rng), value(&mut rng));
+                let mut txn = db.transaction();
+                assert_eq!(
+                    txn.get(&read).unwrap().map(|v| v.to_vec()),
+                    model.get(&read).cloned(),
+                    "seed {seed} step {step} txn"
+                );
+                txn.put(&wrote, &v);
+                assert_eq!(txn.get(&wrote).unwrap().as_deref(), Some(&v[..]), "seed {seed} step {step} own write");
+                let interfere = rng.below(2) == 0;
+                if interfere {
+                    db.delete(&read).unwrap();
+                    model.remove(&read);
+                }
+                match txn.commit() {
+                    Ok(()) => {
+                        assert!(!interfere, "seed {seed} step {step}: a commit over a changed read");
+                        model.insert(wrote, v);
+                    }
+                    Err(strata::Error::Conflict) => assert!(interfere, "seed {seed} step {step}: a spurious conflict"),
+                    Err(e) => panic!("seed {seed} step {step}: {e}"),
+                }
+            }
+            89..=91 => {
                 for (snap, m) in &snaps {
                     let k = key(&mut rng);
                     assert_eq!(

@@ -19,12 +19,14 @@
 
 mod checkpoint;
 mod compact;
+mod conflicts;
 mod cursor;
 mod db_iter;
 mod flush;
 mod merge_cache;
 mod recovery;
 mod snapshot;
+mod transaction;
 mod write;
 
 use std::collections::BTreeMap;
@@ -39,6 +41,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 pub use cursor::Cursor;
 pub use db_iter::Iter;
 pub use snapshot::Snapshot;
+pub use transaction::Transaction;
 
 use crate::batch::WriteBatch;
 use crate::compaction::{strategy, CompactionStrategy};
@@ -169,6 +172,9 @@ pub(crate) struct DbInner {
     visible_seq: AtomicU64,
     /// Live snapshots: seqno → count.
     snapshots: Mutex<BTreeMap<u64, usize>>,
+    /// The keys recent commits wrote, for transactions' conflict checks; the leader
+    /// publishes `visible_seq` under its lock (see [`conflicts`]).
+    conflicts: Mutex<conflicts::ConflictLog>,
     stats: Counters,
     lock: Mutex<Option<Box<dyn FileLock>>>,
     bg_threads: Mutex<Vec<JoinHandle<()>>>,
@@ -395,6 +401,37 @@ impl Db {
     /// the fastest way to scan or seek when the caller does not keep the entries.
     pub fn cursor(&self) -> Cursor {
         Cursor::new(self.inner(), ReadSeq::Latest)
+    }
+
+    /// An optimistic transaction: it reads the database as of now plus its own writes,
+    /// and its commit applies every write atomically, or returns `Error::Conflict` if a
+    /// write committed after it began touched a key it read or wrote.
+    ///
+    /// ```
+    /// use strata::Error;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+    /// db.put("counter", "1")?;
+    /// let increment = |db: &strata::Db| -> strata::Result<()> {
+    ///     loop {
+    ///         let mut txn = db.transaction();
+    ///         let n: u64 = match txn.get("counter")? {
+    ///             Some(v) => std::str::from_utf8(&v).unwrap().parse().unwrap(),
+    ///             None => 0,
+    ///         };
+    ///         txn.put("counter", (n + 1).to_string());
+    ///         match txn.commit() {
+    ///             Err(Error::Conflict) => continue, // someone else got there first
+    ///             other => return other,
+    ///         }
+    ///     }
+    /// };
+    /// increment(&db)?;
+    /// assert_eq!(db.get("counter")?.as_deref(), Some(&b"2"[..]));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    pub fn transaction(&self) -> Transaction {
+        Transaction::new(self.clone())
     }
 
     /// Writes the memtable to an SSTable; returns once it is on disk.
@@ -846,4 +883,5 @@ fn assert_thread_safety() {
     send_sync::<Db>();
     send_sync::<Snapshot>();
     send::<Iter>();
+    send::<Transaction>();
 }

@@ -292,6 +292,7 @@ fn assemble(p: Parts<'_>) -> Arc<DbInner> {
         last_seq: AtomicU64::new(p.last_seq),
         visible_seq: AtomicU64::new(p.last_seq),
         snapshots: Mutex::new(BTreeMap::new()),
+        conflicts: Mutex::default(),
         stats: p.stats,
         lock: Mutex::new(p.lock),
         bg_threads: Mutex::new(Vec::new()),

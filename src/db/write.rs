@@ -14,14 +14,20 @@
 //!
 //! A failed WAL append may leave a partial record, and appending after it would put
 //! good data behind damage; so a WAL error makes the database refuse further writes.
+//!
+//! A transaction's commit is a writer with a conflict check: the leader checks it
+//! against the conflict log and the members ahead of it in the group, leaves its batch
+//! out if it lost, and records the group's keys in the log as it publishes the group's
+//! seqno (see [`super::conflicts`]).
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
+use super::conflicts::{ConflictCheck, Pending};
 use super::{DbInner, Frozen, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::compaction::Stall;
@@ -43,8 +49,25 @@ pub(crate) struct Writer {
     /// The writer asked for an fsync before its write returns (`WriteOptions::sync`).
     sync: bool,
     force_switch: bool,
+    /// A transaction's commit: checked before its batch may join the group.
+    check: Option<ConflictCheck>,
+    /// The check failed: the batch was left out and the result is `Error::Conflict`.
+    conflicted: AtomicBool,
     result: Mutex<Option<Result<()>>>,
     cv: Condvar,
+}
+
+impl Writer {
+    /// The group's result as this writer sees it.
+    fn outcome(&self, group: &Result<()>) -> Result<()> {
+        if self.conflicted.load(Ordering::Relaxed) {
+            return Err(Error::Conflict);
+        }
+        match group {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e.duplicate()),
+        }
+    }
 }
 
 impl DbInner {
@@ -59,18 +82,36 @@ impl DbInner {
             // durable, as in LevelDB and RocksDB.
             return if sync { self.sync_wal() } else { Ok(()) };
         }
-        self.enqueue(Some(batch), sync, false)
+        self.enqueue(Some(batch), sync, false, None)
+    }
+
+    /// Commits a transaction's `batch` unless `check` finds a conflict
+    /// (`Error::Conflict`, nothing written).
+    pub(crate) fn commit_checked(&self, batch: WriteBatch, sync: bool, check: ConflictCheck) -> Result<()> {
+        if let Some(why) = batch.invalid() {
+            return Err(Error::InvalidArgument(why.to_string()));
+        }
+        self.check_writable()?;
+        self.enqueue(Some(batch), sync, false, Some(check))
     }
 
     /// Queues a writer and waits until its write is done, leading a group if it reaches
     /// the front of the queue first.
-    fn enqueue(&self, batch: Option<WriteBatch>, sync: bool, force_switch: bool) -> Result<()> {
+    fn enqueue(
+        &self,
+        batch: Option<WriteBatch>,
+        sync: bool,
+        force_switch: bool,
+        check: Option<ConflictCheck>,
+    ) -> Result<()> {
         let size = batch.as_ref().map_or(0, |b| b.encoded().len());
         let me = Arc::new(Writer {
             batch: Mutex::new(batch),
             size,
             sync,
             force_switch,
+            check,
+            conflicted: AtomicBool::new(false),
             result: Mutex::new(None),
             cv: Condvar::new(),
         });
@@ -105,17 +146,14 @@ impl DbInner {
         for w in &group {
             queue.pop_front();
             if !Arc::ptr_eq(w, &me) {
-                *w.result.lock() = Some(match &result {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(e.duplicate()),
-                });
+                *w.result.lock() = Some(w.outcome(&result));
                 w.cv.notify_one();
             }
         }
         if let Some(next) = queue.front() {
             next.cv.notify_one();
         }
-        result
+        me.outcome(&result)
     }
 
     fn commit_group(&self, group: &[Arc<Writer>]) -> Result<()> {
@@ -128,11 +166,12 @@ impl DbInner {
         if force {
             return Ok(());
         }
-        let mut batches = group.iter().filter_map(|w| w.batch.lock().take());
-        let Some(mut batch) = batches.next() else { return Ok(()) };
-        for b in batches {
-            batch.append(&b);
-        }
+        let batch = if group.iter().any(|w| w.check.is_some()) {
+            concatenate(self.checked_batches(group))
+        } else {
+            concatenate(group.iter().filter_map(|w| w.batch.lock().take()))
+        };
+        let Some(mut batch) = batch else { return Ok(()) };
         let first_seq = self.last_seq.load(Ordering::Relaxed) + 1;
         batch.set_seq(first_seq);
         // One record for the group, so one sync covers every member that asked for it.
@@ -160,10 +199,42 @@ impl DbInner {
         }
         let last = seq - 1;
         self.last_seq.store(last, Ordering::Relaxed);
-        self.visible_seq.store(last, Ordering::Release);
+        {
+            // Published under the conflict log's lock, recorded first if a transaction
+            // is live (see `conflicts`).
+            let mut log = self.conflicts.lock();
+            if log.tracking() {
+                log.record(&batch, self.opts.transaction_log_bytes);
+            }
+            self.visible_seq.store(last, Ordering::Release);
+        }
         Counters::add(&self.stats.user_bytes_written, batch.user_bytes());
         Counters::add(&self.stats.write_groups, 1);
         Ok(())
+    }
+
+    /// The batches of `group` that may commit: all but those of transactions that
+    /// conflict with a recorded write or with a member ahead of them in the group.
+    fn checked_batches(&self, group: &[Arc<Writer>]) -> Vec<WriteBatch> {
+        let log = self.conflicts.lock();
+        let mut pending = Pending::default();
+        let mut batches = Vec::with_capacity(group.len());
+        for w in group {
+            let Some(batch) = w.batch.lock().take() else { continue };
+            if let Some(check) = &w.check {
+                if log.conflicts(check, &pending) {
+                    w.conflicted.store(true, Ordering::Relaxed);
+                    continue;
+                }
+            }
+            // A live transaction (there is one if the log tracks) may be checked later
+            // in this group against what commits ahead of it.
+            if log.tracking() {
+                pending.add(&batch);
+            }
+            batches.push(batch);
+        }
+        batches
     }
 
     /// Ensures the active memtable has room, freezing it when full (or when `force` and
@@ -255,7 +326,7 @@ impl DbInner {
     /// so far is in an SSTable.
     pub(crate) fn flush(&self) -> Result<()> {
         self.check_writable()?;
-        self.enqueue(None, false, true)?;
+        self.enqueue(None, false, true, None)?;
         let mut st = self.state.lock();
         let target = st.frozen.last().map(|f| f.log_number);
         while let Some(t) = target {
@@ -272,4 +343,14 @@ impl DbInner {
         }
         Ok(())
     }
+}
+
+/// One batch of the entries of `batches`, in order; `None` if there are none.
+fn concatenate(batches: impl IntoIterator<Item = WriteBatch>) -> Option<WriteBatch> {
+    let mut batches = batches.into_iter();
+    let mut first = batches.next()?;
+    for b in batches {
+        first.append(&b);
+    }
+    Some(first)
 }

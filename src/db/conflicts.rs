@@ -1,0 +1,203 @@
+//! [`ConflictLog`]: the keys recent commits wrote, by seqno, so that an optimistic
+//! transaction's commit can tell whether anyone wrote what it read or wrote since it
+//! started, without reading the database.
+//!
+//! The log records only while a transaction is live: with none, a write group pays one
+//! uncontended lock (taken to publish its seqno, see below) and records nothing. The
+//! first transaction to begin sets `floor` to the visible seqno: every write above it
+//! is recorded from then on. The log is bounded (`Options::transaction_log_bytes`): when
+//! it is full the oldest records go and `floor` rises past them, and a transaction that
+//! started below `floor` can no longer be checked, so its commit reports a conflict
+//! (RocksDB's optimistic transactions refuse the same way when the memtable history
+//! they check against is gone). A retry starts above the new floor.
+//!
+//! Why the visible seqno is published under this log's lock: a transaction begins by
+//! reading the visible seqno (its snapshot) under the same lock. Either it reads the
+//! seqno before a group publishes (and then that group, seeing a live transaction,
+//! records its keys), or after (and then the group's writes are below the snapshot, so
+//! they are no conflict). Without the lock, a group could decide "nothing to record",
+//! a transaction begin, and the group then publish writes the transaction never sees.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::batch::WriteBatch;
+use crate::key::ValueKind;
+
+/// What a transaction's commit is checked on: its snapshot and every key it read or
+/// wrote.
+pub(crate) struct ConflictCheck {
+    /// The seqno the transaction read at.
+    pub start: u64,
+    /// The keys it read or wrote.
+    pub keys: Vec<Vec<u8>>,
+}
+
+/// One recorded write, oldest first, for eviction.
+enum Record {
+    Key(u64, Vec<u8>),
+    Range(u64, Vec<u8>, Vec<u8>),
+}
+
+/// See the module comment.
+#[derive(Default)]
+pub(crate) struct ConflictLog {
+    /// Live transactions.
+    active: usize,
+    /// Every write with a higher seqno is recorded (while `active > 0`).
+    floor: u64,
+    /// The newest recorded seqno of each key.
+    newest: HashMap<Vec<u8>, u64>,
+    /// Recorded range deletions: (seqno, start, end).
+    ranges: Vec<(u64, Vec<u8>, Vec<u8>)>,
+    order: VecDeque<Record>,
+    bytes: usize,
+}
+
+/// Bytes charged per record beyond its keys (the maps' and queue's entries).
+const RECORD_OVERHEAD: usize = 64;
+
+impl ConflictLog {
+    /// A transaction begins at `visible` (the caller holds the lock and reads the
+    /// visible seqno under it).
+    pub(crate) fn begin(&mut self, visible: u64) {
+        if self.active == 0 {
+            self.floor = visible;
+        }
+        self.active += 1;
+    }
+
+    /// A transaction ended (committed or dropped). The last one clears the log.
+    pub(crate) fn end(&mut self) {
+        self.active = self.active.saturating_sub(1);
+        if self.active == 0 {
+            *self = ConflictLog::default();
+        }
+    }
+
+    /// True while a transaction is live, so commits must record their keys.
+    pub(crate) fn tracking(&self) -> bool {
+        self.active > 0
+    }
+
+    /// True if a write recorded after `check.start`, or one of `pending` (writes of the
+    /// same group, committing after it), touched a key of `check`; also when the log no
+    /// longer reaches back to `check.start`.
+    pub(crate) fn conflicts(&self, check: &ConflictCheck, pending: &Pending) -> bool {
+        if check.start < self.floor {
+            return true;
+        }
+        check.keys.iter().any(|k| {
+            self.newest.get(k).is_some_and(|&seq| seq > check.start)
+                || self.ranges.iter().any(|(seq, s, e)| *seq > check.start && s <= k && k < e)
+                || pending.touches(k)
+        })
+    }
+
+    /// Records the writes of `batch`, whose first entry has seqno `seq`, evicting the
+    /// oldest records beyond `limit` bytes.
+    pub(crate) fn record(&mut self, batch: &WriteBatch, limit: usize) {
+        for (seq, entry) in (batch.seq()..).zip(batch.iter().flatten()) {
+            let record = match entry.kind {
+                ValueKind::RangeDelete => {
+                    self.ranges.push((seq, entry.key.to_vec(), entry.value.to_vec()));
+                    self.bytes += entry.key.len() + entry.value.len() + RECORD_OVERHEAD;
+                    Record::Range(seq, entry.key.to_vec(), entry.value.to_vec())
+                }
+                ValueKind::Put | ValueKind::Delete => {
+                    self.newest.insert(entry.key.to_vec(), seq);
+                    self.bytes += 2 * entry.key.len() + RECORD_OVERHEAD;
+                    Record::Key(seq, entry.key.to_vec())
+                }
+            };
+            self.order.push_back(record);
+        }
+        while self.bytes > limit {
+            let Some(oldest) = self.order.pop_front() else { break };
+            match oldest {
+                Record::Key(seq, key) => {
+                    self.bytes = self.bytes.saturating_sub(2 * key.len() + RECORD_OVERHEAD);
+                    if self.newest.get(&key) == Some(&seq) {
+                        self.newest.remove(&key);
+                    }
+                    self.floor = self.floor.max(seq);
+                }
+                Record::Range(seq, start, end) => {
+                    self.bytes = self.bytes.saturating_sub(start.len() + end.len() + RECORD_OVERHEAD);
+                    self.ranges.retain(|(s, _, _)| *s != seq);
+                    self.floor = self.floor.max(seq);
+                }
+            }
+        }
+    }
+}
+
+/// The writes of a group's members ahead of the one being checked: they commit after
+/// every transaction of the group began.
+#[derive(Default)]
+pub(crate) struct Pending {
+    keys: std::collections::HashSet<Vec<u8>>,
+    ranges: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Pending {
+    /// Adds the writes of `batch`.
+    pub(crate) fn add(&mut self, batch: &WriteBatch) {
+        for entry in batch.iter().flatten() {
+            match entry.kind {
+                ValueKind::RangeDelete => self.ranges.push((entry.key.to_vec(), entry.value.to_vec())),
+                ValueKind::Put | ValueKind::Delete => {
+                    self.keys.insert(entry.key.to_vec());
+                }
+            }
+        }
+    }
+
+    fn touches(&self, key: &[u8]) -> bool {
+        self.keys.contains(key) || self.ranges.iter().any(|(s, e)| s.as_slice() <= key && key < e.as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(seq: u64, keys: &[&str]) -> WriteBatch {
+        let mut b = WriteBatch::new();
+        for k in keys {
+            b.put(k, "v");
+        }
+        b.set_seq(seq);
+        b
+    }
+
+    fn check(start: u64, keys: &[&str]) -> ConflictCheck {
+        ConflictCheck { start, keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect() }
+    }
+
+    #[test]
+    fn writes_after_the_start_conflict_and_eviction_raises_the_floor() {
+        let mut log = ConflictLog::default();
+        log.begin(10);
+        assert!(log.tracking());
+        log.record(&batch(11, &["a", "b"]), 1 << 20);
+        let none = Pending::default();
+        assert!(log.conflicts(&check(10, &["b"]), &none));
+        assert!(!log.conflicts(&check(11, &["b"]), &none), "a transaction that began after saw it");
+        assert!(!log.conflicts(&check(10, &["c"]), &none));
+        let mut range = WriteBatch::new();
+        range.delete_range("m", "p");
+        range.set_seq(12);
+        log.record(&range, 1 << 20);
+        assert!(log.conflicts(&check(11, &["n"]), &none) && !log.conflicts(&check(11, &["p"]), &none));
+        let mut pending = Pending::default();
+        pending.add(&batch(0, &["z"]));
+        assert!(log.conflicts(&check(12, &["z"]), &pending), "an earlier member of the group wrote it");
+        // A tiny limit evicts everything: the floor passes the old transactions.
+        log.record(&batch(13, &["q"]), 0);
+        assert!(log.conflicts(&check(11, &["unrelated"]), &none), "below the floor: cannot be checked");
+        assert!(!log.conflicts(&check(13, &["unrelated"]), &none));
+        log.end();
+        assert!(!log.tracking());
+        assert_eq!((log.newest.len(), log.order.len(), log.bytes), (0, 0, 0));
+    }
+}

@@ -1,0 +1,110 @@
+//! [`Transaction`]: optimistic transactions (RocksDB's `OptimisticTransactionDB`).
+//!
+//! A transaction reads through a snapshot taken when it began, sees its own pending
+//! writes first, and remembers every key it read or wrote. Nothing is locked while it
+//! runs. Its commit is one write batch that the write leader lets through only if no
+//! write committed after the transaction began touched one of those keys (checked
+//! against the conflict log, see [`super::conflicts`]); otherwise the commit returns
+//! `Error::Conflict` and writes nothing.
+//!
+//! Promises: point reads and writes are serializable — committed transactions act as if
+//! run one at a time in commit order, because each one's reads are still current when it
+//! commits. Range and prefix reads through its snapshot are not checked (a key inserted
+//! into a range a transaction scanned is a phantom it does not see), and a transaction
+//! that began before the oldest write the log still holds is refused rather than
+//! checked.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+
+use super::conflicts::ConflictCheck;
+use super::{Db, Snapshot};
+use crate::batch::WriteBatch;
+use crate::error::Result;
+use crate::options::WriteOptions;
+
+/// An optimistic transaction; see [`Db::transaction`]. Dropping it without committing
+/// discards it.
+pub struct Transaction {
+    db: Db,
+    snapshot: Option<Snapshot>,
+    /// Pending writes: `None` deletes the key.
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    reads: BTreeSet<Vec<u8>>,
+}
+
+impl Transaction {
+    pub(crate) fn new(db: Db) -> Transaction {
+        let snapshot = {
+            // The snapshot's seqno is read under the log's lock: see `conflicts`.
+            let inner = db.inner();
+            let mut log = inner.conflicts.lock();
+            let snapshot = Snapshot::new(inner.clone());
+            log.begin(snapshot.sequence());
+            snapshot
+        };
+        Transaction { db, snapshot: Some(snapshot), writes: BTreeMap::new(), reads: BTreeSet::new() }
+    }
+
+    /// The value of `key`: the transaction's own pending write if it made one, else the
+    /// database's as of the transaction's start. The key joins the conflict check.
+    pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let key = key.as_ref();
+        if let Some(pending) = self.writes.get(key) {
+            return Ok(pending.as_ref().map(|v| Bytes::copy_from_slice(v)));
+        }
+        let value = match &self.snapshot {
+            Some(snapshot) => snapshot.get(key)?,
+            None => None,
+        };
+        self.reads.insert(key.to_vec());
+        Ok(value)
+    }
+
+    /// Sets `key` to `value` when the transaction commits.
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.writes.insert(key.as_ref().to_vec(), Some(value.as_ref().to_vec()));
+    }
+
+    /// Removes `key` when the transaction commits.
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) {
+        self.writes.insert(key.as_ref().to_vec(), None);
+    }
+
+    /// Applies every write of the transaction atomically, or none of them:
+    /// `Err(Error::Conflict)` when a write committed by anyone after the transaction
+    /// began touched a key it read or wrote. A transaction that only read commits
+    /// trivially.
+    pub fn commit(self) -> Result<()> {
+        self.commit_opt(&WriteOptions::new())
+    }
+
+    /// [`Transaction::commit`] with write options: `sync(true)` makes the commit
+    /// durable before it returns.
+    pub fn commit_opt(mut self, options: &WriteOptions) -> Result<()> {
+        if self.writes.is_empty() {
+            return Ok(());
+        }
+        let start = self.snapshot.as_ref().map_or(0, Snapshot::sequence);
+        let mut batch = WriteBatch::new();
+        for (key, value) in &self.writes {
+            match value {
+                Some(v) => batch.put(key, v),
+                None => batch.delete(key),
+            }
+        }
+        let mut keys: Vec<Vec<u8>> = std::mem::take(&mut self.reads).into_iter().collect();
+        keys.extend(std::mem::take(&mut self.writes).into_keys());
+        self.db.inner().commit_checked(batch, options.sync, ConflictCheck { start, keys })
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        // Released before the log forgets the transaction, so compaction may drop what
+        // only it needed.
+        self.snapshot.take();
+        self.db.inner().conflicts.lock().end();
+    }
+}
