@@ -41,7 +41,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 pub use cursor::Cursor;
 pub use db_iter::Iter;
 pub use snapshot::Snapshot;
-pub use transaction::Transaction;
+pub use transaction::{Transaction, TransactionIter};
 
 use crate::batch::WriteBatch;
 use crate::compaction::{strategy, CompactionStrategy};

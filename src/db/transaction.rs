@@ -14,14 +14,18 @@
 //! that began before the oldest write the log still holds is refused rather than
 //! checked.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
+use std::collections::{btree_map, BTreeMap, BTreeSet};
+use std::iter::Peekable;
+use std::ops::{Bound, RangeBounds};
 
 use bytes::Bytes;
 
 use super::conflicts::ConflictCheck;
-use super::{Db, Snapshot};
+use super::{Db, Iter, Snapshot};
 use crate::batch::WriteBatch;
 use crate::error::Result;
+use crate::key::UserKeyRange;
 use crate::options::WriteOptions;
 
 /// An optimistic transaction; see [`Db::transaction`]. Dropping it without committing
@@ -60,6 +64,38 @@ impl Transaction {
         };
         self.reads.insert(key.to_vec());
         Ok(value)
+    }
+
+    /// The entries with keys in `range`, ascending: the transaction's pending writes
+    /// over the database as of its start (a pending delete hides the key). Unlike
+    /// [`Transaction::get`], a range read is not validated at commit: a key another
+    /// commit adds to the range meanwhile is a phantom this transaction does not see.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Db::open(dir.path(), strata::Options::default())?;
+    /// db.put("todo:1", "write")?;
+    /// db.put("todo:2", "test")?;
+    /// let mut txn = db.transaction();
+    /// txn.delete("todo:1");
+    /// txn.put("todo:3", "ship");
+    /// let keys: Vec<_> = txn.range("todo:".."todo;").map(|e| e.map(|(k, _)| k)).collect::<strata::Result<_>>()?;
+    /// assert_eq!(keys, ["todo:2", "todo:3"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> TransactionIter<'_> {
+        fn bytes<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<&[u8]> {
+            b.map(|k| k.as_ref())
+        }
+        // BTreeMap::range panics on a backwards range; an empty one has no pending writes.
+        let pending = if UserKeyRange::new(&range).is_empty() {
+            None
+        } else {
+            let bounds = (bytes(range.start_bound()), bytes(range.end_bound()));
+            Some(self.writes.range::<[u8], _>(bounds).peekable())
+        };
+        let base = self.snapshot.as_ref().map(|s| s.range(range).peekable());
+        TransactionIter { base, pending }
     }
 
     /// Sets `key` to `value` when the transaction commits.
@@ -106,5 +142,38 @@ impl Drop for Transaction {
         // only it needed.
         self.snapshot.take();
         self.db.inner().conflicts.lock().end();
+    }
+}
+
+/// The iterator of [`Transaction::range`].
+pub struct TransactionIter<'t> {
+    base: Option<Peekable<Iter>>,
+    pending: Option<Peekable<btree_map::Range<'t, Vec<u8>, Option<Vec<u8>>>>>,
+}
+
+impl Iterator for TransactionIter<'_> {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            // Which source holds the next key: the pending write wins a tie.
+            let order =
+                match (self.base.as_mut().and_then(Peekable::peek), self.pending.as_mut().and_then(Peekable::peek)) {
+                    (None, None) => return None,
+                    (Some(Err(_)), _) | (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (Some(Ok((base, _))), Some((pending, _))) => base.as_ref().cmp(pending.as_slice()),
+                };
+            if order == Ordering::Less {
+                return self.base.as_mut().and_then(Iterator::next);
+            }
+            if order == Ordering::Equal {
+                self.base.as_mut().and_then(Iterator::next);
+            }
+            let (key, value) = self.pending.as_mut().and_then(Iterator::next)?;
+            if let Some(value) = value {
+                return Some(Ok((Bytes::copy_from_slice(key), Bytes::copy_from_slice(value))));
+            }
+        }
     }
 }
