@@ -145,10 +145,13 @@ impl Drop for Transaction {
     }
 }
 
+/// A transaction's pending writes in a range, in key order (`None`: a delete).
+type PendingWrites<'t> = Peekable<btree_map::Range<'t, Vec<u8>, Option<Vec<u8>>>>;
+
 /// The iterator of [`Transaction::range`].
 pub struct TransactionIter<'t> {
     base: Option<Peekable<Iter>>,
-    pending: Option<Peekable<btree_map::Range<'t, Vec<u8>, Option<Vec<u8>>>>>,
+    pending: Option<PendingWrites<'t>>,
 }
 
 impl Iterator for TransactionIter<'_> {
