@@ -92,9 +92,11 @@ impl fmt::Display for Error {
             }
             Error::Closed => write!(f, "the database has been closed"),
             Error::ReadOnly => write!(f, "the database was opened read-only; it refuses writes"),
-            Error::Conflict => {
-                write!(f, "transaction conflict: another commit touched a key it read or wrote; retry it")
-            }
+            Error::Conflict => write!(
+                f,
+                "transaction conflict: a later commit touched a key it read or wrote, or it began before \
+                 the oldest write the conflict check remembers; retry it"
+            ),
         }
     }
 }

@@ -292,3 +292,16 @@ fn a_range_read_merges_pending_writes_over_the_snapshot() {
     let all: Vec<_> = db.range::<&str, _>(..).map(|e| e.unwrap().0).collect();
     assert_eq!(all.len(), model.len() + 1);
 }
+
+#[test]
+fn a_live_transaction_does_not_keep_the_database_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    db.put("k", "v").unwrap();
+    let mut txn = db.transaction();
+    txn.put("k", "w");
+    drop(db);
+    let reopened = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(matches!(txn.commit(), Err(Error::Closed)));
+    assert_eq!(reopened.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+}

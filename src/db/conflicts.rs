@@ -47,8 +47,8 @@ pub(crate) struct ConflictLog {
     floor: u64,
     /// The newest recorded seqno of each key.
     newest: HashMap<Vec<u8>, u64>,
-    /// Recorded range deletions: (seqno, start, end).
-    ranges: Vec<(u64, Vec<u8>, Vec<u8>)>,
+    /// Recorded range deletions: (seqno, start, end), oldest first.
+    ranges: VecDeque<(u64, Vec<u8>, Vec<u8>)>,
     order: VecDeque<Record>,
     bytes: usize,
 }
@@ -68,6 +68,7 @@ impl ConflictLog {
 
     /// A transaction ended (committed or dropped). The last one clears the log.
     pub(crate) fn end(&mut self) {
+        debug_assert!(self.active > 0, "a transaction ended twice");
         self.active = self.active.saturating_sub(1);
         if self.active == 0 {
             *self = ConflictLog::default();
@@ -99,7 +100,7 @@ impl ConflictLog {
         for (seq, entry) in (batch.seq()..).zip(batch.iter().flatten()) {
             let record = match entry.kind {
                 ValueKind::RangeDelete => {
-                    self.ranges.push((seq, entry.key.to_vec(), entry.value.to_vec()));
+                    self.ranges.push_back((seq, entry.key.to_vec(), entry.value.to_vec()));
                     self.bytes += entry.key.len() + entry.value.len() + RECORD_OVERHEAD;
                     Record::Range(seq, entry.key.to_vec(), entry.value.to_vec())
                 }
@@ -123,7 +124,10 @@ impl ConflictLog {
                 }
                 Record::Range(seq, start, end) => {
                     self.bytes = self.bytes.saturating_sub(start.len() + end.len() + RECORD_OVERHEAD);
-                    self.ranges.retain(|(s, _, _)| *s != seq);
+                    // Ranges are recorded and evicted in seqno order: it is the oldest.
+                    if self.ranges.front().is_some_and(|(s, _, _)| *s == seq) {
+                        self.ranges.pop_front();
+                    }
                     self.floor = self.floor.max(seq);
                 }
             }
@@ -179,23 +183,24 @@ mod tests {
         let mut log = ConflictLog::default();
         log.begin(10);
         assert!(log.tracking());
-        log.record(&batch(11, &["a", "b"]), 1 << 20);
+        log.record(&batch(11, &["a", "b"]), 1 << 20); // a at 11, b at 12
         let none = Pending::default();
-        assert!(log.conflicts(&check(10, &["b"]), &none));
-        assert!(!log.conflicts(&check(11, &["b"]), &none), "a transaction that began after saw it");
+        assert!(log.conflicts(&check(10, &["b"]), &none) && log.conflicts(&check(11, &["b"]), &none));
+        assert!(!log.conflicts(&check(12, &["b"]), &none), "a transaction that began after saw it");
         assert!(!log.conflicts(&check(10, &["c"]), &none));
         let mut range = WriteBatch::new();
         range.delete_range("m", "p");
-        range.set_seq(12);
+        range.set_seq(13);
         log.record(&range, 1 << 20);
-        assert!(log.conflicts(&check(11, &["n"]), &none) && !log.conflicts(&check(11, &["p"]), &none));
+        assert!(log.conflicts(&check(12, &["n"]), &none) && !log.conflicts(&check(12, &["p"]), &none));
+        assert!(!log.conflicts(&check(13, &["n"]), &none));
         let mut pending = Pending::default();
         pending.add(&batch(0, &["z"]));
-        assert!(log.conflicts(&check(12, &["z"]), &pending), "an earlier member of the group wrote it");
+        assert!(log.conflicts(&check(13, &["z"]), &pending), "an earlier member of the group wrote it");
         // A tiny limit evicts everything: the floor passes the old transactions.
-        log.record(&batch(13, &["q"]), 0);
-        assert!(log.conflicts(&check(11, &["unrelated"]), &none), "below the floor: cannot be checked");
-        assert!(!log.conflicts(&check(13, &["unrelated"]), &none));
+        log.record(&batch(14, &["q"]), 0);
+        assert!(log.conflicts(&check(12, &["unrelated"]), &none), "below the floor: cannot be checked");
+        assert!(!log.conflicts(&check(14, &["unrelated"]), &none));
         log.end();
         assert!(!log.tracking());
         assert_eq!((log.newest.len(), log.order.len(), log.bytes), (0, 0, 0));

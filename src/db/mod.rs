@@ -431,7 +431,7 @@ impl Db {
     /// # Ok::<(), strata::Error>(())
     /// ```
     pub fn transaction(&self) -> Transaction {
-        Transaction::new(self.clone())
+        Transaction::new(self.inner().clone())
     }
 
     /// Writes the memtable to an SSTable; returns once it is on disk.

@@ -8,21 +8,23 @@
 //! `Error::Conflict` and writes nothing.
 //!
 //! Promises: point reads and writes are serializable — committed transactions act as if
-//! run one at a time in commit order, because each one's reads are still current when it
-//! commits. Range and prefix reads through its snapshot are not checked (a key inserted
-//! into a range a transaction scanned is a phantom it does not see), and a transaction
-//! that began before the oldest write the log still holds is refused rather than
-//! checked.
+//! run one at a time in commit order, because each one's `get`s are still current when
+//! it commits. What [`Transaction::range`] returns is not checked at all (neither a key
+//! added to the range meanwhile, a phantom, nor a change to a key it returned): a
+//! transaction that must not act on stale data reads those keys with `get`. A
+//! transaction that began before the oldest write the log still holds is refused rather
+//! than checked.
 
 use std::cmp::Ordering;
 use std::collections::{btree_map, BTreeMap, BTreeSet};
 use std::iter::Peekable;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::conflicts::ConflictCheck;
-use super::{Db, Iter, Snapshot};
+use super::{DbInner, Iter, Snapshot};
 use crate::batch::WriteBatch;
 use crate::error::Result;
 use crate::key::UserKeyRange;
@@ -31,7 +33,7 @@ use crate::options::WriteOptions;
 /// An optimistic transaction; see [`Db::transaction`]. Dropping it without committing
 /// discards it.
 pub struct Transaction {
-    db: Db,
+    db: Arc<DbInner>,
     snapshot: Option<Snapshot>,
     /// Pending writes: `None` deletes the key.
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
@@ -39,12 +41,11 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    pub(crate) fn new(db: Db) -> Transaction {
+    pub(crate) fn new(db: Arc<DbInner>) -> Transaction {
         let snapshot = {
             // The snapshot's seqno is read under the log's lock: see `conflicts`.
-            let inner = db.inner();
-            let mut log = inner.conflicts.lock();
-            let snapshot = Snapshot::new(inner.clone());
+            let mut log = db.conflicts.lock();
+            let snapshot = Snapshot::new(db.clone());
             log.begin(snapshot.sequence());
             snapshot
         };
@@ -68,8 +69,9 @@ impl Transaction {
 
     /// The entries with keys in `range`, ascending: the transaction's pending writes
     /// over the database as of its start (a pending delete hides the key). Unlike
-    /// [`Transaction::get`], a range read is not validated at commit: a key another
-    /// commit adds to the range meanwhile is a phantom this transaction does not see.
+    /// [`Transaction::get`], nothing a range read returns is validated at commit: a key
+    /// another commit adds to the range meanwhile (a phantom), changes or deletes does not
+    /// make the commit fail. Read with `get` what the transaction's writes depend on.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -111,7 +113,8 @@ impl Transaction {
     /// Applies every write of the transaction atomically, or none of them:
     /// `Err(Error::Conflict)` when a write committed by anyone after the transaction
     /// began touched a key it read or wrote. A transaction that only read commits
-    /// trivially.
+    /// trivially (with `sync(true)`, after syncing the WAL as an empty synced write
+    /// does).
     pub fn commit(self) -> Result<()> {
         self.commit_opt(&WriteOptions::new())
     }
@@ -120,7 +123,7 @@ impl Transaction {
     /// durable before it returns.
     pub fn commit_opt(mut self, options: &WriteOptions) -> Result<()> {
         if self.writes.is_empty() {
-            return Ok(());
+            return self.db.write(WriteBatch::new(), options.sync);
         }
         let start = self.snapshot.as_ref().map_or(0, Snapshot::sequence);
         let mut batch = WriteBatch::new();
@@ -132,7 +135,7 @@ impl Transaction {
         }
         let mut keys: Vec<Vec<u8>> = std::mem::take(&mut self.reads).into_iter().collect();
         keys.extend(std::mem::take(&mut self.writes).into_keys());
-        self.db.inner().commit_checked(batch, options.sync, ConflictCheck { start, keys })
+        self.db.commit_checked(batch, options.sync, ConflictCheck { start, keys })
     }
 }
 
@@ -141,7 +144,7 @@ impl Drop for Transaction {
         // Released before the log forgets the transaction, so compaction may drop what
         // only it needed.
         self.snapshot.take();
-        self.db.inner().conflicts.lock().end();
+        self.db.conflicts.lock().end();
     }
 }
 
