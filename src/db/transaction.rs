@@ -30,7 +30,7 @@ use crate::error::Result;
 use crate::key::UserKeyRange;
 use crate::options::WriteOptions;
 
-/// An optimistic transaction; see [`Db::transaction`]. Dropping it without committing
+/// An optimistic transaction; see [`Db::transaction`](super::Db::transaction). Dropping it without committing
 /// discards it.
 pub struct Transaction {
     db: Arc<DbInner>,
