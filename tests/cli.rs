@@ -104,11 +104,6 @@ fn put_get_scan_delete_inspect_and_sst() {
     assert_eq!((code, out.as_str(), err.trim()), (Some(3), "", "strata: banana: not found"));
     let (_, out, _) = strata(&["scan", d, "--from", "a", "--to", "c"]);
     assert_eq!(out.trim(), "apple => red");
-    // A range deletion: [b, d) takes cherry, not apple; a backwards range is refused.
-    assert!(strata(&["delete", d, "b", "--to", "d"]).0);
-    assert_eq!(strata(&["scan", d]).1.trim(), "apple => red");
-    assert!(!strata(&["delete", d, "d", "--to", "b"]).0);
-    assert!(strata(&["put", d, "cherry", "dark"]).0);
     // Each put and delete reopened the database read-write, which flushed the recovered
     // WAL into a table that inspect and sst can show.
     let (ok, out, _) = strata(&["inspect", d]);
@@ -137,6 +132,20 @@ fn put_get_scan_delete_inspect_and_sst() {
     std::fs::write(table, bytes).unwrap();
     let (ok, _, err) = strata(&["sst", table.to_str().unwrap()]);
     assert!(!ok && err.contains("corruption"), "{err}");
+}
+
+#[test]
+fn delete_with_to_deletes_a_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for k in ["apple", "banana", "cherry", "damson"] {
+        assert!(strata(&["put", d, k, "x"]).0);
+    }
+    // [b, d) takes banana and cherry, not apple or damson; a backwards range is refused.
+    assert!(strata(&["delete", d, "b", "--to", "d"]).0);
+    assert_eq!(strata(&["scan", d]).1, "apple => x\ndamson => x\n");
+    let (ok, _, err) = strata(&["delete", d, "d", "--to", "b"]);
+    assert!(!ok && err.contains("invalid argument"), "{err}");
 }
 
 #[test]
