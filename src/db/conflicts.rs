@@ -3,7 +3,7 @@
 //! started, without reading the database.
 //!
 //! The log records only while a transaction is live: with none, a write group pays one
-//! uncontended lock (taken to publish its seqno, see below) and records nothing. The
+//! atomic load and records nothing. The
 //! first transaction to begin sets `floor` to the visible seqno: every write above it
 //! is recorded from then on. The log is bounded (`Options::transaction_log_bytes`): when
 //! it is full the oldest records go and `floor` rises past them, and a transaction that
@@ -11,12 +11,14 @@
 //! (RocksDB's optimistic transactions refuse the same way when the memtable history
 //! they check against is gone). A retry starts above the new floor.
 //!
-//! Why the visible seqno is published under this log's lock: a transaction begins by
-//! reading the visible seqno (its snapshot) under the same lock. Either it reads the
-//! seqno before a group publishes (and then that group, seeing a live transaction,
-//! records its keys), or after (and then the group's writes are below the snapshot, so
-//! they are no conflict). Without the lock, a group could decide "nothing to record",
-//! a transaction begin, and the group then publish writes the transaction never sees.
+//! Why no write escapes both the log and a snapshot: a write group's leader stores the
+//! visible seqno and then loads the count of live transactions; a transaction begins by
+//! incrementing that count and then loading the visible seqno (its snapshot), all four
+//! accesses sequentially consistent. So either the leader sees the transaction counted
+//! (and records the group's keys, before the group ends and so before any later group
+//! checks a commit), or the transaction reads a seqno that includes the group (whose
+//! writes are then no conflict): Dekker's pattern. Groups commit one at a time, so the
+//! records of every earlier group are in place when a commit is checked.
 
 use std::collections::{HashMap, VecDeque};
 

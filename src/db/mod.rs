@@ -31,7 +31,7 @@ mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
@@ -172,9 +172,11 @@ pub(crate) struct DbInner {
     visible_seq: AtomicU64,
     /// Live snapshots: seqno → count.
     snapshots: Mutex<BTreeMap<u64, usize>>,
-    /// The keys recent commits wrote, for transactions' conflict checks; the leader
-    /// publishes `visible_seq` under its lock (see [`conflicts`]).
+    /// The keys recent commits wrote, for transactions' conflict checks.
     conflicts: Mutex<conflicts::ConflictLog>,
+    /// Live transactions, read by every write group after it publishes its seqno (see
+    /// [`conflicts`] for why that order needs no lock).
+    live_transactions: AtomicUsize,
     stats: Counters,
     lock: Mutex<Option<Box<dyn FileLock>>>,
     bg_threads: Mutex<Vec<JoinHandle<()>>>,
@@ -771,7 +773,9 @@ impl DbInner {
 
     pub(crate) fn register_snapshot(&self) -> u64 {
         let mut snaps = self.snapshots.lock();
-        let seq = self.visible_seq.load(Ordering::Acquire);
+        // SeqCst, as the leader's publishing store: a transaction's snapshot pairs with
+        // it (see `conflicts`). A plain load on x86 either way.
+        let seq = self.visible_seq.load(Ordering::SeqCst);
         *snaps.entry(seq).or_insert(0) += 1;
         seq
     }

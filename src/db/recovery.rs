@@ -293,6 +293,7 @@ fn assemble(p: Parts<'_>) -> Arc<DbInner> {
         visible_seq: AtomicU64::new(p.last_seq),
         snapshots: Mutex::new(BTreeMap::new()),
         conflicts: Mutex::default(),
+        live_transactions: Default::default(),
         stats: p.stats,
         lock: Mutex::new(p.lock),
         bg_threads: Mutex::new(Vec::new()),

@@ -19,6 +19,7 @@ use std::cmp::Ordering;
 use std::collections::{btree_map, BTreeMap, BTreeSet};
 use std::iter::Peekable;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -43,8 +44,9 @@ pub struct Transaction {
 impl Transaction {
     pub(crate) fn new(db: Arc<DbInner>) -> Transaction {
         let snapshot = {
-            // The snapshot's seqno is read under the log's lock: see `conflicts`.
             let mut log = db.conflicts.lock();
+            // Counted before the snapshot's seqno is read: see `conflicts`.
+            db.live_transactions.fetch_add(1, SeqCst);
             let snapshot = Snapshot::new(db.clone());
             log.begin(snapshot.sequence());
             snapshot
@@ -144,7 +146,9 @@ impl Drop for Transaction {
         // Released before the log forgets the transaction, so compaction may drop what
         // only it needed.
         self.snapshot.take();
-        self.db.conflicts.lock().end();
+        let mut log = self.db.conflicts.lock();
+        log.end();
+        self.db.live_transactions.fetch_sub(1, SeqCst);
     }
 }
 

@@ -17,8 +17,8 @@
 //!
 //! A transaction's commit is a writer with a conflict check: the leader checks it
 //! against the conflict log and the members ahead of it in the group, leaves its batch
-//! out if it lost, and records the group's keys in the log as it publishes the group's
-//! seqno (see [`super::conflicts`]).
+//! out if it lost, and records the group's keys in the log after publishing the group's
+//! seqno, if a transaction is live (see [`super::conflicts`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -199,14 +199,15 @@ impl DbInner {
         }
         let last = seq - 1;
         self.last_seq.store(last, Ordering::Relaxed);
-        {
-            // Published under the conflict log's lock, recorded first if a transaction
-            // is live (see `conflicts`).
+        // Published first, then recorded if a transaction is live (see `conflicts`):
+        // SeqCst, so that a transaction beginning meanwhile either is counted here or
+        // reads this seqno.
+        self.visible_seq.store(last, Ordering::SeqCst);
+        if self.live_transactions.load(Ordering::SeqCst) > 0 {
             let mut log = self.conflicts.lock();
             if log.tracking() {
                 log.record(&batch, self.opts.transaction_log_bytes);
             }
-            self.visible_seq.store(last, Ordering::Release);
         }
         Counters::add(&self.stats.user_bytes_written, batch.user_bytes());
         Counters::add(&self.stats.write_groups, 1);
@@ -345,7 +346,10 @@ impl DbInner {
     }
 }
 
-/// One batch of the entries of `batches`, in order; `None` if there are none.
+/// One batch of the entries of `batches`, in order; `None` if there are none. Inlined:
+/// out of line, moving the batch through its `Option` cost a single put 2% more
+/// instructions.
+#[inline(always)]
 fn concatenate(batches: impl IntoIterator<Item = WriteBatch>) -> Option<WriteBatch> {
     let mut batches = batches.into_iter();
     let mut first = batches.next()?;
