@@ -194,8 +194,8 @@ pub fn manifest(data: &[u8]) {
 
 /// Runs `data` as operations on a database with a tiny memtable (so flushes and
 /// compactions happen) on an in-memory file system, checking every read, and read-only
-/// views opened beside it, against a `BTreeMap`; range deletions, ranged compactions
-/// and reopens (switching strategy) in between. Panics on any disagreement.
+/// views opened beside it, against a `BTreeMap`; range deletions, transactions, ranged
+/// compactions and reopens (switching strategy) in between. Panics on any disagreement.
 pub fn ops(data: &[u8]) {
     fn everything(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
         db.range::<&[u8], _>(..).map(|r| r.expect("scan")).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
@@ -233,6 +233,27 @@ pub fn ops(data: &[u8]) {
                 let Some(k) = next() else { break };
                 db.delete(key(k)).expect("delete");
                 model.remove(&key(k));
+            }
+            4 if op & 0x80 != 0 => {
+                // A transaction: read one key, write another; with bit 6 a plain write
+                // to the read key comes first, and only then must the commit fail.
+                let (Some(a), Some(b)) = (next(), next()) else { break };
+                let mut txn = db.transaction();
+                let seen = txn.get(key(a)).expect("transaction get").map(|v| v.to_vec());
+                assert_eq!(seen, model.get(&key(a)).cloned(), "transaction get {:?}", key(a));
+                txn.put(key(b), [op; 3]);
+                let interfere = op & 0x40 != 0;
+                if interfere {
+                    db.put(key(a), [b; 2]).expect("put");
+                    model.insert(key(a), vec![b; 2]);
+                }
+                match txn.commit() {
+                    Ok(()) if !interfere => {
+                        model.insert(key(b), vec![op; 3]);
+                    }
+                    Err(crate::Error::Conflict) if interfere => {}
+                    other => panic!("transaction commit (interfered: {interfere}): {other:?}"),
+                }
             }
             4 => {
                 let Some(k) = next() else { break };
