@@ -171,11 +171,11 @@ pub(crate) struct CompactionTombstones {
 }
 
 impl CompactionTombstones {
-    pub(crate) fn new(all: &FragmentedTombstones, oldest_snapshot: u64, bottommost: bool) -> Self {
-        let all = all.tombstones();
-        let newer = all.partition_point(|t| t.seq > oldest_snapshot);
-        let settled = FragmentedTombstones::new(all[newer..].to_vec());
-        let mut kept = all[..newer].to_vec();
+    /// Sorts `all`, the inputs' tombstones, into the two; only the settled ones are
+    /// fragmented.
+    pub(crate) fn new(all: Vec<RangeTombstone>, oldest_snapshot: u64, bottommost: bool) -> Self {
+        let (mut kept, settled): (Vec<_>, Vec<_>) = all.into_iter().partition(|t| t.seq > oldest_snapshot);
+        let settled = FragmentedTombstones::new(settled);
         if !bottommost {
             kept.extend(settled.newest());
         }
@@ -299,7 +299,7 @@ mod tests {
             // What a compaction keeps answers the same for every reader it must serve:
             // those at the oldest snapshot or later.
             for (oldest, bottommost) in [(0, false), (8, false), (8, true), (30, true)] {
-                let job = CompactionTombstones::new(&f, oldest, bottommost);
+                let job = CompactionTombstones::new(ts.clone(), oldest, bottommost);
                 let kept = FragmentedTombstones::new(job.kept);
                 for k in keys {
                     let settled = brute(&ts, k.as_bytes(), oldest);
@@ -341,7 +341,7 @@ mod tests {
         // A snapshot taken after the 100th purge sees that one.
         assert_eq!(f.covering_seq(key(5).as_bytes(), 100), 100);
         assert_eq!(f.covering_seq(key(1000).as_bytes(), 100), 0);
-        assert_eq!(CompactionTombstones::new(&f, n, false).kept.len(), 1);
+        assert_eq!(CompactionTombstones::new(f.tombstones().to_vec(), n, false).kept.len(), 1);
     }
 
     #[test]

@@ -49,7 +49,7 @@ use crate::filename;
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::{append_internal_key, compare_internal, seek_key, ParsedKey, ValueKind, MAX_SEQUENCE};
-use crate::range_del::{clipped, CompactionTombstones, FragmentedTombstones, RangeDelView, RangeTombstone};
+use crate::range_del::{clipped, CompactionTombstones, RangeDelView, RangeTombstone};
 use crate::sstable::{TableBuilder, TableOptions};
 use crate::version::{FileMeta, LevelIter, NewFile, TableContext, VersionEdit};
 
@@ -237,12 +237,13 @@ struct JobRangeDels {
 
 impl JobRangeDels {
     fn gather(inputs: &[Arc<FileMeta>], oldest_snapshot: u64, bottommost: bool) -> Result<JobRangeDels> {
-        let mut lists = Vec::new();
-        for f in inputs.iter().filter(|f| f.info.summary.num_range_deletions > 0) {
-            lists.extend(f.table()?.range_tombstones().cloned());
+        let mut all = Vec::new();
+        for f in inputs {
+            if let Some(list) = f.range_tombstones()? {
+                all.extend_from_slice(list.tombstones());
+            }
         }
-        let all = FragmentedTombstones::merge(lists.iter().map(|l| &**l));
-        let job = CompactionTombstones::new(&all, oldest_snapshot, bottommost);
+        let job = CompactionTombstones::new(all, oldest_snapshot, bottommost);
         Ok(JobRangeDels { settled: RangeDelView::new([job.settled]), kept: Arc::new(job.kept) })
     }
 
@@ -251,11 +252,9 @@ impl JobRangeDels {
         self.settled.covers(key, seq, u64::MAX)
     }
 
-    /// Gives `builder` the kept tombstones cut to `[lo, hi)`.
-    fn write_into(&self, builder: &mut TableBuilder, lo: Option<&[u8]>, hi: Option<&[u8]>) {
-        for t in clipped(&self.kept, lo, hi) {
-            builder.add_range_tombstone(t);
-        }
+    /// The kept tombstones cut to `[lo, hi)`: an output's share.
+    fn share(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Vec<RangeTombstone> {
+        clipped(&self.kept, lo, hi)
     }
 }
 
@@ -355,7 +354,7 @@ fn merge_entries(
             let gp_cut = cut.should_cut_before(p.user_key, job.max_grandparent_overlap);
             if let Some((b, _)) = builder.as_mut() {
                 if gp_cut || b.estimated_size() >= job.target_file_size {
-                    range_dels.write_into(b, output_start.as_deref(), Some(p.user_key));
+                    b.add_range_tombstones(range_dels.share(output_start.as_deref(), Some(p.user_key)));
                     output_start = Some(p.user_key.to_vec());
                     finish(ctx, builder.take(), job.output_level, outputs)?;
                 }
@@ -386,14 +385,12 @@ fn merge_entries(
         it.next();
     }
     it.status()?;
-    let tail = clipped(&range_dels.kept, output_start.as_deref(), end);
+    let tail = range_dels.share(output_start.as_deref(), end);
     if builder.is_none() && !tail.is_empty() {
         *builder = Some(new_output(env, next_number)?);
     }
     if let Some((b, _)) = builder.as_mut() {
-        for t in tail {
-            b.add_range_tombstone(t);
-        }
+        b.add_range_tombstones(tail);
     }
     finish(ctx, builder.take(), job.output_level, outputs)
 }

@@ -244,7 +244,7 @@ fn range_tombstones_are_cut_to_each_output_and_go_at_the_bottom() {
     let mut b = TableBuilder::new(ctx.fs.create(&path).unwrap(), table_options());
     let written = [("k0100", "k0300", 1000), ("k0250", "k0320", 1001), ("k0350", "k0500", 1002)];
     for (start, end, seq) in written {
-        b.add_range_tombstone(RangeTombstone { start: start.into(), end: end.into(), seq });
+        b.add_range_tombstones([RangeTombstone { start: start.into(), end: end.into(), seq }]);
     }
     let (size, props) = b.finish().unwrap();
     let tombstones = FileMeta::new(NewFile::from_properties(0, 2, size, props), ctx.clone());

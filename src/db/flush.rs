@@ -142,9 +142,7 @@ pub(crate) fn write_table_from<I: InternalIterator + ?Sized>(
             it.next();
         }
         it.status()?;
-        for t in range_dels {
-            builder.add_range_tombstone(t);
-        }
+        builder.add_range_tombstones(range_dels);
         let (size, props) = builder.finish()?;
         ctx.fs.sync_dir(&ctx.dir)?;
         Ok(NewFile::from_properties(0, number, size, props))

@@ -109,8 +109,8 @@ impl SuperVersion {
     #[cold]
     fn gather_frozen_range_dels(&self) -> Result<Option<&Arc<FragmentedTombstones>>> {
         let mut lists: Vec<Arc<FragmentedTombstones>> = self.imms.iter().filter_map(|m| m.range_tombstones()).collect();
-        for file in self.version.files().filter(|f| f.info.summary.num_range_deletions > 0) {
-            lists.extend(file.table()?.range_tombstones().cloned());
+        for file in self.version.files() {
+            lists.extend(file.range_tombstones()?);
         }
         let gathered = match lists.len() {
             0 | 1 => lists.pop(),

@@ -148,10 +148,10 @@ impl TableBuilder {
         Ok(())
     }
 
-    /// Adds a range tombstone over `[start, end)` at `seq`; tombstones may come in any
-    /// order and overlap.
-    pub(crate) fn add_range_tombstone(&mut self, tombstone: RangeTombstone) {
-        self.range_dels.push(tombstone);
+    /// Adds range tombstones; they may come in any order and overlap, before, between
+    /// or after the entries.
+    pub(crate) fn add_range_tombstones(&mut self, tombstones: impl IntoIterator<Item = RangeTombstone>) {
+        self.range_dels.extend(tombstones);
     }
 
     /// Writes the range-deletion block, if there are range tombstones, and widens the

@@ -369,7 +369,7 @@ fn write_with_range_dels(
         b.add(&make_internal_key(k.as_bytes(), 5, ValueKind::Put), b"v").unwrap();
     }
     for &(start, end, seq) in range_dels {
-        b.add_range_tombstone(RangeTombstone { start: start.into(), end: end.into(), seq });
+        b.add_range_tombstones([RangeTombstone { start: start.into(), end: end.into(), seq }]);
     }
     b.finish().unwrap()
 }

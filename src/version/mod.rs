@@ -28,6 +28,7 @@ use crate::error::Result;
 use crate::filename;
 use crate::fs::FileSystem;
 use crate::key::{trailer, user_key, UserKeyRange, RANGE_BOUND_TRAILER};
+use crate::range_del::FragmentedTombstones;
 use crate::sstable::{BlockCache, TableReader};
 
 /// What every table of a database shares: where files live and the block cache.
@@ -147,6 +148,14 @@ impl FileMeta {
     #[inline]
     pub(crate) fn covers(&self, key: &[u8]) -> bool {
         self.smallest_user_key() <= key && key <= self.largest_user_key()
+    }
+
+    /// The table's range tombstones: opens it only if the MANIFEST says it holds some.
+    pub(crate) fn range_tombstones(&self) -> Result<Option<Arc<FragmentedTombstones>>> {
+        if self.info.summary.num_range_deletions == 0 {
+            return Ok(None);
+        }
+        Ok(self.table()?.range_tombstones().cloned())
     }
 
     /// The table if it is open already; never opens it.
