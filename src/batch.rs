@@ -104,12 +104,13 @@ impl WriteBatch {
     /// ```
     pub fn delete_range(&mut self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) {
         let (start, end) = (start.as_ref(), end.as_ref());
-        if self.invalid.is_none() {
-            if start >= end {
-                self.invalid = Some("a range deletion's start must sort before its end".into());
-            } else if let Some(long) = [start, end].into_iter().find(|k| k.len() > MAX_KEY_LEN) {
-                self.invalid = Some(format!("key of {} bytes is over the limit of {MAX_KEY_LEN}", long.len()));
-            }
+        if self.invalid.is_none() && start >= end {
+            self.invalid = Some("a range deletion's start must sort before its end".into());
+        }
+        // The keys' limits are a put's; only the start may be empty.
+        self.check(end, 0);
+        if !start.is_empty() {
+            self.check(start, 0);
         }
         self.rep.push(ValueKind::RangeDelete as u8);
         put_length_prefixed(&mut self.rep, start);
