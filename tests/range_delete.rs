@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use strata::{Compaction, Compression, Db, Error, Options, WriteBatch};
 
+mod common;
+
 fn key(i: u32) -> String {
     format!("key{i:05}")
 }
@@ -149,13 +151,7 @@ fn overlapping_tombstones_across_flushes_and_levels_agree_with_a_model() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), small(compaction)).unwrap();
         let mut model = BTreeMap::new();
-        let mut x = 12345u64;
-        let mut rand = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rand = common::below(12345u64);
         for round in 0..40u32 {
             for _ in 0..400 {
                 // Incompressible values, enough of them that compactions cut their

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use strata::{Db, Error, Options, WriteOptions};
 
+mod common;
+
 fn open() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default().memtable_size(64 << 10)).unwrap();
@@ -179,13 +181,7 @@ fn concurrent_transfers_conserve_money_in_every_snapshot() {
         for t in 0..4u64 {
             let db = db.clone();
             workers.push(s.spawn(move || {
-                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t;
-                let mut rand = move |n: u64| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x % n
-                };
+                let mut rand = common::below(0x9e37_79b9_7f4a_7c15u64 ^ t);
                 for _ in 0..500 {
                     let (from, to) = (rand(ACCOUNTS), rand(ACCOUNTS));
                     let amount = rand(20) as i64;
@@ -234,13 +230,7 @@ fn a_range_read_merges_pending_writes_over_the_snapshot() {
     use std::ops::Bound::{self, Excluded, Included, Unbounded};
     let (_dir, db) = open();
     let mut model = BTreeMap::new();
-    let mut x = 77u64;
-    let mut rand = |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut rand = common::below(77u64);
     let key = |i: u64| format!("k{i:02}");
     for i in 0..40 {
         if rand(2) == 0 {

@@ -6,6 +6,18 @@
 #[allow(unused_imports)]
 pub use strata::testing::Rng;
 
+/// Numbers below `n` from a xorshift64 generator seeded with `seed` (not 0), for tests
+/// that run without the `fault-injection` feature and so without `Rng`.
+pub fn below(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut x = seed;
+    move |n| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    }
+}
+
 /// Every file in `dir` with its bytes: two calls compare equal only if no byte or name
 /// changed in between.
 pub fn dir_contents(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
