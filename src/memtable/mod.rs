@@ -15,7 +15,7 @@ pub(crate) mod arena;
 mod bulk_iter;
 pub(crate) mod skiplist;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -40,7 +40,6 @@ struct WriterState {
 #[derive(Default)]
 struct RangeDels {
     written: Vec<RangeTombstone>,
-    bytes: usize,
     fragmented: Option<Arc<FragmentedTombstones>>,
 }
 
@@ -50,9 +49,9 @@ pub struct MemTable {
     writer: Mutex<WriterState>,
     entries: AtomicU64,
     range_dels: Mutex<RangeDels>,
-    /// Range tombstones added; readers check it before taking `range_dels`' lock, so
-    /// a memtable without any costs them one load.
-    range_del_count: AtomicU64,
+    /// Bytes the range tombstones take (0: there are none). Readers check it before
+    /// taking `range_dels`' lock, so a memtable without any costs them one load.
+    range_del_bytes: AtomicUsize,
 }
 
 impl MemTable {
@@ -76,7 +75,7 @@ impl MemTable {
             writer: Mutex::new(WriterState { splice, scratch: Vec::new() }),
             entries: AtomicU64::new(0),
             range_dels: Mutex::default(),
-            range_del_count: AtomicU64::new(0),
+            range_del_bytes: AtomicUsize::new(0),
         }
     }
 
@@ -85,12 +84,12 @@ impl MemTable {
     pub fn add(&self, seq: u64, kind: ValueKind, user_key: &[u8], value: &[u8]) {
         if kind == ValueKind::RangeDelete {
             let mut r = self.range_dels.lock();
-            r.bytes += user_key.len() + value.len() + std::mem::size_of::<RangeTombstone>();
             r.written.push(RangeTombstone { start: user_key.to_vec(), end: value.to_vec(), seq });
             r.fragmented = None;
             // Release, with the Acquire in `range_tombstones`: a reader that sees the
-            // count finds the tombstone.
-            self.range_del_count.fetch_add(1, Ordering::Release);
+            // bytes finds the tombstone.
+            let bytes = user_key.len() + value.len() + std::mem::size_of::<RangeTombstone>();
+            self.range_del_bytes.fetch_add(bytes, Ordering::Release);
             return;
         }
         let mut w = self.writer.lock();
@@ -108,7 +107,7 @@ impl MemTable {
     /// once per change and shared by every reader until the next.
     #[inline]
     pub(crate) fn range_tombstones(&self) -> Option<Arc<FragmentedTombstones>> {
-        if self.range_del_count.load(Ordering::Acquire) == 0 {
+        if self.range_del_bytes.load(Ordering::Acquire) == 0 {
             return None;
         }
         self.fragmented_range_tombstones()
@@ -151,9 +150,7 @@ impl MemTable {
 
     /// Bytes of memory used; compared with the memtable size option.
     pub fn memory_usage(&self) -> usize {
-        let range_dels =
-            if self.range_del_count.load(Ordering::Acquire) == 0 { 0 } else { self.range_dels.lock().bytes };
-        self.list.memory_usage() + range_dels
+        self.list.memory_usage() + self.range_del_bytes.load(Ordering::Relaxed)
     }
 
     /// Number of point entries (versions) held; range tombstones not included.
@@ -163,7 +160,7 @@ impl MemTable {
 
     /// True if nothing was ever added, point entry or range tombstone.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0 && self.range_del_count.load(Ordering::Acquire) == 0
+        self.len() == 0 && self.range_del_bytes.load(Ordering::Acquire) == 0
     }
 
     /// A cursor over every entry, holding the memtable alive.
