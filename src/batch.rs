@@ -3,19 +3,25 @@
 //!
 //! ```text
 //! batch  := seqno: u64 LE | count: u32 LE | entry*
-//! entry  := kind: u8 (1 = put, 0 = delete, 2 = range delete) | key_len: varint | key
+//! entry  := kind: u8 (1 = put, 0 = delete, 2 = range delete; | 0x80 if a keyspace id
+//!                    follows) | [keyspace: varint32] | key_len: varint | key
 //!           | [value_len: varint | value]       (a put's value; a range delete's end key,
 //!                                                 its key being the start)
 //! ```
+//!
+//! An entry without the 0x80 flag is for the default keyspace (id 0), so a database
+//! that never made a keyspace writes the records it always did.
 //!
 //! The entries of a batch take consecutive sequence numbers starting at `seqno`, in the
 //! order they were added, so a later entry for the same key wins.
 
 use crate::key::ValueKind;
 use crate::key::{MAX_KEY_LEN, MAX_VALUE_LEN};
-use crate::util::coding::{put_length_prefixed, read_u32, read_u64, Decoder};
+use crate::util::coding::{put_length_prefixed, put_varint32, read_u32, read_u64, Decoder};
 
 const HEADER_LEN: usize = 12;
+/// Set on an entry's kind byte when a keyspace id follows it.
+const KEYSPACE_FLAG: u8 = 0x80;
 
 /// A group of puts and deletes that `Db::write` applies all or nothing, also across a
 /// crash. Later operations on a key win over earlier ones in the same batch.
@@ -37,15 +43,18 @@ const HEADER_LEN: usize = 12;
 #[derive(Clone, Debug)]
 pub struct WriteBatch {
     rep: Vec<u8>,
-    /// Key and value bytes added, for the `user_bytes_written` statistic.
-    user_bytes: u64,
     /// The first key or value that breaks the limits; reported by `Db::write`.
     invalid: Option<String>,
+    /// The keyspaces other than the default one that entries name, with the identity of
+    /// the handle each came from: `Db::write` checks they belong to its database.
+    keyspaces: Vec<(u32, u64)>,
+    /// Some entry is for the default keyspace.
+    has_default: bool,
 }
 
 impl Default for WriteBatch {
     fn default() -> Self {
-        WriteBatch { rep: vec![0; HEADER_LEN], user_bytes: 0, invalid: None }
+        WriteBatch { rep: vec![0; HEADER_LEN], invalid: None, keyspaces: Vec::new(), has_default: false }
     }
 }
 
@@ -60,27 +69,61 @@ impl WriteBatch {
     pub(crate) fn for_one(key_len: usize, value_len: usize) -> Self {
         let mut rep = Vec::with_capacity(HEADER_LEN + 1 + 2 * 5 + key_len + value_len);
         rep.resize(HEADER_LEN, 0);
-        WriteBatch { rep, user_bytes: 0, invalid: None }
+        WriteBatch { rep, invalid: None, keyspaces: Vec::new(), has_default: false }
     }
 
     /// Adds a put of `key` → `value`.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        self.check(key, value.len());
-        self.rep.push(ValueKind::Put as u8);
-        put_length_prefixed(&mut self.rep, key);
-        put_length_prefixed(&mut self.rep, value);
-        self.user_bytes += (key.len() + value.len()) as u64;
-        self.set_count(self.len() as u32 + 1);
+        self.put_to(0, key.as_ref(), value.as_ref());
     }
 
     /// Adds a delete of `key`.
     pub fn delete(&mut self, key: impl AsRef<[u8]>) {
-        let key = key.as_ref();
-        self.check(key, 0);
-        self.rep.push(ValueKind::Delete as u8);
+        self.delete_to(0, key.as_ref());
+    }
+
+    /// Notes that entries of keyspace `id` come from a handle with identity `handle`.
+    pub(crate) fn note_keyspace(&mut self, id: u32, handle: u64) {
+        if !self.keyspaces.contains(&(id, handle)) {
+            self.keyspaces.push((id, handle));
+        }
+    }
+
+    /// The keyspaces (id, handle identity) that entries name besides the default one.
+    pub(crate) fn keyspaces(&self) -> &[(u32, u64)] {
+        &self.keyspaces
+    }
+
+    /// The ids of the keyspaces the entries are for (0: the default one).
+    pub(crate) fn keyspace_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.has_default.then_some(0).into_iter().chain(self.keyspaces.iter().map(|&(id, _)| id))
+    }
+
+    /// Starts an entry of `kind` for keyspace `keyspace`.
+    fn push_kind(&mut self, keyspace: u32, kind: ValueKind) {
+        if keyspace == 0 {
+            self.has_default = true;
+            self.rep.push(kind as u8);
+        } else {
+            self.rep.push(kind as u8 | KEYSPACE_FLAG);
+            put_varint32(&mut self.rep, keyspace);
+        }
+    }
+
+    /// [`WriteBatch::put`] into keyspace `keyspace`.
+    pub(crate) fn put_to(&mut self, keyspace: u32, key: &[u8], value: &[u8]) {
+        self.check(key, value.len());
+        self.push_kind(keyspace, ValueKind::Put);
         put_length_prefixed(&mut self.rep, key);
-        self.user_bytes += key.len() as u64;
+        put_length_prefixed(&mut self.rep, value);
+        self.set_count(self.len() as u32 + 1);
+    }
+
+    /// [`WriteBatch::delete`] in keyspace `keyspace`.
+    pub(crate) fn delete_to(&mut self, keyspace: u32, key: &[u8]) {
+        self.check(key, 0);
+        self.push_kind(keyspace, ValueKind::Delete);
+        put_length_prefixed(&mut self.rep, key);
         self.set_count(self.len() as u32 + 1);
     }
 
@@ -103,7 +146,11 @@ impl WriteBatch {
     /// # Ok::<(), strata::Error>(())
     /// ```
     pub fn delete_range(&mut self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) {
-        let (start, end) = (start.as_ref(), end.as_ref());
+        self.delete_range_to(0, start.as_ref(), end.as_ref());
+    }
+
+    /// [`WriteBatch::delete_range`] in keyspace `keyspace`.
+    pub(crate) fn delete_range_to(&mut self, keyspace: u32, start: &[u8], end: &[u8]) {
         if self.invalid.is_none() && start >= end {
             self.invalid = Some("a range deletion's start must sort before its end".into());
         }
@@ -112,10 +159,9 @@ impl WriteBatch {
         if !start.is_empty() {
             self.check(start, 0);
         }
-        self.rep.push(ValueKind::RangeDelete as u8);
+        self.push_kind(keyspace, ValueKind::RangeDelete);
         put_length_prefixed(&mut self.rep, start);
         put_length_prefixed(&mut self.rep, end);
-        self.user_bytes += (start.len() + end.len()) as u64;
         self.set_count(self.len() as u32 + 1);
     }
 
@@ -152,11 +198,6 @@ impl WriteBatch {
         self.invalid.as_deref()
     }
 
-    /// Key and value bytes in the batch.
-    pub(crate) fn user_bytes(&self) -> u64 {
-        self.user_bytes
-    }
-
     fn set_count(&mut self, n: u32) {
         self.rep[8..12].copy_from_slice(&n.to_le_bytes());
     }
@@ -179,7 +220,10 @@ impl WriteBatch {
     pub(crate) fn append(&mut self, other: &WriteBatch) {
         self.set_count((self.len() + other.len()) as u32);
         self.rep.extend_from_slice(&other.rep[HEADER_LEN..]);
-        self.user_bytes += other.user_bytes;
+        self.has_default |= other.has_default;
+        for &(id, handle) in &other.keyspaces {
+            self.note_keyspace(id, handle);
+        }
     }
 
     /// Decodes a batch read back from a WAL record; `None` if it is malformed.
@@ -187,7 +231,7 @@ impl WriteBatch {
         if rep.len() < HEADER_LEN {
             return None;
         }
-        let batch = WriteBatch { rep, user_bytes: 0, invalid: None };
+        let batch = WriteBatch { rep, ..WriteBatch::default() };
         let mut n = 0usize;
         for entry in batch.iter() {
             entry?;
@@ -204,6 +248,8 @@ impl WriteBatch {
 
 /// One operation of a batch.
 pub(crate) struct BatchEntry<'a> {
+    /// The keyspace's id (0: the default one).
+    pub keyspace: u32,
     pub kind: ValueKind,
     pub key: &'a [u8],
     pub value: &'a [u8],
@@ -222,13 +268,15 @@ impl<'a> Iterator for BatchIter<'a> {
             return None;
         }
         let entry = (|| {
-            let kind = ValueKind::from_u8(self.d.u8()?)?;
+            let byte = self.d.u8()?;
+            let keyspace = if byte & KEYSPACE_FLAG != 0 { self.d.varint32()? } else { 0 };
+            let kind = ValueKind::from_u8(byte & !KEYSPACE_FLAG)?;
             let key = self.d.length_prefixed()?;
             let value = match kind {
                 ValueKind::Put | ValueKind::RangeDelete => self.d.length_prefixed()?,
                 ValueKind::Delete => &[],
             };
-            Some(BatchEntry { kind, key, value })
+            Some(BatchEntry { keyspace, kind, key, value })
         })();
         if entry.is_none() {
             self.d = Decoder::new(&[]); // stop after the first malformed entry
@@ -261,7 +309,6 @@ mod tests {
                 (ValueKind::Put, b"c".to_vec(), vec![]),
             ]
         );
-        assert_eq!(b.user_bytes(), 4);
     }
 
     #[test]
@@ -313,6 +360,28 @@ mod tests {
         let mut b = WriteBatch::new();
         b.delete_range(vec![b'a'; MAX_KEY_LEN + 1], "b");
         assert!(b.invalid().unwrap().contains("over the limit"));
+    }
+
+    #[test]
+    fn entries_carry_their_keyspace() {
+        let mut b = WriteBatch::new();
+        b.put("a", "1");
+        b.put_to(300, b"b", b"2");
+        b.delete_range_to(7, b"c", b"d");
+        b.delete_to(0, b"e");
+        let d = WriteBatch::decode(b.encoded().to_vec()).unwrap();
+        let got: Vec<_> = d.iter().map(|e| e.unwrap()).map(|e| (e.keyspace, e.kind, e.key.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, ValueKind::Put, b"a".to_vec()),
+                (300, ValueKind::Put, b"b".to_vec()),
+                (7, ValueKind::RangeDelete, b"c".to_vec()),
+                (0, ValueKind::Delete, b"e".to_vec()),
+            ]
+        );
+        // The default keyspace's entries are encoded as before keyspaces existed.
+        assert_eq!(b.encoded()[HEADER_LEN], ValueKind::Put as u8);
     }
 
     #[test]

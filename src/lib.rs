@@ -72,7 +72,7 @@ pub mod testing;
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
 pub use compression::Compression;
-pub use db::{Cursor, Db, Iter, Snapshot, Transaction, TransactionIter};
+pub use db::{Cursor, Db, Iter, Keyspace, Snapshot, Transaction, TransactionIter};
 pub use error::{Error, Result};
 pub use key::{MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery, WriteOptions};

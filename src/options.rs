@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::fs::{FileSystem, OsFileSystem};
+use crate::util::coding::{put_varint32, put_varint64, Decoder};
 
 /// The smallest data block size accepted: below it the restart array and trailer
 /// dominate the block.
@@ -402,6 +403,92 @@ impl Options {
         self
     }
 
+    /// The options a keyspace keeps for itself, as its MANIFEST creation record stores
+    /// them (`keyspace_with`):
+    ///
+    /// ```text
+    /// options := 1: u8 (format) | memtable_size varint64 | block_size varint64
+    ///            | bloom_bits_per_key varint32 | max_immutable_memtables varint64
+    ///            | max_subcompactions varint64
+    ///            | compaction: 0 u8 | l0_compaction_trigger | level_size_multiplier
+    ///                                | num_levels                   (varint64 each)
+    ///                        | 1 u8 | min_threshold | max_threshold
+    ///                                | max_size_amplification_percent (varint64 each)
+    ///            | n varint32 | codec u8 * n  (0 none, 1 LZ4; per level as
+    ///                                          compression_per_level)
+    /// ```
+    ///
+    /// The rest (file system, cache, WAL and sync settings) is the database's, from the
+    /// options it is opened with.
+    pub(crate) fn encode_keyspace(&self) -> Vec<u8> {
+        let mut out = vec![1];
+        for v in [self.memtable_size as u64, self.block_size as u64] {
+            put_varint64(&mut out, v);
+        }
+        put_varint32(&mut out, self.bloom_bits_per_key);
+        for v in [self.max_immutable_memtables as u64, self.max_subcompactions as u64] {
+            put_varint64(&mut out, v);
+        }
+        let (kind, params) = match &self.compaction {
+            Compaction::Leveled(l) => {
+                (0, [l.l0_compaction_trigger as u64, l.level_size_multiplier, l.num_levels as u64])
+            }
+            Compaction::Tiered(t) => {
+                (1, [t.min_threshold as u64, t.max_threshold as u64, t.max_size_amplification_percent])
+            }
+        };
+        out.push(kind);
+        for v in params {
+            put_varint64(&mut out, v);
+        }
+        put_varint32(&mut out, self.compression.len() as u32);
+        out.extend(self.compression.iter().map(|c| match c {
+            Compression::None => 0,
+            Compression::Lz4 => 1,
+        }));
+        out
+    }
+
+    /// These options with a keyspace's own, as [`Options::encode_keyspace`] wrote them;
+    /// `None` if `encoded` is malformed or out of range.
+    pub(crate) fn with_keyspace(&self, encoded: &[u8]) -> Option<Options> {
+        let mut d = Decoder::new(encoded);
+        if d.u8()? != 1 {
+            return None;
+        }
+        let usize_of = |v: u64| usize::try_from(v).ok();
+        let mut o = self.clone();
+        o.memtable_size = usize_of(d.varint64()?)?;
+        o.block_size = usize_of(d.varint64()?)?;
+        o.bloom_bits_per_key = d.varint32()?;
+        o.max_immutable_memtables = usize_of(d.varint64()?)?;
+        o.max_subcompactions = usize_of(d.varint64()?)?;
+        let kind = d.u8()?;
+        let (a, b, c) = (d.varint64()?, d.varint64()?, d.varint64()?);
+        o.compaction = match kind {
+            0 => Compaction::Leveled(LeveledOptions {
+                l0_compaction_trigger: usize_of(a)?,
+                level_size_multiplier: b,
+                num_levels: usize_of(c)?,
+            }),
+            1 => Compaction::Tiered(TieredOptions {
+                min_threshold: usize_of(a)?,
+                max_threshold: usize_of(b)?,
+                max_size_amplification_percent: c,
+            }),
+            _ => return None,
+        };
+        let n = d.varint32()?;
+        o.compression = (0..n)
+            .map(|_| match d.u8()? {
+                0 => Some(Compression::None),
+                1 => Some(Compression::Lz4),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        (d.is_empty() && o.validate().is_ok()).then_some(o)
+    }
+
     /// Checks that the options make sense together.
     pub(crate) fn validate(&self) -> Result<()> {
         let invalid = |s: String| Err(Error::InvalidArgument(s));
@@ -468,5 +555,28 @@ mod tests {
             assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))), "{o:?}");
         }
         Options::default().block_size(256).validate().unwrap();
+    }
+
+    #[test]
+    fn keyspace_options_round_trip_and_reject_damage() {
+        let own = Options::default()
+            .memtable_size(1 << 20)
+            .block_size(8192)
+            .bloom_bits_per_key(14)
+            .compaction(Compaction::tiered())
+            .compression_per_level([Compression::None, Compression::Lz4]);
+        let encoded = own.encode_keyspace();
+        let db = Options::default().sync_writes(true);
+        let got = db.with_keyspace(&encoded).unwrap();
+        assert_eq!(got.encode_keyspace(), encoded);
+        assert!(got.sync_writes, "the database's own settings stay");
+        assert!(matches!(got.compaction, Compaction::Tiered(_)));
+        assert_eq!(got.compression_for_level(3), Compression::Lz4);
+        for cut in 0..encoded.len() {
+            assert!(db.with_keyspace(&encoded[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut zero_memtable = Options::default().encode_keyspace();
+        zero_memtable[1] = 0;
+        assert!(db.with_keyspace(&zero_memtable).is_none());
     }
 }

@@ -121,6 +121,46 @@ impl Stats {
 }
 
 /// The live counters behind [`Stats`].
+impl Stats {
+    /// Adds `other`'s counts to these (levels level by level, sorted runs too); the
+    /// strategy and block cache figures stay.
+    pub(crate) fn absorb(&mut self, other: &Stats) {
+        for (mine, theirs) in [
+            (&mut self.user_bytes_written, other.user_bytes_written),
+            (&mut self.wal_bytes_written, other.wal_bytes_written),
+            (&mut self.flush_bytes_written, other.flush_bytes_written),
+            (&mut self.compaction_bytes_read, other.compaction_bytes_read),
+            (&mut self.compaction_bytes_written, other.compaction_bytes_written),
+            (&mut self.flushes, other.flushes),
+            (&mut self.memtables_filled, other.memtables_filled),
+            (&mut self.gets, other.gets),
+            (&mut self.get_tables_read, other.get_tables_read),
+            (&mut self.bloom_probes, other.bloom_probes),
+            (&mut self.bloom_negatives, other.bloom_negatives),
+            (&mut self.bloom_false_positives, other.bloom_false_positives),
+            (&mut self.write_groups, other.write_groups),
+            (&mut self.write_stalls, other.write_stalls),
+            (&mut self.wal_bytes_dropped_at_open, other.wal_bytes_dropped_at_open),
+            (&mut self.compactions, other.compactions),
+            (&mut self.trivial_moves, other.trivial_moves),
+            (&mut self.write_slowdowns, other.write_slowdowns),
+        ] {
+            *mine += theirs;
+        }
+        if self.levels.len() < other.levels.len() {
+            self.levels.resize(other.levels.len(), LevelStats::default());
+        }
+        for (mine, theirs) in self.levels.iter_mut().zip(&other.levels) {
+            mine.files += theirs.files;
+            mine.bytes += theirs.bytes;
+            mine.compactions += theirs.compactions;
+            mine.compaction_bytes_read += theirs.compaction_bytes_read;
+            mine.compaction_bytes_written += theirs.compaction_bytes_written;
+        }
+        self.sorted_runs += other.sorted_runs;
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Counters {
     pub user_bytes_written: AtomicU64,

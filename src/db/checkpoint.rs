@@ -1,5 +1,5 @@
 //! `Db::checkpoint`: a consistent, openable copy of the database as of one instant,
-//! made while writes go on.
+//! made while writes go on, every keyspace as of the same instant.
 //!
 //! The instant is a read view, as every read takes one (`DbInner::read_view`): a pinned
 //! super version and the visible seqno loaded after it. Every write that returned
@@ -22,16 +22,18 @@
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::flush::write_table_from;
 use super::recovery::create_dir_durably;
+use super::tree::Tree;
 use super::{DbInner, ReadSeq};
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::iter::merge::MergingIterator;
 use crate::iter::InternalIterator;
 use crate::key::trailer;
-use crate::version::{TableContext, VersionEdit, VersionSet};
+use crate::version::{KeyspaceRecord, TableContext, VersionEdit, VersionSet, DEFAULT_KEYSPACE};
 
 impl DbInner {
     pub(crate) fn checkpoint(&self, dir: &Path) -> Result<()> {
@@ -39,36 +41,48 @@ impl DbInner {
         if self.fs.exists(dir) {
             return Err(Error::InvalidArgument(format!("checkpoint directory {} already exists", dir.display())));
         }
-        let (sv, seq) = self.read_view(ReadSeq::Latest);
+        // One instant across keyspaces: every view pinned, then the seqno loaded.
+        let trees: Vec<Arc<Tree>> = self.state.lock().trees.iter().map(|t| t.tree.clone()).collect();
+        let views: Vec<_> = trees.iter().map(|t| t.super_version()).collect();
+        let (_, seq) = self.read_view(&self.default, ReadSeq::Latest);
         create_dir_durably(self.fs.as_ref(), dir)?;
         let ctx = TableContext { fs: self.fs.clone(), dir: dir.to_path_buf(), cache: None, mmap_reads: false };
 
-        let mut edit = VersionEdit::default();
-        for file in sv.version.files() {
-            let name = filename::table_name(file.number());
-            self.fs.link(&filename::path(&self.dir, &name), &filename::path(dir, &name))?;
-            edit.new_files.push(file.info.clone());
-        }
-        // The memtables' entries and range tombstones the view sees, merged in key
-        // order straight into one table (no copy of the memtables).
-        let sources = || std::iter::once(&sv.mem).chain(&sv.imms);
-        let mut merged =
-            MergingIterator::new(sources().map(|m| Box::new(m.iter()) as Box<dyn InternalIterator>).collect());
-        let visible = |ikey: &[u8]| trailer(ikey) >> 8 <= seq;
-        let range_dels = sources()
-            .filter_map(|m| m.range_tombstones())
-            .flat_map(|r| r.tombstones().iter().filter(|t| t.seq <= seq).cloned().collect::<Vec<_>>())
-            .collect();
-        let number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
-        if let Some(table) = write_table_from(&ctx, &self.opts, &mut merged, visible, range_dels, number)? {
-            edit.new_files.push(table);
+        let mut edits = Vec::new();
+        for (tree, sv) in trees.iter().zip(&views) {
+            let mut edit = VersionEdit { keyspace: tree.id, log_numbers: vec![(tree.id, 0)], ..VersionEdit::default() };
+            if tree.id != DEFAULT_KEYSPACE {
+                let options = tree.opts.encode_keyspace();
+                edit.new_keyspaces.push(KeyspaceRecord { id: tree.id, name: tree.name.clone(), options });
+            }
+            for file in sv.version.files() {
+                let name = filename::table_name(file.number());
+                self.fs.link(&filename::path(&self.dir, &name), &filename::path(dir, &name))?;
+                edit.new_files.push(file.info.clone());
+            }
+            // The memtables' entries and range tombstones the view sees, merged in key
+            // order straight into one table (no copy of the memtables).
+            let sources = || std::iter::once(&sv.mem).chain(&sv.imms);
+            let mut merged =
+                MergingIterator::new(sources().map(|m| Box::new(m.iter()) as Box<dyn InternalIterator>).collect());
+            let visible = |ikey: &[u8]| trailer(ikey) >> 8 <= seq;
+            let range_dels = sources()
+                .filter_map(|m| m.range_tombstones())
+                .flat_map(|r| r.tombstones().iter().filter(|t| t.seq <= seq).cloned().collect::<Vec<_>>())
+                .collect();
+            let number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
+            if let Some(table) = write_table_from(&ctx, &tree.opts, &mut merged, visible, range_dels, number)? {
+                edit.new_files.push(table);
+            }
+            edits.push(edit);
         }
         self.fs.sync_dir(dir)?;
         // No WAL: everything is in tables. Numbers continue past every file named here.
         let manifest_number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
-        edit.log_number = Some(0);
-        edit.last_sequence = Some(seq);
-        edit.next_file_number = Some(manifest_number + 1);
-        VersionSet::create_in(&ctx, manifest_number, &edit)
+        let first = &mut edits[0];
+        first.last_sequence = Some(seq);
+        first.next_file_number = Some(manifest_number + 1);
+        first.next_keyspace_id = trees.iter().map(|t| t.id + 1).max();
+        VersionSet::create_in(&ctx, manifest_number, &edits)
     }
 }

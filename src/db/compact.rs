@@ -1,8 +1,9 @@
 //! Compaction on the database: the compaction thread, `Db::compact`, and installing a
 //! job's result.
 //!
-//! One compaction runs at a time: the strategy sits behind `DbInner::compactor`, and the
-//! compaction thread and `Db::compact` both hold that lock for a whole job. Flushes run
+//! One compaction runs at a time per keyspace: its strategy sits behind
+//! `Tree::compactor`, and the compaction thread and `Db::compact` both hold that lock
+//! for a whole job. The thread takes the keyspaces in turn, one job each per round. Flushes run
 //! on their own thread, so a long merge never holds up a flush ("flushes first").
 //! A job's inputs are chosen from the current version; while it runs, flushes may only
 //! add newer L0 tables, which no job's inputs or placement depend on. The MANIFEST lock
@@ -12,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::flush::table_options;
+use super::tree::Tree;
 use super::{DbInner, SuperVersion};
 use crate::compaction::{self, CompactionJob, JobEnv};
 use crate::error::{Error, Result};
@@ -28,7 +30,7 @@ pub(crate) struct LevelCounters {
 
 pub(crate) fn compaction_loop(db: &Arc<DbInner>) {
     loop {
-        {
+        let trees = {
             let mut st = db.state.lock();
             while !st.shutting_down && (!st.compaction_wanted || st.bg_error.is_some()) {
                 db.compaction_cv.wait(&mut st);
@@ -37,73 +39,96 @@ pub(crate) fn compaction_loop(db: &Arc<DbInner>) {
                 return;
             }
             st.compaction_wanted = false;
-        }
-        // Run jobs until the strategy is satisfied.
-        while !db.closed.load(Ordering::Acquire) {
-            let mut strategy = db.compactor.lock();
-            let version = db.super_version().version.clone();
-            let Some(job) = strategy.pick(&version) else { break };
-            match db.run_compaction(&job) {
-                Ok(()) => {}
-                Err(Error::Closed) => return,
-                Err(e) => {
-                    db.set_background_error(format!("compaction failed: {e}"));
-                    return;
+            st.trees.iter().map(|t| t.tree.clone()).collect::<Vec<_>>()
+        };
+        // One job per keyspace per round, until every strategy is satisfied: a keyspace
+        // with a backlog never holds up another's next job for more than one job.
+        let mut busy = trees;
+        while !busy.is_empty() && !db.closed.load(Ordering::Acquire) {
+            let mut still_busy = Vec::new();
+            for tree in busy {
+                if tree.dropped.load(Ordering::Acquire) {
+                    continue;
                 }
+                let mut strategy = tree.compactor.lock();
+                let version = tree.super_version().version.clone();
+                let Some(job) = strategy.pick(&version) else { continue };
+                match db.run_compaction(&tree, &job) {
+                    Ok(()) => {}
+                    Err(Error::Closed) => return,
+                    Err(e) => {
+                        db.set_background_error(format!("compaction failed: {e}"));
+                        return;
+                    }
+                }
+                drop(strategy);
+                still_busy.push(tree);
             }
+            busy = still_busy;
         }
     }
 }
 
 impl DbInner {
-    /// Wakes the compaction thread to check whether the tree needs work.
+    /// Wakes the compaction thread to check whether the trees need work.
     pub(crate) fn wake_compaction(&self) {
         let mut st = self.state.lock();
         st.compaction_wanted = true;
         self.compaction_cv.notify_all();
     }
 
-    /// Runs `job` and installs its result. The caller holds `compactor`.
-    fn run_compaction(&self, job: &CompactionJob) -> Result<()> {
+    /// Runs `job` on `tree` and installs its result. The caller holds the tree's
+    /// `compactor`. A keyspace dropped meanwhile loses the job's outputs with the rest.
+    fn run_compaction(&self, tree: &Tree, job: &CompactionJob) -> Result<()> {
         let env = JobEnv {
             ctx: &self.ctx,
-            table_options: &table_options(&self.opts, job.output_level),
+            table_options: &table_options(&tree.opts, job.output_level),
             oldest_snapshot: self.oldest_snapshot(),
             cancel: &self.closed,
-            max_subcompactions: self.opts.max_subcompactions,
+            max_subcompactions: tree.opts.max_subcompactions,
         };
         let out = compaction::run_job(&env, job, &|| self.file_numbers.fetch_add(1, Ordering::SeqCst))?;
-        let edit = job.edit(out.files);
+        let mut edit = job.edit(out.files);
+        edit.keyspace = tree.id;
         // If logging fails, the edit may still have reached the MANIFEST, so the outputs
         // stay; the next open removes whichever tables no edit names.
         let mut versions = self.versions.lock();
+        if versions.current(tree.id).is_none() {
+            // A move's outputs are its inputs, which the drop made obsolete.
+            for f in edit.new_files.iter().filter(|_| !job.trivial_move) {
+                let _ = self.fs.remove(&crate::filename::path(&self.dir, &crate::filename::table_name(f.number)));
+            }
+            return Ok(());
+        }
         let version = versions.log_and_apply(edit).inspect_err(|e| {
             // A MANIFEST that failed to sync may have lost what it was given: no later
             // edit, and no write whose flush would need one, can be trusted to it.
             self.set_background_error(format!("MANIFEST write failed: {e}"));
         })?;
         if cfg!(debug_assertions) {
-            if let Err(why) = self.policy.check(&version) {
+            if let Err(why) = tree.policy.check(&version) {
                 return Err(Error::Corruption(format!("compaction broke the tree's shape: {why}")));
             }
         }
         let retired = {
             let mut st = self.state.lock();
-            let sv = SuperVersion::new(st.sv.mem.clone(), st.sv.imms.clone(), version);
-            let retired = self.install(&mut st, sv);
+            let Some(t) = st.tree_mut(tree.id) else { return Ok(()) };
+            let sv = SuperVersion::new(t.sv.mem.clone(), t.sv.imms.clone(), version);
+            let retired = DbInner::install(t, sv);
             self.flushed_cv.notify_all();
             retired
         };
         drop(versions);
         // Unlinks the job's inputs unless a reader still holds them.
         drop(retired);
-        Counters::add(&self.stats.compaction_bytes_read, out.bytes_read);
-        Counters::add(&self.stats.compaction_bytes_written, out.bytes_written);
-        Counters::add(&self.stats.compactions, 1);
+        let stats = &tree.stats;
+        Counters::add(&stats.compaction_bytes_read, out.bytes_read);
+        Counters::add(&stats.compaction_bytes_written, out.bytes_written);
+        Counters::add(&stats.compactions, 1);
         if job.trivial_move {
-            Counters::add(&self.stats.trivial_moves, 1);
+            Counters::add(&stats.trivial_moves, 1);
         }
-        let mut levels = self.level_counters.lock();
+        let mut levels = tree.level_counters.lock();
         let level = job.output_level as usize;
         if levels.len() <= level {
             levels.resize(level + 1, LevelCounters::default());
@@ -114,39 +139,45 @@ impl DbInner {
         Ok(())
     }
 
-    /// Flushes, then runs in this thread every job the strategy still wants, until the
-    /// tree is in the shape it aims for.
+    /// Flushes every keyspace, then runs in this thread every job the strategies
+    /// still want, until every tree is in the shape its strategy aims for.
     pub(crate) fn wait_for_compactions(&self) -> Result<()> {
-        self.flush()?;
-        let mut strategy = self.compactor.lock();
-        loop {
-            let version = self.super_version().version.clone();
-            let Some(job) = strategy.pick(&version) else { return Ok(()) };
-            self.run_compaction(&job)?;
-        }
-    }
-
-    /// Flushes, then merges the tables holding keys of `range` as the strategy allows.
-    pub(crate) fn compact_range(&self, range: &UserKeyRange) -> Result<()> {
-        self.flush()?;
-        if range.is_empty() {
-            return Ok(());
-        }
-        let strategy = self.compactor.lock();
-        let version = self.super_version().version.clone();
-        if let Some(job) = strategy.range(&version, range) {
-            self.run_compaction(&job)?;
+        self.flush(None)?;
+        let trees: Vec<Arc<Tree>> = self.state.lock().trees.iter().map(|t| t.tree.clone()).collect();
+        for tree in trees {
+            let mut strategy = tree.compactor.lock();
+            loop {
+                let version = tree.super_version().version.clone();
+                let Some(job) = strategy.pick(&version) else { break };
+                self.run_compaction(&tree, &job)?;
+            }
         }
         Ok(())
     }
 
-    /// Flushes, then merges everything into as few runs as the strategy allows.
-    pub(crate) fn compact(&self) -> Result<()> {
-        self.flush()?;
-        let strategy = self.compactor.lock();
-        let version = self.super_version().version.clone();
+    /// Flushes `tree`, then merges its tables holding keys of `range` as its strategy
+    /// allows.
+    pub(crate) fn compact_range(&self, tree: &Tree, range: &UserKeyRange) -> Result<()> {
+        self.flush(Some(tree.id))?;
+        if range.is_empty() {
+            return Ok(());
+        }
+        let strategy = tree.compactor.lock();
+        let version = tree.super_version().version.clone();
+        if let Some(job) = strategy.range(&version, range) {
+            self.run_compaction(tree, &job)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes `tree`, then merges everything in it into as few runs as its strategy
+    /// allows.
+    pub(crate) fn compact(&self, tree: &Tree) -> Result<()> {
+        self.flush(Some(tree.id))?;
+        let strategy = tree.compactor.lock();
+        let version = tree.super_version().version.clone();
         if let Some(job) = strategy.full(&version) {
-            self.run_compaction(&job)?;
+            self.run_compaction(tree, &job)?;
         }
         Ok(())
     }

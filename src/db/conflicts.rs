@@ -25,12 +25,22 @@ use std::collections::{HashMap, VecDeque};
 use crate::batch::WriteBatch;
 use crate::key::ValueKind;
 
+/// The key the log records for `key` of keyspace `keyspace`: its id (4 bytes, big
+/// endian) and the key, so that keys of different keyspaces never meet and a range of
+/// one keyspace covers only keys of it.
+pub(crate) fn conflict_key(keyspace: u32, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + key.len());
+    k.extend_from_slice(&keyspace.to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
 /// What a transaction's commit is checked on: its snapshot and every key it read or
 /// wrote.
 pub(crate) struct ConflictCheck {
     /// The seqno the transaction read at.
     pub start: u64,
-    /// The keys it read or wrote.
+    /// The keys it read or wrote (as [`conflict_key`]s).
     pub keys: Vec<Vec<u8>>,
 }
 
@@ -102,14 +112,17 @@ impl ConflictLog {
         for (seq, entry) in (batch.seq()..).zip(batch.iter().flatten()) {
             let record = match entry.kind {
                 ValueKind::RangeDelete => {
-                    self.ranges.push_back((seq, entry.key.to_vec(), entry.value.to_vec()));
-                    self.bytes += entry.key.len() + entry.value.len() + RECORD_OVERHEAD;
-                    Record::Range(seq, entry.key.to_vec(), entry.value.to_vec())
+                    let (start, end) =
+                        (conflict_key(entry.keyspace, entry.key), conflict_key(entry.keyspace, entry.value));
+                    self.bytes += start.len() + end.len() + RECORD_OVERHEAD;
+                    self.ranges.push_back((seq, start.clone(), end.clone()));
+                    Record::Range(seq, start, end)
                 }
                 ValueKind::Put | ValueKind::Delete => {
-                    self.newest.insert(entry.key.to_vec(), seq);
-                    self.bytes += 2 * entry.key.len() + RECORD_OVERHEAD;
-                    Record::Key(seq, entry.key.to_vec())
+                    let key = conflict_key(entry.keyspace, entry.key);
+                    self.bytes += 2 * key.len() + RECORD_OVERHEAD;
+                    self.newest.insert(key.clone(), seq);
+                    Record::Key(seq, key)
                 }
             };
             self.order.push_back(record);
@@ -150,9 +163,11 @@ impl Pending {
     pub(crate) fn add(&mut self, batch: &WriteBatch) {
         for entry in batch.iter().flatten() {
             match entry.kind {
-                ValueKind::RangeDelete => self.ranges.push((entry.key.to_vec(), entry.value.to_vec())),
+                ValueKind::RangeDelete => self
+                    .ranges
+                    .push((conflict_key(entry.keyspace, entry.key), conflict_key(entry.keyspace, entry.value))),
                 ValueKind::Put | ValueKind::Delete => {
-                    self.keys.insert(entry.key.to_vec());
+                    self.keys.insert(conflict_key(entry.keyspace, entry.key));
                 }
             }
         }
@@ -177,7 +192,7 @@ mod tests {
     }
 
     fn check(start: u64, keys: &[&str]) -> ConflictCheck {
-        ConflictCheck { start, keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect() }
+        ConflictCheck { start, keys: keys.iter().map(|k| conflict_key(0, k.as_bytes())).collect() }
     }
 
     #[test]
@@ -206,5 +221,22 @@ mod tests {
         log.end();
         assert!(!log.tracking());
         assert_eq!((log.newest.len(), log.order.len(), log.bytes), (0, 0, 0));
+    }
+
+    #[test]
+    fn keyspaces_do_not_meet() {
+        let mut log = ConflictLog::default();
+        log.begin(10);
+        let mut b = WriteBatch::new();
+        b.put_to(1, b"k", b"v");
+        b.delete_range_to(2, b"a", b"z");
+        b.set_seq(11);
+        log.record(&b, 1 << 20);
+        let none = Pending::default();
+        let at = |keyspace, key: &str| ConflictCheck { start: 10, keys: vec![conflict_key(keyspace, key.as_bytes())] };
+        assert!(log.conflicts(&at(1, "k"), &none));
+        assert!(!log.conflicts(&at(0, "k"), &none), "the same key in another keyspace");
+        assert!(log.conflicts(&at(2, "m"), &none));
+        assert!(!log.conflicts(&at(1, "m"), &none) && !log.conflicts(&at(3, "m"), &none));
     }
 }

@@ -18,6 +18,7 @@
 use std::sync::Arc;
 
 use super::db_iter::next_visible;
+use super::tree::Tree;
 use super::{DbInner, ReadSeq, SuperVersion};
 use crate::cache::CacheFill;
 use crate::error::{Error, Result};
@@ -49,6 +50,8 @@ use crate::range_del::RangeDelView;
 /// ```
 pub struct Cursor {
     db: Arc<DbInner>,
+    /// The keyspace's tree it reads.
+    tree: Arc<Tree>,
     sv: Arc<SuperVersion>,
     seq: u64,
     /// The view's range tombstones.
@@ -64,14 +67,32 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    pub(crate) fn new(db: &Arc<DbInner>, at: ReadSeq) -> Cursor {
-        let (sv, seq) = db.read_view(at);
-        let sources = db.check_open().and_then(|()| Ok((sv.range_dels()?, db.merge_cache.take_or_build(db, &sv)?)));
+    pub(crate) fn new(db: &Arc<DbInner>, tree: &Arc<Tree>, at: ReadSeq) -> Cursor {
+        let (sv, seq) = db.read_view(tree, at);
+        let sources = db.check_open().and_then(|()| Ok((sv.range_dels()?, tree.merge_cache.take_or_build(tree, &sv)?)));
         let (range_dels, it, fill, err) = match sources {
             Ok((range_dels, (it, fill))) => (range_dels, Some(it), fill, None),
             Err(e) => (RangeDelView::default(), None, CacheFill::Never, Some(e)),
         };
-        Cursor { db: db.clone(), sv, seq, range_dels, it, fill, current: Vec::new(), valid: false, err }
+        Cursor {
+            db: db.clone(),
+            tree: tree.clone(),
+            sv,
+            seq,
+            range_dels,
+            it,
+            fill,
+            current: Vec::new(),
+            valid: false,
+            err,
+        }
+    }
+
+    /// A cursor that has no entries and reports `e` (reading a dropped keyspace).
+    pub(crate) fn with_error(mut self, e: Error) -> Cursor {
+        self.it = None;
+        self.err = Some(e);
+        self
     }
 
     /// Moves to the first entry.
@@ -170,7 +191,7 @@ impl Drop for Cursor {
         let Some(it) = self.it.take() else { return };
         if self.err.is_none() {
             let fill = std::mem::replace(&mut self.fill, CacheFill::Never);
-            self.db.merge_cache.park(&self.db, &self.sv, it, fill);
+            self.tree.merge_cache.park(&self.db, &self.tree, &self.sv, it, fill);
         }
     }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use super::tree::Tree;
 use super::{DbInner, ReadSeq, SuperVersion};
 use crate::cache::CacheFill;
 use crate::error::{Error, Result};
@@ -25,7 +26,7 @@ use crate::key::{make_internal_key, seek_key, user_key, ParsedKey, ValueKind, MA
 use crate::range_del::RangeDelView;
 use crate::version::LevelIter;
 
-type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+pub(crate) type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
 /// What the iterator yields.
 type Entry = Result<(Bytes, Bytes)>;
@@ -166,14 +167,16 @@ pub struct Iter {
     /// The database, whose merge cache a direction's merge comes from and goes back to
     /// (see [`super::merge_cache`]).
     db: Arc<DbInner>,
+    /// The keyspace's tree it reads.
+    tree: Arc<Tree>,
     /// The block-cache fill budget each direction's table cursors share.
     front_fill: CacheFill,
     back_fill: CacheFill,
 }
 
 impl Iter {
-    pub(crate) fn new(db: Arc<DbInner>, at: ReadSeq, bounds: Bounds) -> Iter {
-        let (sv, seq) = db.read_view(at);
+    pub(crate) fn new(db: Arc<DbInner>, tree: Arc<Tree>, at: ReadSeq, bounds: Bounds) -> Iter {
+        let (sv, seq) = db.read_view(&tree, at);
         let range_dels = db.check_open().and_then(|()| sv.range_dels());
         let (range_dels, pending_error) = match range_dels {
             Ok(r) => (r, None),
@@ -196,6 +199,7 @@ impl Iter {
             pending_error,
             failed: false,
             db,
+            tree,
             front_fill: CacheFill::Never,
             back_fill: CacheFill::Never,
         }
@@ -225,7 +229,7 @@ impl Iter {
 
     fn next_forward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.front.is_none() {
-            let mut it = match self.db.merge_cache.take_or_build(&self.db, &self.sv) {
+            let mut it = match self.tree.merge_cache.take_or_build(&self.tree, &self.sv) {
                 Ok((it, fill)) => {
                     self.front_fill = fill;
                     it
@@ -286,7 +290,7 @@ impl Iter {
 
     fn next_backward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         if self.back.is_none() {
-            let mut it = match self.db.merge_cache.take_or_build(&self.db, &self.sv) {
+            let mut it = match self.tree.merge_cache.take_or_build(&self.tree, &self.sv) {
                 Ok((it, fill)) => {
                     self.back_fill = fill;
                     it
@@ -360,6 +364,12 @@ impl Iter {
 }
 
 impl Iter {
+    /// An iterator that reports `e` once and ends (reading a dropped keyspace).
+    pub(crate) fn with_error(mut self, e: Error) -> Iter {
+        self.pending_error = Some(e);
+        self
+    }
+
     /// Reports a creation error once, then ends; otherwise takes a step with `step`.
     fn step(&mut self, step: fn(&mut Iter) -> Option<Entry>) -> Option<Entry> {
         if let Some(e) = self.pending_error.take() {
@@ -383,7 +393,7 @@ impl Drop for Iter {
             (None, Some(it)) => (it, std::mem::replace(&mut self.back_fill, CacheFill::Never)),
             (None, None) => return,
         };
-        self.db.merge_cache.park(&self.db, &self.sv, it, fill);
+        self.tree.merge_cache.park(&self.db, &self.tree, &self.sv, it, fill);
     }
 }
 

@@ -14,6 +14,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::tree::{Tree, TreeState};
 use super::{DbInner, SuperVersion};
 use crate::error::Result;
 use crate::filename;
@@ -26,52 +27,85 @@ use crate::version::{NewFile, TableContext, VersionEdit};
 
 pub(crate) fn background_loop(db: &Arc<DbInner>) {
     loop {
-        let (mem, log, next_log) = {
+        let (tree, mem) = {
             let mut st = db.state.lock();
-            while !st.shutting_down && (st.frozen.is_empty() || st.bg_error.is_some()) {
-                db.bg_cv.wait(&mut st);
+            loop {
+                if st.shutting_down {
+                    return;
+                }
+                // The memtable frozen first, whatever its keyspace: WALs retire in order,
+                // and no keyspace's flushes wait behind another's backlog.
+                let oldest = st
+                    .trees
+                    .iter()
+                    .filter_map(|t| t.frozen.first().map(|f| (f.order, &t.tree, &f.mem)))
+                    .min_by_key(|(order, _, _)| *order);
+                match oldest {
+                    Some((_, tree, mem)) if st.bg_error.is_none() => break (tree.clone(), mem.clone()),
+                    _ => db.bg_cv.wait(&mut st),
+                }
             }
-            if st.shutting_down {
-                return;
-            }
-            let next_log = st.frozen.get(1).map_or(st.mem_log_number, |f| f.log_number);
-            (st.frozen[0].mem.clone(), st.frozen[0].log_number, next_log)
         };
-        if let Err(e) = flush_one(db, &mem, log, next_log) {
+        if let Err(e) = flush_one(db, &tree, &mem) {
             db.set_background_error(format!("memtable flush failed: {e}"));
         }
     }
 }
 
-/// Flushes `mem`, whose WAL is `log`; `next_log` is the oldest WAL still needed after it.
-fn flush_one(db: &DbInner, mem: &Arc<MemTable>, log: u64, next_log: u64) -> Result<()> {
+/// Flushes `mem`, the oldest frozen memtable of `tree`.
+fn flush_one(db: &DbInner, tree: &Tree, mem: &Arc<MemTable>) -> Result<()> {
     let number = db.file_numbers.fetch_add(1, Ordering::SeqCst);
-    let table = write_table(&db.ctx, &db.opts, mem, number)?;
-    let mut edit = VersionEdit { log_number: Some(next_log), ..VersionEdit::default() };
+    let table = write_table(&db.ctx, &tree.opts, mem, number)?;
+    let mut edit = VersionEdit { keyspace: tree.id, ..VersionEdit::default() };
     if let Some(t) = &table {
-        Counters::add(&db.stats.flush_bytes_written, t.size);
+        Counters::add(&tree.stats.flush_bytes_written, t.size);
         edit.last_sequence = Some(t.summary.max_seq);
         edit.new_files.push(t.clone());
     }
     // Hold the MANIFEST lock until the version is installed, so installs happen in the
     // order the edits were logged.
+    let mut versions = db.versions.lock();
+    // The oldest WAL each keyspace needs once this memtable is in a table: recorded for
+    // all of them, so that one whose memtable was empty at the last switches no longer
+    // names a WAL that is about to go. Read now, under `versions`, they can only be
+    // older than what holds by the time the edit is durable (a log number moves only
+    // forward, and only under `versions` or by a switch that nothing flushed yet).
+    let (log_numbers, retire_below) = {
+        let st = db.state.lock();
+        let needed = |t: &TreeState| match t.frozen.first() {
+            Some(f) if Arc::ptr_eq(&f.mem, mem) => t.frozen.get(1).map_or(t.mem_log_number, |next| next.log_number),
+            _ => t.oldest_log_needed(),
+        };
+        let log_numbers: Vec<(u32, u64)> = st.trees.iter().map(|t| (t.tree.id, needed(t))).collect();
+        let retire_below = log_numbers.iter().map(|&(_, n)| n).min().unwrap_or(st.wal_number);
+        (log_numbers, retire_below)
+    };
+    edit.log_numbers = log_numbers;
+    if versions.current(tree.id).is_none() {
+        // The keyspace was dropped meanwhile: its data is gone, table and all.
+        if let Some(t) = &table {
+            let _ = db.fs.remove(&filename::path(&db.dir, &filename::table_name(t.number)));
+        }
+        return Ok(());
+    }
     // If logging fails, the edit may still have reached the MANIFEST, so the table
     // stays; the next open removes it if no edit names it.
-    let mut versions = db.versions.lock();
     let version = versions.log_and_apply(edit)?;
-    // The MANIFEST no longer needs the memtable's WAL. It goes before `flush()` callers
-    // are woken, so that a returned flush leaves no retired log behind on disk (the
-    // memtable itself stays readable until the install below). Best effort: a leftover
-    // log below the MANIFEST's log number is removed at open.
-    let _ = db.fs.remove(&super::wal_path(&db.dir, log));
     let retired = {
         let mut st = db.state.lock();
-        let done = st.frozen.remove(0);
-        let imms = st.sv.imms.iter().filter(|m| !Arc::ptr_eq(m, &done.mem)).cloned().collect();
-        let sv = SuperVersion::new(st.sv.mem.clone(), imms, version);
-        let retired = db.install(&mut st, sv);
+        // The MANIFEST no longer needs the WALs below every keyspace's oldest. They go
+        // before `flush()` callers are woken, so that a returned flush leaves no retired
+        // log behind on disk (the memtable itself stays readable until the install
+        // below). Best effort: a leftover log below the MANIFEST's log numbers is
+        // removed at open.
+        retire_wals(db, &mut st.wals, retire_below);
+        let Some(t) = st.tree_mut(tree.id) else { return Ok(()) };
+        let done = t.frozen.remove(0);
+        let imms = t.sv.imms.iter().filter(|m| !Arc::ptr_eq(m, &done.mem)).cloned().collect();
+        let sv = SuperVersion::new(t.sv.mem.clone(), imms, version);
+        let retired = DbInner::install(t, sv);
         // Counted before `flush()` callers wake, so the stats they read include it.
-        Counters::add(&db.stats.flushes, 1);
+        Counters::add(&tree.stats.flushes, 1);
         db.flushed_cv.notify_all();
         retired
     };
@@ -80,6 +114,18 @@ fn flush_one(db: &DbInner, mem: &Arc<MemTable>, log: u64, next_log: u64) -> Resu
     drop(retired);
     db.wake_compaction();
     Ok(())
+}
+
+/// Removes the WAL files of `wals` numbered below `below` (never the live one, which no
+/// keyspace's log number passes).
+pub(crate) fn retire_wals(db: &DbInner, wals: &mut Vec<u64>, below: u64) {
+    wals.retain(|&n| {
+        if n >= below {
+            return true;
+        }
+        let _ = db.fs.remove(&super::wal_path(&db.dir, n));
+        false
+    });
 }
 
 /// How tables written to `level` are laid out.

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::db_iter::merge_sources;
+use super::tree::Tree;
 use super::{DbInner, SuperVersion};
 use crate::cache::CacheFill;
 use crate::error::Result;
@@ -39,7 +40,7 @@ pub(crate) struct MergeCache(Mutex<Option<Parked>>);
 impl MergeCache {
     /// The parked merge over `sv` with its fill budget restarted, or else a new merge
     /// of `sv`'s sources with a fresh budget.
-    pub(super) fn take_or_build(&self, db: &DbInner, sv: &Arc<SuperVersion>) -> Result<(MergingIterator, CacheFill)> {
+    pub(super) fn take_or_build(&self, tree: &Tree, sv: &Arc<SuperVersion>) -> Result<(MergingIterator, CacheFill)> {
         let parked = self.0.try_lock().and_then(|mut slot| slot.take());
         match parked {
             Some(p) if Arc::ptr_eq(&p.sv, sv) => {
@@ -48,16 +49,16 @@ impl MergeCache {
             }
             // A merge over another view is dropped here, outside the lock.
             _ => {
-                let fill = CacheFill::budget(db.opts.scan_fill_bytes());
+                let fill = CacheFill::budget(tree.opts.scan_fill_bytes());
                 Ok((merge_sources(sv, &fill)?, fill))
             }
         }
     }
 
     /// Parks `it`, a merge of `sv`'s sources sharing `fill`, if none of its sources
-    /// met an error, `sv` is still `db`'s current view and `db` is open; drops it
+    /// met an error, `sv` is still `tree`'s current view and `db` is open; drops it
     /// otherwise.
-    pub(super) fn park(&self, db: &DbInner, sv: &Arc<SuperVersion>, it: MergingIterator, fill: CacheFill) {
+    pub(super) fn park(&self, db: &DbInner, tree: &Tree, sv: &Arc<SuperVersion>, it: MergingIterator, fill: CacheFill) {
         // A source that met an error keeps it: such a merge is never handed on.
         if it.status().is_err() {
             return;
@@ -66,7 +67,7 @@ impl MergeCache {
         // Checked under the slot's lock: `clear`, which follows every change of view
         // and the closing, takes the same lock, so a merge parked here is either
         // current or cleared.
-        if db.check_open().is_ok() && Arc::ptr_eq(sv, &db.current.read()) {
+        if db.check_open().is_ok() && tree.is_current(sv) {
             let displaced = slot.replace(Parked { sv: sv.clone(), it, fill });
             drop(slot);
             drop(displaced);
@@ -85,7 +86,7 @@ mod tests {
     use crate::{Db, Options};
 
     fn parked(db: &Db) -> bool {
-        db.inner().merge_cache.0.lock().is_some()
+        db.inner().default.merge_cache.0.lock().is_some()
     }
 
     #[test]

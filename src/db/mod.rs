@@ -23,10 +23,12 @@ mod conflicts;
 mod cursor;
 mod db_iter;
 mod flush;
+mod keyspace;
 mod merge_cache;
 mod recovery;
 mod snapshot;
 mod transaction;
+mod tree;
 mod write;
 
 use std::collections::BTreeMap;
@@ -36,10 +38,11 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 
 pub use cursor::Cursor;
 pub use db_iter::Iter;
+pub use keyspace::Keyspace;
 pub use snapshot::Snapshot;
 pub use transaction::{Transaction, TransactionIter};
 
@@ -54,8 +57,9 @@ use crate::memtable::MemTable;
 use crate::options::{Compaction, Options, WriteOptions};
 use crate::range_del::{FragmentedTombstones, RangeDelView};
 use crate::sstable::{BlockCache, FilterResult};
-use crate::stats::{Counters, LevelStats, Stats, TableInfo};
+use crate::stats::{Counters, Stats, TableInfo};
 use crate::version::{TableContext, Version, VersionSet};
+use tree::{Tree, TreeState};
 
 /// What a read needs, captured atomically: the memtables and the version.
 pub(crate) struct SuperVersion {
@@ -120,18 +124,15 @@ impl SuperVersion {
     }
 }
 
-/// A frozen memtable and the WAL that holds its writes.
-struct Frozen {
-    mem: Arc<MemTable>,
-    log_number: u64,
-}
-
 pub(crate) struct State {
-    sv: Arc<SuperVersion>,
-    /// WAL of the active memtable.
-    mem_log_number: u64,
-    /// Frozen memtables, oldest first (the flush order).
-    frozen: Vec<Frozen>,
+    /// Every keyspace's tree, the default one first.
+    trees: Vec<TreeState>,
+    /// The WAL being written.
+    wal_number: u64,
+    /// The WAL files not yet removed, oldest first (the last is `wal_number`).
+    wals: Vec<u64>,
+    /// The order the next frozen memtable takes.
+    next_freeze: u64,
     /// Set when a background flush failed: writes are refused until reopen.
     bg_error: Option<String>,
     shutting_down: bool,
@@ -139,14 +140,25 @@ pub(crate) struct State {
     compaction_wanted: bool,
 }
 
+impl State {
+    /// The tree of keyspace `id`, unless it was dropped.
+    fn tree(&self, id: u32) -> Option<&TreeState> {
+        self.trees.iter().find(|t| t.tree.id == id)
+    }
+
+    fn tree_mut(&mut self, id: u32) -> Option<&mut TreeState> {
+        self.trees.iter_mut().find(|t| t.tree.id == id)
+    }
+}
+
 pub(crate) struct DbInner {
     dir: PathBuf,
+    /// The options the database was opened with (the default keyspace's too).
     opts: Options,
     fs: Arc<dyn FileSystem>,
     ctx: Arc<TableContext>,
-    /// A copy of `State::sv`, published on every change, so that readers take a brief
-    /// read lock instead of the `state` mutex that writers hold.
-    current: RwLock<Arc<SuperVersion>>,
+    /// The default keyspace's tree (also in `state`), which the `Db` methods use.
+    default: Arc<Tree>,
     state: Mutex<State>,
     /// Wakes the background thread.
     bg_cv: Condvar,
@@ -155,13 +167,6 @@ pub(crate) struct DbInner {
     flushed_cv: Condvar,
     /// Wakes the compaction thread.
     compaction_cv: Condvar,
-    /// The compaction strategy that picks jobs; held for the whole of a job, so one runs
-    /// at a time.
-    compactor: Mutex<Box<dyn CompactionStrategy>>,
-    /// The same strategy for questions that need no picking state (stalls, shape
-    /// checks, statistics), so they never wait behind a running job.
-    policy: Box<dyn CompactionStrategy>,
-    level_counters: Mutex<Vec<compact::LevelCounters>>,
     queue: Mutex<write::Queue>,
     wal: Mutex<LogWriter>,
     versions: Mutex<VersionSet>,
@@ -177,12 +182,12 @@ pub(crate) struct DbInner {
     /// Live transactions, read by every write group after it publishes its seqno (see
     /// [`conflicts`] for why that order needs no lock).
     live_transactions: AtomicUsize,
+    /// The database's own counters (WAL, write groups, stalls); each tree counts the
+    /// rest.
     stats: Counters,
     lock: Mutex<Option<Box<dyn FileLock>>>,
     bg_threads: Mutex<Vec<JoinHandle<()>>>,
     closed: AtomicBool,
-    /// The merge the last dropped cursor or iterator left for the next one.
-    merge_cache: merge_cache::MergeCache,
     /// Opened with `Db::open_read_only`: no lock, no background threads, and every
     /// write, flush, compaction and sync is `Error::ReadOnly`.
     read_only: bool,
@@ -355,7 +360,8 @@ impl Db {
 
     /// The current value of `key`.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.inner().get_at(key.as_ref(), ReadSeq::Latest)
+        let inner = self.inner();
+        inner.get_at(&inner.default, key.as_ref(), ReadSeq::Latest)
     }
 
     /// A consistent read view of the database as of now, kept until dropped.
@@ -391,18 +397,20 @@ impl Db {
     /// # Ok::<(), strata::Error>(())
     /// ```
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Iter {
-        Iter::new(self.inner().clone(), ReadSeq::Latest, db_iter::owned_bounds(&range))
+        let inner = self.inner();
+        Iter::new(inner.clone(), inner.default.clone(), ReadSeq::Latest, db_iter::owned_bounds(&range))
     }
 
     /// The entries whose keys start with `prefix`.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
-        Iter::new(self.inner().clone(), ReadSeq::Latest, db_iter::prefix_bounds(prefix.as_ref()))
+        let inner = self.inner();
+        Iter::new(inner.clone(), inner.default.clone(), ReadSeq::Latest, db_iter::prefix_bounds(prefix.as_ref()))
     }
 
     /// A forward [`Cursor`] over the data as of now that lends its entries as slices:
     /// the fastest way to scan or seek when the caller does not keep the entries.
     pub fn cursor(&self) -> Cursor {
-        Cursor::new(self.inner(), ReadSeq::Latest)
+        Cursor::new(self.inner(), &self.inner().default, ReadSeq::Latest)
     }
 
     /// An optimistic transaction: it reads the database as of now plus its own writes,
@@ -436,9 +444,10 @@ impl Db {
         Transaction::new(self.inner().clone())
     }
 
-    /// Writes the memtable to an SSTable; returns once it is on disk.
+    /// Writes the memtables of every keyspace to SSTables; returns once they are on
+    /// disk (and the WALs they retire are removed).
     pub fn flush(&self) -> Result<()> {
-        self.inner().flush()
+        self.inner().flush(None)
     }
 
     /// Flushes the memtables, then merges every table into as few sorted runs as the
@@ -447,7 +456,8 @@ impl Db {
     /// versions and tombstones; returns when it is done. Reads and writes go on
     /// meanwhile; background compactions wait for it.
     pub fn compact(&self) -> Result<()> {
-        self.inner().compact()
+        let inner = self.inner();
+        inner.compact(&inner.default)
     }
 
     /// Flushes, then compacts just the tables holding keys in `range`: under leveled,
@@ -473,12 +483,13 @@ impl Db {
     /// # Ok::<(), strata::Error>(())
     /// ```
     pub fn compact_range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Result<()> {
-        self.inner().compact_range(&UserKeyRange::new(&range))
+        let inner = self.inner();
+        inner.compact_range(&inner.default, &UserKeyRange::new(&range))
     }
 
-    /// Flushes the memtables and then performs every compaction the strategy still
-    /// wants, returning once the tree has the shape the strategy aims for. Benchmarks use
-    /// it to settle a database before measuring reads.
+    /// Flushes the memtables and then performs every compaction the strategies still
+    /// want, returning once every keyspace's tree has the shape its strategy aims for.
+    /// Benchmarks use it to settle a database before measuring reads.
     pub fn wait_for_compactions(&self) -> Result<()> {
         self.inner().wait_for_compactions()
     }
@@ -493,7 +504,8 @@ impl Db {
         self.inner().sync_wal()
     }
 
-    /// The engine's counters and the shape of the tree.
+    /// The engine's counters and the shape of the tree, totalled over every keyspace
+    /// (levels added level by level); [`Keyspace::stats`] has one keyspace's.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -532,7 +544,7 @@ impl Db {
     /// # Ok::<(), strata::Error>(())
     /// ```
     pub fn approximate_size<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> u64 {
-        self.inner().super_version().version.approximate_size(&UserKeyRange::new(&range))
+        self.inner().default.super_version().version.approximate_size(&UserKeyRange::new(&range))
     }
 
     /// Writes a consistent, openable copy of the whole database as of one instant into
@@ -558,41 +570,15 @@ impl Db {
         self.inner().checkpoint(dir.as_ref())
     }
 
-    /// Every live SSTable, level by level (L0 newest first).
+    /// Every live SSTable of the default keyspace, level by level (L0 newest first).
     pub fn tables(&self) -> Vec<TableInfo> {
-        let version = self.inner().super_version().version.clone();
-        version
-            .files()
-            .map(|f| TableInfo {
-                level: f.info.level as usize,
-                number: f.number(),
-                size: f.info.size,
-                smallest_key: f.smallest_user_key().to_vec(),
-                largest_key: f.largest_user_key().to_vec(),
-                min_seq: f.info.summary.min_seq,
-                max_seq: f.info.summary.max_seq,
-                entries: f.info.summary.num_entries,
-                deletions: f.info.summary.num_deletions,
-                range_deletions: f.info.summary.num_range_deletions,
-            })
-            .collect()
+        tables_of(&self.inner().default)
     }
 
-    /// What the compaction strategy would do next, described in words (`None` when the
-    /// tree is in shape).
+    /// What the default keyspace's compaction strategy would do next, described in
+    /// words (`None` when the tree is in shape).
     pub fn pending_compaction(&self) -> Option<String> {
-        let inner = self.inner();
-        let version = inner.super_version().version.clone();
-        let job = strategy::from_options(&inner.opts).pick(&version)?;
-        let inputs: Vec<String> = job.inputs.iter().map(|f| format!("L{}:{:06}", f.info.level, f.number())).collect();
-        let kind = if job.trivial_move { "move" } else { "merge" };
-        Some(format!(
-            "{kind} {} ({}) into L{}, because of {}",
-            inputs.join(" "),
-            job.input_bytes(),
-            job.output_level,
-            job.reason
-        ))
+        pending_compaction_of(&self.inner().default)
     }
 
     /// The directory this database lives in.
@@ -606,6 +592,41 @@ impl Db {
     pub fn close(self) -> Result<()> {
         self.inner().shutdown()
     }
+}
+
+/// Every live SSTable of `tree`, level by level (L0 newest first).
+fn tables_of(tree: &Tree) -> Vec<TableInfo> {
+    let version = tree.super_version().version.clone();
+    version
+        .files()
+        .map(|f| TableInfo {
+            level: f.info.level as usize,
+            number: f.number(),
+            size: f.info.size,
+            smallest_key: f.smallest_user_key().to_vec(),
+            largest_key: f.largest_user_key().to_vec(),
+            min_seq: f.info.summary.min_seq,
+            max_seq: f.info.summary.max_seq,
+            entries: f.info.summary.num_entries,
+            deletions: f.info.summary.num_deletions,
+            range_deletions: f.info.summary.num_range_deletions,
+        })
+        .collect()
+}
+
+/// What `tree`'s compaction strategy would do next, in words.
+fn pending_compaction_of(tree: &Tree) -> Option<String> {
+    let version = tree.super_version().version.clone();
+    let job = strategy::from_options(&tree.opts).pick(&version)?;
+    let inputs: Vec<String> = job.inputs.iter().map(|f| format!("L{}:{:06}", f.info.level, f.number())).collect();
+    let kind = if job.trivial_move { "move" } else { "merge" };
+    Some(format!(
+        "{kind} {} ({}) into L{}, because of {}",
+        inputs.join(" "),
+        job.input_bytes(),
+        job.output_level,
+        job.reason
+    ))
 }
 
 impl DbInner {
@@ -625,10 +646,6 @@ impl DbInner {
         Ok(())
     }
 
-    pub(crate) fn super_version(&self) -> Arc<SuperVersion> {
-        self.current.read().clone()
-    }
-
     /// The super version a read uses and the seqno it reads at.
     ///
     /// For the latest data the seqno is loaded *after* the super version is pinned.
@@ -639,8 +656,8 @@ impl DbInner {
     /// installed compactions kept versions for (RocksDB's `GetImpl` orders it the same
     /// way). A snapshot's seqno is safe either way: compaction keeps what registered
     /// snapshots see.
-    pub(crate) fn read_view(&self, at: ReadSeq) -> (Arc<SuperVersion>, u64) {
-        let sv = self.super_version();
+    pub(crate) fn read_view(&self, tree: &Tree, at: ReadSeq) -> (Arc<SuperVersion>, u64) {
+        let sv = tree.super_version();
         let seq = match at {
             ReadSeq::Latest => self.visible_seq.load(Ordering::Acquire),
             ReadSeq::At(seq) => seq,
@@ -648,18 +665,16 @@ impl DbInner {
         (sv, seq)
     }
 
-    /// Installs `sv` as the current view of memtables and tables. Called with `state`
-    /// held, so installs are ordered. Returns the view it replaced, for the caller to
+    /// Installs `sv` as the current view of `tree`'s memtables and tables. Called with
+    /// `state` held, so installs are ordered. Returns the view it replaced, for the caller to
     /// drop once it has let go of `state`: the last reference to a view may free a
     /// memtable or unlink obsolete tables, which must block neither readers (waiting for
     /// `current`) nor writers (waiting for `state`).
     #[must_use = "drop the old view after releasing the state lock"]
-    pub(crate) fn install(&self, st: &mut State, sv: SuperVersion) -> Arc<SuperVersion> {
+    pub(crate) fn install(tree: &mut TreeState, sv: SuperVersion) -> Arc<SuperVersion> {
         let sv = Arc::new(sv);
-        st.sv = sv.clone();
-        let old = std::mem::replace(&mut *self.current.write(), sv);
-        self.merge_cache.clear();
-        old
+        tree.sv = sv.clone();
+        tree.tree.publish(sv)
     }
 
     /// Puts the database into the refuse-writes state until it is reopened (the first
@@ -696,11 +711,11 @@ impl DbInner {
         Ok(())
     }
 
-    pub(crate) fn get_at(&self, key: &[u8], at: ReadSeq) -> Result<Option<Bytes>> {
+    pub(crate) fn get_at(&self, tree: &Tree, key: &[u8], at: ReadSeq) -> Result<Option<Bytes>> {
         check_key(key)?;
         self.check_open()?;
-        Counters::add(&self.stats.gets, 1);
-        let (sv, seq) = self.read_view(at);
+        Counters::add(&tree.stats.gets, 1);
+        let (sv, seq) = self.read_view(tree, at);
         // L0's tables overlap, so a get may consult every one: their filter lines are
         // fetched while the memtables are searched and overlap one another's cache
         // misses. (A deeper level offers one table, found by a binary search that this
@@ -757,7 +772,7 @@ impl DbInner {
                 Lookup::Missing => {}
             }
         }
-        let s = &self.stats;
+        let s = &tree.stats;
         for (counter, n) in [
             (&s.bloom_probes, probes),
             (&s.bloom_negatives, negatives),
@@ -796,38 +811,40 @@ impl DbInner {
         snaps.keys().next().copied().unwrap_or_else(|| self.visible_seq.load(Ordering::Acquire))
     }
 
+    /// Totals over every keyspace, with the database's own counters.
     fn stats(&self) -> Stats {
+        let trees: Vec<Arc<Tree>> = self.state.lock().trees.iter().map(|t| t.tree.clone()).collect();
+        let mut total = self.stats.snapshot();
+        for tree in &trees {
+            total.absorb(&tree.stats());
+        }
+        total.strategy = self.default.policy.name().to_string();
+        total.block_cache_bytes = self.block_cache_bytes();
+        total
+    }
+
+    /// [`Tree::stats`] with the database's own counters (WAL, write groups, stalls).
+    fn tree_stats(&self, tree: &Tree) -> Stats {
         let mut stats = self.stats.snapshot();
-        let version = self.super_version().version.clone();
-        let counters = self.level_counters.lock().clone();
-        stats.levels = version
-            .levels
-            .iter()
-            .enumerate()
-            .map(|(level, files)| {
-                let c = counters.get(level).copied().unwrap_or_default();
-                LevelStats {
-                    files: files.len(),
-                    bytes: files.iter().map(|f| f.info.size).sum(),
-                    compactions: c.compactions,
-                    compaction_bytes_read: c.bytes_read,
-                    compaction_bytes_written: c.bytes_written,
-                }
-            })
-            .collect();
-        stats.strategy = self.policy.name().to_string();
-        stats.sorted_runs = self.policy.sorted_runs(&version);
-        stats.block_cache_bytes = self.ctx.cache.as_ref().map_or(0, |c| c.usage() as u64);
+        stats.absorb(&tree.stats());
+        stats.strategy = tree.policy.name().to_string();
+        stats.block_cache_bytes = self.block_cache_bytes();
         stats
+    }
+
+    fn block_cache_bytes(&self) -> u64 {
+        self.ctx.cache.as_ref().map_or(0, |c| c.usage() as u64)
     }
 
     fn shutdown(&self) -> Result<()> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.merge_cache.clear();
         {
             let mut st = self.state.lock();
+            for t in &st.trees {
+                t.tree.merge_cache.clear();
+            }
             st.shutting_down = true;
             self.bg_cv.notify_all();
             self.flushed_cv.notify_all();

@@ -1,9 +1,12 @@
 //! Opening a database: lock, recover the MANIFEST, replay the WALs, clean up.
 //!
-//! Replay applies every batch of every WAL at or after the MANIFEST's log number, in
-//! log order, to fresh memtables, and writes them to L0 tables. Only then does one
-//! MANIFEST edit record the tables and a new, empty WAL; the old WALs are deleted after
-//! that edit is durable, so a crash during recovery just recovers again.
+//! Replay reads every WAL at or after the oldest log number any keyspace has in the
+//! MANIFEST, in log order, and applies each entry to a fresh memtable of its keyspace —
+//! unless the keyspace was dropped, or the WAL is older than that keyspace's own log
+//! number (its tables hold the entry already) — writing full memtables to L0 tables.
+//! Only then does a MANIFEST edit per keyspace record its tables and a new, empty WAL;
+//! the old WALs are deleted after those edits are durable, so a crash during recovery
+//! just recovers again.
 //!
 //! What a damaged WAL yields depends on [`WalRecovery`]: by default (point in time)
 //! replay stops at the first damage and keeps the prefix before it, dropping the rest
@@ -21,10 +24,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 
 use super::flush::write_table;
-use super::{new_block_cache, new_strategy, num_levels, wal_path, DbInner, State, SuperVersion};
+use super::tree::{Tree, TreeState};
+use super::{new_block_cache, num_levels, wal_path, DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -34,7 +38,7 @@ use crate::log::{LogReader, LogWriter, TailMode};
 use crate::memtable::MemTable;
 use crate::options::{Options, WalRecovery};
 use crate::stats::Counters;
-use crate::version::{TableContext, VersionEdit, VersionSet};
+use crate::version::{KeyspaceRecord, TableContext, VersionEdit, VersionSet, DEFAULT_KEYSPACE};
 
 pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     let fs = opts.fs.0.clone();
@@ -47,47 +51,87 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         _ => Error::Io(e),
     })?;
     let ctx = table_context(dir, &opts);
-    let mut versions = VersionSet::open(ctx.clone(), num_levels(&opts))?;
+    let mut versions = VersionSet::open(ctx.clone(), &|k| keyspace_levels(&opts, k))?;
     let stats = Counters::default();
 
-    // Replay the live WALs into memtables, writing each full one to an L0 table.
-    let mut mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
-    let mut edit = VersionEdit::default();
+    // Replay the live WALs into one memtable per keyspace, writing each full one to an
+    // L0 table of its keyspace.
+    let mut trees = recovering_trees(&versions, &opts)?;
     // One WAL in memory at a time.
     let logs = live_wals(&ctx, versions.log_number())?.into_iter().map(|n| read_wal(&ctx, n));
-    let replayed = replay_wals(&opts, logs, &stats, |batch| {
-        apply(&mem, &batch);
-        if mem.memory_usage() >= opts.memtable_size {
-            if let Some(f) = write_table(&ctx, &opts, &mem, versions.new_file_number())? {
-                edit.new_files.push(f);
+    let replayed = replay_wals(&opts, logs, &stats, |wal, batch| {
+        for t in apply(&mut trees, wal, &batch) {
+            if t.mem.memory_usage() >= t.opts.memtable_size {
+                if let Some(f) = write_table(&ctx, &t.opts, &t.mem, versions.new_file_number())? {
+                    t.edit.new_files.push(f);
+                }
+                t.mem = Arc::new(MemTable::with_huge_pages(t.opts.memtable_size, t.opts.memtable_huge_pages));
             }
-            mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
         }
         Ok(())
     })?;
     let last_seq = replayed.unwrap_or(0).max(versions.last_sequence());
-    if let Some(f) = write_table(&ctx, &opts, &mem, versions.new_file_number())? {
-        edit.new_files.push(f);
-    }
 
-    // Start the new WAL and record everything in one edit.
+    // Start the new WAL, then record each keyspace's tables and new log number. A crash
+    // between two keyspaces' edits leaves the others' log numbers behind, so the next
+    // open replays their writes again (and only theirs).
     let log_number = versions.new_file_number();
     // SAFETY: the directory is locked, and the number is fresh: nothing else writes
     // this file.
     let wal = LogWriter::new(unsafe { fs.create_log(&wal_path(dir, log_number))? });
     fs.sync_dir(dir)?;
-    edit.log_number = Some(log_number);
-    edit.last_sequence = Some(last_seq);
-    let version = versions.log_and_apply(edit)?;
+    for mut t in trees {
+        if let Some(f) = write_table(&ctx, &t.opts, &t.mem, versions.new_file_number())? {
+            t.edit.new_files.push(f);
+        }
+        t.edit.log_numbers = vec![(t.id, log_number)];
+        t.edit.last_sequence = Some(last_seq);
+        versions.log_and_apply(t.edit)?;
+    }
     remove_garbage(&versions, dir, log_number)?;
 
-    let sv = Arc::new(SuperVersion::new(
-        Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages)),
-        Vec::new(),
-        version,
-    ));
     let lock = Some(lock);
-    Ok(assemble(Parts { dir, ctx, versions, sv, wal, log_number, last_seq, stats, lock, read_only: false, opts }))
+    let parts = Parts { dir, ctx, versions, mems: BTreeMap::new(), wal, log_number, last_seq, stats, lock };
+    assemble(parts, false, opts)
+}
+
+/// A keyspace being recovered: its options, the memtable its WAL writes go to, and the
+/// edit that will record the tables they fill.
+struct RecoveringTree {
+    id: u32,
+    opts: Options,
+    /// Writes in WALs numbered below this are in its tables already.
+    log_number: u64,
+    mem: Arc<MemTable>,
+    edit: VersionEdit,
+}
+
+fn recovering_trees(versions: &VersionSet, opts: &Options) -> Result<Vec<RecoveringTree>> {
+    versions
+        .keyspaces()
+        .iter()
+        .map(|(&id, k)| {
+            let opts = keyspace_options(opts, &k.record)?;
+            let mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
+            let edit = VersionEdit { keyspace: id, ..VersionEdit::default() };
+            Ok(RecoveringTree { id, opts, log_number: k.log_number, mem, edit })
+        })
+        .collect()
+}
+
+/// The options of the keyspace `record` names: the database's, with its own.
+pub(super) fn keyspace_options(opts: &Options, record: &KeyspaceRecord) -> Result<Options> {
+    if record.id == DEFAULT_KEYSPACE {
+        return Ok(opts.clone());
+    }
+    opts.with_keyspace(&record.options)
+        .ok_or_else(|| Error::corruption("MANIFEST", None, format!("keyspace {:?} has malformed options", record.name)))
+}
+
+/// The levels a keyspace's version starts with (malformed options are reported later,
+/// by `keyspace_options`).
+fn keyspace_levels(opts: &Options, record: &KeyspaceRecord) -> usize {
+    keyspace_options(opts, record).map_or(1, |o| num_levels(&o))
 }
 
 /// `Db::open_read_only`: the state as of now, MANIFEST plus every WAL record (synced
@@ -99,7 +143,7 @@ pub(crate) fn open_read_only(dir: &Path, opts: Options) -> Result<Arc<DbInner>> 
     require_database(opts.fs.0.as_ref(), dir)?;
     let ctx = table_context(dir, &opts);
     let mut attempts = 0;
-    let (versions, mem, last_seq, stats) = loop {
+    let (versions, mems, last_seq, stats) = loop {
         if attempts > 0 {
             // A writer is changing the files right now: give it a moment.
             std::thread::sleep(std::time::Duration::from_millis(attempts));
@@ -120,10 +164,9 @@ pub(crate) fn open_read_only(dir: &Path, opts: Options) -> Result<Arc<DbInner>> 
             Err(e) => return Err(e),
         }
     };
-    let sv = Arc::new(SuperVersion::new(mem, Vec::new(), versions.current().clone()));
     let wal = LogWriter::new(Box::new(RefusingFile));
     let log_number = versions.log_number();
-    Ok(assemble(Parts { dir, ctx, versions, sv, wal, log_number, last_seq, stats, lock: None, read_only: true, opts }))
+    assemble(Parts { dir, ctx, versions, mems, wal, log_number, last_seq, stats, lock: None }, true, opts)
 }
 
 /// An error naming `dir` unless it holds a database (a `CURRENT` file).
@@ -139,13 +182,13 @@ fn require_database(fs: &dyn crate::fs::FileSystem, dir: &Path) -> Result<()> {
 const READ_ONLY_ATTEMPTS: u64 = 12;
 
 /// What a read-only open builds its database from: the version set, the replayed
-/// WALs' memtable, the last seqno, and the replay's counters.
-type ReadOnlyState = (VersionSet, Arc<MemTable>, u64, Counters);
+/// WALs' memtables by keyspace, the last seqno, and the replay's counters.
+type ReadOnlyState = (VersionSet, BTreeMap<u32, Arc<MemTable>>, u64, Counters);
 
 /// One read of a database for `open_read_only`: `None` if the MANIFEST changed while
 /// the WALs were read (the caller starts over).
 fn read_only_attempt(ctx: &Arc<TableContext>, opts: &Options) -> Result<Option<ReadOnlyState>> {
-    let versions = VersionSet::open_read_only(ctx.clone(), num_levels(opts))?;
+    let versions = VersionSet::open_read_only(ctx.clone(), &|k| keyspace_levels(opts, k))?;
     let logs =
         live_wals(ctx, versions.log_number())?.into_iter().map(|n| read_wal(ctx, n)).collect::<Result<Vec<_>>>()?;
     // A writer records a flush in the MANIFEST (advancing its log number) before it
@@ -157,17 +200,18 @@ fn read_only_attempt(ctx: &Arc<TableContext>, opts: &Options) -> Result<Option<R
     }
     // Opened now, every table stays readable for as long as the view holds it, even if
     // a writer deletes its name; one already deleted fails here, and the caller retries.
-    for file in versions.current().files() {
+    for file in versions.keyspaces().values().flat_map(|k| k.current.files()) {
         file.table()?;
     }
     let stats = Counters::default();
-    let mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
-    let replayed = replay_wals(opts, logs.into_iter().map(Ok), &stats, |batch| {
-        apply(&mem, &batch);
+    let mut trees = recovering_trees(&versions, opts)?;
+    let replayed = replay_wals(opts, logs.into_iter().map(Ok), &stats, |wal, batch| {
+        apply(&mut trees, wal, &batch);
         Ok(())
     })?;
     let last_seq = replayed.unwrap_or(0).max(versions.last_sequence());
-    Ok(Some((versions, mem, last_seq, stats)))
+    let mems = trees.into_iter().map(|t| (t.id, t.mem)).collect();
+    Ok(Some((versions, mems, last_seq, stats)))
 }
 
 /// The numbers of the live WALs (numbered `log_number` or later), oldest first.
@@ -184,10 +228,13 @@ fn live_wals(ctx: &TableContext, log_number: u64) -> Result<Vec<u64>> {
     Ok(logs)
 }
 
-/// WAL `number`'s name and bytes.
-fn read_wal(ctx: &TableContext, number: u64) -> Result<(String, Vec<u8>)> {
-    Ok((filename::wal_name(number), ctx.fs.read_all(&wal_path(&ctx.dir, number))?))
+/// WAL `number`'s number, name and bytes.
+fn read_wal(ctx: &TableContext, number: u64) -> Result<WalData> {
+    Ok((number, filename::wal_name(number), ctx.fs.read_all(&wal_path(&ctx.dir, number))?))
 }
+
+/// A WAL's number, name and bytes.
+type WalData = (u64, String, Vec<u8>);
 
 fn table_context(dir: &Path, opts: &Options) -> Arc<TableContext> {
     Arc::new(TableContext {
@@ -198,11 +245,19 @@ fn table_context(dir: &Path, opts: &Options) -> Arc<TableContext> {
     })
 }
 
-/// Adds every entry of `batch` to `mem` under the batch's seqnos.
-fn apply(mem: &MemTable, batch: &WriteBatch) {
+/// Adds every entry of `batch`, read from WAL `wal`, to its keyspace's memtable under
+/// the batch's seqnos, unless the keyspace is gone or has the entry in a table already;
+/// returns the trees that took entries.
+fn apply<'t>(trees: &'t mut [RecoveringTree], wal: u64, batch: &WriteBatch) -> Vec<&'t mut RecoveringTree> {
+    let mut took = vec![false; trees.len()];
     for (seq, entry) in (batch.seq()..).zip(batch.iter().flatten()) {
-        mem.add(seq, entry.kind, entry.key, entry.value);
+        let Some(i) = trees.iter().position(|t| t.id == entry.keyspace) else { continue };
+        if wal >= trees[i].log_number {
+            trees[i].mem.add(seq, entry.kind, entry.key, entry.value);
+            took[i] = true;
+        }
     }
+    trees.iter_mut().zip(took).filter_map(|(t, took)| took.then_some(t)).collect()
 }
 
 /// Replays `logs` (each WAL's name and bytes, oldest first) in order, handing each
@@ -210,9 +265,9 @@ fn apply(mem: &MemTable, batch: &WriteBatch) {
 /// `Options::wal_recovery` says (see the module comment).
 fn replay_wals(
     opts: &Options,
-    logs: impl IntoIterator<Item = Result<(String, Vec<u8>)>>,
+    logs: impl IntoIterator<Item = Result<WalData>>,
     stats: &Counters,
-    mut apply: impl FnMut(WriteBatch) -> Result<()>,
+    mut apply: impl FnMut(u64, WriteBatch) -> Result<()>,
 ) -> Result<Option<u64>> {
     let mode = match opts.wal_recovery {
         WalRecovery::PointInTime => TailMode::PointInTime,
@@ -224,7 +279,7 @@ fn replay_wals(
     let mut gap = false;
     let mut last_seq = None;
     for log in logs {
-        let (name, data) = log?;
+        let (number, name, data) = log?;
         if gap {
             Counters::add(&stats.wal_bytes_dropped_at_open, data.len() as u64);
             continue;
@@ -240,7 +295,7 @@ fn replay_wals(
                 return Err(Error::corruption(&name, None, "WAL record's sequence numbers are out of range"));
             };
             last_seq = Some(last_seq.unwrap_or(0).max(last));
-            apply(batch)?;
+            apply(number, batch)?;
         }
         Counters::add(&stats.wal_bytes_dropped_at_open, reader.dropped_bytes());
         gap = mode == TailMode::PointInTime && reader.stopped_at_damage();
@@ -253,28 +308,39 @@ struct Parts<'a> {
     dir: &'a Path,
     ctx: Arc<TableContext>,
     versions: VersionSet,
-    sv: Arc<SuperVersion>,
+    /// Replayed memtables by keyspace (a read-only open's); the others start empty.
+    mems: BTreeMap<u32, Arc<MemTable>>,
     wal: LogWriter,
+    /// The WAL being written.
     log_number: u64,
     last_seq: u64,
     stats: Counters,
     lock: Option<Box<dyn FileLock>>,
-    read_only: bool,
-    opts: Options,
 }
 
-fn assemble(p: Parts<'_>) -> Arc<DbInner> {
+fn assemble(mut p: Parts<'_>, read_only: bool, opts: Options) -> Result<Arc<DbInner>> {
+    let mut trees = Vec::new();
+    for (&id, k) in p.versions.keyspaces() {
+        let tree_opts = keyspace_options(&opts, &k.record)?;
+        let mem = p.mems.remove(&id).unwrap_or_else(|| {
+            Arc::new(MemTable::with_huge_pages(tree_opts.memtable_size, tree_opts.memtable_huge_pages))
+        });
+        let sv = Arc::new(SuperVersion::new(mem, Vec::new(), k.current.clone()));
+        let tree = Arc::new(Tree::new(id, k.record.name.clone(), tree_opts, sv.clone()));
+        trees.push(TreeState { tree, sv, mem_log_number: p.log_number, frozen: Vec::new() });
+    }
+    let default = trees[0].tree.clone();
     let file_numbers = p.versions.file_number_counter();
-    let opts = p.opts;
-    Arc::new(DbInner {
+    Ok(Arc::new(DbInner {
         dir: p.dir.to_path_buf(),
         fs: p.ctx.fs.clone(),
         ctx: p.ctx,
-        current: RwLock::new(p.sv.clone()),
+        default,
         state: Mutex::new(State {
-            sv: p.sv,
-            mem_log_number: p.log_number,
-            frozen: Vec::new(),
+            trees,
+            wal_number: p.log_number,
+            wals: vec![p.log_number],
+            next_freeze: 0,
             bg_error: None,
             shutting_down: false,
             compaction_wanted: true,
@@ -282,9 +348,6 @@ fn assemble(p: Parts<'_>) -> Arc<DbInner> {
         bg_cv: Condvar::new(),
         flushed_cv: Condvar::new(),
         compaction_cv: Condvar::new(),
-        compactor: Mutex::new(new_strategy(&opts)),
-        policy: new_strategy(&opts),
-        level_counters: Mutex::new(Vec::new()),
         queue: Mutex::new(Default::default()),
         wal: Mutex::new(p.wal),
         versions: Mutex::new(p.versions),
@@ -298,10 +361,9 @@ fn assemble(p: Parts<'_>) -> Arc<DbInner> {
         lock: Mutex::new(p.lock),
         bg_threads: Mutex::new(Vec::new()),
         closed: AtomicBool::new(false),
-        merge_cache: Default::default(),
-        read_only: p.read_only,
+        read_only,
         opts,
-    })
+    }))
 }
 
 /// Creates `dir` and any missing parents, and makes each new directory's entry durable
@@ -322,7 +384,8 @@ pub(super) fn create_dir_durably(fs: &dyn crate::fs::FileSystem, dir: &Path) -> 
 /// version lists (outputs of an interrupted flush or compaction), temporary files.
 fn remove_garbage(versions: &VersionSet, dir: &Path, log_number: u64) -> Result<()> {
     let fs = &versions_fs(versions);
-    let live: std::collections::HashSet<u64> = versions.current().files().map(|f| f.number()).collect();
+    let live: std::collections::HashSet<u64> =
+        versions.keyspaces().values().flat_map(|k| k.current.files()).map(|f| f.number()).collect();
     for name in fs.list(dir)? {
         let keep = match filename::parse(&name) {
             Some((FileKind::Wal, n)) => n >= log_number,

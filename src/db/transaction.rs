@@ -24,8 +24,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::conflicts::ConflictCheck;
-use super::{DbInner, Iter, Snapshot};
+use super::conflicts::{conflict_key, ConflictCheck};
+use super::tree::Tree;
+use super::{DbInner, Iter, Keyspace, ReadSeq, Snapshot};
 use crate::batch::WriteBatch;
 use crate::error::Result;
 use crate::key::UserKeyRange;
@@ -36,9 +37,14 @@ use crate::options::WriteOptions;
 pub struct Transaction {
     db: Arc<DbInner>,
     snapshot: Option<Snapshot>,
-    /// Pending writes: `None` deletes the key.
+    /// Pending writes by [`conflict_key`] (keyspace id, then key): `None` deletes the
+    /// key.
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The [`conflict_key`]s of the keys read.
     reads: BTreeSet<Vec<u8>>,
+    /// The keyspaces written besides the default one: (id, handle identity), checked
+    /// at commit as a batch's are.
+    keyspaces: Vec<(u32, u64)>,
 }
 
 impl Transaction {
@@ -51,21 +57,38 @@ impl Transaction {
             log.begin(snapshot.sequence());
             snapshot
         };
-        Transaction { db, snapshot: Some(snapshot), writes: BTreeMap::new(), reads: BTreeSet::new() }
+        Transaction {
+            db,
+            snapshot: Some(snapshot),
+            writes: BTreeMap::new(),
+            reads: BTreeSet::new(),
+            keyspaces: Vec::new(),
+        }
     }
 
     /// The value of `key`: the transaction's own pending write if it made one, else the
     /// database's as of the transaction's start. The key joins the conflict check.
     pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let key = key.as_ref();
-        if let Some(pending) = self.writes.get(key) {
+        let tree = self.db.default.clone();
+        self.read(&tree, key.as_ref())
+    }
+
+    /// [`Transaction::get`] in `keyspace`.
+    pub fn get_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let tree = keyspace.tree_in(&self.db)?.clone();
+        self.read(&tree, key.as_ref())
+    }
+
+    fn read(&mut self, tree: &Tree, key: &[u8]) -> Result<Option<Bytes>> {
+        let conflict_key = conflict_key(tree.id, key);
+        if let Some(pending) = self.writes.get(&conflict_key) {
             return Ok(pending.as_ref().map(|v| Bytes::copy_from_slice(v)));
         }
         let value = match &self.snapshot {
-            Some(snapshot) => snapshot.get(key)?,
+            Some(snapshot) => self.db.get_at(tree, key, ReadSeq::At(snapshot.sequence()))?,
             None => None,
         };
-        self.reads.insert(key.to_vec());
+        self.reads.insert(conflict_key);
         Ok(value)
     }
 
@@ -88,28 +111,54 @@ impl Transaction {
     /// # Ok::<(), strata::Error>(())
     /// ```
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> TransactionIter<'_> {
-        fn bytes<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<&[u8]> {
-            b.map(|k| k.as_ref())
-        }
         // BTreeMap::range panics on a backwards range; an empty one has no pending writes.
-        let pending = if UserKeyRange::new(&range).is_empty() {
-            None
-        } else {
-            let bounds = (bytes(range.start_bound()), bytes(range.end_bound()));
-            Some(self.writes.range::<[u8], _>(bounds).peekable())
-        };
+        let pending = (!UserKeyRange::new(&range).is_empty()).then(|| {
+            let id = self.db.default.id;
+            let start = match range.start_bound() {
+                Bound::Included(k) => Bound::Included(conflict_key(id, k.as_ref())),
+                Bound::Excluded(k) => Bound::Excluded(conflict_key(id, k.as_ref())),
+                Bound::Unbounded => Bound::Included(conflict_key(id, b"")),
+            };
+            let end = match range.end_bound() {
+                Bound::Included(k) => Bound::Included(conflict_key(id, k.as_ref())),
+                Bound::Excluded(k) => Bound::Excluded(conflict_key(id, k.as_ref())),
+                Bound::Unbounded => Bound::Excluded(conflict_key(id + 1, b"")),
+            };
+            self.writes.range((start, end)).peekable()
+        });
         let base = self.snapshot.as_ref().map(|s| s.range(range).peekable());
         TransactionIter { base, pending }
     }
 
     /// Sets `key` to `value` when the transaction commits.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-        self.writes.insert(key.as_ref().to_vec(), Some(value.as_ref().to_vec()));
+        self.writes.insert(conflict_key(self.db.default.id, key.as_ref()), Some(value.as_ref().to_vec()));
+    }
+
+    /// Sets `key` to `value` in `keyspace` when the transaction commits (a keyspace
+    /// dropped meanwhile, or of another database, makes the commit fail with
+    /// `Error::InvalidArgument`).
+    pub fn put_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.note(keyspace);
+        self.writes.insert(conflict_key(keyspace.id(), key.as_ref()), Some(value.as_ref().to_vec()));
     }
 
     /// Removes `key` when the transaction commits.
     pub fn delete(&mut self, key: impl AsRef<[u8]>) {
-        self.writes.insert(key.as_ref().to_vec(), None);
+        self.writes.insert(conflict_key(self.db.default.id, key.as_ref()), None);
+    }
+
+    /// Removes `key` from `keyspace` when the transaction commits.
+    pub fn delete_in(&mut self, keyspace: &Keyspace, key: impl AsRef<[u8]>) {
+        self.note(keyspace);
+        self.writes.insert(conflict_key(keyspace.id(), key.as_ref()), None);
+    }
+
+    fn note(&mut self, keyspace: &Keyspace) {
+        let handle = keyspace.handle();
+        if !self.keyspaces.contains(&handle) {
+            self.keyspaces.push(handle);
+        }
     }
 
     /// Applies every write of the transaction atomically, or none of them:
@@ -129,10 +178,14 @@ impl Transaction {
         }
         let start = self.snapshot.as_ref().map_or(0, Snapshot::sequence);
         let mut batch = WriteBatch::new();
-        for (key, value) in &self.writes {
+        for &(id, handle) in &self.keyspaces {
+            batch.note_keyspace(id, handle);
+        }
+        for (conflict_key, value) in &self.writes {
+            let (id, key) = split_conflict_key(conflict_key);
             match value {
-                Some(v) => batch.put(key, v),
-                None => batch.delete(key),
+                Some(v) => batch.put_to(id, key, v),
+                None => batch.delete_to(id, key),
             }
         }
         let mut keys: Vec<Vec<u8>> = std::mem::take(&mut self.reads).into_iter().collect();
@@ -153,6 +206,12 @@ impl Drop for Transaction {
 }
 
 /// A transaction's pending writes in a range, in key order (`None`: a delete).
+/// The keyspace id and key of a [`conflict_key`].
+fn split_conflict_key(key: &[u8]) -> (u32, &[u8]) {
+    let (id, key) = key.split_at(4);
+    (u32::from_be_bytes([id[0], id[1], id[2], id[3]]), key)
+}
+
 type PendingWrites<'t> = Peekable<btree_map::Range<'t, Vec<u8>, Option<Vec<u8>>>>;
 
 /// The iterator of [`Transaction::range`].
@@ -172,7 +231,7 @@ impl Iterator for TransactionIter<'_> {
                     (None, None) => return None,
                     (Some(Err(_)), _) | (Some(_), None) => Ordering::Less,
                     (None, Some(_)) => Ordering::Greater,
-                    (Some(Ok((base, _))), Some((pending, _))) => base.as_ref().cmp(pending.as_slice()),
+                    (Some(Ok((base, _))), Some((pending, _))) => base.as_ref().cmp(split_conflict_key(pending).1),
                 };
             if order == Ordering::Less {
                 return self.base.as_mut().and_then(Iterator::next);
@@ -182,7 +241,7 @@ impl Iterator for TransactionIter<'_> {
             }
             let (key, value) = self.pending.as_mut().and_then(Iterator::next)?;
             if let Some(value) = value {
-                return Some(Ok((Bytes::copy_from_slice(key), Bytes::copy_from_slice(value))));
+                return Some(Ok((Bytes::copy_from_slice(split_conflict_key(key).1), Bytes::copy_from_slice(value))));
             }
         }
     }

@@ -8,9 +8,14 @@
 //! visible seqno, and wakes the others with the shared result. Then the next writer at
 //! the front leads. Under load one fsync thus covers many writes.
 //!
-//! Before writing, the leader makes room: when the active memtable is full it freezes it
-//! and starts a new WAL, and when too many frozen memtables await flush it waits (a
-//! write stall, never an error) until the background thread catches up.
+//! Before writing, the leader makes room in the memtable of every keyspace the group
+//! writes to: when one is full it freezes it and starts a new WAL, and when too many of
+//! that keyspace's frozen memtables await flush it waits (a write stall, never an
+//! error) until the background thread catches up. A keyspace the group does not write
+//! to never stalls it. At a switch, a keyspace whose memtable is empty moves its oldest
+//! needed WAL up to the new one, and one whose unflushed writes sit in a WAL older than
+//! the last `MAX_LIVE_WALS` is frozen too, so a quiet keyspace does not keep WALs alive
+//! for ever.
 //!
 //! A failed WAL append may leave a partial record, and appending after it would put
 //! good data behind damage; so a WAL error makes the database refuse further writes.
@@ -28,7 +33,8 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::conflicts::{ConflictCheck, Pending};
-use super::{DbInner, Frozen, State, SuperVersion};
+use super::tree::Frozen;
+use super::{DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::compaction::Stall;
 use crate::error::{Error, Result};
@@ -42,13 +48,32 @@ const MAX_GROUP_BYTES: usize = 1 << 20;
 
 pub(crate) type Queue = VecDeque<Arc<Writer>>;
 
-/// One queued write (or, with `force_switch`, a request to freeze the memtable).
+/// How many WAL files may hold unflushed writes before a switch also freezes the
+/// memtables whose writes sit in the older ones.
+const MAX_LIVE_WALS: usize = 4;
+
+/// Which memtables a flush request freezes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Switch {
+    /// Every keyspace's.
+    All,
+    /// Keyspace `id`'s.
+    One(u32),
+}
+
+impl Switch {
+    fn covers(self, id: u32) -> bool {
+        self == Switch::All || self == Switch::One(id)
+    }
+}
+
+/// One queued write (or, with `switch`, a request to freeze memtables).
 pub(crate) struct Writer {
     batch: Mutex<Option<WriteBatch>>,
     size: usize,
     /// The writer asked for an fsync before its write returns (`WriteOptions::sync`).
     sync: bool,
-    force_switch: bool,
+    switch: Option<Switch>,
     /// A transaction's commit: checked before its batch may join the group.
     check: Option<ConflictCheck>,
     /// The check failed: the batch was left out and the result is `Error::Conflict`.
@@ -82,7 +107,26 @@ impl DbInner {
             // durable, as in LevelDB and RocksDB.
             return if sync { self.sync_wal() } else { Ok(()) };
         }
-        self.enqueue(Some(batch), sync, false, None)
+        self.check_keyspaces(&batch)?;
+        self.enqueue(Some(batch), sync, None, None)
+    }
+
+    /// `InvalidArgument` unless every keyspace `batch` names is a live one of this
+    /// database (a handle of another database, or of a dropped keyspace, is refused).
+    /// A drop racing the write may still win: the entries for it are then skipped.
+    fn check_keyspaces(&self, batch: &WriteBatch) -> Result<()> {
+        if batch.keyspaces().is_empty() {
+            return Ok(());
+        }
+        let st = self.state.lock();
+        for &(id, uid) in batch.keyspaces() {
+            if st.tree(id).is_none_or(|t| t.tree.uid != uid) {
+                return Err(Error::InvalidArgument(format!(
+                    "the batch writes to keyspace {id}, which is dropped or belongs to another database"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Commits a transaction's `batch` unless `check` finds a conflict
@@ -92,7 +136,8 @@ impl DbInner {
             return Err(Error::InvalidArgument(why.to_string()));
         }
         self.check_writable()?;
-        self.enqueue(Some(batch), sync, false, Some(check))
+        self.check_keyspaces(&batch)?;
+        self.enqueue(Some(batch), sync, None, Some(check))
     }
 
     /// Queues a writer and waits until its write is done, leading a group if it reaches
@@ -101,7 +146,7 @@ impl DbInner {
         &self,
         batch: Option<WriteBatch>,
         sync: bool,
-        force_switch: bool,
+        switch: Option<Switch>,
         check: Option<ConflictCheck>,
     ) -> Result<()> {
         let size = batch.as_ref().map_or(0, |b| b.encoded().len());
@@ -109,7 +154,7 @@ impl DbInner {
             batch: Mutex::new(batch),
             size,
             sync,
-            force_switch,
+            switch,
             check,
             conflicted: AtomicBool::new(false),
             result: Mutex::new(None),
@@ -129,9 +174,9 @@ impl DbInner {
         // Leader: gather the group. A memtable switch request goes alone.
         let mut group = vec![me.clone()];
         let mut bytes = me.size;
-        if !force_switch {
+        if switch.is_none() {
             for w in queue.iter().skip(1) {
-                if w.force_switch || bytes + w.size > MAX_GROUP_BYTES {
+                if w.switch.is_some() || bytes + w.size > MAX_GROUP_BYTES {
                     break;
                 }
                 bytes += w.size;
@@ -157,13 +202,28 @@ impl DbInner {
     }
 
     fn commit_group(&self, group: &[Arc<Writer>]) -> Result<()> {
-        let force = group.first().is_some_and(|w| w.force_switch);
-        let mem = {
+        let switch = group.first().and_then(|w| w.switch);
+        let mut touched = Vec::new();
+        for w in group {
+            if let Some(b) = &*w.batch.lock() {
+                for id in b.keyspace_ids() {
+                    if !touched.contains(&id) {
+                        touched.push(id);
+                    }
+                }
+            }
+        }
+        // The memtables (and trees) the group writes to, found under the state lock.
+        let mems: Vec<_> = {
             let mut st = self.state.lock();
-            self.make_room(&mut st, force)?;
-            st.sv.mem.clone()
+            self.make_room(&mut st, &touched, switch)?;
+            touched
+                .iter()
+                .filter_map(|&id| st.tree(id))
+                .map(|t| (t.tree.id, t.sv.mem.clone(), t.tree.clone()))
+                .collect()
         };
-        if force {
+        if switch.is_some() {
             return Ok(());
         }
         let batch = if group.iter().any(|w| w.check.is_some()) {
@@ -192,9 +252,14 @@ impl DbInner {
             return Err(Error::Io(e));
         }
 
+        let mut user_bytes = vec![0u64; mems.len()];
         let mut seq = first_seq;
         for entry in batch.iter().flatten() {
-            mem.add(seq, entry.kind, entry.key, entry.value);
+            // Entries of a keyspace dropped meanwhile have no memtable and are skipped.
+            if let Some(i) = mems.iter().position(|(id, _, _)| *id == entry.keyspace) {
+                mems[i].1.add(seq, entry.kind, entry.key, entry.value);
+                user_bytes[i] += (entry.key.len() + entry.value.len()) as u64;
+            }
             seq += 1;
         }
         let last = seq - 1;
@@ -209,7 +274,9 @@ impl DbInner {
                 log.record(&batch, self.opts.transaction_log_bytes);
             }
         }
-        Counters::add(&self.stats.user_bytes_written, batch.user_bytes());
+        for ((_, _, tree), bytes) in mems.iter().zip(user_bytes) {
+            Counters::add(&tree.stats.user_bytes_written, bytes);
+        }
         Counters::add(&self.stats.write_groups, 1);
         Ok(())
     }
@@ -238,11 +305,12 @@ impl DbInner {
         batches
     }
 
-    /// Ensures the active memtable has room, freezing it when full (or when `force` and
-    /// it is not empty) and stalling while too many frozen memtables wait for flush.
-    fn make_room(&self, st: &mut MutexGuard<'_, State>, force: bool) -> Result<()> {
+    /// Ensures the active memtable of every keyspace in `touched` has room, freezing
+    /// one when full (or, for `switch`, every one it covers that is not empty) and
+    /// stalling while too many frozen memtables of such a keyspace wait for flush.
+    fn make_room(&self, st: &mut MutexGuard<'_, State>, touched: &[u32], switch: Option<Switch>) -> Result<()> {
         let mut stalled = false;
-        let mut may_slow_down = !force;
+        let mut may_slow_down = switch.is_none();
         loop {
             if let Some(why) = &st.bg_error {
                 return Err(Error::Background(why.clone()));
@@ -250,8 +318,31 @@ impl DbInner {
             if st.shutting_down {
                 return Err(Error::Closed);
             }
-            let stall = self.policy.stall(&st.sv.version);
-            if may_slow_down && stall == Stall::Slowdown {
+            let mut freeze = Vec::new();
+            let mut wait = false;
+            let mut slow_down = false;
+            for t in &st.trees {
+                let id = t.tree.id;
+                let (written, switched) = (touched.contains(&id), switch.is_some_and(|s| s.covers(id)));
+                if !written && !switched {
+                    continue;
+                }
+                let stall = t.tree.policy.stall(&t.sv.version);
+                slow_down |= written && stall == Stall::Slowdown;
+                let full = t.sv.mem.memory_usage() >= t.tree.opts.memtable_size;
+                let asked = switched && !t.sv.mem.is_empty();
+                if !full && !asked {
+                    continue;
+                }
+                if t.frozen.len() >= t.tree.opts.max_immutable_memtables || stall == Stall::Stop {
+                    wait = true;
+                }
+                if full {
+                    Counters::add(&t.tree.stats.memtables_filled, 1);
+                }
+                freeze.push(id);
+            }
+            if may_slow_down && slow_down {
                 // Compaction is falling behind: give it a millisecond per write group
                 // rather than stopping writers outright later.
                 Counters::add(&self.stats.write_slowdowns, 1);
@@ -259,11 +350,7 @@ impl DbInner {
                 may_slow_down = false;
                 continue;
             }
-            let full = st.sv.mem.memory_usage() >= self.opts.memtable_size;
-            if !full && (!force || st.sv.mem.is_empty()) {
-                return Ok(());
-            }
-            if st.frozen.len() >= self.opts.max_immutable_memtables || stall == Stall::Stop {
+            if wait {
                 if !stalled {
                     Counters::add(&self.stats.write_stalls, 1);
                     stalled = true;
@@ -271,18 +358,17 @@ impl DbInner {
                 self.flushed_cv.wait(st);
                 continue;
             }
-            if full {
-                Counters::add(&self.stats.memtables_filled, 1);
+            if !freeze.is_empty() {
+                self.switch_memtables(st, &freeze)?;
             }
-            self.switch_memtable(st)?;
-            if force {
-                return Ok(());
-            }
+            return Ok(());
         }
     }
 
-    /// Freezes the active memtable and starts a new one with a new WAL.
-    fn switch_memtable(&self, st: &mut MutexGuard<'_, State>) -> Result<()> {
+    /// Starts a new WAL and freezes the active memtables of the keyspaces in `ids`
+    /// (and of those whose writes sit in a WAL past the last `MAX_LIVE_WALS`), giving
+    /// each a new one.
+    fn switch_memtables(&self, st: &mut MutexGuard<'_, State>, ids: &[u32]) -> Result<()> {
         let number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
         let path = super::wal_path(&self.dir, number);
         // SAFETY: the directory is locked, and the number is fresh: nothing else writes
@@ -310,39 +396,68 @@ impl DbInner {
             }
             *wal = new_wal;
         }
-        let old = std::mem::replace(&mut st.mem_log_number, number);
-        let mem = Arc::new(MemTable::with_huge_pages(self.opts.memtable_size, self.opts.memtable_huge_pages));
-        let mut imms = vec![st.sv.mem.clone()];
-        imms.extend(st.sv.imms.iter().cloned());
-        let frozen = Frozen { mem: st.sv.mem.clone(), log_number: old };
-        st.frozen.push(frozen);
-        let version = st.sv.version.clone();
-        // The old view's memtable lives on in `imms`: dropping the view frees nothing.
-        drop(self.install(st, SuperVersion::new(mem, imms, version)));
+        st.wal_number = number;
+        st.wals.push(number);
+        // Writes in WALs older than this one pin them: their memtables go too.
+        let too_old = st.wals.len().checked_sub(MAX_LIVE_WALS + 1).map(|i| st.wals[i]);
+        let mut order = st.next_freeze;
+        for t in &mut st.trees {
+            let mem = &t.sv.mem;
+            if mem.is_empty() {
+                // Nothing of it is in any WAL from here on but what comes next.
+                t.mem_log_number = number;
+                continue;
+            }
+            let stale =
+                too_old.is_some_and(|n| t.mem_log_number <= n) && t.frozen.len() < t.tree.opts.max_immutable_memtables;
+            if !ids.contains(&t.tree.id) && !stale {
+                continue;
+            }
+            let old_log = std::mem::replace(&mut t.mem_log_number, number);
+            let opts = &t.tree.opts;
+            let fresh = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
+            let mut imms = vec![mem.clone()];
+            imms.extend(t.sv.imms.iter().cloned());
+            t.frozen.push(Frozen { mem: mem.clone(), log_number: old_log, order });
+            order += 1;
+            let version = t.sv.version.clone();
+            // The old view's memtable lives on in `imms`: dropping the view frees nothing.
+            drop(DbInner::install(t, SuperVersion::new(fresh, imms, version)));
+        }
+        st.next_freeze = order;
         self.bg_cv.notify_all();
         Ok(())
     }
 
-    /// Freezes the memtable (if it holds anything) and waits until every memtable frozen
-    /// so far is in an SSTable.
-    pub(crate) fn flush(&self) -> Result<()> {
+    /// Freezes the memtables `switch` covers (those holding anything) and waits until
+    /// every one of them frozen so far is in an SSTable.
+    pub(crate) fn flush_trees(&self, switch: Switch) -> Result<()> {
         self.check_writable()?;
-        self.enqueue(None, false, true, None)?;
+        self.enqueue(None, false, Some(switch), None)?;
         let mut st = self.state.lock();
-        let target = st.frozen.last().map(|f| f.log_number);
-        while let Some(t) = target {
+        let target = st.next_freeze;
+        loop {
             if let Some(why) = &st.bg_error {
                 return Err(Error::Background(why.clone()));
             }
             if st.shutting_down {
                 return Err(Error::Closed);
             }
-            if st.frozen.first().is_none_or(|f| f.log_number > t) {
-                break;
+            let waiting = st
+                .trees
+                .iter()
+                .filter(|t| switch.covers(t.tree.id))
+                .any(|t| t.frozen.first().is_some_and(|f| f.order < target));
+            if !waiting {
+                return Ok(());
             }
             self.flushed_cv.wait(&mut st);
         }
-        Ok(())
+    }
+
+    /// `Db::flush` (every keyspace, `None`) or a keyspace's (`Some(id)`).
+    pub(crate) fn flush(&self, id: Option<u32>) -> Result<()> {
+        self.flush_trees(id.map_or(Switch::All, Switch::One))
     }
 }
 

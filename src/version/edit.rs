@@ -18,11 +18,24 @@
 //!        | 6 new_file_with_range_deletions: as 5 | num_range_deletions varint64
 //!                      (a table holding range tombstones; older strata refuse the
 //!                       unknown tag rather than misread the table's bounds)
+//!        | 7 keyspace: id varint32             the keyspace whose files fields 4-6 name
+//!                                              (absent: 0, the default keyspace)
+//!        | 8 keyspace_log_number: id varint32 | number varint64
+//!                                              field 1 for a keyspace other than 0
+//!        | 9 new_keyspace: id varint32 | name: len-prefixed | options: len-prefixed
+//!                      (options as `Options::encode_keyspace` lays them out)
+//!        | 10 dropped_keyspace: id varint32
+//!        | 11 next_keyspace_id: varint32       ids are never reused: a dropped
+//!                                              keyspace's records may remain in a WAL
 //! (each field starts with its tag as a varint32)
 //! ```
+//!
+//! A database that never created a keyspace writes none of tags 7-11, so its MANIFEST
+//! is what a strata without keyspaces writes; one that did is refused by such a strata
+//! (unknown tag) instead of being misread.
 
 use crate::sstable::format::{TableProperties, TableSummary};
-use crate::util::coding::{put_varint32, put_varint64, Decoder};
+use crate::util::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};
 
 const TAG_LOG_NUMBER: u32 = 1;
 const TAG_NEXT_FILE: u32 = 2;
@@ -30,6 +43,24 @@ const TAG_LAST_SEQUENCE: u32 = 3;
 const TAG_DELETED_FILE: u32 = 4;
 const TAG_NEW_FILE: u32 = 5;
 const TAG_NEW_FILE_WITH_RANGE_DELS: u32 = 6;
+const TAG_KEYSPACE: u32 = 7;
+const TAG_KEYSPACE_LOG_NUMBER: u32 = 8;
+const TAG_NEW_KEYSPACE: u32 = 9;
+const TAG_DROPPED_KEYSPACE: u32 = 10;
+const TAG_NEXT_KEYSPACE_ID: u32 = 11;
+
+/// The id of the keyspace named "default", which every database has.
+pub(crate) const DEFAULT_KEYSPACE: u32 = 0;
+
+/// A keyspace as its creation record names it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct KeyspaceRecord {
+    /// Never reused within a database.
+    pub id: u32,
+    pub name: String,
+    /// Its options, encoded by `Options::encode_keyspace`.
+    pub options: Vec<u8>,
+}
 
 /// What the MANIFEST records about one table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -54,8 +85,11 @@ impl NewFile {
 /// One atomic change to the version.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct VersionEdit {
-    /// New oldest live WAL number.
-    pub log_number: Option<u64>,
+    /// The keyspace whose files `deleted_files` and `new_files` name.
+    pub keyspace: u32,
+    /// New oldest live WAL number per keyspace: WALs numbered below it hold none of
+    /// that keyspace's unflushed writes.
+    pub log_numbers: Vec<(u32, u64)>,
     /// New value of the file-number counter.
     pub next_file_number: Option<u64>,
     /// Highest seqno whose write is in a table.
@@ -64,21 +98,50 @@ pub(crate) struct VersionEdit {
     pub deleted_files: Vec<(u32, u64)>,
     /// Files joining the version.
     pub new_files: Vec<NewFile>,
+    /// Keyspaces created (before the edit's files are applied).
+    pub new_keyspaces: Vec<KeyspaceRecord>,
+    /// Keyspaces dropped.
+    pub dropped_keyspaces: Vec<u32>,
+    /// The id the next created keyspace takes.
+    pub next_keyspace_id: Option<u32>,
 }
 
 impl VersionEdit {
     /// Encodes the edit as a MANIFEST record.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for (tag, v) in [
-            (TAG_LOG_NUMBER, self.log_number),
-            (TAG_NEXT_FILE, self.next_file_number),
-            (TAG_LAST_SEQUENCE, self.last_sequence),
-        ] {
+        for k in &self.new_keyspaces {
+            put_varint32(&mut out, TAG_NEW_KEYSPACE);
+            put_varint32(&mut out, k.id);
+            put_length_prefixed(&mut out, k.name.as_bytes());
+            put_length_prefixed(&mut out, &k.options);
+        }
+        if self.keyspace != DEFAULT_KEYSPACE {
+            put_varint32(&mut out, TAG_KEYSPACE);
+            put_varint32(&mut out, self.keyspace);
+        }
+        for &(keyspace, number) in &self.log_numbers {
+            if keyspace == DEFAULT_KEYSPACE {
+                put_varint32(&mut out, TAG_LOG_NUMBER);
+            } else {
+                put_varint32(&mut out, TAG_KEYSPACE_LOG_NUMBER);
+                put_varint32(&mut out, keyspace);
+            }
+            put_varint64(&mut out, number);
+        }
+        for (tag, v) in [(TAG_NEXT_FILE, self.next_file_number), (TAG_LAST_SEQUENCE, self.last_sequence)] {
             if let Some(v) = v {
                 put_varint32(&mut out, tag);
                 put_varint64(&mut out, v);
             }
+        }
+        if let Some(id) = self.next_keyspace_id {
+            put_varint32(&mut out, TAG_NEXT_KEYSPACE_ID);
+            put_varint32(&mut out, id);
+        }
+        for &id in &self.dropped_keyspaces {
+            put_varint32(&mut out, TAG_DROPPED_KEYSPACE);
+            put_varint32(&mut out, id);
         }
         for &(level, number) in &self.deleted_files {
             put_varint32(&mut out, TAG_DELETED_FILE);
@@ -107,7 +170,23 @@ impl VersionEdit {
             let tag = d.varint32().ok_or("truncated tag")?;
             let bad = || format!("malformed field with tag {tag}");
             match tag {
-                TAG_LOG_NUMBER => e.log_number = Some(d.varint64().ok_or_else(bad)?),
+                TAG_LOG_NUMBER => e.log_numbers.push((DEFAULT_KEYSPACE, d.varint64().ok_or_else(bad)?)),
+                TAG_KEYSPACE => e.keyspace = d.varint32().ok_or_else(bad)?,
+                TAG_KEYSPACE_LOG_NUMBER => {
+                    let keyspace = d.varint32().ok_or_else(bad)?;
+                    e.log_numbers.push((keyspace, d.varint64().ok_or_else(bad)?));
+                }
+                TAG_NEW_KEYSPACE => {
+                    let k = (|| {
+                        let id = d.varint32()?;
+                        let name = String::from_utf8(d.length_prefixed()?.to_vec()).ok()?;
+                        Some(KeyspaceRecord { id, name, options: d.length_prefixed()?.to_vec() })
+                    })()
+                    .ok_or_else(bad)?;
+                    e.new_keyspaces.push(k);
+                }
+                TAG_DROPPED_KEYSPACE => e.dropped_keyspaces.push(d.varint32().ok_or_else(bad)?),
+                TAG_NEXT_KEYSPACE_ID => e.next_keyspace_id = Some(d.varint32().ok_or_else(bad)?),
                 TAG_NEXT_FILE => e.next_file_number = Some(d.varint64().ok_or_else(bad)?),
                 TAG_LAST_SEQUENCE => e.last_sequence = Some(d.varint64().ok_or_else(bad)?),
                 TAG_DELETED_FILE => {
@@ -144,7 +223,11 @@ mod tests {
     #[test]
     fn round_trip() {
         let e = VersionEdit {
-            log_number: Some(7),
+            keyspace: 3,
+            log_numbers: vec![(0, 7), (3, 9)],
+            new_keyspaces: vec![KeyspaceRecord { id: 3, name: "log".into(), options: vec![1, 2, 3] }],
+            dropped_keyspaces: vec![2],
+            next_keyspace_id: Some(4),
             next_file_number: Some(20),
             last_sequence: Some(1 << 50),
             deleted_files: vec![(0, 3), (2, 9)],

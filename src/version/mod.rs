@@ -20,9 +20,9 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
-pub(crate) use edit::{NewFile, VersionEdit};
+pub(crate) use edit::{KeyspaceRecord, NewFile, VersionEdit, DEFAULT_KEYSPACE};
 pub(crate) use level_iter::LevelIter;
-pub(crate) use set::VersionSet;
+pub(crate) use set::{VersionSet, DEFAULT_KEYSPACE_NAME};
 
 use crate::error::Result;
 use crate::filename;

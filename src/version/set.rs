@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::edit::{KeyspaceRecord, DEFAULT_KEYSPACE};
 use super::{NewFile, TableContext, Version, VersionEdit};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -29,49 +30,98 @@ use crate::log::{LogReader, LogWriter, TailMode};
 /// No strategy uses more levels than this; a MANIFEST naming a deeper one is damaged.
 pub(crate) const MAX_LEVELS: usize = 16;
 
-/// The MANIFEST writer and the current version.
+/// The MANIFEST writer and the current version of every keyspace.
 pub(crate) struct VersionSet {
     ctx: Arc<TableContext>,
     manifest: LogWriter,
     manifest_number: u64,
     next_file_number: Arc<AtomicU64>,
     last_sequence: u64,
-    log_number: u64,
-    current: Arc<Version>,
+    keyspaces: BTreeMap<u32, KeyspaceVersion>,
+    next_keyspace_id: u32,
     /// Set when a MANIFEST write failed; see `log_and_apply`.
     poisoned: Option<String>,
     /// The live MANIFEST's size past which the next edit starts a new one.
     rollover_bytes: u64,
 }
 
+/// One keyspace's state in the set.
+pub(crate) struct KeyspaceVersion {
+    /// Its name and options as created.
+    pub record: KeyspaceRecord,
+    /// Its live tables.
+    pub current: Arc<Version>,
+    /// WALs numbered below this hold none of its unflushed writes.
+    pub log_number: u64,
+}
+
 /// Default for [`VersionSet`]'s MANIFEST rollover: thousands of edits.
 pub(crate) const MANIFEST_ROLLOVER_BYTES: u64 = 4 << 20;
 
+/// One keyspace as read back from a MANIFEST.
+struct RecoveredKeyspace {
+    record: KeyspaceRecord,
+    files: BTreeMap<u64, NewFile>,
+    log_number: Option<u64>,
+}
+
 /// State read back from a MANIFEST.
 struct Recovered {
-    files: BTreeMap<u64, NewFile>,
-    log_number: u64,
+    keyspaces: BTreeMap<u32, RecoveredKeyspace>,
     next_file_number: u64,
     last_sequence: u64,
+    next_keyspace_id: u32,
 }
+
+impl Recovered {
+    fn empty() -> Recovered {
+        let default = RecoveredKeyspace {
+            record: KeyspaceRecord { id: DEFAULT_KEYSPACE, name: DEFAULT_KEYSPACE_NAME.into(), options: Vec::new() },
+            files: BTreeMap::new(),
+            log_number: Some(0),
+        };
+        Recovered {
+            keyspaces: BTreeMap::from([(DEFAULT_KEYSPACE, default)]),
+            next_file_number: 1,
+            last_sequence: 0,
+            next_keyspace_id: DEFAULT_KEYSPACE + 1,
+        }
+    }
+
+    /// The oldest WAL any keyspace needs.
+    fn log_number(&self) -> u64 {
+        self.keyspaces.values().filter_map(|k| k.log_number).min().unwrap_or(0)
+    }
+
+    /// The set's state: every keyspace's version, levels as `num_levels` says for its
+    /// options.
+    fn into_keyspaces(
+        self,
+        ctx: &Arc<TableContext>,
+        num_levels: &dyn Fn(&KeyspaceRecord) -> usize,
+    ) -> BTreeMap<u32, KeyspaceVersion> {
+        self.keyspaces
+            .into_iter()
+            .map(|(id, k)| {
+                let edit =
+                    VersionEdit { keyspace: id, new_files: k.files.into_values().collect(), ..Default::default() };
+                let current = Arc::new(Version::new(num_levels(&k.record)).apply(&edit, ctx));
+                (id, KeyspaceVersion { record: k.record, current, log_number: k.log_number.unwrap_or(0) })
+            })
+            .collect()
+    }
+}
+
+/// The name of keyspace 0.
+pub(crate) const DEFAULT_KEYSPACE_NAME: &str = "default";
 
 impl VersionSet {
     /// Recovers the state named by `CURRENT` (or starts empty if there is none) and
-    /// makes a fresh MANIFEST describing it the live one.
-    pub(crate) fn open(ctx: Arc<TableContext>, num_levels: usize) -> Result<VersionSet> {
+    /// makes a fresh MANIFEST describing it the live one. `num_levels` gives the levels
+    /// a keyspace's version starts with.
+    pub(crate) fn open(ctx: Arc<TableContext>, num_levels: &dyn Fn(&KeyspaceRecord) -> usize) -> Result<VersionSet> {
         let current_path = filename::path(&ctx.dir, filename::CURRENT);
-        let recovered = if ctx.fs.exists(&current_path) {
-            Self::recover(&ctx)?
-        } else {
-            Recovered { files: BTreeMap::new(), log_number: 0, next_file_number: 1, last_sequence: 0 }
-        };
-        let mut edit = VersionEdit {
-            log_number: Some(recovered.log_number),
-            last_sequence: Some(recovered.last_sequence),
-            new_files: recovered.files.into_values().collect(),
-            ..VersionEdit::default()
-        };
-        let current = Arc::new(Version::new(num_levels).apply(&edit, &ctx));
+        let recovered = if ctx.fs.exists(&current_path) { Self::recover(&ctx)? } else { Recovered::empty() };
         // Numbers handed out after the MANIFEST's last edit (a WAL started at a memtable
         // switch, a table whose edit was lost) are in use too: every number found in the
         // directory is marked used before a new one is handed out (LevelDB's
@@ -84,40 +134,39 @@ impl VersionSet {
         }
         let next_file_number = Arc::new(AtomicU64::new(next));
         let manifest_number = next_file_number.fetch_add(1, Ordering::SeqCst);
-        edit.next_file_number = Some(next_file_number.load(Ordering::SeqCst));
-
-        let manifest = Self::write_manifest(&ctx, manifest_number, &edit)?;
-        Self::set_current(&ctx, &filename::manifest_name(manifest_number))?;
-
-        Ok(VersionSet {
-            ctx,
-            manifest,
+        let mut set = VersionSet {
+            manifest: LogWriter::new(Box::new(RefusingFile)),
             manifest_number,
             next_file_number,
             last_sequence: recovered.last_sequence,
-            log_number: recovered.log_number,
-            current,
+            next_keyspace_id: recovered.next_keyspace_id,
+            keyspaces: recovered.into_keyspaces(&ctx, num_levels),
+            ctx,
             poisoned: None,
             rollover_bytes: MANIFEST_ROLLOVER_BYTES,
-        })
+        };
+        set.manifest = Self::write_manifest(&set.ctx, manifest_number, &set.snapshot_edits())?;
+        Self::set_current(&set.ctx, &filename::manifest_name(manifest_number))?;
+        Ok(set)
     }
 
     /// The state the MANIFEST named by `CURRENT` records, read without writing anything
     /// (`Db::open_read_only`). The set refuses edits: its MANIFEST writer is a
     /// [`RefusingFile`]. Numbers it would hand out are not reserved anywhere, so it must
     /// not create files.
-    pub(crate) fn open_read_only(ctx: Arc<TableContext>, num_levels: usize) -> Result<VersionSet> {
+    pub(crate) fn open_read_only(
+        ctx: Arc<TableContext>,
+        num_levels: &dyn Fn(&KeyspaceRecord) -> usize,
+    ) -> Result<VersionSet> {
         let recovered = Self::recover(&ctx)?;
-        let edit = VersionEdit { new_files: recovered.files.into_values().collect(), ..VersionEdit::default() };
-        let current = Arc::new(Version::new(num_levels).apply(&edit, &ctx));
         Ok(VersionSet {
-            ctx,
             manifest: LogWriter::new(Box::new(RefusingFile)),
             manifest_number: 0,
             next_file_number: Arc::new(AtomicU64::new(recovered.next_file_number)),
             last_sequence: recovered.last_sequence,
-            log_number: recovered.log_number,
-            current,
+            next_keyspace_id: recovered.next_keyspace_id,
+            keyspaces: recovered.into_keyspaces(&ctx, num_levels),
+            ctx,
             poisoned: Some("the database is open read-only".into()),
             rollover_bytes: u64::MAX,
         })
@@ -126,23 +175,25 @@ impl VersionSet {
     /// The oldest live WAL number the MANIFEST named by `CURRENT` records, read without
     /// building a version (a read-only open checks it did not move).
     pub(crate) fn read_log_number(ctx: &TableContext) -> Result<u64> {
-        Ok(Self::recover(ctx)?.log_number)
+        Ok(Self::recover(ctx)?.log_number())
     }
 
-    /// Makes the directory of `ctx` a database whose state is `edit` alone: MANIFEST
-    /// `number` holding it, then `CURRENT` naming that (`Db::checkpoint`).
-    pub(crate) fn create_in(ctx: &TableContext, number: u64, edit: &VersionEdit) -> Result<()> {
-        Self::write_manifest(ctx, number, edit)?;
+    /// Makes the directory of `ctx` a database whose state is `edits` alone: MANIFEST
+    /// `number` holding them, then `CURRENT` naming that (`Db::checkpoint`).
+    pub(crate) fn create_in(ctx: &TableContext, number: u64, edits: &[VersionEdit]) -> Result<()> {
+        Self::write_manifest(ctx, number, edits)?;
         Self::set_current(ctx, &filename::manifest_name(number))
     }
 
-    /// Writes MANIFEST `number` holding `edit` alone, synced; it is not live until
+    /// Writes MANIFEST `number` holding `edits` alone, synced; it is not live until
     /// `CURRENT` names it. On error the partial file is removed.
-    fn write_manifest(ctx: &TableContext, number: u64, edit: &VersionEdit) -> Result<LogWriter> {
+    fn write_manifest(ctx: &TableContext, number: u64, edits: &[VersionEdit]) -> Result<LogWriter> {
         let path = filename::path(&ctx.dir, &filename::manifest_name(number));
         let written = ctx.fs.create(&path).and_then(|file| {
             let mut manifest = LogWriter::new(file);
-            manifest.add_record(&edit.encode())?;
+            for edit in edits {
+                manifest.add_record(&edit.encode())?;
+            }
             manifest.sync()?;
             Ok(manifest)
         });
@@ -152,15 +203,27 @@ impl VersionSet {
         Ok(written?)
     }
 
-    /// The edit that recreates the current state from nothing.
-    fn snapshot_edit(&self) -> VersionEdit {
-        VersionEdit {
-            log_number: Some(self.log_number),
-            last_sequence: Some(self.last_sequence),
-            next_file_number: Some(self.next_file_number.load(Ordering::SeqCst)),
-            new_files: self.current.files().map(|f| f.info.clone()).collect(),
-            ..VersionEdit::default()
+    /// The edits that recreate the current state from nothing: one per keyspace, the
+    /// first (the default keyspace's) with the set's counters.
+    fn snapshot_edits(&self) -> Vec<VersionEdit> {
+        let mut edits: Vec<VersionEdit> = self
+            .keyspaces
+            .iter()
+            .map(|(&id, k)| VersionEdit {
+                keyspace: id,
+                new_keyspaces: if id == DEFAULT_KEYSPACE { Vec::new() } else { vec![k.record.clone()] },
+                log_numbers: vec![(id, k.log_number)],
+                new_files: k.current.files().map(|f| f.info.clone()).collect(),
+                ..VersionEdit::default()
+            })
+            .collect();
+        let first = &mut edits[0];
+        first.last_sequence = Some(self.last_sequence);
+        first.next_file_number = Some(self.next_file_number.load(Ordering::SeqCst));
+        if self.next_keyspace_id > DEFAULT_KEYSPACE + 1 {
+            first.next_keyspace_id = Some(self.next_keyspace_id);
         }
+        edits
     }
 
     /// Starts a new MANIFEST holding one edit that describes the current state, once the
@@ -176,7 +239,7 @@ impl VersionSet {
             return Ok(());
         }
         let number = self.next_file_number.fetch_add(1, Ordering::SeqCst);
-        let manifest = Self::write_manifest(&self.ctx, number, &self.snapshot_edit())?;
+        let manifest = Self::write_manifest(&self.ctx, number, &self.snapshot_edits())?;
         let name = filename::manifest_name(number);
         if let Err(e) = Self::set_current(&self.ctx, &name) {
             self.poisoned = Some(format!("switching CURRENT to {name} failed: {e}"));
@@ -219,52 +282,88 @@ impl VersionSet {
             _ => Error::Io(e),
         })?;
         let mut reader = LogReader::new(data, name, TailMode::Tolerate);
-        let mut files = BTreeMap::new();
-        let (mut log_number, mut next_file, mut last_seq) = (None, None, None);
+        let mut state = Recovered::empty();
+        if let Some(default) = state.keyspaces.get_mut(&DEFAULT_KEYSPACE) {
+            default.log_number = None;
+        }
+        let (mut next_file, mut last_seq) = (None, None);
+        let damaged = |why: String| Error::corruption(name, None, why);
         while let Some(record) = reader.next_record()? {
-            let edit = VersionEdit::decode(&record).map_err(|why| Error::corruption(name, None, why))?;
-            log_number = edit.log_number.or(log_number);
+            let edit = VersionEdit::decode(&record).map_err(damaged)?;
             next_file = edit.next_file_number.or(next_file);
             last_seq = edit.last_sequence.or(last_seq);
-            for (_, number) in &edit.deleted_files {
-                files.remove(number);
+            if let Some(id) = edit.next_keyspace_id {
+                state.next_keyspace_id = state.next_keyspace_id.max(id);
             }
-            for f in edit.new_files {
-                files.insert(f.number, f);
+            for k in edit.new_keyspaces {
+                if k.id == DEFAULT_KEYSPACE || state.keyspaces.contains_key(&k.id) {
+                    return Err(damaged(format!("keyspace {} created twice", k.id)));
+                }
+                state.next_keyspace_id = state.next_keyspace_id.max(k.id.saturating_add(1));
+                let files = BTreeMap::new();
+                state.keyspaces.insert(k.id, RecoveredKeyspace { record: k, files, log_number: None });
+            }
+            for (id, number) in edit.log_numbers {
+                if let Some(k) = state.keyspaces.get_mut(&id) {
+                    k.log_number = Some(number);
+                }
+            }
+            let has_files = !edit.deleted_files.is_empty() || !edit.new_files.is_empty();
+            match state.keyspaces.get_mut(&edit.keyspace) {
+                Some(k) => {
+                    for (_, number) in &edit.deleted_files {
+                        k.files.remove(number);
+                    }
+                    for f in edit.new_files {
+                        k.files.insert(f.number, f);
+                    }
+                }
+                None if has_files => return Err(damaged(format!("names files of unknown keyspace {}", edit.keyspace))),
+                None => {}
+            }
+            for id in edit.dropped_keyspaces {
+                if id == DEFAULT_KEYSPACE {
+                    return Err(damaged("drops the default keyspace".into()));
+                }
+                state.keyspaces.remove(&id);
             }
         }
-        let (Some(log_number), Some(next_file_number), Some(last_sequence)) = (log_number, next_file, last_seq) else {
-            return Err(Error::corruption(name, None, "no complete initial record"));
+        let (Some(next_file_number), Some(last_sequence)) = (next_file, last_seq) else {
+            return Err(damaged("no complete initial record".into()));
         };
-        // The WAL the MANIFEST names as the oldest live one always exists (it is created,
-        // and its directory synced, before any edit names it). If it is gone, a later
-        // edit that retired it was lost: the MANIFEST is damaged, and opening would lose
-        // the data that edit recorded.
-        let wal = filename::wal_name(log_number);
-        if log_number > 0 && !ctx.fs.exists(&filename::path(&ctx.dir, &wal)) {
-            return Err(Error::corruption(
-                name,
-                None,
-                format!("names {wal} as live, but it is gone: edits are missing"),
-            ));
+        state.next_file_number = next_file_number;
+        state.last_sequence = last_sequence;
+        let mut table_names = std::collections::HashSet::new();
+        for k in state.keyspaces.values() {
+            let Some(log_number) = k.log_number else {
+                return Err(damaged(format!("keyspace {:?} has no log number", k.record.name)));
+            };
+            // The WAL the MANIFEST names as a keyspace's oldest live one always exists (it
+            // is created, and its directory synced, before any edit names it, and no WAL
+            // at or past the oldest named one is removed). If it is gone, a later edit
+            // that retired it was lost: the MANIFEST is damaged, and opening would lose
+            // the data that edit recorded.
+            let wal = filename::wal_name(log_number);
+            if log_number > 0 && !ctx.fs.exists(&filename::path(&ctx.dir, &wal)) {
+                return Err(damaged(format!("names {wal} as live, but it is gone: edits are missing")));
+            }
+            for f in k.files.values() {
+                let table = filename::table_name(f.number);
+                if f.level as usize >= MAX_LEVELS {
+                    return Err(damaged(format!("{table} is on level {}", f.level)));
+                }
+                if !table_names.insert(f.number) {
+                    return Err(damaged(format!("{table} is in two keyspaces")));
+                }
+                if !ctx.fs.exists(&filename::path(&ctx.dir, &table)) {
+                    return Err(Error::corruption(&table, None, format!("listed in {name} but missing")));
+                }
+                if f.number >= next_file_number {
+                    return Err(damaged(format!("file {} at or past the next file number", f.number)));
+                }
+            }
         }
-        for f in files.values() {
-            let table = filename::table_name(f.number);
-            if f.level as usize >= MAX_LEVELS {
-                return Err(Error::corruption(name, None, format!("{table} is on level {}", f.level)));
-            }
-            if !ctx.fs.exists(&filename::path(&ctx.dir, &table)) {
-                return Err(Error::corruption(&table, None, format!("listed in {name} but missing")));
-            }
-            if f.number >= next_file_number {
-                return Err(Error::corruption(
-                    name,
-                    None,
-                    format!("file {} at or past the next file number", f.number),
-                ));
-            }
-        }
-        Ok(Recovered { files, log_number, next_file_number, last_sequence })
+        Ok(state)
     }
 
     /// Hands out a new, never used file number.
@@ -277,14 +376,19 @@ impl VersionSet {
         self.next_file_number.clone()
     }
 
-    /// The current version.
-    pub(crate) fn current(&self) -> Arc<Version> {
-        self.current.clone()
+    /// The current version of keyspace `id`, if it exists.
+    pub(crate) fn current(&self, id: u32) -> Option<Arc<Version>> {
+        self.keyspaces.get(&id).map(|k| k.current.clone())
     }
 
-    /// The oldest WAL still needed.
+    /// Every keyspace, by id.
+    pub(crate) fn keyspaces(&self) -> &BTreeMap<u32, KeyspaceVersion> {
+        &self.keyspaces
+    }
+
+    /// The oldest WAL any keyspace still needs.
     pub(crate) fn log_number(&self) -> u64 {
-        self.log_number
+        self.keyspaces.values().map(|k| k.log_number).min().unwrap_or(0)
     }
 
     /// The highest seqno recorded as being in a table.
@@ -302,13 +406,53 @@ impl VersionSet {
         self.manifest_number
     }
 
-    /// Records `edit` durably in the MANIFEST and makes the resulting version current.
-    /// Files removed by the edit are marked obsolete and deleted once unreferenced.
-    ///
-    /// After a failed MANIFEST write every later edit is refused: the failed record may
-    /// be partly written, and appending behind it would turn a torn tail (dropped at the
-    /// next open) into damage in the middle (which refuses to open).
-    pub(crate) fn log_and_apply(&mut self, mut edit: VersionEdit) -> Result<Arc<Version>> {
+    /// Creates keyspace `name` with `options` (encoded), its writes to be found in WALs
+    /// from `log_number` on, durably; returns its id and (empty) version.
+    pub(crate) fn create_keyspace(
+        &mut self,
+        name: &str,
+        options: Vec<u8>,
+        log_number: u64,
+        num_levels: usize,
+    ) -> Result<(u32, Arc<Version>)> {
+        let id = self.next_keyspace_id;
+        let record = KeyspaceRecord { id, name: name.to_string(), options };
+        let mut edit = VersionEdit {
+            keyspace: id,
+            new_keyspaces: vec![record.clone()],
+            log_numbers: vec![(id, log_number)],
+            next_keyspace_id: Some(id + 1),
+            ..VersionEdit::default()
+        };
+        self.write_edit(&mut edit)?;
+        self.next_keyspace_id = id + 1;
+        let current = Arc::new(Version::new(num_levels));
+        self.keyspaces.insert(id, KeyspaceVersion { record, current: current.clone(), log_number });
+        let _ = self.roll_over_if_big();
+        Ok((id, current))
+    }
+
+    /// Drops keyspace `id` durably; its tables are marked obsolete (deleted once no
+    /// reader holds them).
+    pub(crate) fn drop_keyspace(&mut self, id: u32) -> Result<()> {
+        let Some(k) = self.keyspaces.get(&id) else { return Ok(()) };
+        let mut edit = VersionEdit {
+            keyspace: id,
+            deleted_files: k.current.files().map(|f| (f.info.level, f.number())).collect(),
+            dropped_keyspaces: vec![id],
+            ..VersionEdit::default()
+        };
+        self.write_edit(&mut edit)?;
+        if let Some(k) = self.keyspaces.remove(&id) {
+            k.current.files().for_each(|f| f.mark_obsolete());
+        }
+        let _ = self.roll_over_if_big();
+        Ok(())
+    }
+
+    /// Appends `edit` to the MANIFEST and syncs it (with the file-number counter), or
+    /// poisons the set.
+    fn write_edit(&mut self, edit: &mut VersionEdit) -> Result<()> {
         if let Some(why) = &self.poisoned {
             return Err(Error::Background(format!("MANIFEST unusable after an earlier write failed: {why}")));
         }
@@ -318,24 +462,43 @@ impl VersionSet {
             self.poisoned = Some(e.to_string());
             return Err(Error::Io(e));
         }
-        if let Some(n) = edit.log_number {
-            self.log_number = n;
+        Ok(())
+    }
+
+    /// Records `edit` durably in the MANIFEST and makes the resulting version of its
+    /// keyspace current. Files removed by the edit are marked obsolete and deleted once
+    /// unreferenced.
+    ///
+    /// After a failed MANIFEST write every later edit is refused: the failed record may
+    /// be partly written, and appending behind it would turn a torn tail (dropped at the
+    /// next open) into damage in the middle (which refuses to open).
+    pub(crate) fn log_and_apply(&mut self, mut edit: VersionEdit) -> Result<Arc<Version>> {
+        if !self.keyspaces.contains_key(&edit.keyspace) {
+            return Err(Error::InvalidArgument(format!("keyspace {} was dropped", edit.keyspace)));
+        }
+        self.write_edit(&mut edit)?;
+        for &(id, n) in &edit.log_numbers {
+            if let Some(k) = self.keyspaces.get_mut(&id) {
+                k.log_number = n;
+            }
         }
         if let Some(s) = edit.last_sequence {
             self.last_sequence = self.last_sequence.max(s);
         }
-        let next = Arc::new(self.current.apply(&edit, &self.ctx));
+        let Some(k) = self.keyspaces.get_mut(&edit.keyspace) else {
+            return Err(Error::InvalidArgument(format!("keyspace {} was dropped", edit.keyspace)));
+        };
+        let next = Arc::new(k.current.apply(&edit, &self.ctx));
         for &(level, number) in &edit.deleted_files {
             if edit.new_files.iter().any(|n| n.number == number) {
                 continue; // moved to another level, not gone
             }
-            if let Some(f) =
-                self.current.levels.get(level as usize).and_then(|l| l.iter().find(|f| f.number() == number))
+            if let Some(f) = k.current.levels.get(level as usize).and_then(|l| l.iter().find(|f| f.number() == number))
             {
                 f.mark_obsolete();
             }
         }
-        self.current = next.clone();
+        k.current = next.clone();
         // The edit is durable and applied; a failed rollover only means the old
         // MANIFEST stays live (or, past the CURRENT switch, the set is poisoned and the
         // next edit reports it).
@@ -381,13 +544,13 @@ mod tests {
     fn edits_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let mut vs = VersionSet::open(ctx(dir.path()), 7).unwrap();
+            let mut vs = VersionSet::open(ctx(dir.path()), &|_| 7).unwrap();
             let (a, b) = (vs.new_file_number(), vs.new_file_number());
             touch_table(dir.path(), a);
             touch_table(dir.path(), b);
             vs.log_and_apply(VersionEdit {
                 new_files: vec![file(0, a), file(0, b)],
-                log_number: Some(5),
+                log_numbers: vec![(0, 5)],
                 last_sequence: Some(42),
                 ..Default::default()
             })
@@ -396,10 +559,12 @@ mod tests {
             assert_eq!(v.levels[0].len(), 1);
         }
         // The live WAL the MANIFEST names must exist.
-        assert!(matches!(VersionSet::open(ctx(dir.path()), 7), Err(Error::Corruption(m)) if m.contains("000005.log")));
+        assert!(
+            matches!(VersionSet::open(ctx(dir.path()), &|_| 7), Err(Error::Corruption(m)) if m.contains("000005.log"))
+        );
         std::fs::write(dir.path().join(filename::wal_name(5)), b"").unwrap();
-        let vs = VersionSet::open(ctx(dir.path()), 7).unwrap();
-        let files: Vec<u64> = vs.current().files().map(|f| f.number()).collect();
+        let vs = VersionSet::open(ctx(dir.path()), &|_| 7).unwrap();
+        let files: Vec<u64> = vs.current(0).unwrap().files().map(|f| f.number()).collect();
         assert_eq!(files.len(), 1);
         assert_eq!(vs.log_number(), 5);
         assert_eq!(vs.last_sequence(), 42);
@@ -419,7 +584,7 @@ mod tests {
         let mut live = Vec::new();
         let first;
         {
-            let mut vs = VersionSet::open(ctx(dir.path()), 7).unwrap();
+            let mut vs = VersionSet::open(ctx(dir.path()), &|_| 7).unwrap();
             vs.set_rollover_bytes(2048);
             first = vs.manifest_number();
             for round in 0..200u64 {
@@ -438,8 +603,8 @@ mod tests {
             assert!(vs.manifest_number() > first, "the MANIFEST rolled over");
             assert!(vs.manifest.bytes_written() < 2048 + 4096);
         }
-        let vs = VersionSet::open(ctx(dir.path()), 7).unwrap();
-        let mut got: Vec<(u32, u64)> = vs.current().files().map(|f| (f.info.level, f.number())).collect();
+        let vs = VersionSet::open(ctx(dir.path()), &|_| 7).unwrap();
+        let mut got: Vec<(u32, u64)> = vs.current(0).unwrap().files().map(|f| (f.info.level, f.number())).collect();
         got.sort_unstable();
         live.sort_unstable();
         assert_eq!(got, live);
@@ -450,18 +615,18 @@ mod tests {
     fn damaged_current_and_missing_files_are_corruption() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let mut vs = VersionSet::open(ctx(dir.path()), 7).unwrap();
+            let mut vs = VersionSet::open(ctx(dir.path()), &|_| 7).unwrap();
             let n = vs.new_file_number();
             touch_table(dir.path(), n);
             vs.log_and_apply(VersionEdit { new_files: vec![file(0, n)], ..Default::default() }).unwrap();
             std::fs::remove_file(dir.path().join(filename::table_name(n))).unwrap();
         }
-        match VersionSet::open(ctx(dir.path()), 7) {
+        match VersionSet::open(ctx(dir.path()), &|_| 7) {
             Err(Error::Corruption(msg)) => assert!(msg.contains(".sst"), "{msg}"),
             other => panic!("expected corruption, got {:?}", other.err()),
         }
         std::fs::write(dir.path().join("CURRENT"), b"garbage").unwrap();
-        match VersionSet::open(ctx(dir.path()), 7) {
+        match VersionSet::open(ctx(dir.path()), &|_| 7) {
             Err(Error::Corruption(msg)) => assert!(msg.contains("CURRENT"), "{msg}"),
             other => panic!("expected corruption, got {:?}", other.err()),
         }

@@ -1,0 +1,144 @@
+//! [`Tree`]: one keyspace's LSM tree — its memtables, tables, compaction strategy and
+//! counters — and [`TreeState`], the part of it that changes under the database's
+//! `state` lock.
+//!
+//! Every keyspace (the default one included) is a tree; they share the database's WAL,
+//! MANIFEST, seqnos, snapshots, block cache and background threads. What a tree
+//! promises: its view (`current`) always equals its `TreeState::sv`, installed under
+//! `state`; its memtables hold only its own keys; the WALs numbered from its oldest
+//! frozen memtable's log number (or its active memtable's) on hold every write of it
+//! that no table holds.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use super::compact::LevelCounters;
+use super::merge_cache::MergeCache;
+use super::{new_strategy, SuperVersion};
+use crate::compaction::CompactionStrategy;
+use crate::memtable::MemTable;
+use crate::options::Options;
+use crate::stats::{Counters, LevelStats, Stats};
+
+/// A source of identities that tell tree instances apart within the process: a
+/// `Keyspace` handle carries its tree's, so one from another database, or from a
+/// dropped keyspace whose name was created again, is refused rather than misapplied.
+static NEXT_UID: AtomicU64 = AtomicU64::new(1);
+
+/// One keyspace's tree: the parts readers and the background threads use without the
+/// `state` lock.
+pub(crate) struct Tree {
+    /// The id its WAL entries and MANIFEST records carry (0: "default").
+    pub id: u32,
+    /// Unique among the trees of this process (see `NEXT_UID`).
+    pub uid: u64,
+    pub name: String,
+    /// The database's options with this keyspace's own (strategy, memtable size,
+    /// bloom bits, compression, ...).
+    pub opts: Options,
+    /// A copy of `TreeState::sv`, published on every change, so that readers take a
+    /// brief read lock instead of the `state` mutex that writers hold.
+    current: RwLock<Arc<SuperVersion>>,
+    /// The compaction strategy that picks jobs; held for the whole of a job, so one
+    /// runs at a time in this tree.
+    pub compactor: Mutex<Box<dyn CompactionStrategy>>,
+    /// The same strategy for questions that need no picking state (stalls, shape
+    /// checks, statistics), so they never wait behind a running job.
+    pub policy: Box<dyn CompactionStrategy>,
+    pub level_counters: Mutex<Vec<LevelCounters>>,
+    /// The merge the last dropped cursor or iterator left for the next one.
+    pub merge_cache: MergeCache,
+    /// This tree's counters (the WAL's and write groups' are the database's).
+    pub stats: Counters,
+    /// Set once the keyspace is dropped: its handles refuse every call.
+    pub dropped: AtomicBool,
+}
+
+impl Tree {
+    pub(crate) fn new(id: u32, name: String, opts: Options, sv: Arc<SuperVersion>) -> Tree {
+        Tree {
+            id,
+            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
+            name,
+            compactor: Mutex::new(new_strategy(&opts)),
+            policy: new_strategy(&opts),
+            opts,
+            current: RwLock::new(sv),
+            level_counters: Mutex::new(Vec::new()),
+            merge_cache: MergeCache::default(),
+            stats: Counters::default(),
+            dropped: AtomicBool::new(false),
+        }
+    }
+
+    /// The current view of the tree's memtables and tables.
+    pub(crate) fn super_version(&self) -> Arc<SuperVersion> {
+        self.current.read().clone()
+    }
+
+    /// True if `sv` is the current view.
+    pub(crate) fn is_current(&self, sv: &Arc<SuperVersion>) -> bool {
+        Arc::ptr_eq(sv, &self.current.read())
+    }
+
+    /// Makes `sv` the view readers get; returns the one it replaced.
+    pub(super) fn publish(&self, sv: Arc<SuperVersion>) -> Arc<SuperVersion> {
+        let old = std::mem::replace(&mut *self.current.write(), sv);
+        self.merge_cache.clear();
+        old
+    }
+
+    /// The tree's counters and shape.
+    pub(crate) fn stats(&self) -> Stats {
+        let mut stats = self.stats.snapshot();
+        let version = self.super_version().version.clone();
+        let counters = self.level_counters.lock().clone();
+        stats.levels = version
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(level, files)| {
+                let c = counters.get(level).copied().unwrap_or_default();
+                LevelStats {
+                    files: files.len(),
+                    bytes: files.iter().map(|f| f.info.size).sum(),
+                    compactions: c.compactions,
+                    compaction_bytes_read: c.bytes_read,
+                    compaction_bytes_written: c.bytes_written,
+                }
+            })
+            .collect();
+        stats.strategy = self.policy.name().to_string();
+        stats.sorted_runs = self.policy.sorted_runs(&version);
+        stats
+    }
+}
+
+/// A frozen memtable and the oldest WAL that may hold its writes.
+pub(crate) struct Frozen {
+    pub mem: Arc<MemTable>,
+    pub log_number: u64,
+    /// When it was frozen, in the database's freeze order: the flush thread takes the
+    /// oldest of any tree first, and `flush()` waits for the ones before its request.
+    pub order: u64,
+}
+
+/// The part of a tree that changes under the database's `state` lock.
+pub(crate) struct TreeState {
+    pub tree: Arc<Tree>,
+    pub sv: Arc<SuperVersion>,
+    /// The oldest WAL that may hold a write of the active memtable (moved up to the new
+    /// WAL at a switch while the memtable is empty).
+    pub mem_log_number: u64,
+    /// Frozen memtables, oldest first (the flush order).
+    pub frozen: Vec<Frozen>,
+}
+
+impl TreeState {
+    /// The oldest WAL holding a write of this tree that no table holds yet.
+    pub(crate) fn oldest_log_needed(&self) -> u64 {
+        self.frozen.first().map_or(self.mem_log_number, |f| f.log_number)
+    }
+}
