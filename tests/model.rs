@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use strata::{Compaction, Db, LeveledOptions, Options, TieredOptions, WriteBatch};
+use strata::{Compaction, Db, Keyspace, LeveledOptions, Options, TieredOptions, WriteBatch};
 
 mod common;
 use common::Rng;
@@ -341,5 +341,237 @@ fn model_many_short_seeds() {
     for (i, seed) in (1..=24u64).enumerate() {
         let mode = [Mode::Leveled, Mode::Tiered, Mode::Switching][i % 3];
         run(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1, 800, mode, true, 2);
+    }
+}
+
+/// The named keyspaces the keyspace model creates and drops, with their own options:
+/// a small tiered one, a leveled one with a larger memtable, one on the database's.
+fn keyspace_options(name: &str) -> Option<Options> {
+    let mut small_tiers = TieredOptions::default();
+    small_tiers.min_threshold = 3;
+    match name {
+        "a" => Some(Options::default().memtable_size(1024).block_size(256).compaction(Compaction::Tiered(small_tiers))),
+        "b" => Some(Options::default().memtable_size(4096).bloom_bits_per_key(4).compaction(Compaction::leveled())),
+        _ => None,
+    }
+}
+
+fn open_keyspace(db: &Db, name: &str) -> Keyspace {
+    match keyspace_options(name) {
+        Some(o) => db.keyspace_with(name, o).unwrap(),
+        None => db.keyspace(name).unwrap(),
+    }
+}
+
+/// Several keyspaces against one model each: writes and batches across them,
+/// snapshots of all at once, flushes and compactions of one or all, transactions that
+/// read in one keyspace and write in another, drops and re-creations, reopens (with
+/// a read-only view and a checkpoint checked first).
+fn run_keyspaces(seed: u64, ops: usize) {
+    const NAMES: [&str; 4] = ["default", "a", "b", "c"];
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(seed);
+    let mut db = Db::open(dir.path(), options(Mode::Leveled, 0)).unwrap();
+    let mut models: BTreeMap<&str, Model> = BTreeMap::from([("default", Model::new())]);
+    let mut handles: BTreeMap<&str, Keyspace> = BTreeMap::from([("default", db.keyspace("default").unwrap())]);
+    let mut snaps: Vec<(strata::Snapshot, BTreeMap<&str, Model>)> = Vec::new();
+    let (mut reopens, mut drops, mut cross_batches) = (0, 0, 0);
+    for step in 0..ops {
+        let name = NAMES[rng.below(4) as usize];
+        let ctx = format!("seed {seed} step {step} keyspace {name}");
+        match rng.below(100) {
+            0..=29 if handles.contains_key(name) => {
+                let (k, v) = (key(&mut rng), value(&mut rng));
+                handles[name].put(&k, &v).unwrap();
+                models.get_mut(name).unwrap().insert(k, v);
+            }
+            30..=34 if handles.contains_key(name) => {
+                let k = key(&mut rng);
+                handles[name].delete(&k).unwrap();
+                models.get_mut(name).unwrap().remove(&k);
+            }
+            35..=36 if handles.contains_key(name) => {
+                let range = range_to_delete(&mut rng);
+                handles[name].delete_range(&range.0, &range.1).unwrap();
+                delete_range(models.get_mut(name).unwrap(), &range);
+            }
+            37..=46 => {
+                // A batch across the live keyspaces.
+                let mut batch = WriteBatch::new();
+                let live: Vec<&str> = handles.keys().copied().collect();
+                for _ in 0..1 + rng.below(8) {
+                    let ks = live[rng.below(live.len() as u64) as usize];
+                    let (handle, model) = (&handles[ks], models.get_mut(ks).unwrap());
+                    let k = key(&mut rng);
+                    match rng.below(10) {
+                        0 => {
+                            let range = range_to_delete(&mut rng);
+                            batch.delete_range_in(handle, &range.0, &range.1);
+                            delete_range(model, &range);
+                        }
+                        1..=3 => {
+                            batch.delete_in(handle, &k);
+                            model.remove(&k);
+                        }
+                        _ => {
+                            let v = value(&mut rng);
+                            batch.put_in(handle, &k, &v);
+                            model.insert(k, v);
+                        }
+                    }
+                }
+                db.write(batch).unwrap();
+                cross_batches += 1;
+            }
+            47..=62 if handles.contains_key(name) => {
+                let k = key(&mut rng);
+                assert_eq!(handles[name].get(&k).unwrap().map(|v| v.to_vec()), models[name].get(&k).cloned(), "{ctx}");
+            }
+            63..=70 if handles.contains_key(name) => {
+                let (lo, hi) = (bound(&mut rng), bound(&mut rng));
+                let want = expected(&models[name], &lo, &hi);
+                assert_eq!(collect(handles[name].range((lo.clone(), hi.clone()))), want, "{ctx} range");
+                let mut rev = collect(handles[name].range((lo, hi)).rev());
+                rev.reverse();
+                assert_eq!(rev, want, "{ctx} reversed");
+            }
+            71..=73 => {
+                if snaps.len() < 3 {
+                    snaps.push((db.snapshot(), models.clone()));
+                } else {
+                    snaps.remove(rng.below(3) as usize);
+                }
+            }
+            74..=77 => {
+                // Every snapshot sees each live keyspace as it was then: empty if it
+                // was created (or re-created) since.
+                for (snap, m) in &snaps {
+                    for (ks, handle) in &handles {
+                        let empty = Model::new();
+                        let model = m.get(ks).unwrap_or(&empty);
+                        let k = key(&mut rng);
+                        let got = snap.get_in(handle, &k).unwrap().map(|v| v.to_vec());
+                        assert_eq!(got, model.get(&k).cloned(), "{ctx} snapshot of {ks}");
+                        let (lo, hi) = (bound(&mut rng), bound(&mut rng));
+                        let want = expected(model, &lo, &hi);
+                        assert_eq!(collect(snap.range_in(handle, (lo, hi))), want, "{ctx} snapshot range of {ks}");
+                    }
+                }
+            }
+            78..=80 => {
+                // A transaction reading in one keyspace and writing in another; a plain
+                // write to what it read before its commit must make it fail.
+                let live: Vec<&str> = handles.keys().copied().collect();
+                let (from, to) = (live[rng.below(live.len() as u64) as usize], live[rng.below(live.len() as u64) as usize]);
+                let (read, wrote, v) = (key(&mut rng), key(&mut rng), value(&mut rng));
+                let mut txn = db.transaction();
+                let seen = txn.get_in(&handles[from], &read).unwrap().map(|v| v.to_vec());
+                assert_eq!(seen, models[from].get(&read).cloned(), "{ctx} txn read");
+                txn.put_in(&handles[to], &wrote, &v);
+                let interfere = rng.below(2) == 0;
+                if interfere {
+                    handles[from].delete(&read).unwrap();
+                    models.get_mut(from).unwrap().remove(&read);
+                }
+                match txn.commit() {
+                    Ok(()) => {
+                        assert!(!interfere, "{ctx}: a commit over a changed read");
+                        models.get_mut(to).unwrap().insert(wrote, v);
+                    }
+                    Err(strata::Error::Conflict) => assert!(interfere, "{ctx}: a spurious conflict"),
+                    Err(e) => panic!("{ctx}: {e}"),
+                }
+            }
+            81..=84 => match handles.get(name) {
+                Some(h) if rng.below(2) == 0 => h.flush().unwrap(),
+                _ => db.flush().unwrap(),
+            },
+            85..=86 => match handles.get(name) {
+                Some(h) if rng.below(2) == 0 => h.compact().unwrap(),
+                Some(h) => h.compact_range((bound(&mut rng), bound(&mut rng))).unwrap(),
+                None => db.wait_for_compactions().unwrap(),
+            },
+            87..=89 if name != "default" => {
+                if let Some(old) = handles.remove(name) {
+                    db.drop_keyspace(name).unwrap();
+                    models.remove(name);
+                    // A keyspace created again under the name is another one, which the
+                    // snapshots taken before saw empty.
+                    for (_, m) in &mut snaps {
+                        m.remove(name);
+                    }
+                    assert!(old.get("k001").is_err() && old.put("k001", "v").is_err(), "{ctx}: a dropped handle works");
+                    let mut batch = WriteBatch::new();
+                    batch.put_in(&old, "k001", "v");
+                    assert!(db.write(batch).is_err(), "{ctx}: a batch into a dropped keyspace");
+                    drops += 1;
+                } else {
+                    handles.insert(name, open_keyspace(&db, name));
+                    models.insert(name, Model::new());
+                }
+            }
+            90..=91 => {
+                let mut names = vec!["default"];
+                names.extend(handles.keys().copied().filter(|&n| n != "default"));
+                let mut got = db.keyspace_names();
+                got[1..].sort();
+                assert_eq!(got, names, "{ctx} names");
+            }
+            92 => {
+                // Before the reopen, a read-only view and (sometimes) a checkpoint hold
+                // every keyspace exactly as the models do.
+                let check = |view: &Db, what: &str| {
+                    for (ks, model) in &models {
+                        let handle = view.keyspace(ks).unwrap();
+                        let all = expected(model, &Bound::Unbounded, &Bound::Unbounded);
+                        let got = collect(handle.range::<&[u8], _>(..));
+                        // Keys only: the values make a failure unreadable.
+                        let keys = |v: &[(Vec<u8>, Vec<u8>)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+                        assert_eq!(keys(&got), keys(&all), "{ctx} {what} of {ks}: keys");
+                        assert!(got == all, "{ctx} {what} of {ks}: values");
+                    }
+                };
+                check(&Db::open_read_only(dir.path(), options(Mode::Leveled, reopens)).unwrap(), "read-only view");
+                if rng.below(2) == 0 {
+                    let copy = dir.path().join(format!("checkpoint-{step}"));
+                    db.checkpoint(&copy).unwrap();
+                    check(&Db::open(&copy, options(Mode::Leveled, reopens)).unwrap(), "checkpoint");
+                    std::fs::remove_dir_all(&copy).unwrap();
+                }
+                snaps.clear();
+                handles.clear();
+                if rng.below(2) == 0 {
+                    db.close().unwrap();
+                } else {
+                    drop(db);
+                }
+                reopens += 1;
+                db = Db::open(dir.path(), options(Mode::Leveled, reopens)).unwrap();
+                for ks in models.keys() {
+                    let handle = if rng.below(2) == 0 { db.keyspace(ks).unwrap() } else { open_keyspace(&db, ks) };
+                    if *ks == "a" {
+                        assert_eq!(handle.stats().strategy, "tiered", "{ctx}: {ks} lost its options");
+                    }
+                    handles.insert(ks, handle);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (ks, model) in &models {
+        assert_eq!(collect(handles[ks].range::<&[u8], _>(..)), expected(model, &Bound::Unbounded, &Bound::Unbounded));
+    }
+    assert!(reopens > 0 && drops > 0 && cross_batches > 0, "{reopens} reopens, {drops} drops, {cross_batches} batches");
+}
+
+#[test]
+fn model_keyspaces() {
+    run_keyspaces(0x3c6e_f372_fe94_f82b, 8000);
+}
+
+#[test]
+fn model_keyspaces_short_seeds() {
+    for seed in 1..=12u64 {
+        run_keyspaces(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1, 1000);
     }
 }

@@ -291,7 +291,8 @@ impl VersionSet {
         while let Some(record) = reader.next_record()? {
             let edit = VersionEdit::decode(&record).map_err(damaged)?;
             next_file = edit.next_file_number.or(next_file);
-            last_seq = edit.last_sequence.or(last_seq);
+            // Keyspaces flush independently: a later edit may record an older seqno.
+            last_seq = last_seq.max(edit.last_sequence);
             if let Some(id) = edit.next_keyspace_id {
                 state.next_keyspace_id = state.next_keyspace_id.max(id);
             }
