@@ -223,3 +223,21 @@ fn checkpoint_copies_a_database_that_then_lives_on_its_own() {
     drop(live);
     assert_eq!(strata(&["get", second.to_str().unwrap(), "k"]).1, "v3\n");
 }
+
+#[test]
+fn keyspaces_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(strata(&["put", d, "k", "in-default"]).0);
+    assert!(strata(&["put", d, "k", "in-log", "--keyspace", "log"]).0);
+    assert_eq!(strata(&["get", d, "k", "--keyspace", "log"]).1, "in-log\n");
+    assert_eq!(strata(&["get", d, "k"]).1, "in-default\n");
+    assert_eq!(strata(&["scan", d, "--keyspace", "log"]).1, "k => in-log\n");
+    let (ok, _, err) = strata(&["get", d, "k", "--keyspace", "nope"]);
+    assert!(!ok && err.contains("no keyspace named \"nope\""), "{err}");
+    let (ok, out, _) = strata(&["inspect", d]);
+    assert!(ok && out.contains("keyspace default:") && out.contains("keyspace log:"), "{out}");
+    assert!(strata(&["delete", d, "k", "--keyspace", "log"]).0);
+    assert_eq!(strata_status(&["get", d, "k", "--keyspace", "log"]).0, Some(3));
+    assert_eq!(strata(&["get", d, "k"]).1, "in-default\n");
+}

@@ -1,7 +1,7 @@
 //! Power-loss crash test on the fault-injecting file system: random workloads (puts,
 //! deletes, range deletions, batches, syncs, flushes, compactions, under both
-//! strategies) lose power at a
-//! random file-system operation; the database reopened on what was durable must hold
+//! strategies; and with several keyspaces, created and dropped around the crash) lose
+//! power at a random file-system operation; the database reopened on what was durable must hold
 //! exactly the acknowledged writes up to some point:
 //! - with `sync_writes(true)`: every acknowledged write (plus possibly the one in flight);
 //! - without: the state after some acknowledged operation at or after the last
@@ -299,4 +299,235 @@ fn power_loss_at_random_points_recovers_an_acknowledged_prefix() {
     println!("power loss: {tally:?}");
     assert!(tally.crashed_mid_workload > trials / 2, "too few trials crashed mid-workload: {tally:?}");
     assert!(tally.scrambled > trials / 4 && tally.crashed_in_recovery > trials / 5, "{tally:?}");
+}
+
+/// Every keyspace's model, by name; a keyspace that does not exist has none.
+type Spaces = BTreeMap<String, Model>;
+
+/// The keyspaces a keyspace trial creates and drops (besides "default"), with their
+/// own strategy and memtable size.
+const SPACES: [&str; 2] = ["log", "index"];
+
+fn space_options(fs: &Arc<FaultyFs>, setup: &Setup, name: &str) -> strata::Options {
+    let tiered = (name == "log") != setup.tiered;
+    common::faulty_options(fs, setup.sync, tiered).memtable_size(if name == "log" { 1024 } else { 8192 })
+}
+
+/// One operation of a keyspace trial.
+enum SpaceOp {
+    /// A write (put, delete, range deletion) in one keyspace.
+    Write(String, DbOp),
+    /// A batch of writes across keyspaces.
+    Batch(Vec<(String, DbOp)>),
+    SyncedPut(String, Vec<u8>, Vec<u8>),
+    Sync,
+    /// Flush every keyspace (`None`) or one.
+    Flush(Option<String>),
+    Compact(String),
+    Create(String),
+    Drop(String),
+}
+
+fn random_space_op(rng: &mut Rng, spaces: &Spaces) -> SpaceOp {
+    let live: Vec<&String> = spaces.keys().collect();
+    let mut pick = |rng: &mut Rng| live[rng.below(live.len() as u64) as usize].clone();
+    let write = |rng: &mut Rng| match rng.below(8) {
+        0 => delete_range(rng),
+        1..=2 => DbOp::Delete(key(rng)),
+        _ => DbOp::Put(key(rng), value(rng)),
+    };
+    match rng.below(100) {
+        0..=44 => {
+            let space = pick(rng);
+            SpaceOp::Write(space, write(rng))
+        }
+        45..=64 => SpaceOp::Batch((0..1 + rng.below(5)).map(|_| (pick(rng), write(rng))).collect()),
+        65..=69 => SpaceOp::SyncedPut(pick(rng), key(rng), value(rng)),
+        70..=73 => SpaceOp::Sync,
+        74..=80 => SpaceOp::Flush((rng.below(2) == 0).then(|| pick(rng))),
+        81..=85 => SpaceOp::Compact(pick(rng)),
+        _ => {
+            let name = SPACES[rng.below(2) as usize].to_string();
+            if spaces.contains_key(&name) {
+                SpaceOp::Drop(name)
+            } else {
+                SpaceOp::Create(name)
+            }
+        }
+    }
+}
+
+fn apply_space_op(spaces: &mut Spaces, op: &SpaceOp) {
+    match op {
+        SpaceOp::Write(name, w) => {
+            if let Some(m) = spaces.get_mut(name) {
+                apply(m, w);
+            }
+        }
+        SpaceOp::Batch(writes) => {
+            for (name, w) in writes {
+                if let Some(m) = spaces.get_mut(name) {
+                    apply(m, w);
+                }
+            }
+        }
+        SpaceOp::SyncedPut(name, k, v) => {
+            if let Some(m) = spaces.get_mut(name) {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        SpaceOp::Create(name) => {
+            spaces.insert(name.clone(), Model::new());
+        }
+        SpaceOp::Drop(name) => {
+            spaces.remove(name);
+        }
+        SpaceOp::Sync | SpaceOp::Flush(_) | SpaceOp::Compact(_) => {}
+    }
+}
+
+fn run_space_op(
+    db: &Db,
+    handles: &mut BTreeMap<String, strata::Keyspace>,
+    fs: &Arc<FaultyFs>,
+    setup: &Setup,
+    op: &SpaceOp,
+) -> strata::Result<()> {
+    let add = |b: &mut WriteBatch, h: &strata::Keyspace, w: &DbOp| match w {
+        DbOp::Put(k, v) => b.put_in(h, k, v),
+        DbOp::Delete(k) => b.delete_in(h, k),
+        DbOp::DeleteRange(s, e) => b.delete_range_in(h, s, e),
+        _ => unreachable!("batches hold writes only"),
+    };
+    match op {
+        SpaceOp::Write(name, w) => {
+            let mut b = WriteBatch::new();
+            add(&mut b, &handles[name], w);
+            db.write(b)
+        }
+        SpaceOp::Batch(writes) => {
+            let mut b = WriteBatch::new();
+            for (name, w) in writes {
+                add(&mut b, &handles[name], w);
+            }
+            db.write(b)
+        }
+        SpaceOp::SyncedPut(name, k, v) => {
+            let mut b = WriteBatch::new();
+            b.put_in(&handles[name], k, v);
+            db.write_opt(b, &WriteOptions::new().sync(true))
+        }
+        SpaceOp::Sync => db.sync(),
+        SpaceOp::Flush(None) => db.flush(),
+        SpaceOp::Flush(Some(name)) => handles[name].flush(),
+        SpaceOp::Compact(name) => handles[name].compact(),
+        SpaceOp::Create(name) => {
+            let handle = db.keyspace_with(name, space_options(fs, setup, name))?;
+            handles.insert(name.clone(), handle);
+            Ok(())
+        }
+        SpaceOp::Drop(name) => {
+            db.drop_keyspace(name)?;
+            handles.remove(name);
+            Ok(())
+        }
+    }
+}
+
+/// Every keyspace of `db` with its contents.
+fn read_spaces(db: &Db) -> Spaces {
+    db.keyspace_names()
+        .into_iter()
+        .map(|name| {
+            let ks = db.keyspace(&name).unwrap();
+            let m = ks.range::<&[u8], _>(..).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+            (name, m)
+        })
+        .collect()
+}
+
+/// A trial with several keyspaces of different strategies: writes and batches across
+/// them, keyspaces created and dropped, power lost at a random point (also during
+/// recovery). The recovered keyspaces, their names and contents, must be one state
+/// after an acknowledged operation from the last durable one on (creating and dropping
+/// a keyspace are durable, and sync the WAL first), or the one in flight.
+fn keyspace_trial(seed: u64, tally: &mut Tally) {
+    let mut rng = Rng(seed | 1);
+    let sync = rng.below(2) == 0;
+    let setup = Setup::random(&mut rng, sync);
+    let fs = Arc::new(FaultyFs::new());
+    let dir = Path::new("/db");
+    let db = Db::open(dir, setup.options(&fs)).unwrap();
+    let mut handles = BTreeMap::from([("default".to_string(), db.keyspace("default").unwrap())]);
+    let mut states = vec![Spaces::from([("default".to_string(), Model::new())])];
+    // A keyspace or two to start with, made before power can fail.
+    for name in SPACES.iter().filter(|_| rng.below(2) == 0) {
+        let op = SpaceOp::Create(name.to_string());
+        run_space_op(&db, &mut handles, &fs, &setup, &op).unwrap();
+        apply_space_op(states.last_mut().unwrap(), &op);
+    }
+    let mut durable_from = 0;
+    let mut in_flight = None;
+    fs.crash_after(1 + rng.below(400));
+    for _ in 0..80 {
+        let op = random_space_op(&mut rng, states.last().unwrap());
+        let mut next = states.last().unwrap().clone();
+        apply_space_op(&mut next, &op);
+        match run_space_op(&db, &mut handles, &fs, &setup, &op) {
+            Ok(()) => {
+                states.push(next);
+                let durable = matches!(op, SpaceOp::Sync | SpaceOp::SyncedPut(..) | SpaceOp::Create(_) | SpaceOp::Drop(_));
+                if sync || durable {
+                    durable_from = states.len() - 1;
+                }
+            }
+            Err(_) => {
+                in_flight = Some(next);
+                break;
+            }
+        }
+    }
+    tally.trials += 1;
+    tally.crashed_mid_workload += u64::from(fs.is_crashed());
+    fs.crash();
+    drop(handles);
+    drop(db);
+    let how = random_restart(&mut rng);
+    tally.scrambled += u64::from(matches!(how, Restart::Scrambled(_)));
+    restart(&fs, how);
+    if rng.below(3) == 0 {
+        fs.crash_after(1 + rng.below(30));
+        if let Ok(db) = Db::open(dir, setup.options(&fs)) {
+            fs.crash();
+            drop(db);
+        }
+        tally.crashed_in_recovery += 1;
+        restart(&fs, random_restart(&mut rng));
+    }
+    let db = Db::open(dir, setup.options(&fs))
+        .unwrap_or_else(|e| panic!("seed {seed} ({setup:?}, {how:?}): reopen failed: {e}"));
+    let got = read_spaces(&db);
+    let candidates: Vec<&Spaces> = states[durable_from..].iter().chain(in_flight.as_ref()).collect();
+    assert!(
+        candidates.iter().any(|s| **s == got),
+        "seed {seed} ({setup:?}, {how:?}): recovered keyspaces match no acknowledged state from op {durable_from} of {}; got {:?}",
+        states.len() - 1,
+        got.iter().map(|(n, m)| (n, m.len())).collect::<Vec<_>>()
+    );
+    // The recovered database works, keyspaces included.
+    for name in got.keys() {
+        db.keyspace(name).unwrap().put("after", "crash").unwrap();
+    }
+    db.flush().unwrap();
+}
+
+#[test]
+fn power_loss_with_keyspaces_recovers_an_acknowledged_prefix_of_every_keyspace() {
+    let trials: u64 = std::env::var("STRATA_CRASH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(8000) / 4;
+    let mut tally = Tally::default();
+    for t in 0..trials {
+        keyspace_trial(t.wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ 0x7777, &mut tally);
+    }
+    println!("power loss with keyspaces: {tally:?}");
+    assert!(tally.crashed_mid_workload > trials / 2, "too few trials crashed mid-workload: {tally:?}");
 }

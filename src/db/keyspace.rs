@@ -5,7 +5,8 @@
 //! MANIFEST and seqnos, so a batch across keyspaces is one WAL record and one instant.
 //! Creating one is a MANIFEST record naming it, its id and its options (so the next
 //! open uses them), with the WAL from which its writes are to be replayed; dropping one
-//! is a record removing it and its tables. Both are durable when they return. Ids are
+//! is a record removing it and its tables. Both are durable when they return, and both
+//! sync the WAL first, so a crash never keeps one and loses a write made before it. Ids are
 //! never reused: a dropped keyspace's writes may still sit in a live WAL, and replay
 //! skips entries of ids the MANIFEST no longer has.
 //!
@@ -284,6 +285,9 @@ impl DbInner {
         if let Some(found) = existing(self) {
             return found;
         }
+        // Every write before the creation is made durable first, so no crash can keep
+        // the keyspace and lose a write that came before it.
+        self.sync_wal()?;
         let encoded = options.as_ref().unwrap_or(&self.opts).encode_keyspace();
         // What the next open will make of the record.
         let opts = self.opts.with_keyspace(&encoded).ok_or_else(|| Error::InvalidArgument("bad options".into()))?;
@@ -307,6 +311,8 @@ impl DbInner {
         let Some(tree) = found else {
             return Err(Error::InvalidArgument(format!("there is no keyspace named {name:?}")));
         };
+        // As for a creation: what came before the drop is durable before it is.
+        self.sync_wal()?;
         // A drop that did not reach the MANIFEST changes nothing; one that may have
         // leaves the set poisoned, which the next edit reports.
         versions.drop_keyspace(tree.id)?;

@@ -20,41 +20,48 @@ pub fn show(bytes: &[u8]) -> String {
     }
 }
 
-/// Describes the levels, tables and pending work of the database in `dir`.
-pub fn inspect(db: &Db) -> String {
-    let stats = db.stats();
-    let mut out = format!(
-        "strategy: {}   sorted runs: {}   live SSTable bytes: {}\n",
-        stats.strategy,
-        stats.sorted_runs,
-        stats.live_sst_bytes()
-    );
-    for (level, l) in stats.levels.iter().enumerate() {
-        if l.files == 0 {
-            continue;
+/// Describes the levels, tables and pending work of every keyspace of `db`.
+pub fn inspect(db: &Db) -> Result<String> {
+    let mut out = String::new();
+    for name in db.keyspace_names() {
+        let keyspace = db.keyspace(&name)?;
+        let stats = keyspace.stats();
+        let _ = writeln!(
+            out,
+            "keyspace {name}: strategy: {}   sorted runs: {}   live SSTable bytes: {}",
+            stats.strategy,
+            stats.sorted_runs,
+            stats.live_sst_bytes()
+        );
+        let tables = keyspace.tables();
+        for (level, l) in stats.levels.iter().enumerate() {
+            if l.files == 0 {
+                continue;
+            }
+            let _ = writeln!(out, "L{level}: {} files, {} bytes", l.files, l.bytes);
+            for t in tables.iter().filter(|t| t.level == level) {
+                let _ = writeln!(
+                    out,
+                    "  {:06}.sst {:>10} B  [{} .. {}]  seq {}..{}  {} entries ({} deletions){}",
+                    t.number,
+                    t.size,
+                    show(&t.smallest_key),
+                    show(&t.largest_key),
+                    t.min_seq,
+                    t.max_seq,
+                    t.entries,
+                    t.deletions,
+                    match t.range_deletions {
+                        0 => String::new(),
+                        n => format!(", {n} range tombstones"),
+                    }
+                );
+            }
         }
-        let _ = writeln!(out, "L{level}: {} files, {} bytes", l.files, l.bytes);
-        for t in db.tables().iter().filter(|t| t.level == level) {
-            let _ = writeln!(
-                out,
-                "  {:06}.sst {:>10} B  [{} .. {}]  seq {}..{}  {} entries ({} deletions){}",
-                t.number,
-                t.size,
-                show(&t.smallest_key),
-                show(&t.largest_key),
-                t.min_seq,
-                t.max_seq,
-                t.entries,
-                t.deletions,
-                match t.range_deletions {
-                    0 => String::new(),
-                    n => format!(", {n} range tombstones"),
-                }
-            );
-        }
+        let pending = keyspace.pending_compaction().unwrap_or_else(|| "none".into());
+        let _ = writeln!(out, "pending compaction: {pending}");
     }
-    let _ = writeln!(out, "pending compaction: {}", db.pending_compaction().unwrap_or_else(|| "none".into()));
-    out
+    Ok(out)
 }
 
 /// Describes one SSTable file: properties, blocks, filter; with `scan`, every entry.

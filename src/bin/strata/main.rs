@@ -92,7 +92,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show levels, tables, key ranges, sizes, seqnos and pending compaction.
+    /// Show each keyspace's strategy, levels, tables, key ranges, sizes, seqnos and
+    /// pending compaction.
     Inspect { dir: PathBuf },
     /// Show an SSTable's properties, index and filter.
     Sst {
@@ -105,9 +106,22 @@ enum Command {
     #[command(
         after_help = "Exit status: 0 if the key was found, 3 if it was not (\"not found\" on stderr), 1 on an error."
     )]
-    Get { dir: PathBuf, key: String },
-    /// Set a key, creating the database if it does not exist.
-    Put { dir: PathBuf, key: String, value: String },
+    Get {
+        dir: PathBuf,
+        key: String,
+        /// The keyspace to read (default: "default").
+        #[arg(long)]
+        keyspace: Option<String>,
+    },
+    /// Set a key, creating the database (and the keyspace) if it does not exist.
+    Put {
+        dir: PathBuf,
+        key: String,
+        value: String,
+        /// The keyspace to write (default: "default").
+        #[arg(long)]
+        keyspace: Option<String>,
+    },
     /// Delete a key from an existing database; with --to, every key in [KEY, TO), with
     /// one range tombstone.
     Delete {
@@ -115,6 +129,9 @@ enum Command {
         key: String,
         #[arg(long)]
         to: Option<String>,
+        /// The keyspace to delete from (default: "default").
+        #[arg(long)]
+        keyspace: Option<String>,
     },
     /// Copy the database in DIR, as of now, into DEST (which must not exist). Tables are
     /// hard-linked; DIR is opened read-only, so it may be in use by another process.
@@ -128,6 +145,9 @@ enum Command {
         to: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// The keyspace to scan (default: "default").
+        #[arg(long)]
+        keyspace: Option<String>,
     },
 }
 
@@ -149,6 +169,16 @@ fn main() -> ExitCode {
 /// path is mistyped.
 fn open_to_look(dir: &std::path::Path) -> strata::Result<Db> {
     Db::open_read_only(dir, Options::default())
+}
+
+/// The keyspace `name` of `db` ("default" if `None`); an error naming it if there is
+/// none (only `put` creates one).
+fn existing_keyspace(db: &Db, name: Option<String>) -> strata::Result<strata::Keyspace> {
+    let name = name.unwrap_or_else(|| "default".into());
+    if !db.keyspace_names().contains(&name) {
+        return Err(strata::Error::InvalidArgument(format!("there is no keyspace named {name:?}")));
+    }
+    db.keyspace(&name)
 }
 
 fn temp_dir(what: &str) -> PathBuf {
@@ -258,13 +288,13 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
         }
         Command::Inspect { dir } => {
             let db = open_to_look(&dir)?;
-            print!("{}", inspect::inspect(&db));
+            print!("{}", inspect::inspect(&db)?);
             db.close()?;
         }
         Command::Sst { file, scan } => print!("{}", inspect::sst(&file, scan)?),
-        Command::Get { dir, key } => {
+        Command::Get { dir, key, keyspace } => {
             let db = open_to_look(&dir)?;
-            let value = db.get(&key)?;
+            let value = existing_keyspace(&db, keyspace)?.get(&key)?;
             db.close()?;
             match value {
                 Some(v) => println!("{}", inspect::show(&v)),
@@ -274,9 +304,9 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
                 }
             }
         }
-        Command::Put { dir, key, value } => {
+        Command::Put { dir, key, value, keyspace } => {
             let db = Db::open(&dir, Options::default())?;
-            db.put(&key, &value)?;
+            db.keyspace(keyspace.as_deref().unwrap_or("default"))?.put(&key, &value)?;
             db.close()?;
         }
         Command::Checkpoint { dir, dest } => {
@@ -284,20 +314,21 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
             db.checkpoint(&dest)?;
             db.close()?;
         }
-        Command::Delete { dir, key, to } => {
+        Command::Delete { dir, key, to, keyspace } => {
             // Only `put` creates a database: a mistyped path is an error, not a new one.
             let db = Db::open(&dir, Options::default().create_if_missing(false))?;
+            let keyspace = existing_keyspace(&db, keyspace)?;
             match to {
-                Some(end) => db.delete_range(&key, &end)?,
-                None => db.delete(&key)?,
+                Some(end) => keyspace.delete_range(&key, &end)?,
+                None => keyspace.delete(&key)?,
             }
             db.close()?;
         }
-        Command::Scan { dir, from, to, limit } => {
+        Command::Scan { dir, from, to, limit, keyspace } => {
             let db = open_to_look(&dir)?;
             let lo = from.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
             let hi = to.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-            for item in db.range((lo, hi)).take(limit) {
+            for item in existing_keyspace(&db, keyspace)?.range((lo, hi)).take(limit) {
                 let (k, v) = item?;
                 println!("{} => {}", inspect::show(&k), inspect::show(&v));
             }
