@@ -295,3 +295,75 @@ fn a_live_transaction_does_not_keep_the_database_open() {
     assert!(matches!(txn.commit(), Err(Error::Closed)));
     assert_eq!(reopened.get("k").unwrap().as_deref(), Some(&b"v"[..]));
 }
+
+#[test]
+fn transactions_span_keyspaces_and_conflicts_stay_within_one() {
+    let (_dir, db) = open();
+    let (checking, savings) = (db.keyspace("checking").unwrap(), db.keyspace("savings").unwrap());
+    // The same key in two keyspaces is two keys: no conflict between them.
+    let mut txn = db.transaction();
+    assert_eq!(txn.get_in(&checking, "alice").unwrap(), None);
+    txn.put_in(&savings, "alice", "1");
+    assert_eq!(txn.get_in(&savings, "alice").unwrap().as_deref(), Some(&b"1"[..]), "its own write");
+    savings.put("bob", "x").unwrap();
+    db.put("alice", "x").unwrap();
+    txn.commit().unwrap();
+    // A write to the key it read, in that keyspace, is a conflict.
+    let mut txn = db.transaction();
+    txn.get_in(&checking, "alice").unwrap();
+    txn.put("done", "1");
+    checking.put("alice", "5").unwrap();
+    assert!(matches!(txn.commit(), Err(Error::Conflict)));
+    assert_eq!(db.get("done").unwrap(), None);
+    // A transaction writing into a dropped keyspace is refused whole.
+    let scratch = db.keyspace("scratch").unwrap();
+    let mut txn = db.transaction();
+    txn.put_in(&scratch, "k", "v");
+    txn.put("also", "v");
+    db.drop_keyspace("scratch").unwrap();
+    assert!(matches!(txn.commit(), Err(Error::InvalidArgument(_))));
+    assert_eq!(db.get("also").unwrap(), None);
+
+    // Transfers from checking to savings and back, four threads: the total is constant
+    // in every snapshot across both keyspaces.
+    for a in 0..5 {
+        checking.put(format!("acct{a}"), "100").unwrap();
+        savings.put(format!("acct{a}"), "0").unwrap();
+    }
+    let total = |snap: &strata::Snapshot| -> i64 {
+        (0..5)
+            .map(|a| {
+                let k = format!("acct{a}");
+                number(snap.get_in(&checking, &k).unwrap()) + number(snap.get_in(&savings, &k).unwrap())
+            })
+            .sum()
+    };
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let (db, checking, savings) = (&db, &checking, &savings);
+            s.spawn(move || {
+                let mut rand = common::below(0x2545_f491_4f6c_dd1d ^ t);
+                for i in 0..300 {
+                    let (k, amount) = (format!("acct{}", rand(5)), rand(10) as i64);
+                    let (from, to) = if i % 2 == 0 { (checking, savings) } else { (savings, checking) };
+                    loop {
+                        let mut txn = db.transaction();
+                        let a = number(txn.get_in(from, &k).unwrap());
+                        let b = number(txn.get_in(to, &k).unwrap());
+                        txn.put_in(from, &k, (a - amount).to_string());
+                        txn.put_in(to, &k, (b + amount).to_string());
+                        match txn.commit() {
+                            Ok(()) => break,
+                            Err(Error::Conflict) => continue,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            });
+        }
+        for _ in 0..200 {
+            assert_eq!(total(&db.snapshot()), 500);
+        }
+    });
+    assert_eq!(total(&db.snapshot()), 500);
+}
