@@ -94,12 +94,13 @@ impl WriteBatch {
         &self.keyspaces
     }
 
-    /// The ids of the keyspaces the entries are for (0: the default one).
-    pub(crate) fn keyspace_ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.has_default.then_some(0).into_iter().chain(self.keyspaces.iter().map(|&(id, _)| id))
+    /// True if an entry is for the default keyspace.
+    pub(crate) fn has_default(&self) -> bool {
+        self.has_default
     }
 
     /// Starts an entry of `kind` for keyspace `keyspace`.
+    #[inline]
     fn push_kind(&mut self, keyspace: u32, kind: ValueKind) {
         if keyspace == 0 {
             self.has_default = true;
@@ -111,6 +112,7 @@ impl WriteBatch {
     }
 
     /// [`WriteBatch::put`] into keyspace `keyspace`.
+    #[inline]
     pub(crate) fn put_to(&mut self, keyspace: u32, key: &[u8], value: &[u8]) {
         self.check(key, value.len());
         self.push_kind(keyspace, ValueKind::Put);

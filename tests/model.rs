@@ -462,7 +462,8 @@ fn run_keyspaces(seed: u64, ops: usize) {
                 // A transaction reading in one keyspace and writing in another; a plain
                 // write to what it read before its commit must make it fail.
                 let live: Vec<&str> = handles.keys().copied().collect();
-                let (from, to) = (live[rng.below(live.len() as u64) as usize], live[rng.below(live.len() as u64) as usize]);
+                let (from, to) =
+                    (live[rng.below(live.len() as u64) as usize], live[rng.below(live.len() as u64) as usize]);
                 let (read, wrote, v) = (key(&mut rng), key(&mut rng), value(&mut rng));
                 let mut txn = db.transaction();
                 let seen = txn.get_in(&handles[from], &read).unwrap().map(|v| v.to_vec());

@@ -330,7 +330,7 @@ enum SpaceOp {
 
 fn random_space_op(rng: &mut Rng, spaces: &Spaces) -> SpaceOp {
     let live: Vec<&String> = spaces.keys().collect();
-    let mut pick = |rng: &mut Rng| live[rng.below(live.len() as u64) as usize].clone();
+    let pick = |rng: &mut Rng| live[rng.below(live.len() as u64) as usize].clone();
     let write = |rng: &mut Rng| match rng.below(8) {
         0 => delete_range(rng),
         1..=2 => DbOp::Delete(key(rng)),
@@ -476,7 +476,8 @@ fn keyspace_trial(seed: u64, tally: &mut Tally) {
         match run_space_op(&db, &mut handles, &fs, &setup, &op) {
             Ok(()) => {
                 states.push(next);
-                let durable = matches!(op, SpaceOp::Sync | SpaceOp::SyncedPut(..) | SpaceOp::Create(_) | SpaceOp::Drop(_));
+                let durable =
+                    matches!(op, SpaceOp::Sync | SpaceOp::SyncedPut(..) | SpaceOp::Create(_) | SpaceOp::Drop(_));
                 if sync || durable {
                     durable_from = states.len() - 1;
                 }

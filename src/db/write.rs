@@ -33,7 +33,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::conflicts::{ConflictCheck, Pending};
-use super::tree::Frozen;
+use super::tree::{Frozen, Tree};
 use super::{DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::compaction::Stall;
@@ -41,6 +41,7 @@ use crate::error::{Error, Result};
 use crate::log::LogWriter;
 use crate::memtable::MemTable;
 use crate::stats::Counters;
+use crate::version::DEFAULT_KEYSPACE;
 
 /// Most bytes of batches one leader commits at once; keeps a small write's latency
 /// bounded when it happens to lead behind large ones.
@@ -74,6 +75,10 @@ pub(crate) struct Writer {
     /// The writer asked for an fsync before its write returns (`WriteOptions::sync`).
     sync: bool,
     switch: Option<Switch>,
+    /// The batch writes to the default keyspace, and to these others (ids): the
+    /// memtables that must have room.
+    default: bool,
+    keyspaces: Vec<u32>,
     /// A transaction's commit: checked before its batch may join the group.
     check: Option<ConflictCheck>,
     /// The check failed: the batch was left out and the result is `Error::Conflict`.
@@ -150,11 +155,18 @@ impl DbInner {
         check: Option<ConflictCheck>,
     ) -> Result<()> {
         let size = batch.as_ref().map_or(0, |b| b.encoded().len());
+        let default = batch.as_ref().is_some_and(WriteBatch::has_default);
+        let keyspaces = match &batch {
+            Some(b) if !b.keyspaces().is_empty() => b.keyspaces().iter().map(|&(id, _)| id).collect(),
+            _ => Vec::new(),
+        };
         let me = Arc::new(Writer {
             batch: Mutex::new(batch),
             size,
             sync,
             switch,
+            default,
+            keyspaces,
             check,
             conflicted: AtomicBool::new(false),
             result: Mutex::new(None),
@@ -203,25 +215,25 @@ impl DbInner {
 
     fn commit_group(&self, group: &[Arc<Writer>]) -> Result<()> {
         let switch = group.first().and_then(|w| w.switch);
-        let mut touched = Vec::new();
-        for w in group {
-            if let Some(b) = &*w.batch.lock() {
-                for id in b.keyspace_ids() {
-                    if !touched.contains(&id) {
-                        touched.push(id);
-                    }
-                }
+        let default = group.iter().any(|w| w.default);
+        // Keyspaces other than the default one: none (and no allocation) for most groups.
+        let mut others: Vec<u32> = Vec::new();
+        for id in group.iter().flat_map(|w| &w.keyspaces) {
+            if !others.contains(id) {
+                others.push(*id);
             }
         }
-        // The memtables (and trees) the group writes to, found under the state lock.
-        let mems: Vec<_> = {
+        // The memtables the group writes to, found under the state lock; only a leader
+        // switches them, so they stay the active ones while this one leads.
+        let (default_mem, mut other_mems) = {
             let mut st = self.state.lock();
-            self.make_room(&mut st, &touched, switch)?;
-            touched
-                .iter()
-                .filter_map(|&id| st.tree(id))
-                .map(|t| (t.tree.id, t.sv.mem.clone(), t.tree.clone()))
-                .collect()
+            self.make_room(&mut st, default, &others, switch)?;
+            let default_mem = default.then(|| st.trees[0].sv.mem.clone());
+            let mut other_mems: Vec<(Arc<MemTable>, Arc<Tree>, u64)> = Vec::new();
+            for t in others.iter().filter_map(|&id| st.tree(id)) {
+                other_mems.push((t.sv.mem.clone(), t.tree.clone(), 0));
+            }
+            (default_mem, other_mems)
         };
         if switch.is_some() {
             return Ok(());
@@ -252,14 +264,20 @@ impl DbInner {
             return Err(Error::Io(e));
         }
 
-        let mut user_bytes = vec![0u64; mems.len()];
+        let mut default_bytes = 0;
         let mut seq = first_seq;
         for entry in batch.iter().flatten() {
-            // Entries of a keyspace dropped meanwhile have no memtable and are skipped.
-            if let Some(i) = mems.iter().position(|(id, _, _)| *id == entry.keyspace) {
-                mems[i].1.add(seq, entry.kind, entry.key, entry.value);
-                user_bytes[i] += (entry.key.len() + entry.value.len()) as u64;
+            let bytes = (entry.key.len() + entry.value.len()) as u64;
+            if entry.keyspace == DEFAULT_KEYSPACE {
+                if let Some(mem) = &default_mem {
+                    mem.add(seq, entry.kind, entry.key, entry.value);
+                    default_bytes += bytes;
+                }
+            } else if let Some((mem, _, n)) = other_mems.iter_mut().find(|(_, t, _)| t.id == entry.keyspace) {
+                mem.add(seq, entry.kind, entry.key, entry.value);
+                *n += bytes;
             }
+            // (Entries of a keyspace dropped meanwhile have no memtable: skipped.)
             seq += 1;
         }
         let last = seq - 1;
@@ -274,8 +292,9 @@ impl DbInner {
                 log.record(&batch, self.opts.transaction_log_bytes);
             }
         }
-        for ((_, _, tree), bytes) in mems.iter().zip(user_bytes) {
-            Counters::add(&tree.stats.user_bytes_written, bytes);
+        Counters::add(&self.default.stats.user_bytes_written, default_bytes);
+        for (_, tree, bytes) in &other_mems {
+            Counters::add(&tree.stats.user_bytes_written, *bytes);
         }
         Counters::add(&self.stats.write_groups, 1);
         Ok(())
@@ -305,10 +324,17 @@ impl DbInner {
         batches
     }
 
-    /// Ensures the active memtable of every keyspace in `touched` has room, freezing
-    /// one when full (or, for `switch`, every one it covers that is not empty) and
-    /// stalling while too many frozen memtables of such a keyspace wait for flush.
-    fn make_room(&self, st: &mut MutexGuard<'_, State>, touched: &[u32], switch: Option<Switch>) -> Result<()> {
+    /// Ensures the active memtable of every keyspace the group writes to (the default
+    /// one if `default`, and `others`) has room, freezing one when full (or, for
+    /// `switch`, every one it covers that is not empty) and stalling while too many
+    /// frozen memtables of such a keyspace wait for flush.
+    fn make_room(
+        &self,
+        st: &mut MutexGuard<'_, State>,
+        default: bool,
+        others: &[u32],
+        switch: Option<Switch>,
+    ) -> Result<()> {
         let mut stalled = false;
         let mut may_slow_down = switch.is_none();
         loop {
@@ -323,7 +349,8 @@ impl DbInner {
             let mut slow_down = false;
             for t in &st.trees {
                 let id = t.tree.id;
-                let (written, switched) = (touched.contains(&id), switch.is_some_and(|s| s.covers(id)));
+                let written = if id == DEFAULT_KEYSPACE { default } else { others.contains(&id) };
+                let switched = switch.is_some_and(|s| s.covers(id));
                 if !written && !switched {
                     continue;
                 }
