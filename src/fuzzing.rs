@@ -195,7 +195,9 @@ pub fn manifest(data: &[u8]) {
 /// Runs `data` as operations on a database with a tiny memtable (so flushes and
 /// compactions happen) on an in-memory file system, checking every read, and read-only
 /// views opened beside it, against a `BTreeMap`; range deletions, transactions, ranged
-/// compactions and reopens (switching strategy) in between. Panics on any disagreement.
+/// compactions, reopens (switching strategy), and a second keyspace (created, dropped,
+/// written alone and together with the default one) in between. Panics on any
+/// disagreement.
 pub fn ops(data: &[u8]) {
     fn everything(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
         db.range::<&[u8], _>(..).map(|r| r.expect("scan")).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
@@ -209,6 +211,9 @@ pub fn ops(data: &[u8]) {
     let mut tiered = data.first().is_some_and(|b| b & 1 == 1);
     let Ok(mut db) = Db::open(dir, options(tiered)) else { panic!("open failed") };
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let side_options = || Options::default().memtable_size(512).compaction(crate::Compaction::tiered());
+    let mut side: Option<crate::Keyspace> = None;
+    let mut side_model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut bytes = data.iter().copied().skip(1);
     let mut next = move || bytes.next();
     let key = |b: u8| vec![b'k', b % 32];
@@ -280,15 +285,62 @@ pub fn ops(data: &[u8]) {
                     assert_eq!(everything(&view), want, "read-only view");
                 }
             },
+            7 if op & 0x80 != 0 => {
+                // A second keyspace with its own strategy: created and dropped, written
+                // alone and in batches with the default one, checked whole.
+                let Some(sub) = next() else { break };
+                match (sub % 4, &side) {
+                    (0, Some(_)) => {
+                        db.drop_keyspace("side").expect("drop_keyspace");
+                        side = None;
+                        side_model.clear();
+                    }
+                    (0, None) => side = Some(db.keyspace_with("side", side_options()).expect("keyspace")),
+                    (1, Some(ks)) => {
+                        let Some(k) = next() else { break };
+                        ks.put(key(k), [sub; 5]).expect("keyspace put");
+                        side_model.insert(key(k), vec![sub; 5]);
+                    }
+                    (2, Some(ks)) => {
+                        let (Some(a), Some(b)) = (next(), next()) else { break };
+                        let mut batch = crate::WriteBatch::new();
+                        batch.put_in(ks, key(a), [a; 2]);
+                        batch.delete(key(b));
+                        batch.delete_in(ks, key(b));
+                        db.write(batch).expect("batch across keyspaces");
+                        side_model.insert(key(a), vec![a; 2]);
+                        side_model.remove(&key(b));
+                        model.remove(&key(b));
+                    }
+                    (_, Some(ks)) => {
+                        let got: Vec<(Vec<u8>, Vec<u8>)> = ks
+                            .range::<&[u8], _>(..)
+                            .map(|r| r.expect("keyspace scan"))
+                            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                            .collect();
+                        let want: Vec<(Vec<u8>, Vec<u8>)> =
+                            side_model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                        assert_eq!(got, want, "keyspace scan");
+                    }
+                    (_, None) => {}
+                }
+            }
             _ => {
+                let had_side = side.take().is_some();
                 db.close().expect("close");
                 tiered ^= op & 0x40 != 0;
                 db = Db::open(dir, options(tiered)).expect("reopen");
+                if had_side {
+                    side = Some(db.keyspace("side").expect("keyspace after reopen"));
+                }
             }
         }
     }
     let got = db.range::<&[u8], _>(..).count();
     assert_eq!(got, model.len(), "final scan");
+    if let Some(ks) = side {
+        assert_eq!(ks.range::<&[u8], _>(..).count(), side_model.len(), "final keyspace scan");
+    }
 }
 
 #[cfg(test)]
