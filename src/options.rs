@@ -418,8 +418,8 @@ impl Options {
     ///                                          compression_per_level)
     /// ```
     ///
-    /// The rest (file system, cache, WAL and sync settings) is the database's, from the
-    /// options it is opened with.
+    /// The rest (file system, cache, WAL and sync settings, huge pages, scan fill limit,
+    /// transaction log) is the database's, from the options it is opened with.
     pub(crate) fn encode_keyspace(&self) -> Vec<u8> {
         let mut out = vec![1];
         for v in [self.memtable_size as u64, self.block_size as u64] {

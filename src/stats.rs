@@ -120,7 +120,6 @@ impl Stats {
     }
 }
 
-/// The live counters behind [`Stats`].
 impl Stats {
     /// Adds `other`'s counts to these (levels level by level, sorted runs too); the
     /// strategy and block cache figures stay.
@@ -161,6 +160,7 @@ impl Stats {
     }
 }
 
+/// The live counters behind [`Stats`].
 #[derive(Default)]
 pub(crate) struct Counters {
     pub user_bytes_written: AtomicU64,

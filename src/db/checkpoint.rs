@@ -27,7 +27,7 @@ use std::sync::Arc;
 use super::flush::write_table_from;
 use super::recovery::create_dir_durably;
 use super::tree::Tree;
-use super::{DbInner, ReadSeq};
+use super::DbInner;
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::iter::merge::MergingIterator;
@@ -41,10 +41,16 @@ impl DbInner {
         if self.fs.exists(dir) {
             return Err(Error::InvalidArgument(format!("checkpoint directory {} already exists", dir.display())));
         }
-        // One instant across keyspaces: every view pinned, then the seqno loaded.
-        let trees: Vec<Arc<Tree>> = self.state.lock().trees.iter().map(|t| t.tree.clone()).collect();
-        let views: Vec<_> = trees.iter().map(|t| t.super_version()).collect();
-        let (_, seq) = self.read_view(&self.default, ReadSeq::Latest);
+        // One instant across keyspaces: every view and the seqno taken under one hold
+        // of `state`, which every memtable switch, keyspace creation and drop needs, so
+        // no batch can be in one view and not in another. (The seqno is still loaded
+        // after the views, as `read_view` explains.)
+        let (trees, views, seq) = {
+            let st = self.state.lock();
+            let trees: Vec<Arc<Tree>> = st.trees.iter().map(|t| t.tree.clone()).collect();
+            let views: Vec<_> = st.trees.iter().map(|t| t.sv.clone()).collect();
+            (trees, views, self.visible_seq.load(std::sync::atomic::Ordering::Acquire))
+        };
         create_dir_durably(self.fs.as_ref(), dir)?;
         let ctx = TableContext { fs: self.fs.clone(), dir: dir.to_path_buf(), cache: None, mmap_reads: false };
 
@@ -82,7 +88,9 @@ impl DbInner {
         let first = &mut edits[0];
         first.last_sequence = Some(seq);
         first.next_file_number = Some(manifest_number + 1);
-        first.next_keyspace_id = trees.iter().map(|t| t.id + 1).max();
+        // Written only where keyspaces were made, as `snapshot_edits` does: a copy of a
+        // database without any stays readable by a strata from before keyspaces.
+        first.next_keyspace_id = trees.iter().map(|t| t.id.saturating_add(1)).max().filter(|&n| n > 1);
         VersionSet::create_in(&ctx, manifest_number, &edits)
     }
 }

@@ -50,7 +50,9 @@ pub(crate) fn compaction_loop(db: &Arc<DbInner>) {
                 if tree.dropped.load(Ordering::Acquire) {
                     continue;
                 }
-                let mut strategy = tree.compactor.lock();
+                // A keyspace busy with a `compact` call is skipped, not waited for: the
+                // call wakes this thread again when it is done.
+                let Some(mut strategy) = tree.compactor.try_lock() else { continue };
                 let version = tree.super_version().version.clone();
                 let Some(job) = strategy.pick(&version) else { continue };
                 match db.run_compaction(&tree, &job) {
@@ -152,6 +154,7 @@ impl DbInner {
                 self.run_compaction(&tree, &job)?;
             }
         }
+        self.wake_compaction();
         Ok(())
     }
 
@@ -167,6 +170,9 @@ impl DbInner {
         if let Some(job) = strategy.range(&version, range) {
             self.run_compaction(tree, &job)?;
         }
+        drop(strategy);
+        // The compaction thread skipped this keyspace meanwhile.
+        self.wake_compaction();
         Ok(())
     }
 
@@ -179,6 +185,8 @@ impl DbInner {
         if let Some(job) = strategy.full(&version) {
             self.run_compaction(tree, &job)?;
         }
+        drop(strategy);
+        self.wake_compaction();
         Ok(())
     }
 }

@@ -65,22 +65,6 @@ fn flush_one(db: &DbInner, tree: &Tree, mem: &Arc<MemTable>) -> Result<()> {
     // Hold the MANIFEST lock until the version is installed, so installs happen in the
     // order the edits were logged.
     let mut versions = db.versions.lock();
-    // The oldest WAL each keyspace needs once this memtable is in a table: recorded for
-    // all of them, so that one whose memtable was empty at the last switches no longer
-    // names a WAL that is about to go. Read now, under `versions`, they can only be
-    // older than what holds by the time the edit is durable (a log number moves only
-    // forward, and only under `versions` or by a switch that nothing flushed yet).
-    let (log_numbers, retire_below) = {
-        let st = db.state.lock();
-        let needed = |t: &TreeState| match t.frozen.first() {
-            Some(f) if Arc::ptr_eq(&f.mem, mem) => t.frozen.get(1).map_or(t.mem_log_number, |next| next.log_number),
-            _ => t.oldest_log_needed(),
-        };
-        let log_numbers: Vec<(u32, u64)> = st.trees.iter().map(|t| (t.tree.id, needed(t))).collect();
-        let retire_below = log_numbers.iter().map(|&(_, n)| n).min().unwrap_or(st.wal_number);
-        (log_numbers, retire_below)
-    };
-    edit.log_numbers = log_numbers;
     if versions.current(tree.id).is_none() {
         // The keyspace was dropped meanwhile: its data is gone, table and all.
         if let Some(t) = &table {
@@ -88,17 +72,39 @@ fn flush_one(db: &DbInner, tree: &Tree, mem: &Arc<MemTable>) -> Result<()> {
         }
         return Ok(());
     }
+    // The oldest WAL each keyspace needs once this memtable is in a table: recorded for
+    // all of them, so that one whose memtable was empty at the last switches no longer
+    // names a WAL that is about to go. Read now, under `versions`, they can only be
+    // older than what holds by the time the edit is durable (a log number moves only
+    // forward, and only under `versions` or by a switch that nothing flushed yet).
+    let retire_below = {
+        let st = db.state.lock();
+        let needed = |t: &TreeState| match t.frozen.first() {
+            Some(f) if Arc::ptr_eq(&f.mem, mem) => t.frozen.get(1).map_or(t.mem_log_number, |next| next.log_number),
+            _ => t.oldest_log_needed(),
+        };
+        edit.log_numbers = st.trees.iter().map(|t| (t.tree.id, needed(t))).collect();
+        edit.log_numbers.iter().map(|&(_, n)| n).min().unwrap_or(st.wal_number)
+    };
     // If logging fails, the edit may still have reached the MANIFEST, so the table
     // stays; the next open removes it if no edit names it.
     let version = versions.log_and_apply(edit)?;
+    // The MANIFEST no longer needs the WALs below every keyspace's oldest. They go
+    // before `flush()` callers are woken, so that a returned flush leaves no retired log
+    // behind on disk (the memtable itself stays readable until the install below), and
+    // with no `state` lock held, so writers do not wait on the unlinks. Best effort: a
+    // leftover log below the MANIFEST's log numbers is removed at open.
+    let retired_wals: Vec<u64> = {
+        let mut st = db.state.lock();
+        let (gone, live) = st.wals.iter().partition(|&&n| n < retire_below);
+        st.wals = live;
+        gone
+    };
+    for n in retired_wals {
+        let _ = db.fs.remove(&super::wal_path(&db.dir, n));
+    }
     let retired = {
         let mut st = db.state.lock();
-        // The MANIFEST no longer needs the WALs below every keyspace's oldest. They go
-        // before `flush()` callers are woken, so that a returned flush leaves no retired
-        // log behind on disk (the memtable itself stays readable until the install
-        // below). Best effort: a leftover log below the MANIFEST's log numbers is
-        // removed at open.
-        retire_wals(db, &mut st.wals, retire_below);
         let Some(t) = st.tree_mut(tree.id) else { return Ok(()) };
         let done = t.frozen.remove(0);
         let imms = t.sv.imms.iter().filter(|m| !Arc::ptr_eq(m, &done.mem)).cloned().collect();
@@ -114,18 +120,6 @@ fn flush_one(db: &DbInner, tree: &Tree, mem: &Arc<MemTable>) -> Result<()> {
     drop(retired);
     db.wake_compaction();
     Ok(())
-}
-
-/// Removes the WAL files of `wals` numbered below `below` (never the live one, which no
-/// keyspace's log number passes).
-pub(crate) fn retire_wals(db: &DbInner, wals: &mut Vec<u64>, below: u64) {
-    wals.retain(|&n| {
-        if n >= below {
-            return true;
-        }
-        let _ = db.fs.remove(&super::wal_path(&db.dir, n));
-        false
-    });
 }
 
 /// How tables written to `level` are laid out.

@@ -325,7 +325,6 @@ impl DbInner {
             removed
         };
         drop(versions);
-        tree.merge_cache.clear();
         // Its memtables and view go here (tables once no reader holds them).
         drop(removed);
         drop(tree.publish(Arc::new(SuperVersion::new(

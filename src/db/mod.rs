@@ -1,17 +1,24 @@
 //! [`Db`]: the database handle, and the shared state behind it.
 //!
-//! Threads and locks (lock order, outermost first: `compactor` → `queue` → `versions` →
-//! `state` → `wal`; no lock is held across a wait on another thread except through a
-//! condvar):
+//! Every keyspace is a [`Tree`] (see [`tree`] and [`keyspace`]); the default one is
+//! what the `Db` methods use. They share what is here: the write queue and WAL, the
+//! MANIFEST, seqnos, snapshots, the conflict log and the background threads.
+//!
+//! Threads and locks (lock order, outermost first: a tree's `compactor` → `queue` →
+//! `versions` → `state` → `wal`; no lock is held across a wait on another thread except
+//! through a condvar):
 //!
 //! - writers queue in `queue`; the one at the front is the *leader* and commits the
 //!   batches of everyone behind it as one WAL record (group commit, see [`write`](mod@write));
-//! - `state` holds the [`SuperVersion`] (active memtable, frozen memtables, current
-//!   version): readers clone its `Arc` and then read without any lock;
-//! - one background thread flushes frozen memtables to L0 tables (see [`flush`]), and
-//!   another runs compactions (see [`compact`]);
-//! - `versions` owns the MANIFEST; the background thread, `compact` and `open` edit it,
-//!   and each installs the version it logged before letting go of the lock.
+//! - `state` holds each tree's [`SuperVersion`] (active memtable, frozen memtables,
+//!   current version), which readers get from the tree's `current` copy: they clone its
+//!   `Arc` and then read without any lock;
+//! - one background thread flushes frozen memtables to L0 tables, the oldest of any
+//!   keyspace first (see [`flush`]), and another runs compactions, taking the keyspaces
+//!   in turn (see [`compact`]);
+//! - `versions` owns the MANIFEST; the background threads, `compact`, keyspace
+//!   creation and drop, and `open` edit it, and each installs the version it logged
+//!   before letting go of the lock.
 //!
 //! Visibility: a write is visible once `visible_seq` covers its seqno, which the leader
 //! advances only after the whole group is in the memtable, so a batch is seen whole or

@@ -60,7 +60,8 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     // One WAL in memory at a time.
     let logs = live_wals(&ctx, versions.log_number())?.into_iter().map(|n| read_wal(&ctx, n));
     let replayed = replay_wals(&opts, logs, &stats, |wal, batch| {
-        for t in apply(&mut trees, wal, &batch) {
+        apply(&trees, wal, &batch);
+        for t in &mut trees {
             if t.mem.memory_usage() >= t.opts.memtable_size {
                 if let Some(f) = write_table(&ctx, &t.opts, &t.mem, versions.new_file_number())? {
                     t.edit.new_files.push(f);
@@ -204,9 +205,9 @@ fn read_only_attempt(ctx: &Arc<TableContext>, opts: &Options) -> Result<Option<R
         file.table()?;
     }
     let stats = Counters::default();
-    let mut trees = recovering_trees(&versions, opts)?;
+    let trees = recovering_trees(&versions, opts)?;
     let replayed = replay_wals(opts, logs.into_iter().map(Ok), &stats, |wal, batch| {
-        apply(&mut trees, wal, &batch);
+        apply(&trees, wal, &batch);
         Ok(())
     })?;
     let last_seq = replayed.unwrap_or(0).max(versions.last_sequence());
@@ -246,18 +247,13 @@ fn table_context(dir: &Path, opts: &Options) -> Arc<TableContext> {
 }
 
 /// Adds every entry of `batch`, read from WAL `wal`, to its keyspace's memtable under
-/// the batch's seqnos, unless the keyspace is gone or has the entry in a table already;
-/// returns the trees that took entries.
-fn apply<'t>(trees: &'t mut [RecoveringTree], wal: u64, batch: &WriteBatch) -> Vec<&'t mut RecoveringTree> {
-    let mut took = vec![false; trees.len()];
+/// the batch's seqnos, unless the keyspace is gone or has the entry in a table already.
+fn apply(trees: &[RecoveringTree], wal: u64, batch: &WriteBatch) {
     for (seq, entry) in (batch.seq()..).zip(batch.iter().flatten()) {
-        let Some(i) = trees.iter().position(|t| t.id == entry.keyspace) else { continue };
-        if wal >= trees[i].log_number {
-            trees[i].mem.add(seq, entry.kind, entry.key, entry.value);
-            took[i] = true;
+        if let Some(t) = trees.iter().find(|t| t.id == entry.keyspace && wal >= t.log_number) {
+            t.mem.add(seq, entry.kind, entry.key, entry.value);
         }
     }
-    trees.iter_mut().zip(took).filter_map(|(t, took)| took.then_some(t)).collect()
 }
 
 /// Replays `logs` (each WAL's name and bytes, oldest first) in order, handing each

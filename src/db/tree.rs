@@ -17,7 +17,7 @@ use parking_lot::{Mutex, RwLock};
 use super::compact::LevelCounters;
 use super::merge_cache::MergeCache;
 use super::{new_strategy, SuperVersion};
-use crate::compaction::CompactionStrategy;
+use crate::compaction::{CompactionStrategy, Stall};
 use crate::memtable::MemTable;
 use crate::options::Options;
 use crate::stats::{Counters, LevelStats, Stats};
@@ -54,23 +54,34 @@ pub(crate) struct Tree {
     pub stats: Counters,
     /// Set once the keyspace is dropped: its handles refuse every call.
     pub dropped: AtomicBool,
+    /// Its strategy asks writers to slow down (set whenever a view is installed), read
+    /// by every writer before it queues.
+    slowdown: AtomicBool,
 }
 
 impl Tree {
     pub(crate) fn new(id: u32, name: String, opts: Options, sv: Arc<SuperVersion>) -> Tree {
+        let policy = new_strategy(&opts);
+        let slowdown = AtomicBool::new(policy.stall(&sv.version) == Stall::Slowdown);
         Tree {
             id,
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             name,
             compactor: Mutex::new(new_strategy(&opts)),
-            policy: new_strategy(&opts),
+            policy,
             opts,
             current: RwLock::new(sv),
             level_counters: Mutex::new(Vec::new()),
             merge_cache: MergeCache::default(),
             stats: Counters::default(),
             dropped: AtomicBool::new(false),
+            slowdown,
         }
+    }
+
+    /// True while its strategy asks writers to slow down.
+    pub(crate) fn slowed_down(&self) -> bool {
+        self.slowdown.load(Ordering::Relaxed)
     }
 
     /// The current view of the tree's memtables and tables.
@@ -85,6 +96,7 @@ impl Tree {
 
     /// Makes `sv` the view readers get; returns the one it replaced.
     pub(super) fn publish(&self, sv: Arc<SuperVersion>) -> Arc<SuperVersion> {
+        self.slowdown.store(self.policy.stall(&sv.version) == Stall::Slowdown, Ordering::Relaxed);
         let old = std::mem::replace(&mut *self.current.write(), sv);
         self.merge_cache.clear();
         old
@@ -136,7 +148,32 @@ pub(crate) struct TreeState {
     pub frozen: Vec<Frozen>,
 }
 
+/// Whether a keyspace's active memtable can take a write group.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Room {
+    /// It has room.
+    Enough,
+    /// It must be frozen first (`full`: because it filled, not on request).
+    Freeze { full: bool },
+    /// It must be frozen and cannot be until a flush or compaction catches up.
+    Blocked,
+}
+
 impl TreeState {
+    /// Whether the active memtable can take a write group; `switch` if a flush request
+    /// asks for it to be frozen (when it holds anything).
+    pub(crate) fn room(&self, switch: bool) -> Room {
+        let full = self.sv.mem.memory_usage() >= self.tree.opts.memtable_size;
+        if !full && (!switch || self.sv.mem.is_empty()) {
+            return Room::Enough;
+        }
+        let backlog = self.frozen.len() >= self.tree.opts.max_immutable_memtables;
+        if backlog || self.tree.policy.stall(&self.sv.version) == Stall::Stop {
+            return Room::Blocked;
+        }
+        Room::Freeze { full }
+    }
+
     /// The oldest WAL holding a write of this tree that no table holds yet.
     pub(crate) fn oldest_log_needed(&self) -> u64 {
         self.frozen.first().map_or(self.mem_log_number, |f| f.log_number)

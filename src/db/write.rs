@@ -9,13 +9,15 @@
 //! the front leads. Under load one fsync thus covers many writes.
 //!
 //! Before writing, the leader makes room in the memtable of every keyspace the group
-//! writes to: when one is full it freezes it and starts a new WAL, and when too many of
-//! that keyspace's frozen memtables await flush it waits (a write stall, never an
-//! error) until the background thread catches up. A keyspace the group does not write
-//! to never stalls it. At a switch, a keyspace whose memtable is empty moves its oldest
-//! needed WAL up to the new one, and one whose unflushed writes sit in a WAL older than
-//! the last `MAX_LIVE_WALS` is frozen too, so a quiet keyspace does not keep WALs alive
-//! for ever.
+//! writes to: when one is full it freezes it and starts a new WAL. When one cannot take
+//! more until the background threads catch up (too many of its frozen memtables await
+//! flush, or its strategy says stop), the leader hands the whole group back: its writers
+//! wait outside the queue for that keyspace (a write stall, never an error) and queue
+//! again, so writers to other keyspaces go on meanwhile. A keyspace in slowdown delays
+//! each of its writers by a millisecond before they queue. At a switch, a keyspace
+//! whose memtable is empty moves its oldest needed WAL up to the new one, and one whose
+//! unflushed writes sit in a WAL older than the last `MAX_LIVE_WALS` is frozen too, so a
+//! quiet keyspace does not keep WALs alive for ever.
 //!
 //! A failed WAL append may leave a partial record, and appending after it would put
 //! good data behind damage; so a WAL error makes the database refuse further writes.
@@ -26,17 +28,16 @@
 //! seqno, if a transaction is live (see [`super::conflicts`]).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::conflicts::{ConflictCheck, Pending};
-use super::tree::{Frozen, Tree};
+use super::tree::{Frozen, Room, Tree};
 use super::{DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
-use crate::compaction::Stall;
 use crate::error::{Error, Result};
 use crate::log::LogWriter;
 use crate::memtable::MemTable;
@@ -68,6 +69,17 @@ impl Switch {
     }
 }
 
+/// What the leader decided for one writer besides the group's result.
+const FATE_NONE: u8 = 0;
+/// Its conflict check failed: its batch was left out (`Error::Conflict`).
+const FATE_CONFLICT: u8 = 1;
+/// A keyspace it writes to was dropped after it checked its handles: its batch was left
+/// out (`Error::InvalidArgument`).
+const FATE_GONE: u8 = 2;
+/// A keyspace it writes to (or would freeze) has no room until a flush or compaction
+/// catches up: it waits outside the queue, then queues again.
+const FATE_REQUEUE: u8 = 3;
+
 /// One queued write (or, with `switch`, a request to freeze memtables).
 pub(crate) struct Writer {
     batch: Mutex<Option<WriteBatch>>,
@@ -75,14 +87,15 @@ pub(crate) struct Writer {
     /// The writer asked for an fsync before its write returns (`WriteOptions::sync`).
     sync: bool,
     switch: Option<Switch>,
-    /// The batch writes to the default keyspace, and to these others (ids): the
-    /// memtables that must have room.
+    /// The batch writes to the default keyspace, and to these others (id, handle
+    /// identity): the memtables that must have room, and the keyspaces the leader
+    /// checks are still there.
     default: bool,
-    keyspaces: Vec<u32>,
+    keyspaces: Vec<(u32, u64)>,
     /// A transaction's commit: checked before its batch may join the group.
     check: Option<ConflictCheck>,
-    /// The check failed: the batch was left out and the result is `Error::Conflict`.
-    conflicted: AtomicBool,
+    /// One of the `FATE_*` constants.
+    fate: AtomicU8,
     result: Mutex<Option<Result<()>>>,
     cv: Condvar,
 }
@@ -90,13 +103,22 @@ pub(crate) struct Writer {
 impl Writer {
     /// The group's result as this writer sees it.
     fn outcome(&self, group: &Result<()>) -> Result<()> {
-        if self.conflicted.load(Ordering::Relaxed) {
-            return Err(Error::Conflict);
+        match self.fate.load(Ordering::Relaxed) {
+            FATE_CONFLICT => Err(Error::Conflict),
+            FATE_GONE => {
+                Err(Error::InvalidArgument("the batch writes to a keyspace dropped before it committed".into()))
+            }
+            _ => match group {
+                Ok(()) => Ok(()),
+                Err(e) => Err(e.duplicate()),
+            },
         }
-        match group {
-            Ok(()) => Ok(()),
-            Err(e) => Err(e.duplicate()),
-        }
+    }
+
+    /// True if its batch writes to keyspace `id`, or its switch request covers it.
+    fn needs_room_in(&self, id: u32) -> bool {
+        let writes = if id == DEFAULT_KEYSPACE { self.default } else { self.keyspaces.iter().any(|&(k, _)| k == id) };
+        writes || self.switch.is_some_and(|s| s.covers(id))
     }
 }
 
@@ -112,24 +134,33 @@ impl DbInner {
             // durable, as in LevelDB and RocksDB.
             return if sync { self.sync_wal() } else { Ok(()) };
         }
-        self.check_keyspaces(&batch)?;
+        self.admit(&batch)?;
         self.enqueue(Some(batch), sync, None, None)
     }
 
-    /// `InvalidArgument` unless every keyspace `batch` names is a live one of this
-    /// database (a handle of another database, or of a dropped keyspace, is refused).
-    /// A drop racing the write may still win: the entries for it are then skipped.
-    fn check_keyspaces(&self, batch: &WriteBatch) -> Result<()> {
-        if batch.keyspaces().is_empty() {
-            return Ok(());
-        }
-        let st = self.state.lock();
-        for &(id, uid) in batch.keyspaces() {
-            if st.tree(id).is_none_or(|t| t.tree.uid != uid) {
-                return Err(Error::InvalidArgument(format!(
-                    "the batch writes to keyspace {id}, which is dropped or belongs to another database"
-                )));
+    /// Checks, before `batch` joins the queue, that every keyspace it names is a live
+    /// one of this database (`InvalidArgument` for a handle of another database or of a
+    /// dropped keyspace), and gives compaction a millisecond if one of them is in
+    /// slowdown (RocksDB's delayed write): outside the queue, so that writers to other
+    /// keyspaces are not held up.
+    fn admit(&self, batch: &WriteBatch) -> Result<()> {
+        let mut slow = batch.has_default() && self.default.slowed_down();
+        if !batch.keyspaces().is_empty() {
+            let st = self.state.lock();
+            for &(id, uid) in batch.keyspaces() {
+                match st.tree(id) {
+                    Some(t) if t.tree.uid == uid => slow |= t.tree.slowed_down(),
+                    _ => {
+                        return Err(Error::InvalidArgument(format!(
+                            "the batch writes to keyspace {id}, which is dropped or belongs to another database"
+                        )))
+                    }
+                }
             }
+        }
+        if slow {
+            Counters::add(&self.stats.write_slowdowns, 1);
+            std::thread::sleep(Duration::from_millis(1));
         }
         Ok(())
     }
@@ -141,12 +172,13 @@ impl DbInner {
             return Err(Error::InvalidArgument(why.to_string()));
         }
         self.check_writable()?;
-        self.check_keyspaces(&batch)?;
+        self.admit(&batch)?;
         self.enqueue(Some(batch), sync, None, Some(check))
     }
 
     /// Queues a writer and waits until its write is done, leading a group if it reaches
-    /// the front of the queue first.
+    /// the front of the queue first; a writer handed back for lack of room waits for it
+    /// outside the queue and queues again.
     fn enqueue(
         &self,
         batch: Option<WriteBatch>,
@@ -157,7 +189,7 @@ impl DbInner {
         let size = batch.as_ref().map_or(0, |b| b.encoded().len());
         let default = batch.as_ref().is_some_and(WriteBatch::has_default);
         let keyspaces = match &batch {
-            Some(b) if !b.keyspaces().is_empty() => b.keyspaces().iter().map(|&(id, _)| id).collect(),
+            Some(b) if !b.keyspaces().is_empty() => b.keyspaces().iter().copied().filter(|&(id, _)| id != 0).collect(),
             _ => Vec::new(),
         };
         let me = Arc::new(Writer {
@@ -168,17 +200,29 @@ impl DbInner {
             default,
             keyspaces,
             check,
-            conflicted: AtomicBool::new(false),
+            fate: AtomicU8::new(FATE_NONE),
             result: Mutex::new(None),
             cv: Condvar::new(),
         });
+        loop {
+            let result = self.join_queue(&me);
+            if me.fate.load(Ordering::Relaxed) != FATE_REQUEUE {
+                return result;
+            }
+            me.fate.store(FATE_NONE, Ordering::Relaxed);
+            self.wait_for_room(&me)?;
+        }
+    }
+
+    /// One pass through the queue: waits for a leader to commit `me`, or leads a group.
+    fn join_queue(&self, me: &Arc<Writer>) -> Result<()> {
         let mut queue = self.queue.lock();
         queue.push_back(me.clone());
         loop {
             if let Some(result) = me.result.lock().take() {
                 return result;
             }
-            if queue.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
+            if queue.front().is_some_and(|f| Arc::ptr_eq(f, me)) {
                 break;
             }
             me.cv.wait(&mut queue);
@@ -186,7 +230,7 @@ impl DbInner {
         // Leader: gather the group. A memtable switch request goes alone.
         let mut group = vec![me.clone()];
         let mut bytes = me.size;
-        if switch.is_none() {
+        if me.switch.is_none() {
             for w in queue.iter().skip(1) {
                 if w.switch.is_some() || bytes + w.size > MAX_GROUP_BYTES {
                     break;
@@ -202,7 +246,7 @@ impl DbInner {
         let mut queue = self.queue.lock();
         for w in &group {
             queue.pop_front();
-            if !Arc::ptr_eq(w, &me) {
+            if !Arc::ptr_eq(w, me) {
                 *w.result.lock() = Some(w.outcome(&result));
                 w.cv.notify_one();
             }
@@ -213,21 +257,64 @@ impl DbInner {
         me.outcome(&result)
     }
 
+    /// Waits, outside the queue, until every keyspace `me` needs room in has it or can
+    /// make it (a frozen memtable flushed, compaction past its stop condition).
+    fn wait_for_room(&self, me: &Writer) -> Result<()> {
+        let mut st = self.state.lock();
+        let mut counted = false;
+        loop {
+            if let Some(why) = &st.bg_error {
+                return Err(Error::Background(why.clone()));
+            }
+            if st.shutting_down {
+                return Err(Error::Closed);
+            }
+            let blocked = st.trees.iter().any(|t| {
+                me.needs_room_in(t.tree.id) && t.room(me.switch.is_some_and(|s| s.covers(t.tree.id))) == Room::Blocked
+            });
+            if !blocked {
+                return Ok(());
+            }
+            if !counted {
+                Counters::add(&self.stats.write_stalls, 1);
+                counted = true;
+            }
+            self.flushed_cv.wait(&mut st);
+        }
+    }
+
     fn commit_group(&self, group: &[Arc<Writer>]) -> Result<()> {
         let switch = group.first().and_then(|w| w.switch);
         let default = group.iter().any(|w| w.default);
         // Keyspaces other than the default one: none (and no allocation) for most groups.
         let mut others: Vec<u32> = Vec::new();
-        for id in group.iter().flat_map(|w| &w.keyspaces) {
-            if !others.contains(id) {
-                others.push(*id);
+        for &(id, _) in group.iter().flat_map(|w| &w.keyspaces) {
+            if !others.contains(&id) {
+                others.push(id);
             }
         }
         // The memtables the group writes to, found under the state lock; only a leader
         // switches them, so they stay the active ones while this one leads.
+        let mut gone = false;
         let (default_mem, mut other_mems) = {
             let mut st = self.state.lock();
-            self.make_room(&mut st, default, &others, switch)?;
+            if !self.make_room(&mut st, default, &others, switch)? {
+                // No room in a keyspace the group needs: everyone waits outside the
+                // queue, so that writers to other keyspaces go on meanwhile.
+                for w in group {
+                    w.fate.store(FATE_REQUEUE, Ordering::Relaxed);
+                }
+                return Ok(());
+            }
+            // A keyspace dropped since a writer checked its handles fails that writer
+            // whole. (One dropped after this point gets the entries in its discarded
+            // memtable: the write came first, the drop after.)
+            for w in group.iter().filter(|w| !w.keyspaces.is_empty()) {
+                if w.keyspaces.iter().any(|&(id, uid)| st.tree(id).is_none_or(|t| t.tree.uid != uid)) {
+                    w.fate.store(FATE_GONE, Ordering::Relaxed);
+                    gone = true;
+                }
+            }
             let default_mem = default.then(|| st.trees[0].sv.mem.clone());
             let mut other_mems: Vec<(Arc<MemTable>, Arc<Tree>, u64)> = Vec::new();
             for t in others.iter().filter_map(|&id| st.tree(id)) {
@@ -238,7 +325,7 @@ impl DbInner {
         if switch.is_some() {
             return Ok(());
         }
-        let batch = if group.iter().any(|w| w.check.is_some()) {
+        let batch = if gone || group.iter().any(|w| w.check.is_some()) {
             concatenate(self.checked_batches(group))
         } else {
             concatenate(group.iter().filter_map(|w| w.batch.lock().take()))
@@ -300,17 +387,21 @@ impl DbInner {
         Ok(())
     }
 
-    /// The batches of `group` that may commit: all but those of transactions that
-    /// conflict with a recorded write or with a member ahead of them in the group.
+    /// The batches of `group` that may commit: all but those of writers refused for a
+    /// dropped keyspace and of transactions that conflict with a recorded write or with
+    /// a member ahead of them in the group.
     fn checked_batches(&self, group: &[Arc<Writer>]) -> Vec<WriteBatch> {
         let log = self.conflicts.lock();
         let mut pending = Pending::default();
         let mut batches = Vec::with_capacity(group.len());
         for w in group {
             let Some(batch) = w.batch.lock().take() else { continue };
+            if w.fate.load(Ordering::Relaxed) == FATE_GONE {
+                continue;
+            }
             if let Some(check) = &w.check {
                 if log.conflicts(check, &pending) {
-                    w.conflicted.store(true, Ordering::Relaxed);
+                    w.fate.store(FATE_CONFLICT, Ordering::Relaxed);
                     continue;
                 }
             }
@@ -324,72 +415,47 @@ impl DbInner {
         batches
     }
 
-    /// Ensures the active memtable of every keyspace the group writes to (the default
-    /// one if `default`, and `others`) has room, freezing one when full (or, for
-    /// `switch`, every one it covers that is not empty) and stalling while too many
-    /// frozen memtables of such a keyspace wait for flush.
+    /// Makes room in the active memtable of every keyspace the group writes to (the
+    /// default one if `default`, and `others`), freezing one when full (or, for
+    /// `switch`, every one it covers that is not empty). `false` if one of them has no
+    /// room until a flush or compaction catches up: the caller hands the group back.
     fn make_room(
         &self,
         st: &mut MutexGuard<'_, State>,
         default: bool,
         others: &[u32],
         switch: Option<Switch>,
-    ) -> Result<()> {
-        let mut stalled = false;
-        let mut may_slow_down = switch.is_none();
-        loop {
-            if let Some(why) = &st.bg_error {
-                return Err(Error::Background(why.clone()));
+    ) -> Result<bool> {
+        if let Some(why) = &st.bg_error {
+            return Err(Error::Background(why.clone()));
+        }
+        if st.shutting_down {
+            return Err(Error::Closed);
+        }
+        let mut freeze = Vec::new();
+        for t in &st.trees {
+            let id = t.tree.id;
+            let switched = switch.is_some_and(|s| s.covers(id));
+            let written = if id == DEFAULT_KEYSPACE { default } else { others.contains(&id) };
+            if !written && !switched {
+                continue;
             }
-            if st.shutting_down {
-                return Err(Error::Closed);
+            match t.room(switched) {
+                Room::Enough => {}
+                Room::Blocked => return Ok(false),
+                Room::Freeze { full } => freeze.push((id, full)),
             }
-            let mut freeze = Vec::new();
-            let mut wait = false;
-            let mut slow_down = false;
-            for t in &st.trees {
-                let id = t.tree.id;
-                let written = if id == DEFAULT_KEYSPACE { default } else { others.contains(&id) };
-                let switched = switch.is_some_and(|s| s.covers(id));
-                if !written && !switched {
-                    continue;
-                }
-                let stall = t.tree.policy.stall(&t.sv.version);
-                slow_down |= written && stall == Stall::Slowdown;
-                let full = t.sv.mem.memory_usage() >= t.tree.opts.memtable_size;
-                let asked = switched && !t.sv.mem.is_empty();
-                if !full && !asked {
-                    continue;
-                }
-                if t.frozen.len() >= t.tree.opts.max_immutable_memtables || stall == Stall::Stop {
-                    wait = true;
-                }
-                if full {
+        }
+        if !freeze.is_empty() {
+            for (id, _) in freeze.iter().filter(|(_, full)| *full) {
+                if let Some(t) = st.tree(*id) {
                     Counters::add(&t.tree.stats.memtables_filled, 1);
                 }
-                freeze.push(id);
             }
-            if may_slow_down && slow_down {
-                // Compaction is falling behind: give it a millisecond per write group
-                // rather than stopping writers outright later.
-                Counters::add(&self.stats.write_slowdowns, 1);
-                MutexGuard::unlocked(st, || std::thread::sleep(Duration::from_millis(1)));
-                may_slow_down = false;
-                continue;
-            }
-            if wait {
-                if !stalled {
-                    Counters::add(&self.stats.write_stalls, 1);
-                    stalled = true;
-                }
-                self.flushed_cv.wait(st);
-                continue;
-            }
-            if !freeze.is_empty() {
-                self.switch_memtables(st, &freeze)?;
-            }
-            return Ok(());
+            let ids: Vec<u32> = freeze.iter().map(|&(id, _)| id).collect();
+            self.switch_memtables(st, &ids)?;
         }
+        Ok(true)
     }
 
     /// Starts a new WAL and freezes the active memtables of the keyspaces in `ids`

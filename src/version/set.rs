@@ -300,7 +300,10 @@ impl VersionSet {
                 if k.id == DEFAULT_KEYSPACE || state.keyspaces.contains_key(&k.id) {
                     return Err(damaged(format!("keyspace {} created twice", k.id)));
                 }
-                state.next_keyspace_id = state.next_keyspace_id.max(k.id.saturating_add(1));
+                let Some(next) = k.id.checked_add(1) else {
+                    return Err(damaged(format!("keyspace id {} is out of range", k.id)));
+                };
+                state.next_keyspace_id = state.next_keyspace_id.max(next);
                 let files = BTreeMap::new();
                 state.keyspaces.insert(k.id, RecoveredKeyspace { record: k, files, log_number: None });
             }
@@ -417,16 +420,19 @@ impl VersionSet {
         num_levels: usize,
     ) -> Result<(u32, Arc<Version>)> {
         let id = self.next_keyspace_id;
+        let Some(next_id) = id.checked_add(1) else {
+            return Err(Error::InvalidArgument("every keyspace id has been used".into()));
+        };
         let record = KeyspaceRecord { id, name: name.to_string(), options };
         let mut edit = VersionEdit {
             keyspace: id,
             new_keyspaces: vec![record.clone()],
             log_numbers: vec![(id, log_number)],
-            next_keyspace_id: Some(id + 1),
+            next_keyspace_id: Some(next_id),
             ..VersionEdit::default()
         };
         self.write_edit(&mut edit)?;
-        self.next_keyspace_id = id + 1;
+        self.next_keyspace_id = next_id;
         let current = Arc::new(Version::new(num_levels));
         self.keyspaces.insert(id, KeyspaceVersion { record, current: current.clone(), log_number });
         let _ = self.roll_over_if_big();
