@@ -199,6 +199,68 @@ struct Tally {
     concurrent_maintenance: u64,
 }
 
+/// What a workload left before the power went: the state after each acknowledged
+/// operation (`states[0]` the initial one), the first that recovery may return (after
+/// the last durable operation), and the state the failed operation would have made.
+struct Acknowledged<S> {
+    states: Vec<S>,
+    durable_from: usize,
+    in_flight: Option<S>,
+}
+
+/// Runs up to 80 operations made by `next_op` from `initial`, until one fails (the
+/// power went): `apply` gives an operation's effect on the model, `run` performs it,
+/// and `durable` says whether, once acknowledged, it survives a power loss with all
+/// before it (with `sync_writes`, every operation does).
+fn run_until_power_loss<S: Clone, O>(
+    rng: &mut Rng,
+    initial: S,
+    sync: bool,
+    mut next_op: impl FnMut(&mut Rng, &S) -> O,
+    apply: impl Fn(&mut S, &O),
+    mut run: impl FnMut(&O) -> strata::Result<()>,
+    durable: impl Fn(&O) -> bool,
+) -> Acknowledged<S> {
+    let mut ack = Acknowledged { states: vec![initial], durable_from: 0, in_flight: None };
+    for _ in 0..80 {
+        let last = ack.states.last().expect("the initial state");
+        let op = next_op(rng, last);
+        let mut next = last.clone();
+        apply(&mut next, &op);
+        match run(&op) {
+            Ok(()) => {
+                ack.states.push(next);
+                if sync || durable(&op) {
+                    ack.durable_from = ack.states.len() - 1;
+                }
+            }
+            Err(_) => {
+                ack.in_flight = Some(next);
+                break;
+            }
+        }
+    }
+    ack
+}
+
+/// Brings the disk back after the power loss as a random [`Restart`] does, and now
+/// and then loses power again during a recovery (`open`) before the one that counts.
+fn restore_power(fs: &FaultyFs, rng: &mut Rng, tally: &mut Tally, open: impl Fn() -> strata::Result<Db>) -> Restart {
+    let how = random_restart(rng);
+    tally.scrambled += u64::from(matches!(how, Restart::Scrambled(_)));
+    restart(fs, how);
+    if rng.below(3) == 0 {
+        fs.crash_after(1 + rng.below(30));
+        if let Ok(db) = open() {
+            fs.crash();
+            drop(db);
+        }
+        tally.crashed_in_recovery += 1;
+        restart(fs, random_restart(rng));
+    }
+    how
+}
+
 /// One (seed, crash point) trial.
 fn trial(seed: u64, tally: &mut Tally) {
     let mut rng = Rng(seed | 1);
@@ -207,10 +269,6 @@ fn trial(seed: u64, tally: &mut Tally) {
     let fs = Arc::new(FaultyFs::new());
     let dir = Path::new("/db");
     let db = Db::open(dir, setup.options(&fs)).unwrap();
-    // Acknowledged states: states[i] is the model after i acknowledged operations.
-    let mut states = vec![Model::new()];
-    let mut durable_from = 0; // index of the oldest state recovery may return
-    let mut in_flight: Option<Model> = None;
     // Another thread flushing and compacting while the workload runs (its calls change
     // no data, so the model is the workload's alone).
     let maintenance = (rng.below(4) == 0).then(|| {
@@ -226,23 +284,15 @@ fn trial(seed: u64, tally: &mut Tally) {
         })
     });
     fs.crash_after(1 + rng.below(400));
-    for _ in 0..80 {
-        let op = random_op(&mut rng);
-        let mut next = states.last().unwrap().clone();
-        apply(&mut next, &op);
-        match run_op(&db, &op) {
-            Ok(()) => {
-                states.push(next);
-                if sync || matches!(op, DbOp::Sync | DbOp::SyncedPut(..)) {
-                    durable_from = states.len() - 1;
-                }
-            }
-            Err(_) => {
-                in_flight = Some(next);
-                break;
-            }
-        }
-    }
+    let ack = run_until_power_loss(
+        &mut rng,
+        Model::new(),
+        sync,
+        |rng, _| random_op(rng),
+        apply,
+        |op| run_op(&db, op),
+        |op| matches!(op, DbOp::Sync | DbOp::SyncedPut(..)),
+    );
     tally.trials += 1;
     tally.crashed_mid_workload += u64::from(fs.is_crashed());
     fs.crash();
@@ -250,9 +300,6 @@ fn trial(seed: u64, tally: &mut Tally) {
         m.join().unwrap();
     }
     drop(db);
-    let how = random_restart(&mut rng);
-    tally.scrambled += u64::from(matches!(how, Restart::Scrambled(_)));
-    restart(&fs, how);
 
     // Reopen, perhaps with other options, and perhaps losing power again during
     // recovery itself.
@@ -262,26 +309,19 @@ fn trial(seed: u64, tally: &mut Tally) {
     } else {
         setup
     };
-    if rng.below(3) == 0 {
-        fs.crash_after(1 + rng.below(30));
-        if let Ok(db) = Db::open(dir, setup.options(&fs)) {
-            fs.crash();
-            drop(db);
-        }
-        tally.crashed_in_recovery += 1;
-        restart(&fs, random_restart(&mut rng));
-    }
+    let how = restore_power(&fs, &mut rng, tally, || Db::open(dir, setup.options(&fs)));
     let db = Db::open(dir, setup.options(&fs))
         .unwrap_or_else(|e| panic!("seed {seed} ({setup:?}, {how:?}): reopen failed: {e}"));
     let got: Model = db.range::<&[u8], _>(..).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
     for (k, v) in &got {
         assert_eq!(db.get(k).unwrap().as_deref(), Some(&v[..]), "seed {seed}: get and scan disagree");
     }
-    let candidates: Vec<&Model> = states[durable_from..].iter().chain(in_flight.as_ref()).collect();
+    let candidates: Vec<&Model> = ack.states[ack.durable_from..].iter().chain(ack.in_flight.as_ref()).collect();
     assert!(
         candidates.iter().any(|m| **m == got),
-        "seed {seed} ({setup:?}, {how:?}): recovered state matches no acknowledged prefix from op {durable_from} of {}; got {} keys",
-        states.len() - 1,
+        "seed {seed} ({setup:?}, {how:?}): recovered state matches no acknowledged prefix from op {} of {}; got {} keys",
+        ack.durable_from,
+        ack.states.len() - 1,
         got.len()
     );
     // The recovered database works.
@@ -459,60 +499,39 @@ fn keyspace_trial(seed: u64, tally: &mut Tally) {
     let dir = Path::new("/db");
     let db = Db::open(dir, setup.options(&fs)).unwrap();
     let mut handles = BTreeMap::from([("default".to_string(), db.keyspace("default").unwrap())]);
-    let mut states = vec![Spaces::from([("default".to_string(), Model::new())])];
+    let mut initial = Spaces::from([("default".to_string(), Model::new())]);
     // A keyspace or two to start with, made before power can fail.
     for name in SPACES.iter().filter(|_| rng.below(2) == 0) {
         let op = SpaceOp::Create(name.to_string());
         run_space_op(&db, &mut handles, &fs, &setup, &op).unwrap();
-        apply_space_op(states.last_mut().unwrap(), &op);
+        apply_space_op(&mut initial, &op);
     }
-    let mut durable_from = 0;
-    let mut in_flight = None;
     fs.crash_after(1 + rng.below(400));
-    for _ in 0..80 {
-        let op = random_space_op(&mut rng, states.last().unwrap());
-        let mut next = states.last().unwrap().clone();
-        apply_space_op(&mut next, &op);
-        match run_space_op(&db, &mut handles, &fs, &setup, &op) {
-            Ok(()) => {
-                states.push(next);
-                let durable =
-                    matches!(op, SpaceOp::Sync | SpaceOp::SyncedPut(..) | SpaceOp::Create(_) | SpaceOp::Drop(_));
-                if sync || durable {
-                    durable_from = states.len() - 1;
-                }
-            }
-            Err(_) => {
-                in_flight = Some(next);
-                break;
-            }
-        }
-    }
+    let ack = run_until_power_loss(
+        &mut rng,
+        initial,
+        sync,
+        random_space_op,
+        apply_space_op,
+        |op| run_space_op(&db, &mut handles, &fs, &setup, op),
+        // Creating and dropping a keyspace sync the WAL and the MANIFEST.
+        |op| matches!(op, SpaceOp::Sync | SpaceOp::SyncedPut(..) | SpaceOp::Create(_) | SpaceOp::Drop(_)),
+    );
     tally.trials += 1;
     tally.crashed_mid_workload += u64::from(fs.is_crashed());
     fs.crash();
     drop(handles);
     drop(db);
-    let how = random_restart(&mut rng);
-    tally.scrambled += u64::from(matches!(how, Restart::Scrambled(_)));
-    restart(&fs, how);
-    if rng.below(3) == 0 {
-        fs.crash_after(1 + rng.below(30));
-        if let Ok(db) = Db::open(dir, setup.options(&fs)) {
-            fs.crash();
-            drop(db);
-        }
-        tally.crashed_in_recovery += 1;
-        restart(&fs, random_restart(&mut rng));
-    }
+    let how = restore_power(&fs, &mut rng, tally, || Db::open(dir, setup.options(&fs)));
     let db = Db::open(dir, setup.options(&fs))
         .unwrap_or_else(|e| panic!("seed {seed} ({setup:?}, {how:?}): reopen failed: {e}"));
     let got = read_spaces(&db);
-    let candidates: Vec<&Spaces> = states[durable_from..].iter().chain(in_flight.as_ref()).collect();
+    let candidates: Vec<&Spaces> = ack.states[ack.durable_from..].iter().chain(ack.in_flight.as_ref()).collect();
     assert!(
         candidates.iter().any(|s| **s == got),
-        "seed {seed} ({setup:?}, {how:?}): recovered keyspaces match no acknowledged state from op {durable_from} of {}; got {:?}",
-        states.len() - 1,
+        "seed {seed} ({setup:?}, {how:?}): recovered keyspaces match no acknowledged state from op {} of {}; got {:?}",
+        ack.durable_from,
+        ack.states.len() - 1,
         got.iter().map(|(n, m)| (n, m.len())).collect::<Vec<_>>()
     );
     // The recovered database works, keyspaces included.
