@@ -75,5 +75,7 @@ pub use compression::Compression;
 pub use db::{Cursor, Db, Iter, Keyspace, Snapshot, Transaction, TransactionIter};
 pub use error::{Error, Result};
 pub use key::{MAX_KEY_LEN, MAX_VALUE_LEN};
-pub use options::{Compaction, LeveledOptions, Options, TieredOptions, WalRecovery, WriteOptions};
+pub use options::{
+    Compaction, FifoOptions, FluidOptions, LeveledOptions, Options, TieredOptions, WalRecovery, WriteOptions,
+};
 pub use stats::{LevelStats, Stats, TableInfo};

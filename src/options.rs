@@ -52,6 +52,29 @@ impl Default for TieredOptions {
     }
 }
 
+/// Parameters of a point in the Dostoevsky design space (Dayan & Idreos, SIGMOD 2018):
+/// sorted runs whose sizes grow by `size_ratio` from level to level, at most
+/// `runs_per_level` on each level above the last and `last_level_runs` on the last.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FluidOptions {
+    /// T: how much larger each level is than the one above (at least 2).
+    pub size_ratio: u64,
+    /// K: sorted runs allowed on each level above the last (1 to T-1).
+    pub runs_per_level: usize,
+    /// Z: sorted runs allowed on the last level (1 to T-1).
+    pub last_level_runs: usize,
+}
+
+/// Parameters of FIFO compaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FifoOptions {
+    /// Once the tables hold more bytes than this, the oldest are dropped (their data is
+    /// gone) until the rest fit.
+    pub max_table_bytes: u64,
+}
+
 /// Which compaction strategy keeps the tree in shape.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -60,6 +83,11 @@ pub enum Compaction {
     Leveled(LeveledOptions),
     /// Size-tiered (Cassandra STCS / RocksDB universal style).
     Tiered(TieredOptions),
+    /// Any point (T, K, Z) of the Dostoevsky design space, lazy leveling among them.
+    Fluid(FluidOptions),
+    /// First in, first out: never merges, drops the oldest tables past a size. Loses
+    /// data by design; for logs and caches.
+    Fifo(FifoOptions),
 }
 
 impl Compaction {
@@ -71,6 +99,28 @@ impl Compaction {
     /// Size-tiered compaction with default parameters.
     pub fn tiered() -> Self {
         Compaction::Tiered(TieredOptions::default())
+    }
+
+    /// Lazy leveling (Dostoevsky): tiering above the last level (K = T-1 runs per
+    /// level), leveling at it (Z = 1), size ratio T = 10. Point reads and space
+    /// amplification close to leveled (the last level holds most data, in one run),
+    /// writes close to tiered.
+    pub fn lazy_leveling() -> Self {
+        Compaction::fluid(10, 9, 1)
+    }
+
+    /// The point (T, K, Z) of the Dostoevsky design space: size ratio `t`, at most `k`
+    /// sorted runs per level above the last and `z` at the last. K = Z = 1 is
+    /// leveling, K = Z = T-1 tiering. Out-of-range values are `InvalidArgument` at open.
+    pub fn fluid(t: u64, k: usize, z: usize) -> Self {
+        Compaction::Fluid(FluidOptions { size_ratio: t, runs_per_level: k, last_level_runs: z })
+    }
+
+    /// FIFO: the tables are never merged, and once they hold more than
+    /// `max_table_bytes` the oldest are dropped — **their data is lost**, by design
+    /// (RocksDB's FIFO compaction, for logs and caches).
+    pub fn fifo(max_table_bytes: u64) -> Self {
+        Compaction::Fifo(FifoOptions { max_table_bytes })
     }
 }
 
@@ -414,6 +464,8 @@ impl Options {
     ///                                | num_levels                   (varint64 each)
     ///                        | 1 u8 | min_threshold | max_threshold
     ///                                | max_size_amplification_percent (varint64 each)
+    ///                        | 2 u8 | size_ratio | runs_per_level | last_level_runs
+    ///                        | 3 u8 | max_table_bytes | 0 | 0       (FIFO)
     ///            | n varint32 | codec u8 * n  (0 none, 1 LZ4; per level as
     ///                                          compression_per_level)
     /// ```
@@ -436,6 +488,8 @@ impl Options {
             Compaction::Tiered(t) => {
                 (1, [t.min_threshold as u64, t.max_threshold as u64, t.max_size_amplification_percent])
             }
+            Compaction::Fluid(f) => (2, [f.size_ratio, f.runs_per_level as u64, f.last_level_runs as u64]),
+            Compaction::Fifo(f) => (3, [f.max_table_bytes, 0, 0]),
         };
         out.push(kind);
         for v in params {
@@ -476,6 +530,8 @@ impl Options {
                 max_threshold: usize_of(b)?,
                 max_size_amplification_percent: c,
             }),
+            2 => Compaction::fluid(a, usize_of(b)?, usize_of(c)?),
+            3 => Compaction::fifo(a),
             _ => return None,
         };
         let n = d.varint32()?;
@@ -525,6 +581,20 @@ impl Options {
                     return invalid(format!("tiered options out of range: {t:?}"));
                 }
             }
+            Compaction::Fluid(f) => {
+                let runs = 1..f.size_ratio.clamp(2, 1000) as usize;
+                let ok = (2..=1000).contains(&f.size_ratio)
+                    && runs.contains(&f.runs_per_level)
+                    && runs.contains(&f.last_level_runs);
+                if !ok {
+                    return invalid(format!("fluid options out of range (T 2..=1000, K and Z 1..T): {f:?}"));
+                }
+            }
+            Compaction::Fifo(f) => {
+                if f.max_table_bytes == 0 {
+                    return invalid("fifo max_table_bytes must be greater than zero".into());
+                }
+            }
         }
         Ok(())
     }
@@ -551,6 +621,10 @@ mod tests {
                 .compaction(Compaction::Leveled(LeveledOptions { num_levels: 17, ..LeveledOptions::default() })),
             Options::default()
                 .compaction(Compaction::Tiered(TieredOptions { min_threshold: 1, ..TieredOptions::default() })),
+            Options::default().compaction(Compaction::fluid(1, 1, 1)),
+            Options::default().compaction(Compaction::fluid(4, 4, 1)),
+            Options::default().compaction(Compaction::fluid(4, 3, 0)),
+            Options::default().compaction(Compaction::fifo(0)),
         ] {
             assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))), "{o:?}");
         }
@@ -567,6 +641,10 @@ mod tests {
             .compression_per_level([Compression::None, Compression::Lz4]);
         let encoded = own.encode_keyspace();
         let db = Options::default().sync_writes(true);
+        for strategy in [Compaction::lazy_leveling(), Compaction::fluid(4, 2, 3), Compaction::fifo(1 << 30)] {
+            let o = Options::default().compaction(strategy);
+            assert_eq!(db.with_keyspace(&o.encode_keyspace()).unwrap().encode_keyspace(), o.encode_keyspace());
+        }
         let got = db.with_keyspace(&encoded).unwrap();
         assert_eq!(got.encode_keyspace(), encoded);
         assert!(got.sync_writes, "the database's own settings stay");

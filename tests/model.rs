@@ -103,7 +103,12 @@ enum Mode {
     NoCompaction,
     Leveled,
     Tiered,
-    /// Reopens switch between leveled and tiered.
+    /// Lazy leveling (Dostoevsky's K = T-1, Z = 1), with a small size ratio so that the
+    /// model's few megabytes span several levels.
+    Lazy,
+    /// FIFO with a limit the model never reaches (it merges nothing and drops nothing).
+    Fifo,
+    /// Reopens cycle through every strategy.
     Switching,
 }
 
@@ -121,8 +126,12 @@ fn options(mode: Mode, reopens: usize) -> Options {
         Mode::NoCompaction => base.compaction(Compaction::Leveled(lazy)),
         Mode::Leveled => base.compaction(Compaction::leveled()),
         Mode::Tiered => base.compaction(Compaction::Tiered(small_tiers)),
-        Mode::Switching if reopens.is_multiple_of(2) => base.compaction(Compaction::leveled()),
-        Mode::Switching => base.compaction(Compaction::Tiered(small_tiers)),
+        Mode::Lazy => base.compaction(Compaction::fluid(3, 2, 1)),
+        Mode::Fifo => base.compaction(Compaction::fifo(1 << 40)),
+        Mode::Switching => {
+            let all = common::all_strategies();
+            base.compaction(all[reopens % all.len()].clone())
+        }
     }
 }
 
@@ -304,7 +313,7 @@ fn run(seed: u64, ops: usize, mode: Mode, compact: bool, min_tables: usize) {
     }
     assert!(max_tables > min_tables, "expected over {min_tables} tables at once, saw at most {max_tables}");
     compactions += db.stats().compactions;
-    if !matches!(mode, Mode::NoCompaction) {
+    if !matches!(mode, Mode::NoCompaction | Mode::Fifo) {
         assert!(compactions > 0, "{mode:?}: no compaction ran");
     }
     assert_eq!(collect(db.range::<&[u8], _>(..)), expected(&model, &Bound::Unbounded, &Bound::Unbounded));
@@ -332,6 +341,16 @@ fn model_tiered() {
 }
 
 #[test]
+fn model_lazy_leveling() {
+    run(0x2468_ace0_1357_9bdf, 8000, Mode::Lazy, true, 4);
+}
+
+#[test]
+fn model_fifo() {
+    run(0x0f1f_0f1f_2e3e_4d5d, 4000, Mode::Fifo, true, 50);
+}
+
+#[test]
 fn model_switching_strategies() {
     run(0x7777_aaaa_3333_cccc, 6000, Mode::Switching, true, 4);
 }
@@ -339,7 +358,7 @@ fn model_switching_strategies() {
 #[test]
 fn model_many_short_seeds() {
     for (i, seed) in (1..=24u64).enumerate() {
-        let mode = [Mode::Leveled, Mode::Tiered, Mode::Switching][i % 3];
+        let mode = [Mode::Leveled, Mode::Tiered, Mode::Lazy, Mode::Switching][i % 4];
         run(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1, 800, mode, true, 2);
     }
 }

@@ -16,8 +16,8 @@ fn small(compaction: Compaction) -> Options {
     Options::default().memtable_size(64 << 10).block_size(1024).compaction(compaction).compression(Compression::None)
 }
 
-fn strategies() -> [Compaction; 2] {
-    [Compaction::leveled(), Compaction::tiered()]
+fn strategies() -> Vec<Compaction> {
+    common::merging_strategies()
 }
 
 fn fill(db: &Db, range: std::ops::Range<u32>, tag: &str) {

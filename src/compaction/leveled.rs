@@ -99,6 +99,7 @@ impl LeveledPicker {
             output_level: output_level as u32,
             target_file_size: self.target_file_size,
             trivial_move: moving && grandparent_bytes <= max_grandparent_overlap,
+            drop_inputs: false,
             grandparents,
             max_grandparent_overlap,
             reason: if level == 0 { "L0 file count" } else { "level size" },

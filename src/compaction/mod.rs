@@ -31,6 +31,8 @@
 //! that block compression cannot shrink (3-5 bytes for the seqnos of millions of
 //! writes); with seqno 0 it is one byte.
 
+pub(crate) mod fifo;
+pub(crate) mod fluid;
 pub(crate) mod leveled;
 pub(crate) mod split;
 pub(crate) mod strategy;
@@ -40,6 +42,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+pub(crate) use fifo::FifoPicker;
+pub(crate) use fluid::FluidPicker;
 pub(crate) use leveled::LeveledPicker;
 pub(crate) use strategy::{CompactionStrategy, Stall};
 pub(crate) use tiered::TieredPicker;
@@ -72,6 +76,8 @@ pub(crate) struct CompactionJob {
     pub max_grandparent_overlap: u64,
     /// Move the single input to the output level without rewriting it.
     pub trivial_move: bool,
+    /// Remove the inputs and write nothing (FIFO's drop: their data is gone).
+    pub drop_inputs: bool,
     /// Why the strategy picked this job, for statistics and logs.
     pub reason: &'static str,
 }
@@ -93,8 +99,14 @@ impl CompactionJob {
             grandparents: Vec::new(),
             max_grandparent_overlap: u64::MAX,
             trivial_move: false,
+            drop_inputs: false,
             reason,
         }
+    }
+
+    /// A job that removes `inputs` and writes nothing.
+    pub(crate) fn drop(inputs: Vec<Arc<FileMeta>>, reason: &'static str) -> Self {
+        CompactionJob { drop_inputs: true, ..CompactionJob::merge(inputs, 0, false, u64::MAX, reason) }
     }
 
     /// Bytes of input tables.
@@ -157,7 +169,7 @@ pub(crate) fn run_job(
     next_number: &(dyn Fn() -> u64 + Sync),
 ) -> Result<CompactionOutput> {
     let mut out = CompactionOutput { files: Vec::new(), bytes_read: job.input_bytes(), bytes_written: 0 };
-    if job.trivial_move {
+    if job.trivial_move || job.drop_inputs {
         out.bytes_read = 0;
         return Ok(out);
     }

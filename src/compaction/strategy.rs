@@ -6,7 +6,7 @@
 //! down or stop, and what shape its levels must keep. It never does I/O itself: the
 //! shared job runner (`run_job`) does, on the background thread.
 
-use super::{CompactionJob, LeveledPicker, TieredPicker};
+use super::{CompactionJob, FifoPicker, FluidPicker, LeveledPicker, TieredPicker};
 use crate::key::UserKeyRange;
 use crate::options::{Compaction, Options};
 use crate::version::Version;
@@ -24,7 +24,7 @@ pub(crate) enum Stall {
 
 /// A compaction policy.
 pub(crate) trait CompactionStrategy: Send + Sync {
-    /// A short name for statistics and tools ("leveled", "tiered").
+    /// A short name for statistics and tools ("leveled", "tiered", "fluid", "fifo").
     fn name(&self) -> &'static str;
 
     /// The next job worth running, or `None` while the tree is in shape.
@@ -55,5 +55,7 @@ pub(crate) fn from_options(options: &Options) -> Box<dyn CompactionStrategy> {
     match &options.compaction {
         Compaction::Leveled(l) => Box::new(LeveledPicker::new(l.clone(), options.memtable_size as u64)),
         Compaction::Tiered(t) => Box::new(TieredPicker::new(t.clone(), options.memtable_size as u64)),
+        Compaction::Fluid(f) => Box::new(FluidPicker::new(f.clone(), options.memtable_size as u64)),
+        Compaction::Fifo(f) => Box::new(FifoPicker::new(f.clone())),
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::key::make_internal_key;
-use crate::options::{LeveledOptions, TieredOptions};
+use crate::options::{FifoOptions, FluidOptions, LeveledOptions, TieredOptions};
 use crate::sstable::format::TableSummary;
 use crate::version::{TableContext, Version};
 
@@ -290,4 +290,71 @@ fn range_tombstones_are_cut_to_each_output_and_go_at_the_bottom() {
     let want: Vec<String> = (0..100).chain(320..350).map(|i| format!("k{i:04}")).collect();
     assert_eq!(left, want);
     assert!(out.files.iter().all(|f| f.summary.num_range_deletions == 0));
+}
+
+fn fluid(t: u64, k: usize, z: usize) -> FluidPicker {
+    FluidPicker::new(FluidOptions { size_ratio: t, runs_per_level: k, last_level_runs: z }, MB)
+}
+
+/// An L0 run of `size` bytes with seqnos around `seq` (higher is newer).
+fn run(number: u64, seq: u64, size: u64) -> NewFile {
+    file(number, 0, "a", "z", size, (seq, seq))
+}
+
+#[test]
+fn fluid_levels_grow_by_the_size_ratio() {
+    let p = fluid(4, 3, 1);
+    assert_eq!(p.level_of(MB), 1);
+    assert_eq!(p.level_of(3 * MB), 2);
+    assert_eq!(p.level_of(6 * MB), 2);
+    assert_eq!(p.level_of(7 * MB), 3);
+    assert_eq!(p.level_of(24 * MB), 3);
+    assert!(p.level_of(u64::MAX) < 40, "saturates instead of overflowing");
+}
+
+#[test]
+fn lazy_leveling_tiers_above_and_levels_the_last_level() {
+    let mut p = fluid(4, 3, 1);
+    // Three flushes over a large last-level run: level 1 holds K = 3, in shape.
+    let mut files = vec![run(1, 100, MB), run(2, 90, MB), run(3, 80, MB), run(4, 50, 64 * MB)];
+    assert!(p.pick(&version(files.clone(), 1)).is_none());
+    // A fourth flush: the four level-1 runs merge, not with the last level.
+    files.push(run(5, 110, MB));
+    let job = p.pick(&version(files, 1)).unwrap();
+    assert_eq!(numbers(&job), vec![1, 2, 3, 5]);
+    assert!(!job.bottommost);
+    // Two runs on the last level: over Z = 1, so they merge, bottommost.
+    let two_last = vec![run(6, 120, 40 * MB), run(4, 50, 64 * MB)];
+    let job = p.pick(&version(two_last.clone(), 1)).unwrap();
+    assert_eq!(numbers(&job), vec![4, 6]);
+    assert!(job.bottommost);
+    // Tiering (Z = K) lets them be; leveling (K = Z = 1) merges two flushes at once.
+    assert!(fluid(4, 3, 3).pick(&version(two_last, 1)).is_none());
+    let two_flushes = vec![run(7, 10, MB), run(8, 11, MB), run(4, 5, 64 * MB)];
+    assert_eq!(numbers(&fluid(4, 1, 1).pick(&version(two_flushes, 1)).unwrap()), vec![7, 8]);
+}
+
+#[test]
+fn fluid_stalls_only_past_the_shape_it_allows() {
+    let p = fluid(10, 9, 1);
+    let flushes = |n: u64| (0..n).map(|i| run(i + 1, 100 + i, MB)).chain([run(99, 1, 500 * MB)]).collect();
+    // The shape allows 9 runs on each of levels 1-3 and one on level 4 (500 MiB).
+    assert_eq!(p.stall(&version(flushes(20), 1)), Stall::None);
+    assert_eq!(p.stall(&version(flushes(27 + 40), 1)), Stall::Slowdown);
+    assert_eq!(p.stall(&version(flushes(27 + 80), 1)), Stall::Stop);
+}
+
+#[test]
+fn fifo_drops_the_oldest_tables_past_its_limit_and_nothing_else() {
+    let mut p = FifoPicker::new(FifoOptions { max_table_bytes: 3 * MB });
+    let files = vec![run(1, 10, MB), run(2, 20, MB), run(3, 30, MB)];
+    assert!(p.pick(&version(files.clone(), 1)).is_none(), "at the limit");
+    let mut over = files;
+    over.push(run(4, 40, MB));
+    over.push(run(5, 50, MB));
+    let job = p.pick(&version(over, 1)).unwrap();
+    assert_eq!(numbers(&job), vec![1, 2], "the two oldest go");
+    assert!(job.drop_inputs);
+    assert_eq!(job.edit(Vec::new()).new_files, vec![]);
+    assert_eq!(p.stall(&version(vec![run(1, 1, 100 * MB)], 1)), Stall::None, "FIFO never stalls writers");
 }

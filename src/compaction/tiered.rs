@@ -69,11 +69,7 @@ impl TieredPicker {
 
     /// A job merging the adjacent runs `runs[start..end]`.
     fn merge(&self, runs: &[Run], start: usize, end: usize, reason: &'static str) -> CompactionJob {
-        let picked = &runs[start..end];
-        let output_level = picked.last().map_or(0, |r| r.level);
-        let inputs = picked.iter().flat_map(|r| r.files.iter().cloned()).collect();
-        let target = if output_level == 0 { u64::MAX } else { self.target_file_size };
-        CompactionJob::merge(inputs, output_level as u32, end == runs.len(), target, reason)
+        merge_runs(runs, start, end, self.target_file_size, reason)
     }
 
     /// The newest window of similar-sized adjacent runs, as `(start, end)`.
@@ -132,13 +128,7 @@ impl CompactionStrategy for TieredPicker {
     }
 
     fn range(&self, version: &Version, range: &UserKeyRange) -> Option<CompactionJob> {
-        // Runs merge only with their neighbours in age (the age order `check` keeps):
-        // every run from the newest to the oldest one holding a key of the range.
-        let runs = Self::runs(version);
-        let holds = |r: &Run| r.files.iter().any(|f| range.overlaps(f.smallest_user_key(), f.largest_user_key()));
-        let first = runs.iter().position(holds)?;
-        let last = runs.iter().rposition(holds)?;
-        Some(self.merge(&runs, first, last + 1, "range compaction"))
+        range_job(version, range, self.target_file_size)
     }
 
     fn stall(&self, version: &Version) -> Stall {
@@ -153,22 +143,53 @@ impl CompactionStrategy for TieredPicker {
     }
 
     fn check(&self, version: &Version) -> Result<(), String> {
-        version.check_levels()?;
-        // Age order: each L0 run's seqnos lie above those of every run older than it.
-        // (Deeper levels left by leveled compaction are ordered per key, not by seqno
-        // ranges, so among them only `check_levels` applies.)
-        let runs = Self::runs(version);
-        let mut older_max = vec![0u64; runs.len() + 1];
-        for i in (0..runs.len()).rev() {
-            older_max[i] =
-                older_max[i + 1].max(runs[i].files.iter().map(|f| f.info.summary.max_seq).max().unwrap_or(0));
-        }
-        for (i, run) in runs.iter().enumerate().filter(|(_, r)| r.level == 0) {
-            let min = run.files.iter().map(|f| f.info.summary.min_seq).min().unwrap_or(0);
-            if older_max[i + 1] >= min && i + 1 < runs.len() {
-                return Err(format!("L0 run {} is not newer than the runs after it", run.files[0].number()));
-            }
-        }
-        Ok(())
+        check_age_order(version)
     }
+}
+
+/// A job merging the adjacent runs `runs[start..end]` into the level of the oldest (one
+/// table when that is L0, else tables cut at `target_file_size`).
+pub(crate) fn merge_runs(
+    runs: &[Run],
+    start: usize,
+    end: usize,
+    target_file_size: u64,
+    reason: &'static str,
+) -> CompactionJob {
+    let picked = &runs[start..end];
+    let output_level = picked.last().map_or(0, |r| r.level);
+    let inputs = picked.iter().flat_map(|r| r.files.iter().cloned()).collect();
+    let target = if output_level == 0 { u64::MAX } else { target_file_size };
+    CompactionJob::merge(inputs, output_level as u32, end == runs.len(), target, reason)
+}
+
+/// `Db::compact_range` for strategies of sorted runs: runs merge only with their
+/// neighbours in age (the age order `check_age_order` keeps), so every run from the
+/// newest to the oldest one holding a key of the range.
+pub(crate) fn range_job(version: &Version, range: &UserKeyRange, target_file_size: u64) -> Option<CompactionJob> {
+    let runs = TieredPicker::runs(version);
+    let holds = |r: &Run| r.files.iter().any(|f| range.overlaps(f.smallest_user_key(), f.largest_user_key()));
+    let first = runs.iter().position(holds)?;
+    let last = runs.iter().rposition(holds)?;
+    Some(merge_runs(&runs, first, last + 1, target_file_size, "range compaction"))
+}
+
+/// The invariants of a tree of sorted runs: levels well formed, and each L0 run's
+/// seqnos above those of every run older than it. (Deeper levels left by leveled
+/// compaction are ordered per key, not by seqno ranges, so among them only
+/// `check_levels` applies.)
+pub(crate) fn check_age_order(version: &Version) -> Result<(), String> {
+    version.check_levels()?;
+    let runs = TieredPicker::runs(version);
+    let mut older_max = vec![0u64; runs.len() + 1];
+    for i in (0..runs.len()).rev() {
+        older_max[i] = older_max[i + 1].max(runs[i].files.iter().map(|f| f.info.summary.max_seq).max().unwrap_or(0));
+    }
+    for (i, run) in runs.iter().enumerate().filter(|(_, r)| r.level == 0) {
+        let min = run.files.iter().map(|f| f.info.summary.min_seq).min().unwrap_or(0);
+        if older_max[i + 1] >= min && i + 1 < runs.len() {
+            return Err(format!("L0 run {} is not newer than the runs after it", run.files[0].number()));
+        }
+    }
+    Ok(())
 }

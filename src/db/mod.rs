@@ -886,7 +886,7 @@ pub(crate) fn num_levels(opts: &Options) -> usize {
         Compaction::Leveled(l) => l.num_levels,
         // Runs start in L0; deeper levels appear only if an earlier leveled
         // configuration left tables there.
-        Compaction::Tiered(_) => 1,
+        Compaction::Tiered(_) | Compaction::Fluid(_) | Compaction::Fifo(_) => 1,
     }
 }
 

@@ -30,6 +30,21 @@ pub fn dir_contents(dir: &std::path::Path) -> std::collections::BTreeMap<String,
         .collect()
 }
 
+/// The compaction strategies that merge: leveled, tiered, lazy leveling and another
+/// point of the Dostoevsky space.
+pub fn merging_strategies() -> Vec<strata::Compaction> {
+    use strata::Compaction;
+    vec![Compaction::leveled(), Compaction::tiered(), Compaction::lazy_leveling(), Compaction::fluid(4, 2, 2)]
+}
+
+/// Every strategy, FIFO last with a limit no test reaches (so that it keeps all data:
+/// the suites check that the strategies, and switches between them, lose nothing).
+pub fn all_strategies() -> Vec<strata::Compaction> {
+    let mut all = merging_strategies();
+    all.push(strata::Compaction::fifo(1 << 40));
+    all
+}
+
 /// Small memtables and blocks on `fs`, so that a short trial flushes and compacts.
 #[cfg(feature = "fault-injection")]
 pub fn faulty_options(fs: &std::sync::Arc<strata::testing::FaultyFs>, sync: bool, tiered: bool) -> strata::Options {
