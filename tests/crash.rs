@@ -19,20 +19,24 @@ fn value(i: u64) -> String {
     format!("value-{i}-{}", "x".repeat((i % 50) as usize))
 }
 
+mod common;
+
 /// Small memtables so flushes, WAL switches and compactions happen during every round;
-/// odd rounds run size-tiered, even ones leveled, on the same directory.
-fn options(tiered: bool) -> Options {
-    let strategy = if tiered { Compaction::tiered() } else { Compaction::leveled() };
-    Options::default().memtable_size(16 * 1024).compaction(strategy)
+/// round r runs strategy r of `common::all_strategies()` (cycling), on the same
+/// directory, so every strategy takes over from another.
+fn options(round: usize) -> Options {
+    let all = common::all_strategies();
+    Options::default().memtable_size(16 * 1024).compaction(all[round % all.len()].clone())
 }
 
-const TIERED_ENV: &str = "STRATA_CRASH_CHILD_TIERED";
+const STRATEGY_ENV: &str = "STRATA_CRASH_CHILD_STRATEGY";
 
 /// The writer. Runs only when the parent starts this binary with `CHILD_ENV` set.
 #[test]
 fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
-    let db = Db::open(&dir, options(std::env::var(TIERED_ENV).is_ok_and(|v| v == "1"))).unwrap();
+    let round = std::env::var(STRATEGY_ENV).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let db = Db::open(&dir, options(round)).unwrap();
     // Continue after the highest key present.
     let mut i = db
         .range::<&str, _>(..)
@@ -111,15 +115,15 @@ fn kill_9_never_loses_acknowledged_writes() {
     let mut compactions = 0;
     for round in 0..rounds() {
         let run_for = Duration::from_millis(50 + next(&mut seed) % 400);
-        let tiered = if round % 2 == 1 { "1" } else { "0" };
-        let envs = [(CHILD_ENV, dir.path().as_os_str()), (TIERED_ENV, tiered.as_ref())];
+        let strategy = round.to_string();
+        let envs = [(CHILD_ENV, dir.path().as_os_str()), (STRATEGY_ENV, strategy.as_ref())];
         let acked = run_and_kill("crash_child", envs, run_for, None, |last: &mut Option<u64>, line| {
             if let Ok(n) = line.parse::<u64>() {
                 *last = Some(n);
             }
         });
 
-        let db = Db::open(dir.path(), options(round % 2 == 1)).unwrap();
+        let db = Db::open(dir.path(), options(round as usize)).unwrap();
         let present: Vec<u64> = db
             .range::<&str, _>(..)
             .map(|r| r.unwrap())
@@ -162,7 +166,7 @@ fn writer_key(w: u64, n: u64) -> String {
 fn crash_writers_child() {
     let Ok(dir) = std::env::var(WRITERS_ENV) else { return };
     let sync = std::env::var(SYNC_ENV).is_ok_and(|v| v == "1");
-    let db = Db::open(&dir, options(false).max_immutable_memtables(2).sync_writes(sync)).unwrap();
+    let db = Db::open(&dir, options(0).max_immutable_memtables(2).sync_writes(sync)).unwrap();
     let threads: Vec<_> = (0..WRITERS)
         .map(|w| {
             let db = db.clone();
@@ -219,7 +223,7 @@ fn kill_9_with_concurrent_writers_never_loses_acknowledged_writes() {
             }
         });
 
-        let db = Db::open(dir.path(), options(false)).unwrap();
+        let db = Db::open(dir.path(), options(0)).unwrap();
         for w in 0..WRITERS {
             let prefix = format!("w{w}-");
             let present: Vec<u64> = db
@@ -254,12 +258,14 @@ fn kill_9_with_concurrent_writers_never_loses_acknowledged_writes() {
 const KEYSPACES_ENV: &str = "STRATA_CRASH_KEYSPACES_DIR";
 
 /// The keyspaces the cross-keyspace child writes: a size-tiered "log" with a tiny
-/// memtable and a leveled "state" with a larger one, so that their flushes, and with
-/// them the WALs each still needs, drift apart.
+/// memtable and a lazily leveled "state" with a larger one (the default keyspace is
+/// leveled), so that their flushes, and with them the WALs each still needs, drift
+/// apart.
 fn log_and_state(db: &Db) -> (Keyspace, Keyspace) {
     let small = Options::default().memtable_size(8 * 1024).compaction(Compaction::tiered());
     let log = db.keyspace_with("log", small).unwrap();
-    let state = db.keyspace_with("state", Options::default().memtable_size(48 * 1024)).unwrap();
+    let lazy = Options::default().memtable_size(48 * 1024).compaction(Compaction::fluid(3, 2, 1));
+    let state = db.keyspace_with("state", lazy).unwrap();
     (log, state)
 }
 
@@ -270,7 +276,7 @@ fn log_and_state(db: &Db) -> (Keyspace, Keyspace) {
 #[test]
 fn crash_keyspaces_child() {
     let Ok(dir) = std::env::var(KEYSPACES_ENV) else { return };
-    let db = Db::open(&dir, options(false)).unwrap();
+    let db = Db::open(&dir, options(0)).unwrap();
     let (log, state) = log_and_state(&db);
     let applied = state.get("applied").unwrap();
     let mut i = applied.map_or(0, |v| std::str::from_utf8(&v).unwrap().parse::<u64>().unwrap() + 1);
@@ -309,7 +315,7 @@ fn kill_9_keeps_batches_across_keyspaces_whole() {
                 *last = Some(n);
             }
         });
-        let db = Db::open(dir.path(), options(false)).unwrap();
+        let db = Db::open(dir.path(), options(0)).unwrap();
         assert_eq!(db.keyspace_names(), ["default", "log", "state"]);
         let (log, state) = (db.keyspace("log").unwrap(), db.keyspace("state").unwrap());
         assert_eq!(log.stats().strategy, "tiered", "the log keeps its own strategy");

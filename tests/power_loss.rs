@@ -135,7 +135,8 @@ fn run_op(db: &Db, op: &DbOp) -> strata::Result<()> {
 #[derive(Clone, Copy, Debug)]
 struct Setup {
     sync: bool,
-    tiered: bool,
+    /// Index into `common::all_strategies()`.
+    strategy: usize,
     max_immutable: usize,
     memtable: usize,
     compress: bool,
@@ -145,7 +146,7 @@ impl Setup {
     fn random(rng: &mut Rng, sync: bool) -> Setup {
         Setup {
             sync,
-            tiered: rng.below(2) == 0,
+            strategy: rng.below(common::all_strategies().len() as u64) as usize,
             max_immutable: 1 + rng.below(3) as usize,
             memtable: [2048, 4096, 16384][rng.below(3) as usize],
             compress: rng.below(2) == 0,
@@ -154,7 +155,8 @@ impl Setup {
 
     fn options(&self, fs: &Arc<FaultyFs>) -> strata::Options {
         let codec = if self.compress { strata::Compression::Lz4 } else { strata::Compression::None };
-        common::faulty_options(fs, self.sync, self.tiered)
+        common::faulty_options(fs, self.sync, false)
+            .compaction(common::all_strategies()[self.strategy].clone())
             .memtable_size(self.memtable)
             .max_immutable_memtables(self.max_immutable)
             .compression(codec)
@@ -349,8 +351,14 @@ type Spaces = BTreeMap<String, Model>;
 const SPACES: [&str; 2] = ["log", "index"];
 
 fn space_options(fs: &Arc<FaultyFs>, setup: &Setup, name: &str) -> strata::Options {
-    let tiered = (name == "log") != setup.tiered;
-    common::faulty_options(fs, setup.sync, tiered).memtable_size(if name == "log" { 1024 } else { 8192 })
+    // Each keyspace on a strategy of its own, other than the default keyspace's.
+    let all = common::all_strategies();
+    let strategy = all[(setup.strategy + if name == "log" { 1 } else { 2 }) % all.len()].clone();
+    common::faulty_options(fs, setup.sync, false).compaction(strategy).memtable_size(if name == "log" {
+        1024
+    } else {
+        8192
+    })
 }
 
 /// One operation of a keyspace trial.
