@@ -66,7 +66,7 @@ fn bench_text_output_and_bad_arguments() {
 }
 
 #[test]
-fn compare_prints_both_strategies_and_writes_a_chart() {
+fn compare_prints_every_strategy_and_writes_a_chart() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("chart.svg");
     let svg_arg = svg.to_str().unwrap();
@@ -74,15 +74,27 @@ fn compare_prints_both_strategies_and_writes_a_chart() {
     assert!(ok, "{err}");
     let v = json(&out);
     let s = v["strategies"].as_array().unwrap();
-    assert_eq!(s.len(), 2);
-    assert_eq!(s[0]["strategy"], "leveled");
-    assert_eq!(s[1]["strategy"], "tiered");
+    let names: Vec<&str> = s.iter().map(|x| x["strategy"].as_str().unwrap()).collect();
+    assert_eq!(names, ["leveled", "tiered", "lazy"], "the default list");
     for x in s {
         assert!(x["write_amplification"].as_f64().unwrap() > 1.0, "{x}");
         assert!(x["compactions"].as_u64().unwrap() > 0, "{x}");
     }
     let chart = std::fs::read_to_string(&svg).unwrap();
-    assert!(chart.starts_with("<svg") && chart.matches("<polyline").count() == 4, "{chart}");
+    assert!(chart.starts_with("<svg") && chart.matches("<polyline").count() == 6, "{chart}");
+    // Any list, points of the Dostoevsky space and FIFO included; nonsense is refused
+    // before anything runs.
+    let list = "fluid:T=4:K=3:Z=1,fifo:100000000";
+    let (ok, out, err) =
+        strata(&["compare", "--num", "5000", "--memtable-size", "65536", "--strategies", list, "--json"]);
+    assert!(ok, "{err}");
+    let names: Vec<String> =
+        json(&out)["strategies"].as_array().unwrap().iter().map(|x| x["strategy"].to_string()).collect();
+    assert_eq!(names, ["\"fluid:T=4:K=3:Z=1\"", "\"fifo:100000000\""]);
+    for bad in ["fluid:T=4:K=4", "fluid:Q=2", "spiral", "fifo:lots"] {
+        let (ok, _, err) = strata(&["compare", "--num", "5000", "--strategies", bad]);
+        assert!(!ok && err.contains("invalid argument"), "{bad}: {err}");
+    }
     let (ok, out, _) = strata(&["compare", "--num", "5000", "--memtable-size", "65536", "--svg", svg_arg]);
     assert!(ok);
     assert!(out.contains("write amplification") && out.contains("tiered") && out.contains("chart:"), "{out}");

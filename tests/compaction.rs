@@ -211,3 +211,26 @@ fn heavy_writes_stall_but_never_fail() {
         );
     }
 }
+
+#[test]
+fn fifo_keeps_the_newest_writes_within_its_limit_and_never_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = 256 * 1024;
+    let db = Db::open(dir.path(), options(Compaction::fifo(limit)).memtable_size(16 * 1024)).unwrap();
+    for i in 0..20_000u32 {
+        db.put(format!("key{i:06}"), value(i % 7)).unwrap();
+    }
+    db.wait_for_compactions().unwrap();
+    let stats = db.stats();
+    assert_eq!(stats.strategy, "fifo");
+    assert!(stats.live_sst_bytes() <= limit, "{} bytes live over a limit of {limit}", stats.live_sst_bytes());
+    assert_eq!(stats.compaction_bytes_written, 0, "FIFO rewrote data");
+    // What is left is the newest writes, with no gap: whole tables went, oldest first.
+    let present: Vec<u32> =
+        db.range::<&str, _>(..).map(|r| std::str::from_utf8(&r.unwrap().0[3..]).unwrap().parse().unwrap()).collect();
+    let first = present[0];
+    assert!(first > 0, "nothing was dropped");
+    assert_eq!(present, (first..20_000).collect::<Vec<_>>());
+    drop(db);
+    assert_eq!(sst_files(dir.path()), stats.levels[0].files, "dropped tables left on disk");
+}

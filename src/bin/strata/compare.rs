@@ -17,7 +17,7 @@ use strata::internals::Rng;
 
 /// What one strategy did.
 pub struct Outcome {
-    name: &'static str,
+    name: String,
     write_secs: f64,
     writes: u64,
     read_secs: f64,
@@ -38,7 +38,7 @@ fn pct(v: &[u64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
 }
 
-fn run_one(name: &'static str, strategy: Compaction, shape: Shape, memtable: usize, dir: &Path) -> Result<Outcome> {
+fn run_one(name: &str, strategy: Compaction, shape: Shape, memtable: usize, dir: &Path) -> Result<Outcome> {
     // Uncompressed, so that bytes written and stored measure what the strategy does, not
     // how well the benchmark's values compress.
     let options = Options::default().memtable_size(memtable).compaction(strategy).compression(Compression::None);
@@ -94,7 +94,7 @@ fn run_one(name: &'static str, strategy: Compaction, shape: Shape, memtable: usi
     read_stats.bloom_false_positives -= stats.bloom_false_positives;
     db.close()?;
     Ok(Outcome {
-        name,
+        name: name.to_string(),
         write_secs,
         writes: total - total / 20,
         read_secs,
@@ -108,16 +108,74 @@ fn run_one(name: &'static str, strategy: Compaction, shape: Shape, memtable: usi
     })
 }
 
-/// Runs the comparison in temporary directories under `work`; returns the outcomes.
-pub fn run(shape: Shape, memtable: usize, work: &Path) -> Result<Vec<Outcome>> {
-    let mut out = Vec::new();
-    for (name, strategy) in [("leveled", Compaction::leveled()), ("tiered", Compaction::tiered())] {
-        let dir = work.join(name);
+/// Runs the comparison of `strategies` (name, strategy) in temporary directories under
+/// `work`; returns the outcomes.
+pub fn run(shape: Shape, memtable: usize, strategies: &[(String, Compaction)], work: &Path) -> Result<Vec<Outcome>> {
+    // Out-of-range parameters fail now, not after the strategies before them ran: an
+    // open checks its options before it touches the disk.
+    for (i, (_, strategy)) in strategies.iter().enumerate() {
+        let dir = work.join(format!("check-{i}"));
+        Db::open(&dir, Options::default().compaction(strategy.clone()))?.close()?;
         let _ = std::fs::remove_dir_all(&dir);
-        out.push(run_one(name, strategy, shape, memtable, &dir)?);
+    }
+    let mut out = Vec::new();
+    for (i, (name, strategy)) in strategies.iter().enumerate() {
+        let dir = work.join(i.to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        out.push(run_one(name, strategy.clone(), shape, memtable, &dir)?);
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(out)
+}
+
+/// Parses `--strategies`: a comma-separated list of `leveled`, `tiered`, `lazy` (lazy
+/// leveling, T = 10), `fluid:T=8:K=3:Z=1` (any point of the Dostoevsky space; T
+/// defaults to 10, K and Z to 1) and `fifo:BYTES` (FIFO dropping past BYTES; by default
+/// 1 GiB). Each comes back with the name it is shown under.
+pub fn parse_strategies(list: &str) -> Result<Vec<(String, Compaction)>> {
+    let bad = |why: String| strata::Error::InvalidArgument(why);
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let mut parts = item.split(':');
+            let kind = parts.next().unwrap_or_default();
+            let strategy = match kind {
+                "leveled" => Compaction::leveled(),
+                "tiered" => Compaction::tiered(),
+                "lazy" => Compaction::lazy_leveling(),
+                "fifo" => {
+                    let bytes =
+                        parts.next().map_or(Ok(1 << 30), str::parse).map_err(|e| bad(format!("{item}: {e}")))?;
+                    Compaction::fifo(bytes)
+                }
+                "fluid" => {
+                    let (mut t, mut k, mut z) = (10u64, 1usize, 1usize);
+                    for param in parts.by_ref() {
+                        let (name, value) =
+                            param.split_once('=').ok_or_else(|| bad(format!("{item}: {param} is not NAME=VALUE")))?;
+                        let value: u64 = value.parse().map_err(|e| bad(format!("{item}: {param}: {e}")))?;
+                        match name {
+                            "T" => t = value,
+                            "K" => k = value as usize,
+                            "Z" => z = value as usize,
+                            _ => return Err(bad(format!("{item}: unknown parameter {name} (T, K or Z)"))),
+                        }
+                    }
+                    Compaction::fluid(t, k, z)
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "unknown strategy {kind:?} (leveled, tiered, lazy, fluid:T=..:K=..:Z=.., fifo:BYTES)"
+                    )))
+                }
+            };
+            if parts.next().is_some() {
+                return Err(bad(format!("{item}: too many parameters")));
+            }
+            Ok((item.to_string(), strategy))
+        })
+        .collect()
 }
 
 fn live_bytes(shape: Shape) -> f64 {

@@ -23,6 +23,8 @@ struct Cli {
 enum Strategy {
     Leveled,
     Tiered,
+    /// Lazy leveling (Dostoevsky's T = 10, K = 9, Z = 1).
+    Lazy,
 }
 
 impl Strategy {
@@ -30,6 +32,7 @@ impl Strategy {
         match self {
             Strategy::Leveled => Compaction::leveled(),
             Strategy::Tiered => Compaction::tiered(),
+            Strategy::Lazy => Compaction::lazy_leveling(),
         }
     }
 }
@@ -85,6 +88,10 @@ enum Command {
         /// Memtable size in bytes.
         #[arg(long, default_value_t = 4 << 20)]
         memtable_size: usize,
+        /// The strategies to compare, comma-separated: leveled, tiered, lazy (lazy
+        /// leveling), fluid:T=8:K=3:Z=1 (any point of the Dostoevsky space), fifo:BYTES.
+        #[arg(long, default_value = "leveled,tiered,lazy")]
+        strategies: String,
         /// Where to write the SVG chart.
         #[arg(long, default_value = "strata-compare.svg")]
         svg: PathBuf,
@@ -268,13 +275,17 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
                 );
             }
         }
-        Command::Compare { num, key_size, value_size, memtable_size, svg, json } => {
+        Command::Compare { num, key_size, value_size, memtable_size, strategies, svg, json } => {
             if key_size == 0 || num == 0 {
                 return Err(strata::Error::InvalidArgument("--num and --key-size must be positive".into()));
             }
+            let strategies = compare::parse_strategies(&strategies)?;
+            if strategies.is_empty() {
+                return Err(strata::Error::InvalidArgument("--strategies names none".into()));
+            }
             let shape = bench::Shape { num, reads: num, key_size, value_size, threads: 1 };
             let work = temp_dir("compare");
-            let outcomes = compare::run(shape, memtable_size, &work);
+            let outcomes = compare::run(shape, memtable_size, &strategies, &work);
             let _ = std::fs::remove_dir_all(&work);
             let outcomes = outcomes?;
             std::fs::write(&svg, compare::chart(&outcomes))?;

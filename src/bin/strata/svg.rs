@@ -10,7 +10,7 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-const COLORS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
+const COLORS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
 
 /// Draws one chart of `series` in a `w`×`h` box at (`x0`, `y0`) into `out`.
 pub fn chart(out: &mut String, (x0, y0, w, h): (f64, f64, f64, f64), title: &str, x_label: &str, series: &[Series]) {
