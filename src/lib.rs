@@ -76,6 +76,7 @@ pub use db::{Cursor, Db, Iter, Keyspace, Snapshot, Transaction, TransactionIter}
 pub use error::{Error, Result};
 pub use key::{MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use options::{
-    Compaction, FifoOptions, FluidOptions, LeveledOptions, Options, TieredOptions, WalRecovery, WriteOptions,
+    BloomAllocation, Compaction, FifoOptions, FluidOptions, LeveledOptions, Options, TieredOptions, WalRecovery,
+    WriteOptions,
 };
 pub use stats::{LevelStats, Stats, TableInfo};

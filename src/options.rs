@@ -130,6 +130,20 @@ impl Default for Compaction {
     }
 }
 
+/// How the bloom filters' memory is spread over the sorted runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BloomAllocation {
+    /// `bloom_bits_per_key` for every key of every table.
+    #[default]
+    Uniform,
+    /// Monkey (Dayan et al., SIGMOD 2017): the same total memory, spread so that each
+    /// run's false-positive rate is proportional to its size — more bits per key for
+    /// small runs, fewer for the largest — which minimises the runs an absent key's
+    /// lookup reads. Each table gets its bits when written, from the tree's shape then.
+    Monkey,
+}
+
 /// How recovery treats a damaged WAL.
 ///
 /// What every mode keeps: a write acknowledged with `sync_writes(true)` (or followed by a
@@ -231,6 +245,7 @@ pub struct Options {
     pub(crate) memtable_huge_pages: bool,
     pub(crate) block_size: usize,
     pub(crate) bloom_bits_per_key: u32,
+    pub(crate) bloom_allocation: BloomAllocation,
     pub(crate) block_cache_size: usize,
     /// `None`: an eighth of the block cache.
     pub(crate) scan_fill_limit: Option<usize>,
@@ -255,6 +270,7 @@ impl Default for Options {
             memtable_huge_pages: true,
             block_size: 4096,
             bloom_bits_per_key: 10,
+            bloom_allocation: BloomAllocation::Uniform,
             block_cache_size: 32 << 20,
             scan_fill_limit: None,
             compaction: Compaction::default(),
@@ -299,6 +315,13 @@ impl Options {
     /// Bloom filter bits per key; 0 writes no filter (default 10, about 1% false positives).
     pub fn bloom_bits_per_key(mut self, bits: u32) -> Self {
         self.bloom_bits_per_key = bits;
+        self
+    }
+
+    /// How the bloom filters' memory (`bloom_bits_per_key` × keys) is spread over the
+    /// sorted runs (default `Uniform`); see [`BloomAllocation::Monkey`].
+    pub fn bloom_allocation(mut self, allocation: BloomAllocation) -> Self {
+        self.bloom_allocation = allocation;
         self
     }
 
@@ -468,6 +491,7 @@ impl Options {
     ///                        | 3 u8 | max_table_bytes | 0 | 0       (FIFO)
     ///            | n varint32 | codec u8 * n  (0 none, 1 LZ4; per level as
     ///                                          compression_per_level)
+    ///            | bloom_allocation u8         (0 uniform, 1 Monkey)
     /// ```
     ///
     /// The rest (file system, cache, WAL and sync settings, huge pages, scan fill limit,
@@ -500,6 +524,10 @@ impl Options {
             Compression::None => 0,
             Compression::Lz4 => 1,
         }));
+        out.push(match self.bloom_allocation {
+            BloomAllocation::Uniform => 0,
+            BloomAllocation::Monkey => 1,
+        });
         out
     }
 
@@ -542,6 +570,11 @@ impl Options {
                 _ => None,
             })
             .collect::<Option<_>>()?;
+        o.bloom_allocation = match d.u8()? {
+            0 => BloomAllocation::Uniform,
+            1 => BloomAllocation::Monkey,
+            _ => return None,
+        };
         (d.is_empty() && o.validate().is_ok()).then_some(o)
     }
 
@@ -637,6 +670,7 @@ mod tests {
             .memtable_size(1 << 20)
             .block_size(8192)
             .bloom_bits_per_key(14)
+            .bloom_allocation(BloomAllocation::Monkey)
             .compaction(Compaction::tiered())
             .compression_per_level([Compression::None, Compression::Lz4]);
         let encoded = own.encode_keyspace();

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use strata::{Compaction, Db, Keyspace, LeveledOptions, Options, TieredOptions, WriteBatch};
+use strata::{BloomAllocation, Compaction, Db, Keyspace, LeveledOptions, Options, TieredOptions, WriteBatch};
 
 mod common;
 use common::Rng;
@@ -126,7 +126,8 @@ fn options(mode: Mode, reopens: usize) -> Options {
         Mode::NoCompaction => base.compaction(Compaction::Leveled(lazy)),
         Mode::Leveled => base.compaction(Compaction::leveled()),
         Mode::Tiered => base.compaction(Compaction::Tiered(small_tiers)),
-        Mode::Lazy => base.compaction(Compaction::fluid(3, 2, 1)),
+        // With Monkey's filters: reads must not care how many bits a table got.
+        Mode::Lazy => base.compaction(Compaction::fluid(3, 2, 1)).bloom_allocation(BloomAllocation::Monkey),
         Mode::Fifo => base.compaction(Compaction::fifo(1 << 40)),
         Mode::Switching => {
             let all = common::all_strategies();

@@ -137,6 +137,7 @@ struct Setup {
     sync: bool,
     /// Index into `common::all_strategies()`.
     strategy: usize,
+    monkey: bool,
     max_immutable: usize,
     memtable: usize,
     compress: bool,
@@ -147,6 +148,7 @@ impl Setup {
         Setup {
             sync,
             strategy: rng.below(common::all_strategies().len() as u64) as usize,
+            monkey: rng.below(2) == 0,
             max_immutable: 1 + rng.below(3) as usize,
             memtable: [2048, 4096, 16384][rng.below(3) as usize],
             compress: rng.below(2) == 0,
@@ -155,8 +157,10 @@ impl Setup {
 
     fn options(&self, fs: &Arc<FaultyFs>) -> strata::Options {
         let codec = if self.compress { strata::Compression::Lz4 } else { strata::Compression::None };
+        let bloom = if self.monkey { strata::BloomAllocation::Monkey } else { strata::BloomAllocation::Uniform };
         common::faulty_options(fs, self.sync, false)
             .compaction(common::all_strategies()[self.strategy].clone())
+            .bloom_allocation(bloom)
             .memtable_size(self.memtable)
             .max_immutable_memtables(self.max_immutable)
             .compression(codec)

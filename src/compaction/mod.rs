@@ -34,6 +34,7 @@
 pub(crate) mod fifo;
 pub(crate) mod fluid;
 pub(crate) mod leveled;
+pub(crate) mod monkey;
 pub(crate) mod split;
 pub(crate) mod strategy;
 pub(crate) mod tiered;

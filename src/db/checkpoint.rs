@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::flush::write_table_from;
+use super::flush::{table_options, write_table_from};
 use super::recovery::create_dir_durably;
 use super::tree::Tree;
 use super::DbInner;
@@ -77,7 +77,15 @@ impl DbInner {
                 .flat_map(|r| r.tombstones().iter().filter(|t| t.seq <= seq).cloned().collect::<Vec<_>>())
                 .collect();
             let number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
-            if let Some(table) = write_table_from(&ctx, &tree.opts, &mut merged, visible, range_dels, number)? {
+            if let Some(table) = write_table_from(
+                &ctx,
+                &tree.opts,
+                table_options(&tree.opts, 0),
+                &mut merged,
+                visible,
+                range_dels,
+                number,
+            )? {
                 edit.new_files.push(table);
             }
             edits.push(edit);

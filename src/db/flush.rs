@@ -16,14 +16,16 @@ use std::sync::Arc;
 
 use super::tree::{Tree, TreeState};
 use super::{DbInner, SuperVersion};
+use crate::compaction::monkey;
 use crate::error::Result;
 use crate::filename;
 use crate::iter::InternalIterator;
 use crate::memtable::MemTable;
+use crate::options::BloomAllocation;
 use crate::range_del::RangeTombstone;
 use crate::sstable::{TableBuilder, TableOptions};
 use crate::stats::Counters;
-use crate::version::{NewFile, TableContext, VersionEdit};
+use crate::version::{FileMeta, NewFile, TableContext, Version, VersionEdit};
 
 pub(crate) fn background_loop(db: &Arc<DbInner>) {
     loop {
@@ -55,7 +57,8 @@ pub(crate) fn background_loop(db: &Arc<DbInner>) {
 /// Flushes `mem`, the oldest frozen memtable of `tree`.
 fn flush_one(db: &DbInner, tree: &Tree, mem: &Arc<MemTable>) -> Result<()> {
     let number = db.file_numbers.fetch_add(1, Ordering::SeqCst);
-    let table = write_table(&db.ctx, &tree.opts, mem, number)?;
+    let layout = run_table_options(&tree.opts, 0, &tree.super_version().version, &[], mem.len());
+    let table = write_table(&db.ctx, &tree.opts, layout, mem, number)?;
     let mut edit = VersionEdit { keyspace: tree.id, ..VersionEdit::default() };
     if let Some(t) = &table {
         Counters::add(&tree.stats.flush_bytes_written, t.size);
@@ -131,12 +134,31 @@ pub(crate) fn table_options(opts: &crate::options::Options, level: u32) -> Table
     }
 }
 
+/// [`table_options`] for the tables of a run about to join a tree shaped as `version`
+/// (`inputs` leaving it, `entries` written to `level`): with `BloomAllocation::Monkey`,
+/// the bits per key Monkey gives that run at the tree's total filter memory.
+pub(crate) fn run_table_options(
+    opts: &crate::options::Options,
+    level: u32,
+    version: &Version,
+    inputs: &[Arc<FileMeta>],
+    entries: u64,
+) -> TableOptions {
+    let mut layout = table_options(opts, level);
+    if opts.bloom_allocation == BloomAllocation::Monkey && layout.bloom_bits_per_key > 0 {
+        let (others, run) = monkey::runs_after(version, inputs, level as usize, entries);
+        layout.bloom_bits_per_key = monkey::bits_for_new_run(&others, run, opts.bloom_bits_per_key);
+    }
+    layout
+}
+
 /// Writes every entry of `mem` to table `number` at level 0, laid out as `opts` says
 /// for that level, fsyncs it and its directory, and describes it; `None` (and no file)
 /// if the memtable is empty.
 pub(crate) fn write_table(
     ctx: &TableContext,
     opts: &crate::options::Options,
+    layout: TableOptions,
     mem: &Arc<MemTable>,
     number: u64,
 ) -> Result<Option<NewFile>> {
@@ -144,7 +166,7 @@ pub(crate) fn write_table(
         return Ok(None);
     }
     let range_dels = mem.range_tombstones().map_or_else(Vec::new, |r| r.tombstones().to_vec());
-    write_table_from(ctx, opts, &mut mem.bulk_iter(), |_| true, range_dels, number)
+    write_table_from(ctx, opts, layout, &mut mem.bulk_iter(), |_| true, range_dels, number)
 }
 
 /// [`write_table`] for the entries of `it` whose internal key `keep` accepts (a
@@ -153,6 +175,7 @@ pub(crate) fn write_table(
 pub(crate) fn write_table_from<I: InternalIterator + ?Sized>(
     ctx: &TableContext,
     opts: &crate::options::Options,
+    layout: TableOptions,
     it: &mut I,
     keep: impl Fn(&[u8]) -> bool,
     range_dels: Vec<RangeTombstone>,
@@ -169,7 +192,6 @@ pub(crate) fn write_table_from<I: InternalIterator + ?Sized>(
     let path = filename::path(&ctx.dir, &filename::table_name(number));
     let result = (|| -> Result<NewFile> {
         let file = ctx.fs.create(&path)?;
-        let layout = table_options(opts, 0);
         let mut builder = if opts.parallel_flush_compression {
             TableBuilder::with_compress_worker(file, layout)
         } else {
@@ -191,4 +213,47 @@ pub(crate) fn write_table_from<I: InternalIterator + ?Sized>(
         let _ = ctx.fs.remove(&path);
     }
     result.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{BloomAllocation, Compaction, Db, Options};
+
+    /// Filter bits per key of each table, newest first.
+    fn filter_bits(db: &Db) -> Vec<f64> {
+        let version = db.inner().default.super_version().version.clone();
+        version
+            .files()
+            .map(|f| {
+                let bytes = f.table().unwrap().filter_size().unwrap_or(0);
+                bytes as f64 * 8.0 / f.info.summary.num_entries as f64
+            })
+            .collect()
+    }
+
+    #[test]
+    fn monkey_gives_a_small_run_more_bits_per_key_than_a_large_one() {
+        for allocation in [BloomAllocation::Uniform, BloomAllocation::Monkey] {
+            let dir = tempfile::tempdir().unwrap();
+            let options = Options::default()
+                .memtable_size(16 << 20)
+                .compaction(Compaction::fifo(1 << 40))
+                .bloom_allocation(allocation);
+            let db = Db::open(dir.path(), options).unwrap();
+            for i in 0..50_000u32 {
+                db.put(i.to_be_bytes(), "v").unwrap();
+            }
+            db.flush().unwrap();
+            for i in 0..200u32 {
+                db.put((1_000_000 + i).to_be_bytes(), "v").unwrap();
+            }
+            db.flush().unwrap();
+            let bits = filter_bits(&db); // [small run, large run]
+            assert_eq!(bits.len(), 2);
+            match allocation {
+                BloomAllocation::Uniform => assert!(bits.iter().all(|&b| (9.0..11.5).contains(&b)), "{bits:?}"),
+                _ => assert!(bits[0] > bits[1] + 4.0, "{bits:?}"),
+            }
+        }
+    }
 }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::flush::write_table;
+use super::flush::{run_table_options, table_options, write_table};
 use super::tree::{Tree, TreeState};
 use super::{new_block_cache, num_levels, wal_path, DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
@@ -63,7 +63,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
         apply(&trees, wal, &batch);
         for t in &mut trees {
             if t.mem.memory_usage() >= t.opts.memtable_size {
-                if let Some(f) = write_table(&ctx, &t.opts, &t.mem, versions.new_file_number())? {
+                if let Some(f) = write_table(&ctx, &t.opts, t.layout(&versions), &t.mem, versions.new_file_number())? {
                     t.edit.new_files.push(f);
                 }
                 t.mem = Arc::new(MemTable::with_huge_pages(t.opts.memtable_size, t.opts.memtable_huge_pages));
@@ -82,7 +82,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     let wal = LogWriter::new(unsafe { fs.create_log(&wal_path(dir, log_number))? });
     fs.sync_dir(dir)?;
     for mut t in trees {
-        if let Some(f) = write_table(&ctx, &t.opts, &t.mem, versions.new_file_number())? {
+        if let Some(f) = write_table(&ctx, &t.opts, t.layout(&versions), &t.mem, versions.new_file_number())? {
             t.edit.new_files.push(f);
         }
         t.edit.log_numbers = vec![(t.id, log_number)];
@@ -105,6 +105,17 @@ struct RecoveringTree {
     log_number: u64,
     mem: Arc<MemTable>,
     edit: VersionEdit,
+}
+
+impl RecoveringTree {
+    /// How its memtable's table is laid out (Monkey's bits, if asked for, from the
+    /// tree's shape as recovered so far).
+    fn layout(&self, versions: &VersionSet) -> crate::sstable::TableOptions {
+        match versions.current(self.id) {
+            Some(version) => run_table_options(&self.opts, 0, &version, &[], self.mem.len()),
+            None => table_options(&self.opts, 0),
+        }
+    }
 }
 
 fn recovering_trees(versions: &VersionSet, opts: &Options) -> Result<Vec<RecoveringTree>> {

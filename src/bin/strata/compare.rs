@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde_json::json;
-use strata::{Compaction, Compression, Db, Options, Result};
+use strata::{BloomAllocation, Compaction, Compression, Db, Options, Result};
 
 use crate::bench::{progress, Shape, ValuePool};
 use crate::svg::{self, Series};
@@ -38,10 +38,21 @@ fn pct(v: &[u64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
 }
 
-fn run_one(name: &str, strategy: Compaction, shape: Shape, memtable: usize, dir: &Path) -> Result<Outcome> {
+fn run_one(
+    name: &str,
+    strategy: Compaction,
+    shape: Shape,
+    memtable: usize,
+    bloom: BloomAllocation,
+    dir: &Path,
+) -> Result<Outcome> {
     // Uncompressed, so that bytes written and stored measure what the strategy does, not
     // how well the benchmark's values compress.
-    let options = Options::default().memtable_size(memtable).compaction(strategy).compression(Compression::None);
+    let options = Options::default()
+        .memtable_size(memtable)
+        .compaction(strategy)
+        .compression(Compression::None)
+        .bloom_allocation(bloom);
     let db = Db::open(dir, options)?;
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut values = ValuePool::new(shape.value_size, rng.0 ^ 0x5eed);
@@ -110,7 +121,13 @@ fn run_one(name: &str, strategy: Compaction, shape: Shape, memtable: usize, dir:
 
 /// Runs the comparison of `strategies` (name, strategy) in temporary directories under
 /// `work`; returns the outcomes.
-pub fn run(shape: Shape, memtable: usize, strategies: &[(String, Compaction)], work: &Path) -> Result<Vec<Outcome>> {
+pub fn run(
+    shape: Shape,
+    memtable: usize,
+    bloom: BloomAllocation,
+    strategies: &[(String, Compaction)],
+    work: &Path,
+) -> Result<Vec<Outcome>> {
     // Out-of-range parameters fail now, not after the strategies before them ran: an
     // open checks its options before it touches the disk.
     for (i, (_, strategy)) in strategies.iter().enumerate() {
@@ -122,7 +139,7 @@ pub fn run(shape: Shape, memtable: usize, strategies: &[(String, Compaction)], w
     for (i, (name, strategy)) in strategies.iter().enumerate() {
         let dir = work.join(i.to_string());
         let _ = std::fs::remove_dir_all(&dir);
-        out.push(run_one(name, strategy.clone(), shape, memtable, &dir)?);
+        out.push(run_one(name, strategy.clone(), shape, memtable, bloom, &dir)?);
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(out)

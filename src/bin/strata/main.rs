@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use strata::{Compaction, Db, Options};
+use strata::{BloomAllocation, Compaction, Db, Options};
 
 #[derive(Parser)]
 #[command(name = "strata", version, about = "Benchmark, compare and inspect strata databases")]
@@ -37,6 +37,23 @@ impl Strategy {
     }
 }
 
+/// `--bloom-allocation`.
+#[derive(Clone, Copy, ValueEnum)]
+enum Allocation {
+    Uniform,
+    /// Monkey: more bits per key for small runs, at the same memory.
+    Monkey,
+}
+
+impl Allocation {
+    fn allocation(self) -> BloomAllocation {
+        match self {
+            Allocation::Uniform => BloomAllocation::Uniform,
+            Allocation::Monkey => BloomAllocation::Monkey,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run db_bench-style workloads.
@@ -59,6 +76,9 @@ enum Command {
         threads: u64,
         #[arg(long, value_enum, default_value = "leveled")]
         compaction: Strategy,
+        /// How filter memory is spread over the sorted runs.
+        #[arg(long, value_enum, default_value = "uniform")]
+        bloom_allocation: Allocation,
         /// fsync the WAL on every write.
         #[arg(long)]
         sync: bool,
@@ -92,6 +112,9 @@ enum Command {
         /// leveling), fluid:T=8:K=3:Z=1 (any point of the Dostoevsky space), fifo:BYTES.
         #[arg(long, default_value = "leveled,tiered,lazy")]
         strategies: String,
+        /// How filter memory is spread over the sorted runs.
+        #[arg(long, value_enum, default_value = "uniform")]
+        bloom_allocation: Allocation,
         /// Where to write the SVG chart.
         #[arg(long, default_value = "strata-compare.svg")]
         svg: PathBuf,
@@ -206,6 +229,7 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
             value_size,
             threads,
             compaction,
+            bloom_allocation,
             sync,
             db,
             memtable_size,
@@ -232,7 +256,8 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
                 .memtable_size(memtable_size)
                 .block_cache_size(cache_size)
                 .sync_writes(sync)
-                .compaction(compaction.compaction());
+                .compaction(compaction.compaction())
+                .bloom_allocation(bloom_allocation.allocation());
             let reads = reads.unwrap_or(num);
             let shape = bench::Shape { num, reads, key_size, value_size, threads };
             let mut database = Db::open(&dir, options.clone())?;
@@ -275,7 +300,7 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
                 );
             }
         }
-        Command::Compare { num, key_size, value_size, memtable_size, strategies, svg, json } => {
+        Command::Compare { num, key_size, value_size, memtable_size, strategies, bloom_allocation, svg, json } => {
             if key_size == 0 || num == 0 {
                 return Err(strata::Error::InvalidArgument("--num and --key-size must be positive".into()));
             }
@@ -285,7 +310,7 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
             }
             let shape = bench::Shape { num, reads: num, key_size, value_size, threads: 1 };
             let work = temp_dir("compare");
-            let outcomes = compare::run(shape, memtable_size, &strategies, &work);
+            let outcomes = compare::run(shape, memtable_size, bloom_allocation.allocation(), &strategies, &work);
             let _ = std::fs::remove_dir_all(&work);
             let outcomes = outcomes?;
             std::fs::write(&svg, compare::chart(&outcomes))?;
