@@ -626,7 +626,13 @@ fn pending_compaction_of(tree: &Tree) -> Option<String> {
     let version = tree.super_version().version.clone();
     let job = strategy::from_options(&tree.opts).pick(&version)?;
     let inputs: Vec<String> = job.inputs.iter().map(|f| format!("L{}:{:06}", f.info.level, f.number())).collect();
-    let kind = if job.trivial_move { "move" } else { "merge" };
+    let kind = if job.drop_inputs {
+        "drop"
+    } else if job.trivial_move {
+        "move"
+    } else {
+        "merge"
+    };
     Some(format!(
         "{kind} {} ({}) into L{}, because of {}",
         inputs.join(" "),

@@ -207,9 +207,11 @@ type Cell = Box<dyn Fn(&Outcome) -> String>;
 /// The side-by-side table.
 pub fn table(outcomes: &[Outcome], shape: Shape) -> String {
     let live = live_bytes(shape);
+    // Columns as wide as the longest name (`fluid:T=8:K=3:Z=1` and the like) needs.
+    let width = outcomes.iter().map(|o| o.name.len() + 2).max().unwrap_or(0).max(16);
     let mut s = format!("{:<34}", "");
     for o in outcomes {
-        s += &format!("{:>16}", o.name);
+        s += &format!("{:>width$}", o.name);
     }
     s.push('\n');
     let rows: Vec<(&str, Cell)> = vec![
@@ -243,7 +245,7 @@ pub fn table(outcomes: &[Outcome], shape: Shape) -> String {
     for (label, f) in rows {
         s += &format!("{label:<34}");
         for o in outcomes {
-            s += &format!("{:>16}", f(o));
+            s += &format!("{:>width$}", f(o));
         }
         s.push('\n');
     }
