@@ -26,11 +26,24 @@ pub struct LeveledOptions {
     pub level_size_multiplier: u64,
     /// Number of levels, L0 included (default 7).
     pub num_levels: usize,
+    /// Derive the levels' targets from the last level's actual size (RocksDB's
+    /// `level_compaction_dynamic_level_bytes`; default off): each level aims at the
+    /// last one's size divided by the multiplier once per level between them, and L0
+    /// flushes into the first level whose target is at least what L0 holds when it
+    /// triggers, leaving the levels above it empty. Space amplification then stays near
+    /// 1 + 1/multiplier as the database grows, instead of depending on how full the
+    /// last level happens to be.
+    pub dynamic_level_bytes: bool,
 }
 
 impl Default for LeveledOptions {
     fn default() -> Self {
-        LeveledOptions { l0_compaction_trigger: 4, level_size_multiplier: 10, num_levels: 7 }
+        LeveledOptions {
+            l0_compaction_trigger: 4,
+            level_size_multiplier: 10,
+            num_levels: 7,
+            dynamic_level_bytes: false,
+        }
     }
 }
 
@@ -485,6 +498,7 @@ impl Options {
     ///            | max_subcompactions varint64
     ///            | compaction: 0 u8 | l0_compaction_trigger | level_size_multiplier
     ///                                | num_levels                   (varint64 each)
+    ///                                  (4 instead of 0: with dynamic_level_bytes)
     ///                        | 1 u8 | min_threshold | max_threshold
     ///                                | max_size_amplification_percent (varint64 each)
     ///                        | 2 u8 | size_ratio | runs_per_level | last_level_runs
@@ -507,7 +521,8 @@ impl Options {
         }
         let (kind, params) = match &self.compaction {
             Compaction::Leveled(l) => {
-                (0, [l.l0_compaction_trigger as u64, l.level_size_multiplier, l.num_levels as u64])
+                let kind = if l.dynamic_level_bytes { 4 } else { 0 };
+                (kind, [l.l0_compaction_trigger as u64, l.level_size_multiplier, l.num_levels as u64])
             }
             Compaction::Tiered(t) => {
                 (1, [t.min_threshold as u64, t.max_threshold as u64, t.max_size_amplification_percent])
@@ -548,10 +563,11 @@ impl Options {
         let kind = d.u8()?;
         let (a, b, c) = (d.varint64()?, d.varint64()?, d.varint64()?);
         o.compaction = match kind {
-            0 => Compaction::Leveled(LeveledOptions {
+            0 | 4 => Compaction::Leveled(LeveledOptions {
                 l0_compaction_trigger: usize_of(a)?,
                 level_size_multiplier: b,
                 num_levels: usize_of(c)?,
+                dynamic_level_bytes: kind == 4,
             }),
             1 => Compaction::Tiered(TieredOptions {
                 min_threshold: usize_of(a)?,

@@ -234,3 +234,31 @@ fn fifo_keeps_the_newest_writes_within_its_limit_and_never_merges() {
     drop(db);
     assert_eq!(sst_files(dir.path()), stats.levels[0].files, "dropped tables left on disk");
 }
+
+#[test]
+fn dynamic_level_sizing_keeps_space_amplification_near_one() {
+    let settled = |dynamic: bool, keys: u32| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut leveled = strata::LeveledOptions::default();
+        leveled.dynamic_level_bytes = dynamic;
+        leveled.level_size_multiplier = 4;
+        let options = options(Compaction::Leveled(leveled)).memtable_size(32 * 1024).compression(Compression::None);
+        let db = Db::open(dir.path(), options).unwrap();
+        // Overwrites of a fixed key set: one copy of each key is live.
+        for round in 0..4u32 {
+            for i in 0..keys {
+                db.put(format!("key{:06}", (i * 7919) % keys), value(round)).unwrap();
+            }
+        }
+        db.wait_for_compactions().unwrap();
+        assert_eq!(db.range::<&str, _>(..).count(), keys as usize);
+        let live: u64 = db.range::<&str, _>(..).map(|r| r.unwrap()).map(|(k, v)| (k.len() + v.len()) as u64).sum();
+        db.stats().live_sst_bytes() as f64 / live as f64
+    };
+    for keys in [6_000, 20_000] {
+        let (fixed, dynamic) = (settled(false, keys), settled(true, keys));
+        println!("{keys} keys: space amplification {fixed:.2} with fixed targets, {dynamic:.2} dynamic");
+        assert!(dynamic < 1.45, "{keys} keys: {dynamic:.2}");
+        assert!(dynamic <= fixed + 0.05, "{keys} keys: dynamic {dynamic:.2}, fixed {fixed:.2}");
+    }
+}

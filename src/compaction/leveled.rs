@@ -12,6 +12,10 @@
 //!   none and it overlaps little of Li+2, the table is *moved*: one MANIFEST edit, no
 //!   rewrite.
 //!
+//! With `dynamic_level_bytes` the targets come from the last level's actual size instead
+//! (see [`LeveledPicker::targets`]): L0 compacts into the first level big enough, and the
+//! levels above it stay empty.
+//!
 //! Outputs are cut at the target file size (the memtable size) and wherever they would
 //! overlap more than ten target files of the level below the output, so later
 //! compactions stay small. Writers slow down at 2× the L0 trigger and stop at 3×.
@@ -41,7 +45,7 @@ impl LeveledPicker {
         LeveledPicker { compact_pointer: vec![Vec::new(); opts.num_levels], opts, base_bytes, target_file_size }
     }
 
-    /// The size level `level` (1 or deeper) aims for.
+    /// The size level `level` (1 or deeper) aims for, without dynamic level sizing.
     pub(crate) fn target_bytes(&self, level: usize) -> u64 {
         let mut t = self.base_bytes;
         for _ in 1..level {
@@ -50,13 +54,45 @@ impl LeveledPicker {
         t
     }
 
-    /// The level with the highest score and that score.
-    pub(crate) fn best_score(&self, version: &Version) -> (usize, f64) {
+    /// Every level's target size (index = level; 0 for L0 and for levels that should be
+    /// empty) and the level L0 compacts into. With `dynamic_level_bytes` the last
+    /// level's actual size sets the others': each aims at the one below over the
+    /// multiplier, down to the first that would aim below `base_bytes`, which is where
+    /// L0 goes (RocksDB's base level); the levels above it aim to be empty.
+    pub(crate) fn targets(&self, version: &Version) -> (Vec<u64>, usize) {
+        let levels = version.levels.len().min(self.opts.num_levels).max(2);
+        if !self.opts.dynamic_level_bytes {
+            return ((0..levels).map(|l| if l == 0 { 0 } else { self.target_bytes(l) }).collect(), 1);
+        }
+        let last = levels - 1;
+        let mut targets = vec![0; levels];
+        targets[last] = version.level_bytes(last).max(self.base_bytes);
+        let mut base = last;
+        let mut t = targets[last];
+        for level in (1..last).rev() {
+            t /= self.opts.level_size_multiplier.max(1);
+            if t < self.base_bytes {
+                break;
+            }
+            targets[level] = t;
+            base = level;
+        }
+        (targets, base)
+    }
+
+    /// The level with the highest score and that score, given the levels' `targets`.
+    pub(crate) fn best_score(&self, version: &Version, targets: &[u64]) -> (usize, f64) {
         let mut best =
             (0, version.levels.first().map_or(0, |l| l.len()) as f64 / self.opts.l0_compaction_trigger as f64);
         let last = version.levels.len().min(self.opts.num_levels).saturating_sub(1);
         for level in 1..last {
-            let score = version.level_bytes(level) as f64 / self.target_bytes(level) as f64;
+            let bytes = version.level_bytes(level);
+            let score = match targets.get(level).copied().unwrap_or(0) {
+                // A level that should be empty (above the base level) goes down first.
+                0 if bytes > 0 => f64::MAX,
+                0 => 0.0,
+                target => bytes as f64 / target as f64,
+            };
             if score > best.1 {
                 best = (level, score);
             }
@@ -68,7 +104,8 @@ impl LeveledPicker {
         (output_level + 1..version.levels.len()).all(|l| version.overlapping(l, smallest, largest).is_empty())
     }
 
-    fn job_for(&mut self, version: &Version, level: usize) -> Option<CompactionJob> {
+    /// The job compacting `level` into the next (L0 into `base`).
+    fn job_for(&mut self, version: &Version, level: usize, base: usize) -> Option<CompactionJob> {
         let mut inputs: Vec<Arc<FileMeta>>;
         if level == 0 {
             inputs = version.levels[0].clone();
@@ -85,7 +122,7 @@ impl LeveledPicker {
             inputs = vec![pick.clone()];
         }
         let (smallest, largest) = key_range(&inputs)?;
-        let output_level = level + 1;
+        let output_level = if level == 0 { base } else { level + 1 };
         let next = version.overlapping(output_level, &smallest, &largest);
         let moving = level > 0 && next.is_empty();
         inputs.extend(next);
@@ -113,11 +150,12 @@ impl CompactionStrategy for LeveledPicker {
     }
 
     fn pick(&mut self, version: &Version) -> Option<CompactionJob> {
-        let (level, score) = self.best_score(version);
+        let (targets, base) = self.targets(version);
+        let (level, score) = self.best_score(version, &targets);
         if score < 1.0 || level + 1 >= version.levels.len() {
             return None;
         }
-        self.job_for(version, level)
+        self.job_for(version, level, base)
     }
 
     fn full(&self, version: &Version) -> Option<CompactionJob> {

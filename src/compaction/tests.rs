@@ -358,3 +358,28 @@ fn fifo_drops_the_oldest_tables_past_its_limit_and_nothing_else() {
     assert_eq!(job.edit(Vec::new()).new_files, vec![]);
     assert_eq!(p.stall(&version(vec![run(1, 1, 100 * MB)], 1)), Stall::None, "FIFO never stalls writers");
 }
+
+#[test]
+fn dynamic_level_sizing_derives_the_targets_from_the_last_level() {
+    let opts = LeveledOptions { dynamic_level_bytes: true, ..LeveledOptions::default() };
+    let mut p = LeveledPicker::new(opts, MB); // L0 triggers at 4 MiB
+                                              // 1000 MiB on L6: L5 aims at 100, L4 at 10; L3 would aim at 1 < 4: L4 is the base.
+    let mut files = vec![file(1, 6, "a", "z", 1000 * MB, (1, 1))];
+    let (targets, base) = p.targets(&version(files.clone(), 7));
+    assert_eq!(base, 4);
+    assert_eq!(&targets[1..], &[0, 0, 0, 10 * MB, 100 * MB, 1000 * MB]);
+    // L0 flushes go straight to the base level.
+    for n in 0..4 {
+        files.push(file(10 + n, 0, "b", "c", MB, (10 + n, 10 + n)));
+    }
+    let job = p.pick(&version(files.clone(), 7)).unwrap();
+    assert_eq!(job.output_level, 4);
+    // A level above the base that holds data (left by a static configuration) goes
+    // down first, whatever its size.
+    files.push(file(20, 2, "x", "y", 1024, (2, 2)));
+    let job = p.pick(&version(files, 7)).unwrap();
+    assert_eq!((numbers(&job), job.output_level), (vec![20], 3));
+    // A small database: everything below L0 lives on the last level.
+    let (_, base) = p.targets(&version(vec![file(1, 6, "a", "z", 8 * MB, (1, 1))], 7));
+    assert_eq!(base, 6);
+}

@@ -37,10 +37,14 @@ pub fn merging_strategies() -> Vec<strata::Compaction> {
     vec![Compaction::leveled(), Compaction::tiered(), Compaction::lazy_leveling(), Compaction::fluid(4, 2, 2)]
 }
 
-/// Every strategy, FIFO last with a limit no test reaches (so that it keeps all data:
+/// Every strategy (leveled also with dynamic level sizing), FIFO last with a limit no
+/// test reaches (so that it keeps all data:
 /// the suites check that the strategies, and switches between them, lose nothing).
 pub fn all_strategies() -> Vec<strata::Compaction> {
     let mut all = merging_strategies();
+    let mut dynamic = strata::LeveledOptions::default();
+    dynamic.dynamic_level_bytes = true;
+    all.push(strata::Compaction::Leveled(dynamic));
     all.push(strata::Compaction::fifo(1 << 40));
     all
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde_json::json;
-use strata::{BloomAllocation, Compaction, Compression, Db, Options, Result};
+use strata::{BloomAllocation, Compaction, Compression, Db, LeveledOptions, Options, Result};
 
 use crate::bench::{progress, Shape, ValuePool};
 use crate::svg::{self, Series};
@@ -145,7 +145,8 @@ pub fn run(
     Ok(out)
 }
 
-/// Parses `--strategies`: a comma-separated list of `leveled`, `tiered`, `lazy` (lazy
+/// Parses `--strategies`: a comma-separated list of `leveled`, `dynamic` (leveled with
+/// dynamic level sizing), `tiered`, `lazy` (lazy
 /// leveling, T = 10), `fluid:T=8:K=3:Z=1` (any point of the Dostoevsky space; T
 /// defaults to 10, K and Z to 1) and `fifo:BYTES` (FIFO dropping past BYTES; by default
 /// 1 GiB). Each comes back with the name it is shown under.
@@ -159,6 +160,11 @@ pub fn parse_strategies(list: &str) -> Result<Vec<(String, Compaction)>> {
             let kind = parts.next().unwrap_or_default();
             let strategy = match kind {
                 "leveled" => Compaction::leveled(),
+                "dynamic" => {
+                    let mut leveled = LeveledOptions::default();
+                    leveled.dynamic_level_bytes = true;
+                    Compaction::Leveled(leveled)
+                }
                 "tiered" => Compaction::tiered(),
                 "lazy" => Compaction::lazy_leveling(),
                 "fifo" => {
@@ -183,7 +189,7 @@ pub fn parse_strategies(list: &str) -> Result<Vec<(String, Compaction)>> {
                 }
                 _ => {
                     return Err(bad(format!(
-                        "unknown strategy {kind:?} (leveled, tiered, lazy, fluid:T=..:K=..:Z=.., fifo:BYTES)"
+                        "unknown strategy {kind:?} (leveled, dynamic, tiered, lazy, fluid:T=..:K=..:Z=.., fifo:BYTES)"
                     )))
                 }
             };

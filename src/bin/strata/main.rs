@@ -108,8 +108,9 @@ enum Command {
         /// Memtable size in bytes.
         #[arg(long, default_value_t = 4 << 20)]
         memtable_size: usize,
-        /// The strategies to compare, comma-separated: leveled, tiered, lazy (lazy
-        /// leveling), fluid:T=8:K=3:Z=1 (any point of the Dostoevsky space), fifo:BYTES.
+        /// The strategies to compare, comma-separated: leveled, dynamic (leveled with
+        /// dynamic level sizing), tiered, lazy (lazy leveling), fluid:T=8:K=3:Z=1 (any
+        /// point of the Dostoevsky space), fifo:BYTES.
         #[arg(long, default_value = "leveled,tiered,lazy")]
         strategies: String,
         /// How filter memory is spread over the sorted runs.
