@@ -505,7 +505,7 @@ impl Options {
     ///                        | 3 u8 | max_table_bytes | 0 | 0       (FIFO)
     ///            | n varint32 | codec u8 * n  (0 none, 1 LZ4; per level as
     ///                                          compression_per_level)
-    ///            | bloom_allocation u8         (0 uniform, 1 Monkey)
+    ///            | bloom_allocation u8         (0 uniform, 1 Monkey; absent: uniform)
     /// ```
     ///
     /// The rest (file system, cache, WAL and sync settings, huge pages, scan fill limit,
@@ -586,9 +586,10 @@ impl Options {
                 _ => None,
             })
             .collect::<Option<_>>()?;
-        o.bloom_allocation = match d.u8()? {
-            0 => BloomAllocation::Uniform,
-            1 => BloomAllocation::Monkey,
+        // Absent in records written before Monkey existed: uniform.
+        o.bloom_allocation = match d.is_empty().then_some(0).or_else(|| d.u8()) {
+            Some(0) => BloomAllocation::Uniform,
+            Some(1) => BloomAllocation::Monkey,
             _ => return None,
         };
         (d.is_empty() && o.validate().is_ok()).then_some(o)
@@ -700,9 +701,13 @@ mod tests {
         assert!(got.sync_writes, "the database's own settings stay");
         assert!(matches!(got.compaction, Compaction::Tiered(_)));
         assert_eq!(got.compression_for_level(3), Compression::Lz4);
-        for cut in 0..encoded.len() {
+        for cut in 0..encoded.len() - 1 {
             assert!(db.with_keyspace(&encoded[..cut]).is_none(), "cut at {cut}");
         }
+        // Without its last byte (the bloom allocation, added later) it is still read, as
+        // uniform.
+        let older = db.with_keyspace(&encoded[..encoded.len() - 1]).unwrap();
+        assert_eq!(older.bloom_allocation, BloomAllocation::Uniform);
         let mut zero_memtable = Options::default().encode_keyspace();
         zero_memtable[1] = 0;
         assert!(db.with_keyspace(&zero_memtable).is_none());

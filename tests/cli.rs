@@ -85,14 +85,24 @@ fn compare_prints_every_strategy_and_writes_a_chart() {
     // Any list, points of the Dostoevsky space and FIFO included; nonsense is refused
     // before anything runs.
     let list = "fluid:T=4:K=3:Z=1,fifo:100000000";
-    let (ok, out, err) =
-        strata(&["compare", "--num", "5000", "--memtable-size", "65536", "--strategies", list, "--json"]);
+    let (ok, out, err) = strata(&[
+        "compare",
+        "--num",
+        "5000",
+        "--memtable-size",
+        "65536",
+        "--strategies",
+        list,
+        "--svg",
+        svg_arg,
+        "--json",
+    ]);
     assert!(ok, "{err}");
     let names: Vec<String> =
         json(&out)["strategies"].as_array().unwrap().iter().map(|x| x["strategy"].to_string()).collect();
     assert_eq!(names, ["\"fluid:T=4:K=3:Z=1\"", "\"fifo:100000000\""]);
     for bad in ["fluid:T=4:K=4", "fluid:Q=2", "spiral", "fifo:lots"] {
-        let (ok, _, err) = strata(&["compare", "--num", "5000", "--strategies", bad]);
+        let (ok, _, err) = strata(&["compare", "--num", "5000", "--strategies", bad, "--svg", svg_arg]);
         assert!(!ok && err.contains("invalid argument"), "{bad}: {err}");
     }
     let (ok, out, _) = strata(&["compare", "--num", "5000", "--memtable-size", "65536", "--svg", svg_arg]);

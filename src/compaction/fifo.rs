@@ -4,11 +4,10 @@
 //! Nothing is ever merged: flushes pile up as L0 tables, and once the tables together
 //! hold more than `max_table_bytes`, the oldest are dropped, whole, until they fit.
 //! **This loses data by design**: a key whose only version is in a dropped table is gone,
-//! and so are the deletes and range tombstones a dropped table held. Tables are dropped
-//! in the order of their oldest entry; under FIFO alone (flushes only) their seqno ranges
-//! do not overlap, so what stays is exactly the newest writes. Tables another strategy
-//! left behind may overlap in seqnos, and dropping one of them can then uncover an older
-//! version it shadowed in a table that stays.
+//! and so are the deletes and range tombstones a dropped table held. Tables go oldest
+//! sorted run first — tables another strategy left on deeper levels (the deepest first),
+//! then L0's from the oldest — and a table of the oldest run shadows no other, so a drop
+//! never uncovers an older version: what stays is the newest writes.
 //!
 //! Writers are never stalled: a flush costs one table, and a drop is a MANIFEST edit.
 
@@ -34,17 +33,20 @@ impl FifoPicker {
         if total <= self.opts.max_table_bytes {
             return None;
         }
-        let mut oldest_first: Vec<_> = version.files().cloned().collect();
-        oldest_first.sort_by_key(|f| (f.info.summary.min_seq, f.info.summary.max_seq, f.number()));
+        // Oldest run first: the deepest level (each deeper level holds older data than
+        // the ones above it), up to L1, then L0's tables from the oldest. A table of the
+        // oldest run shadows no other table, so dropping it uncovers nothing.
+        let deeper = version.levels.iter().skip(1).rev().flatten();
+        let l0_oldest_first = version.levels.first().into_iter().flat_map(|l0| l0.iter().rev());
         let mut inputs = Vec::new();
-        for f in oldest_first {
+        for f in deeper.chain(l0_oldest_first).cloned() {
             if total <= self.opts.max_table_bytes {
                 break;
             }
             total -= f.info.size;
             inputs.push(f);
         }
-        Some(CompactionJob::drop(inputs, "over the FIFO size limit"))
+        Some(CompactionJob::drop_tables(inputs, "over the FIFO size limit"))
     }
 }
 

@@ -66,10 +66,17 @@ impl FluidPicker {
         self.opts.runs_per_level + 1
     }
 
-    /// The levels of `runs` and the last level (that of the largest run).
+    /// The levels of `runs` (newest first) and the last level. A run is on the level its
+    /// size says, or on the level of a newer run if that is deeper: an old run that
+    /// shrank (deletes, a switch from another strategy) then shares the last level with
+    /// the runs above it and merges with them, so the oldest run is always on the last
+    /// level and merges into it are bottommost.
     fn levels(&self, runs: &[Run]) -> (Vec<usize>, usize) {
-        let levels: Vec<usize> = runs.iter().map(|r| self.level_of(r.bytes)).collect();
-        let last = levels.iter().copied().max().unwrap_or(1);
+        let mut levels: Vec<usize> = runs.iter().map(|r| self.level_of(r.bytes)).collect();
+        for i in 1..levels.len() {
+            levels[i] = levels[i].max(levels[i - 1]);
+        }
+        let last = levels.last().copied().unwrap_or(1);
         (levels, last)
     }
 }

@@ -106,7 +106,7 @@ impl CompactionJob {
     }
 
     /// A job that removes `inputs` and writes nothing.
-    pub(crate) fn drop(inputs: Vec<Arc<FileMeta>>, reason: &'static str) -> Self {
+    pub(crate) fn drop_tables(inputs: Vec<Arc<FileMeta>>, reason: &'static str) -> Self {
         CompactionJob { drop_inputs: true, ..CompactionJob::merge(inputs, 0, false, u64::MAX, reason) }
     }
 

@@ -335,6 +335,16 @@ fn lazy_leveling_tiers_above_and_levels_the_last_level() {
 }
 
 #[test]
+fn an_old_run_smaller_than_a_newer_one_still_merges_into_the_last_level() {
+    // The oldest run shrank below a newer one: it shares the newer one's level (the
+    // last), and with Z = 1 they merge, bottommost, instead of the small run staying.
+    let mut p = fluid(4, 3, 1);
+    let job = p.pick(&version(vec![run(1, 100, 40 * MB), run(2, 10, MB)], 1)).unwrap();
+    assert_eq!(numbers(&job), vec![1, 2]);
+    assert!(job.bottommost);
+}
+
+#[test]
 fn fluid_stalls_only_past_the_shape_it_allows() {
     let p = fluid(10, 9, 1);
     let flushes = |n: u64| (0..n).map(|i| run(i + 1, 100 + i, MB)).chain([run(99, 1, 500 * MB)]).collect();
@@ -355,6 +365,11 @@ fn fifo_drops_the_oldest_tables_past_its_limit_and_nothing_else() {
     let job = p.pick(&version(over, 1)).unwrap();
     assert_eq!(numbers(&job), vec![1, 2], "the two oldest go");
     assert!(job.drop_inputs);
+    // Tables another strategy left on deeper levels are older than every L0 table: they
+    // go first (a table of the oldest run shadows nothing).
+    let mixed = vec![run(6, 90, MB), file(7, 2, "a", "m", 2 * MB, (1, 45)), file(8, 1, "a", "z", MB, (50, 60))];
+    let job = p.pick(&version(mixed, 3)).unwrap();
+    assert_eq!(numbers(&job), vec![7]);
     assert_eq!(job.edit(Vec::new()).new_files, vec![]);
     assert_eq!(p.stall(&version(vec![run(1, 1, 100 * MB)], 1)), Stall::None, "FIFO never stalls writers");
 }

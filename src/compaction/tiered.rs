@@ -67,11 +67,6 @@ impl TieredPicker {
         5 * self.opts.min_threshold
     }
 
-    /// A job merging the adjacent runs `runs[start..end]`.
-    fn merge(&self, runs: &[Run], start: usize, end: usize, reason: &'static str) -> CompactionJob {
-        merge_runs(runs, start, end, self.target_file_size, reason)
-    }
-
     /// The newest window of similar-sized adjacent runs, as `(start, end)`.
     fn similar_window(&self, runs: &[Run]) -> Option<(usize, usize)> {
         for start in 0..runs.len() {
@@ -107,14 +102,14 @@ impl CompactionStrategy for TieredPicker {
         let (oldest, newer) = runs.split_last()?;
         let newer_bytes: u64 = newer.iter().map(|r| r.bytes).sum();
         if newer_bytes.saturating_mul(100) > oldest.bytes.saturating_mul(self.opts.max_size_amplification_percent) {
-            return Some(self.merge(&runs, 0, runs.len(), "space amplification"));
+            return Some(merge_runs(&runs, 0, runs.len(), self.target_file_size, "space amplification"));
         }
         if let Some((start, end)) = self.similar_window(&runs) {
-            return Some(self.merge(&runs, start, end, "similar run sizes"));
+            return Some(merge_runs(&runs, start, end, self.target_file_size, "similar run sizes"));
         }
         if runs.len() >= self.slowdown_runs() {
             let end = self.opts.min_threshold.min(runs.len());
-            return Some(self.merge(&runs, 0, end, "run count"));
+            return Some(merge_runs(&runs, 0, end, self.target_file_size, "run count"));
         }
         None
     }
@@ -124,7 +119,7 @@ impl CompactionStrategy for TieredPicker {
         if runs.is_empty() {
             return None;
         }
-        Some(self.merge(&runs, 0, runs.len(), "full compaction"))
+        Some(merge_runs(&runs, 0, runs.len(), self.target_file_size, "full compaction"))
     }
 
     fn range(&self, version: &Version, range: &UserKeyRange) -> Option<CompactionJob> {

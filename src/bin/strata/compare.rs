@@ -180,8 +180,8 @@ pub fn parse_strategies(list: &str) -> Result<Vec<(String, Compaction)>> {
                         let value: u64 = value.parse().map_err(|e| bad(format!("{item}: {param}: {e}")))?;
                         match name {
                             "T" => t = value,
-                            "K" => k = value as usize,
-                            "Z" => z = value as usize,
+                            "K" => k = usize::try_from(value).map_err(|e| bad(format!("{item}: {param}: {e}")))?,
+                            "Z" => z = usize::try_from(value).map_err(|e| bad(format!("{item}: {param}: {e}")))?,
                             _ => return Err(bad(format!("{item}: unknown parameter {name} (T, K or Z)"))),
                         }
                     }
