@@ -1,9 +1,11 @@
 //! `strata compare`: one workload under every compaction strategy, side by side.
 //!
-//! The default workload is write-heavy and takes about a minute on a small machine:
-//! `--num` random inserts, then as many random overwrites with one read in ten, then
-//! `--num / 4` random reads of a settled tree. Disk size and write amplification are
-//! sampled along the way for the chart.
+//! A workload (see [`crate::workload`]) loads `--num` keys and runs its operation mix;
+//! the default, `overwrite`, is write-heavy: `--num` random inserts, then as many random
+//! overwrites with one read in ten. Then the tree settles and `--num / 4` random reads
+//! measure it. Disk size and write amplification are sampled along the way for the
+//! chart; space amplification is measured against the bytes of the live entries a
+//! final scan finds.
 
 use std::path::Path;
 use std::time::Instant;
@@ -13,11 +15,14 @@ use strata::{BloomAllocation, Compaction, Compression, Db, LeveledOptions, Optio
 
 use crate::bench::{progress, Shape, ValuePool};
 use crate::svg::{self, Series};
+use crate::workload::{stored, Distribution, Generator, Op, Workload, STORED_RANGE};
 use strata::internals::Rng;
 
 /// What one strategy did.
 pub struct Outcome {
     name: String,
+    /// Key and value bytes of the live entries at the end.
+    live_bytes: f64,
     write_secs: f64,
     writes: u64,
     read_secs: f64,
@@ -42,6 +47,7 @@ fn run_one(
     name: &str,
     strategy: Compaction,
     shape: Shape,
+    mix: (Workload, Distribution),
     memtable: usize,
     bloom: BloomAllocation,
     dir: &Path,
@@ -56,23 +62,44 @@ fn run_one(
     let db = Db::open(dir, options)?;
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut values = ValuePool::new(shape.value_size, rng.0 ^ 0x5eed);
-    let total = 2 * shape.num;
+    let ops = Generator::new(mix.0, mix.1, shape.num, rng.0 ^ 0xface);
+    let total = ops.len();
+    let key = |n: u64| shape.key(stored(n));
     let bar = progress(total, name);
     let (mut write_lat, mut read_lat) = (Vec::with_capacity(total as usize), Vec::new());
     let mut samples = Vec::new();
     let mut peak_disk = 0;
     let start = Instant::now();
-    for i in 0..total {
-        let n = rng.next_u64() % shape.num;
+    for (i, op) in ops.enumerate() {
+        let i = i as u64;
         let t = Instant::now();
-        if i >= shape.num && i % 10 == 0 {
-            db.get(shape.key(n))?;
-            read_lat.push(t.elapsed().as_nanos() as u64);
-        } else {
-            db.put(shape.key(n), values.next_value())?;
-            write_lat.push(t.elapsed().as_nanos() as u64);
+        match op {
+            Op::Read(n) => {
+                db.get(key(n))?;
+            }
+            Op::Update(n) | Op::Insert(n) => db.put(key(n), values.next_value())?,
+            Op::ReadModifyWrite(n) => {
+                db.get(key(n))?;
+                db.put(key(n), values.next_value())?;
+            }
+            Op::Scan(n, len) => {
+                for entry in db.range(key(n)..).take(len) {
+                    entry?;
+                }
+            }
+            Op::Delete(n) => db.delete(key(n))?,
+            Op::DeleteRange(n, width) => {
+                let from = stored(n);
+                db.delete_range(shape.key(from), shape.key(from.saturating_add(width).min(STORED_RANGE)))?;
+            }
         }
-        if i % (total / 100).max(1) == 0 {
+        let elapsed = t.elapsed().as_nanos() as u64;
+        if op.writes() {
+            write_lat.push(elapsed);
+        } else {
+            read_lat.push(elapsed);
+        }
+        if i.is_multiple_of((total / 100).max(1)) {
             let s = db.stats();
             peak_disk = peak_disk.max(s.live_sst_bytes());
             samples.push((i as f64, s.write_amplification(), s.live_sst_bytes() as f64 / (1 << 20) as f64));
@@ -90,7 +117,7 @@ fn run_one(
     let mut lat = Vec::with_capacity(reads as usize);
     for _ in 0..reads {
         let t = Instant::now();
-        db.get(shape.key(rng.next_u64() % shape.num))?;
+        db.get(key(rng.next_u64() % shape.num))?;
         lat.push(t.elapsed().as_nanos() as u64);
     }
     let read_secs = t0.elapsed().as_secs_f64();
@@ -103,11 +130,17 @@ fn run_one(
     read_stats.get_tables_read -= stats.get_tables_read;
     read_stats.bloom_probes -= stats.bloom_probes;
     read_stats.bloom_false_positives -= stats.bloom_false_positives;
+    let mut live_bytes = 0;
+    for entry in db.range::<&[u8], _>(..) {
+        let (k, v) = entry?;
+        live_bytes += k.len() + v.len();
+    }
     db.close()?;
     Ok(Outcome {
         name: name.to_string(),
+        live_bytes: (live_bytes as f64).max(1.0),
         write_secs,
-        writes: total - total / 20,
+        writes: total,
         read_secs,
         reads,
         write_lat,
@@ -123,6 +156,7 @@ fn run_one(
 /// `work`; returns the outcomes.
 pub fn run(
     shape: Shape,
+    mix: (Workload, Distribution),
     memtable: usize,
     bloom: BloomAllocation,
     strategies: &[(String, Compaction)],
@@ -139,7 +173,7 @@ pub fn run(
     for (i, (name, strategy)) in strategies.iter().enumerate() {
         let dir = work.join(i.to_string());
         let _ = std::fs::remove_dir_all(&dir);
-        out.push(run_one(name, strategy.clone(), shape, memtable, bloom, &dir)?);
+        out.push(run_one(name, strategy.clone(), shape, mix, memtable, bloom, &dir)?);
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(out)
@@ -201,18 +235,11 @@ pub fn parse_strategies(list: &str) -> Result<Vec<(String, Compaction)>> {
         .collect()
 }
 
-fn live_bytes(shape: Shape) -> f64 {
-    // Distinct keys after 1.9 × num uniform random writes, with their values.
-    let distinct = shape.num as f64 * (1.0 - (-1.9f64).exp());
-    distinct * (shape.key_size + shape.value_size) as f64
-}
-
 /// How one cell of the table is computed from an outcome.
 type Cell = Box<dyn Fn(&Outcome) -> String>;
 
 /// The side-by-side table.
-pub fn table(outcomes: &[Outcome], shape: Shape) -> String {
-    let live = live_bytes(shape);
+pub fn table(outcomes: &[Outcome]) -> String {
     // Columns as wide as the longest name (`fluid:T=8:K=3:Z=1` and the like) needs.
     let width = outcomes.iter().map(|o| o.name.len() + 2).max().unwrap_or(0).max(16);
     let mut s = format!("{:<34}", "");
@@ -221,11 +248,14 @@ pub fn table(outcomes: &[Outcome], shape: Shape) -> String {
     }
     s.push('\n');
     let rows: Vec<(&str, Cell)> = vec![
-        ("writes/s (until settled)", Box::new(|o| format!("{:.0}", o.writes as f64 / o.write_secs))),
+        ("ops/s (load + run, until settled)", Box::new(|o| format!("{:.0}", o.writes as f64 / o.write_secs))),
         ("reads/s (settled tree)", Box::new(|o| format!("{:.0}", o.reads as f64 / o.read_secs))),
         ("write amplification", Box::new(|o| format!("{:.2}", o.stats.write_amplification()))),
-        ("space amplification (settled)", Box::new(move |o| format!("{:.2}", o.stats.live_sst_bytes() as f64 / live))),
-        ("space amplification (peak)", Box::new(move |o| format!("{:.2}", o.peak_disk as f64 / live))),
+        (
+            "space amplification (settled)",
+            Box::new(|o| format!("{:.2}", o.stats.live_sst_bytes() as f64 / o.live_bytes)),
+        ),
+        ("space amplification (peak)", Box::new(|o| format!("{:.2}", o.peak_disk as f64 / o.live_bytes))),
         ("sorted runs", Box::new(|o| o.stats.sorted_runs.to_string())),
         (
             "bloom probes per get",
@@ -271,17 +301,16 @@ pub fn table(outcomes: &[Outcome], shape: Shape) -> String {
 
 /// The outcomes as JSON.
 pub fn json(outcomes: &[Outcome], shape: Shape) -> serde_json::Value {
-    let live = live_bytes(shape);
     let per: Vec<_> = outcomes
         .iter()
         .map(|o| {
             json!({
                 "strategy": o.name,
-                "writes_per_sec": o.writes as f64 / o.write_secs,
+                "ops_per_sec": o.writes as f64 / o.write_secs,
                 "reads_per_sec": o.reads as f64 / o.read_secs,
                 "write_amplification": o.stats.write_amplification(),
-                "space_amplification": o.stats.live_sst_bytes() as f64 / live,
-                "peak_space_amplification": o.peak_disk as f64 / live,
+                "space_amplification": o.stats.live_sst_bytes() as f64 / o.live_bytes,
+                "peak_space_amplification": o.peak_disk as f64 / o.live_bytes,
                 "sorted_runs": o.stats.sorted_runs,
                 "sstables_read_per_get": o.read_stats.tables_read_per_get(),
                 "bloom_probes": o.read_stats.bloom_probes,

@@ -5,6 +5,7 @@ mod bench;
 mod compare;
 mod inspect;
 mod svg;
+mod workload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -116,6 +117,12 @@ enum Command {
         /// How filter memory is spread over the sorted runs.
         #[arg(long, value_enum, default_value = "uniform")]
         bloom_allocation: Allocation,
+        /// The operation mix after loading the keys.
+        #[arg(long, value_enum, default_value = "overwrite")]
+        workload: workload::Workload,
+        /// How the keys operations touch are chosen.
+        #[arg(long, value_enum, default_value = "uniform")]
+        distribution: workload::Distribution,
         /// Where to write the SVG chart.
         #[arg(long, default_value = "strata-compare.svg")]
         svg: PathBuf,
@@ -301,7 +308,18 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
                 );
             }
         }
-        Command::Compare { num, key_size, value_size, memtable_size, strategies, bloom_allocation, svg, json } => {
+        Command::Compare {
+            num,
+            key_size,
+            value_size,
+            memtable_size,
+            strategies,
+            bloom_allocation,
+            workload,
+            distribution,
+            svg,
+            json,
+        } => {
             if key_size == 0 || num == 0 {
                 return Err(strata::Error::InvalidArgument("--num and --key-size must be positive".into()));
             }
@@ -311,15 +329,20 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
             }
             let shape = bench::Shape { num, reads: num, key_size, value_size, threads: 1 };
             let work = temp_dir("compare");
-            let outcomes = compare::run(shape, memtable_size, bloom_allocation.allocation(), &strategies, &work);
+            let mix = (workload, distribution);
+            let outcomes = compare::run(shape, mix, memtable_size, bloom_allocation.allocation(), &strategies, &work);
             let _ = std::fs::remove_dir_all(&work);
             let outcomes = outcomes?;
             std::fs::write(&svg, compare::chart(&outcomes))?;
             if json {
                 println!("{}", compare::json(&outcomes, shape));
             } else {
-                println!("strata compare: {num} inserts then {num} overwrites (1 in 10 a read), then {} reads; {key_size} B keys, {value_size} B values, {memtable_size} B memtables", num / 4);
-                print!("{}", compare::table(&outcomes, shape));
+                println!(
+                    "strata compare: workload {workload:?} ({distribution:?} keys): {num} inserts, then {} operations, then {} reads; {key_size} B keys, {value_size} B values, {memtable_size} B memtables",
+                    if workload == workload::Workload::Fill { 0 } else { num },
+                    num / 4
+                );
+                print!("{}", compare::table(&outcomes));
                 println!("chart: {}", svg.display());
             }
         }
