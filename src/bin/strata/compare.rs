@@ -14,6 +14,7 @@ use serde_json::json;
 use strata::{BloomAllocation, Compaction, Compression, Db, LeveledOptions, Options, Result};
 
 use crate::bench::{progress, Shape, ValuePool};
+use crate::model::{self, Prediction};
 use crate::svg::{self, Series};
 use crate::workload::{stored, Distribution, Generator, Op, Workload, STORED_RANGE};
 use strata::internals::Rng;
@@ -21,6 +22,8 @@ use strata::internals::Rng;
 /// What one strategy did.
 pub struct Outcome {
     name: String,
+    /// What Dostoevsky's model predicts for this configuration and tree size.
+    predicted: Prediction,
     /// Key and value bytes of the live entries at the end.
     live_bytes: f64,
     write_secs: f64,
@@ -44,20 +47,21 @@ fn pct(v: &[u64], q: f64) -> f64 {
 }
 
 fn run_one(
-    name: &str,
-    strategy: Compaction,
+    config: &Config,
     shape: Shape,
     mix: (Workload, Distribution),
     memtable: usize,
     bloom: BloomAllocation,
     dir: &Path,
 ) -> Result<Outcome> {
+    let name = config.name.as_str();
     // Uncompressed, so that bytes written and stored measure what the strategy does, not
     // how well the benchmark's values compress.
     let options = Options::default()
         .memtable_size(memtable)
-        .compaction(strategy)
+        .compaction(config.compaction.clone())
         .compression(Compression::None)
+        .bloom_bits_per_key(config.bloom_bits)
         .bloom_allocation(bloom);
     let db = Db::open(dir, options)?;
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
@@ -136,9 +140,11 @@ fn run_one(
         live_bytes += k.len() + v.len();
     }
     db.close()?;
+    let live_bytes = (live_bytes as f64).max(1.0);
     Ok(Outcome {
         name: name.to_string(),
-        live_bytes: (live_bytes as f64).max(1.0),
+        predicted: model::predict(&config.compaction, live_bytes, memtable as f64, config.bloom_bits),
+        live_bytes,
         write_secs,
         writes: total,
         read_secs,
@@ -152,29 +158,99 @@ fn run_one(
     })
 }
 
-/// Runs the comparison of `strategies` (name, strategy) in temporary directories under
-/// `work`; returns the outcomes.
+/// One configuration the lab runs: a strategy, the filter bits per key it gets, and the
+/// name it is shown under.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub name: String,
+    pub compaction: Compaction,
+    pub bloom_bits: u32,
+}
+
+/// Runs the comparison of `configs` in temporary directories under `work`; returns the
+/// outcomes.
 pub fn run(
     shape: Shape,
     mix: (Workload, Distribution),
     memtable: usize,
     bloom: BloomAllocation,
-    strategies: &[(String, Compaction)],
+    configs: &[Config],
     work: &Path,
 ) -> Result<Vec<Outcome>> {
-    // Out-of-range parameters fail now, not after the strategies before them ran: an
-    // open checks its options before it touches the disk.
-    for (i, (_, strategy)) in strategies.iter().enumerate() {
+    // Out-of-range parameters fail now, not after the configurations before them ran:
+    // an open checks its options before it touches the disk.
+    for (i, config) in configs.iter().enumerate() {
         let dir = work.join(format!("check-{i}"));
-        Db::open(&dir, Options::default().compaction(strategy.clone()))?.close()?;
+        Db::open(&dir, Options::default().compaction(config.compaction.clone()))?.close()?;
         let _ = std::fs::remove_dir_all(&dir);
     }
     let mut out = Vec::new();
-    for (i, (name, strategy)) in strategies.iter().enumerate() {
+    for (i, config) in configs.iter().enumerate() {
         let dir = work.join(i.to_string());
         let _ = std::fs::remove_dir_all(&dir);
-        out.push(run_one(name, strategy.clone(), shape, mix, memtable, bloom, &dir)?);
+        out.push(run_one(config, shape, mix, memtable, bloom, &dir)?);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(out)
+}
+
+/// Expands `configs` by `--sweep`: `size-ratio=2,4,8` runs each strategy at each size
+/// ratio (a leveled multiplier, a fluid T — keeping K = T-1 or Z = T-1 where they were,
+/// the tiered picker's run count; FIFO has none and runs once), `bloom-bits=4,8,12` at
+/// each number of filter bits per key.
+pub fn sweep(configs: Vec<Config>, spec: &str) -> Result<Vec<Config>> {
+    let bad = |why: String| strata::Error::InvalidArgument(format!("--sweep {spec}: {why}"));
+    let (what, values) = spec.split_once('=').ok_or_else(|| bad("expected NAME=V1,V2,...".into()))?;
+    let values: Vec<u64> = values
+        .split(',')
+        .map(|v| v.trim().parse::<u64>().map_err(|e| bad(format!("{v}: {e}"))))
+        .collect::<Result<_>>()?;
+    let mut out = Vec::new();
+    for config in configs {
+        for &v in &values {
+            let mut c = config.clone();
+            match what {
+                "size-ratio" => {
+                    c.compaction = match &config.compaction {
+                        Compaction::Leveled(l) => {
+                            let mut l = l.clone();
+                            l.level_size_multiplier = v;
+                            Compaction::Leveled(l)
+                        }
+                        Compaction::Fluid(f) => {
+                            let tiered_above = f.runs_per_level + 1 == f.size_ratio as usize;
+                            let tiered_last = f.last_level_runs + 1 == f.size_ratio as usize;
+                            let bound = |n: usize| n.min(v.saturating_sub(1).max(1) as usize);
+                            let t = v.saturating_sub(1).max(1) as usize;
+                            let k = if tiered_above { t } else { bound(f.runs_per_level) };
+                            let z = if tiered_last { t } else { bound(f.last_level_runs) };
+                            Compaction::fluid(v, k, z)
+                        }
+                        Compaction::Tiered(t) => {
+                            let mut t = t.clone();
+                            t.min_threshold = v as usize;
+                            t.max_threshold = t.max_threshold.max(t.min_threshold);
+                            Compaction::Tiered(t)
+                        }
+                        other => {
+                            if out.iter().any(|o: &Config| o.name == config.name) {
+                                continue;
+                            }
+                            other.clone()
+                        }
+                    };
+                    if !matches!(config.compaction, Compaction::Fifo(_)) {
+                        c.name = format!("{} T={v}", config.name);
+                    }
+                }
+                "bloom-bits" => {
+                    c.bloom_bits = u32::try_from(v).map_err(|e| bad(e.to_string()))?;
+                    c.name = format!("{} bits={v}", config.name);
+                }
+                _ => return Err(bad(format!("unknown parameter {what} (size-ratio, bloom-bits)"))),
+            }
+            out.push(c);
+        }
     }
     Ok(out)
 }
@@ -184,7 +260,7 @@ pub fn run(
 /// leveling, T = 10), `fluid:T=8:K=3:Z=1` (any point of the Dostoevsky space; T
 /// defaults to 10, K and Z to 1) and `fifo:BYTES` (FIFO dropping past BYTES; by default
 /// 1 GiB). Each comes back with the name it is shown under.
-pub fn parse_strategies(list: &str) -> Result<Vec<(String, Compaction)>> {
+pub fn parse_strategies(list: &str) -> Result<Vec<Config>> {
     let bad = |why: String| strata::Error::InvalidArgument(why);
     list.split(',')
         .map(str::trim)
@@ -230,7 +306,7 @@ pub fn parse_strategies(list: &str) -> Result<Vec<(String, Compaction)>> {
             if parts.next().is_some() {
                 return Err(bad(format!("{item}: too many parameters")));
             }
-            Ok((item.to_string(), strategy))
+            Ok(Config { name: item.to_string(), compaction: strategy, bloom_bits: 10 })
         })
         .collect()
 }
@@ -251,12 +327,17 @@ pub fn table(outcomes: &[Outcome]) -> String {
         ("ops/s (load + run, until settled)", Box::new(|o| format!("{:.0}", o.writes as f64 / o.write_secs))),
         ("reads/s (settled tree)", Box::new(|o| format!("{:.0}", o.reads as f64 / o.read_secs))),
         ("write amplification", Box::new(|o| format!("{:.2}", o.stats.write_amplification()))),
+        ("  Dostoevsky's model predicts", Box::new(|o| format!("{:.2}", o.predicted.write_amplification))),
         (
             "space amplification (settled)",
             Box::new(|o| format!("{:.2}", o.stats.live_sst_bytes() as f64 / o.live_bytes)),
         ),
         ("space amplification (peak)", Box::new(|o| format!("{:.2}", o.peak_disk as f64 / o.live_bytes))),
         ("sorted runs", Box::new(|o| o.stats.sorted_runs.to_string())),
+        (
+            "  at most, the model says (levels)",
+            Box::new(|o| format!("{:.0} ({})", o.predicted.runs, o.predicted.levels)),
+        ),
         (
             "bloom probes per get",
             Box::new(|o| format!("{:.2}", o.read_stats.bloom_probes as f64 / o.read_stats.gets.max(1) as f64)),
@@ -309,6 +390,12 @@ pub fn json(outcomes: &[Outcome], shape: Shape) -> serde_json::Value {
                 "ops_per_sec": o.writes as f64 / o.write_secs,
                 "reads_per_sec": o.reads as f64 / o.read_secs,
                 "write_amplification": o.stats.write_amplification(),
+                "model": {
+                    "levels": o.predicted.levels,
+                    "write_amplification": o.predicted.write_amplification,
+                    "runs": o.predicted.runs,
+                    "false_positives_per_absent_get": o.predicted.false_positives,
+                },
                 "space_amplification": o.stats.live_sst_bytes() as f64 / o.live_bytes,
                 "peak_space_amplification": o.peak_disk as f64 / o.live_bytes,
                 "sorted_runs": o.stats.sorted_runs,

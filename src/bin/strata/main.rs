@@ -4,6 +4,7 @@
 mod bench;
 mod compare;
 mod inspect;
+mod model;
 mod svg;
 mod workload;
 
@@ -117,6 +118,10 @@ enum Command {
         /// How filter memory is spread over the sorted runs.
         #[arg(long, value_enum, default_value = "uniform")]
         bloom_allocation: Allocation,
+        /// Run every strategy at each value of a parameter: size-ratio=2,4,8,10,16 or
+        /// bloom-bits=4,8,12.
+        #[arg(long)]
+        sweep: Option<String>,
         /// The operation mix after loading the keys.
         #[arg(long, value_enum, default_value = "overwrite")]
         workload: workload::Workload,
@@ -315,6 +320,7 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
             memtable_size,
             strategies,
             bloom_allocation,
+            sweep,
             workload,
             distribution,
             svg,
@@ -323,14 +329,17 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
             if key_size == 0 || num == 0 {
                 return Err(strata::Error::InvalidArgument("--num and --key-size must be positive".into()));
             }
-            let strategies = compare::parse_strategies(&strategies)?;
-            if strategies.is_empty() {
+            let mut configs = compare::parse_strategies(&strategies)?;
+            if configs.is_empty() {
                 return Err(strata::Error::InvalidArgument("--strategies names none".into()));
+            }
+            if let Some(spec) = &sweep {
+                configs = compare::sweep(configs, spec)?;
             }
             let shape = bench::Shape { num, reads: num, key_size, value_size, threads: 1 };
             let work = temp_dir("compare");
             let mix = (workload, distribution);
-            let outcomes = compare::run(shape, mix, memtable_size, bloom_allocation.allocation(), &strategies, &work);
+            let outcomes = compare::run(shape, mix, memtable_size, bloom_allocation.allocation(), &configs, &work);
             let _ = std::fs::remove_dir_all(&work);
             let outcomes = outcomes?;
             std::fs::write(&svg, compare::chart(&outcomes))?;
