@@ -15,13 +15,17 @@ use strata::{BloomAllocation, Compaction, Compression, Db, LeveledOptions, Optio
 
 use crate::bench::{progress, Shape, ValuePool};
 use crate::model::{self, Prediction};
-use crate::svg::{self, Series};
+use crate::svg::{self, Point, Series};
 use crate::workload::{stored, Distribution, Generator, Op, Workload, STORED_RANGE};
 use strata::internals::Rng;
 
 /// What one strategy did.
 pub struct Outcome {
     name: String,
+    /// In a sweep: the strategy's name and the swept value.
+    sweep: Option<(String, u64)>,
+    /// What was swept (an axis label).
+    sweep_what: &'static str,
     /// What Dostoevsky's model predicts for this configuration and tree size.
     predicted: Prediction,
     /// Key and value bytes of the live entries at the end.
@@ -143,6 +147,8 @@ fn run_one(
     let live_bytes = (live_bytes as f64).max(1.0);
     Ok(Outcome {
         name: name.to_string(),
+        sweep: config.sweep.as_ref().map(|(base, _, v)| (base.clone(), *v)),
+        sweep_what: config.sweep.as_ref().map_or("", |(_, what, _)| what),
         predicted: model::predict(&config.compaction, live_bytes, memtable as f64, config.bloom_bits),
         live_bytes,
         write_secs,
@@ -158,6 +164,10 @@ fn run_one(
     })
 }
 
+/// What a sweep varies, as its charts' axes name it.
+const SIZE_RATIO: &str = "size ratio";
+const BLOOM_BITS: &str = "bloom bits per key";
+
 /// One configuration the lab runs: a strategy, the filter bits per key it gets, and the
 /// name it is shown under.
 #[derive(Clone, Debug)]
@@ -165,6 +175,9 @@ pub struct Config {
     pub name: String,
     pub compaction: Compaction,
     pub bloom_bits: u32,
+    /// In a sweep: the configuration swept, what (`size-ratio`, `bloom-bits`) and the
+    /// value this one has.
+    pub sweep: Option<(String, &'static str, u64)>,
 }
 
 /// Runs the comparison of `configs` in temporary directories under `work`; returns the
@@ -241,11 +254,13 @@ pub fn sweep(configs: Vec<Config>, spec: &str) -> Result<Vec<Config>> {
                     };
                     if !matches!(config.compaction, Compaction::Fifo(_)) {
                         c.name = format!("{} T={v}", config.name);
+                        c.sweep = Some((config.name.clone(), SIZE_RATIO, v));
                     }
                 }
                 "bloom-bits" => {
                     c.bloom_bits = u32::try_from(v).map_err(|e| bad(e.to_string()))?;
                     c.name = format!("{} bits={v}", config.name);
+                    c.sweep = Some((config.name.clone(), BLOOM_BITS, v));
                 }
                 _ => return Err(bad(format!("unknown parameter {what} (size-ratio, bloom-bits)"))),
             }
@@ -306,7 +321,7 @@ pub fn parse_strategies(list: &str) -> Result<Vec<Config>> {
             if parts.next().is_some() {
                 return Err(bad(format!("{item}: too many parameters")));
             }
-            Ok(Config { name: item.to_string(), compaction: strategy, bloom_bits: 10 })
+            Ok(Config { name: item.to_string(), compaction: strategy, bloom_bits: 10, sweep: None })
         })
         .collect()
 }
@@ -315,15 +330,9 @@ pub fn parse_strategies(list: &str) -> Result<Vec<Config>> {
 type Cell = Box<dyn Fn(&Outcome) -> String>;
 
 /// The side-by-side table.
-pub fn table(outcomes: &[Outcome]) -> String {
-    // Columns as wide as the longest name (`fluid:T=8:K=3:Z=1` and the like) needs.
-    let width = outcomes.iter().map(|o| o.name.len() + 2).max().unwrap_or(0).max(16);
-    let mut s = format!("{:<34}", "");
-    for o in outcomes {
-        s += &format!("{:>width$}", o.name);
-    }
-    s.push('\n');
-    let rows: Vec<(&str, Cell)> = vec![
+/// The comparison's rows: a label and one cell per outcome.
+fn rows(outcomes: &[Outcome]) -> Vec<(&'static str, Vec<String>)> {
+    let rows: Vec<(&'static str, Cell)> = vec![
         ("ops/s (load + run, until settled)", Box::new(|o| format!("{:.0}", o.writes as f64 / o.write_secs))),
         ("reads/s (settled tree)", Box::new(|o| format!("{:.0}", o.reads as f64 / o.read_secs))),
         ("write amplification", Box::new(|o| format!("{:.2}", o.stats.write_amplification()))),
@@ -359,25 +368,70 @@ pub fn table(outcomes: &[Outcome]) -> String {
         ),
         ("write stalls (slowdowns)", Box::new(|o| format!("{} ({})", o.stats.write_stalls, o.stats.write_slowdowns))),
     ];
-    for (label, f) in rows {
+    rows.into_iter().map(|(label, f)| (label, outcomes.iter().map(&f).collect())).collect()
+}
+
+/// The tree each outcome ended with, level by level.
+fn tree(o: &Outcome) -> String {
+    let levels: Vec<String> = o
+        .stats
+        .levels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.files > 0)
+        .map(|(i, l)| format!("L{i} {} files {:.1} MiB", l.files, l.bytes as f64 / (1 << 20) as f64))
+        .collect();
+    levels.join(", ")
+}
+
+/// The comparison as a text table, then each tree's shape.
+pub fn table(outcomes: &[Outcome]) -> String {
+    // Columns as wide as the longest name (`fluid:T=8:K=3:Z=1` and the like) needs.
+    let width = outcomes.iter().map(|o| o.name.len() + 2).max().unwrap_or(0).max(16);
+    let mut s = format!("{:<34}", "");
+    for o in outcomes {
+        s += &format!("{:>width$}", o.name);
+    }
+    s.push('\n');
+    for (label, cells) in rows(outcomes) {
         s += &format!("{label:<34}");
-        for o in outcomes {
-            s += &format!("{:>width$}", f(o));
+        for cell in cells {
+            s += &format!("{cell:>width$}");
         }
         s.push('\n');
     }
     for o in outcomes {
-        let shape: Vec<String> = o
-            .stats
-            .levels
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.files > 0)
-            .map(|(i, l)| format!("L{i} {} files {:.1} MiB", l.files, l.bytes as f64 / (1 << 20) as f64))
-            .collect();
-        s += &format!("tree, {:<8} {}\n", o.name, shape.join(", "));
+        s += &format!("tree, {:<8} {}\n", o.name, tree(o));
     }
     s
+}
+
+/// A self-contained HTML report: `title`, the table, the trees and the charts (inline
+/// SVG, no network).
+pub fn html(outcomes: &[Outcome], title: &str) -> String {
+    let escape = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut h = String::from("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>strata compare</title>\n");
+    h += "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>\n";
+    h += &format!("<h1>strata compare</h1>\n<p>{}</p>\n<table>\n<tr><th></th>", escape(title));
+    for o in outcomes {
+        h += &format!("<th>{}</th>", escape(&o.name));
+    }
+    h += "</tr>\n";
+    for (label, cells) in rows(outcomes) {
+        h += &format!("<tr><td>{}</td>", escape(label.trim()));
+        for cell in cells {
+            h += &format!("<td>{}</td>", escape(&cell));
+        }
+        h += "</tr>\n";
+    }
+    h += "</table>\n<h2>Trees</h2>\n<ul>\n";
+    for o in outcomes {
+        h += &format!("<li>{}: {}</li>\n", escape(&o.name), escape(&tree(o)));
+    }
+    h += "</ul>\n<h2>Charts</h2>\n";
+    h += &chart(outcomes);
+    h += "</body></html>\n";
+    h
 }
 
 /// The outcomes as JSON.
@@ -423,5 +477,41 @@ pub fn chart(outcomes: &[Outcome]) -> String {
     let mut body = String::new();
     svg::chart(&mut body, (0.0, 0.0, 520.0, 340.0), "Write amplification", "operations", &series(|p| p.1));
     svg::chart(&mut body, (520.0, 0.0, 520.0, 340.0), "Disk size (MiB)", "operations", &series(|p| p.2));
-    svg::document(1040.0, 340.0, &body)
+    // The RUM picture: each configuration where its writes and reads put it, the
+    // circle's area its space amplification.
+    let points: Vec<Point> = outcomes
+        .iter()
+        .map(|o| Point {
+            name: o.name.clone(),
+            x: o.stats.write_amplification(),
+            y: o.read_stats.bloom_probes as f64 / o.read_stats.gets.max(1) as f64,
+            size: o.stats.live_sst_bytes() as f64 / o.live_bytes,
+        })
+        .collect();
+    let labels = ("write amplification", "runs probed per get");
+    svg::scatter(&mut body, (0.0, 340.0, 520.0, 340.0), "Trade-off (circle: space amplification)", labels, &points);
+    // A sweep: each strategy's curve over the swept value.
+    let swept = outcomes.iter().find_map(|o| o.sweep.as_ref().map(|_| o.sweep_what));
+    // Filter bits change reads, not writes: that sweep shows the false positives.
+    let by_bits = swept == Some(BLOOM_BITS);
+    let mut curves: Vec<Series> = Vec::new();
+    for o in outcomes {
+        let Some((base, value)) = &o.sweep else { continue };
+        let y = if by_bits {
+            o.read_stats.bloom_false_positives as f64 / o.read_stats.gets.max(1) as f64
+        } else {
+            o.stats.write_amplification()
+        };
+        let point = (*value as f64, y);
+        match curves.iter_mut().find(|c| &c.name == base) {
+            Some(c) => c.points.push(point),
+            None => curves.push(Series { name: base.clone(), points: vec![point] }),
+        }
+    }
+    if let Some(what) = swept {
+        let title =
+            if by_bits { "False positives per get over the sweep" } else { "Write amplification over the sweep" };
+        svg::chart(&mut body, (520.0, 340.0, 520.0, 340.0), title, what, &curves);
+    }
+    svg::document(1040.0, 680.0, &body)
 }

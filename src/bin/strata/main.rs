@@ -131,6 +131,9 @@ enum Command {
         /// Where to write the SVG chart.
         #[arg(long, default_value = "strata-compare.svg")]
         svg: PathBuf,
+        /// Also write a self-contained HTML report (table and charts) here.
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -324,6 +327,7 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
             workload,
             distribution,
             svg,
+            html,
             json,
         } => {
             if key_size == 0 || num == 0 {
@@ -343,14 +347,18 @@ fn run(cli: Cli) -> strata::Result<ExitCode> {
             let _ = std::fs::remove_dir_all(&work);
             let outcomes = outcomes?;
             std::fs::write(&svg, compare::chart(&outcomes))?;
+            let title = format!(
+                "workload {workload:?} ({distribution:?} keys): {num} inserts, then {} operations, then {} reads; {key_size} B keys, {value_size} B values, {memtable_size} B memtables",
+                if workload == workload::Workload::Fill { 0 } else { num },
+                num / 4
+            );
+            if let Some(path) = &html {
+                std::fs::write(path, compare::html(&outcomes, &title))?;
+            }
             if json {
                 println!("{}", compare::json(&outcomes, shape));
             } else {
-                println!(
-                    "strata compare: workload {workload:?} ({distribution:?} keys): {num} inserts, then {} operations, then {} reads; {key_size} B keys, {value_size} B values, {memtable_size} B memtables",
-                    if workload == workload::Workload::Fill { 0 } else { num },
-                    num / 4
-                );
+                println!("strata compare: {title}");
                 print!("{}", compare::table(&outcomes));
                 println!("chart: {}", svg.display());
             }

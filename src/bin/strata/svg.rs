@@ -1,4 +1,5 @@
-//! A minimal SVG line chart: a few series over a shared x axis, no dependencies.
+//! Minimal SVG charts, no dependencies: line charts (a few series over a shared x axis)
+//! and scatter plots (one labelled point per configuration).
 
 use std::fmt::Write;
 
@@ -61,6 +62,84 @@ pub fn chart(out: &mut String, (x0, y0, w, h): (f64, f64, f64, f64), title: &str
             r#"<text x="{}" y="{ly}" font-size="12" fill="{color}">{}</text>"#,
             x0 + pad_l + 10.0,
             s.name
+        );
+    }
+}
+
+/// One labelled point of a scatter plot, drawn as a circle whose area grows with `size`.
+pub struct Point {
+    pub name: String,
+    pub x: f64,
+    pub y: f64,
+    pub size: f64,
+}
+
+/// Draws a scatter plot of `points` in a `w`×`h` box at (`x0`, `y0`) into `out`.
+pub fn scatter(
+    out: &mut String,
+    (x0, y0, w, h): (f64, f64, f64, f64),
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    points: &[Point],
+) {
+    let (pad_l, pad_b, pad_t) = (60.0, 40.0, 30.0);
+    let max_x = points.iter().map(|p| p.x).fold(0.0f64, f64::max).max(1e-9) * 1.15;
+    let max_y = points.iter().map(|p| p.y).fold(0.0f64, f64::max).max(1e-9) * 1.15;
+    let (pw, ph) = (w - pad_l - 20.0, h - pad_b - pad_t);
+    let px = |x: f64| x0 + pad_l + x / max_x * pw;
+    let py = |y: f64| y0 + pad_t + ph - y / max_y * ph;
+    let _ =
+        writeln!(out, r#"<text x="{}" y="{}" font-size="15" font-weight="bold">{title}</text>"#, x0 + pad_l, y0 + 18.0);
+    let _ = writeln!(
+        out,
+        r#"<rect x="{}" y="{}" width="{pw}" height="{ph}" fill="none" stroke="gray"/>"#,
+        x0 + pad_l,
+        y0 + pad_t
+    );
+    for i in 0..=4 {
+        let (x, y) = (max_x * f64::from(i) / 4.0, max_y * f64::from(i) / 4.0);
+        let _ = writeln!(
+            out,
+            r#"<text x="{}" y="{}" font-size="11" text-anchor="end">{y:.1}</text>"#,
+            x0 + pad_l - 5.0,
+            py(y) + 4.0
+        );
+        let _ = writeln!(
+            out,
+            r#"<text x="{}" y="{}" font-size="11" text-anchor="middle">{x:.1}</text>"#,
+            px(x),
+            y0 + pad_t + ph + 15.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">{x_label}</text>"#,
+        x0 + pad_l + pw / 2.0,
+        y0 + h - 5.0
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle" transform="rotate(-90 {} {})">{y_label}</text>"#,
+        x0 + 14.0,
+        y0 + pad_t + ph / 2.0,
+        x0 + 14.0,
+        y0 + pad_t + ph / 2.0
+    );
+    for (i, p) in points.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let r = 4.0 + 6.0 * p.size.max(0.0).sqrt();
+        let _ = writeln!(
+            out,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="{r:.1}" fill="{color}" fill-opacity="0.5" stroke="{color}"/>"#,
+            px(p.x),
+            py(p.y)
+        );
+        let _ = writeln!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{color}">{}</text>"#,
+            px(p.x) + r + 2.0,
+            py(p.y) + 4.0,
+            p.name
         );
     }
 }
