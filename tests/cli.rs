@@ -82,6 +82,21 @@ fn compare_prints_every_strategy_and_writes_a_chart() {
     }
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert!(chart.starts_with("<svg") && chart.matches("<polyline").count() == 6, "{chart}");
+    assert_eq!(chart.matches("<circle").count(), 3, "one point per strategy in the trade-off picture");
+    // A sweep draws a curve per strategy, and the HTML report holds table and charts.
+    let html = dir.path().join("report.html");
+    let args = ["compare", "--num", "3000", "--memtable-size", "65536", "--strategies", "leveled,lazy"];
+    let more = ["--sweep", "size-ratio=4,8", "--svg", svg_arg, "--html", html.to_str().unwrap()];
+    let (ok, out, err) = strata(&[&args[..], &more[..]].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains("lazy T=8") && out.contains("Dostoevsky's model predicts"), "{out}");
+    let report = std::fs::read_to_string(&html).unwrap();
+    assert!(report.contains("<table>") && report.contains("<svg") && report.contains("over the sweep"), "{report}");
+    assert!(
+        !report.contains("http://")
+            || report.matches("http://").count() == report.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(),
+        "no network"
+    );
     // Any list, points of the Dostoevsky space and FIFO included; nonsense is refused
     // before anything runs.
     let list = "fluid:T=4:K=3:Z=1,fifo:100000000";
