@@ -195,7 +195,7 @@ pub fn manifest(data: &[u8]) {
 /// Runs `data` as operations on a database with a tiny memtable (so flushes and
 /// compactions happen) on an in-memory file system, checking every read, and read-only
 /// views opened beside it, against a `BTreeMap`; range deletions, transactions, ranged
-/// compactions, reopens (switching strategy), and a second keyspace (created, dropped,
+/// compactions, reopens (switching among every strategy), and a second keyspace (created, dropped,
 /// written alone and together with the default one) in between. Panics on any
 /// disagreement.
 pub fn ops(data: &[u8]) {
@@ -204,12 +204,26 @@ pub fn ops(data: &[u8]) {
     }
     let fs = Arc::new(FaultyFs::new());
     let dir = Path::new("/fuzz");
-    let options = |tiered: bool| {
-        let strategy = if tiered { crate::Compaction::tiered() } else { crate::Compaction::leveled() };
-        Options::default().memtable_size(1024).block_size(256).compaction(strategy).file_system(fs.clone())
+    // The strategy reopens switch among: leveled, tiered, lazy leveling (with Monkey's
+    // filters), a small fluid point, and FIFO with a limit the run never reaches.
+    let options = |strategy: u8| {
+        let (compaction, monkey) = match strategy % 5 {
+            0 => (crate::Compaction::leveled(), false),
+            1 => (crate::Compaction::tiered(), false),
+            2 => (crate::Compaction::fluid(3, 2, 1), true),
+            3 => (crate::Compaction::fluid(4, 1, 2), false),
+            _ => (crate::Compaction::fifo(1 << 40), false),
+        };
+        let bloom = if monkey { crate::BloomAllocation::Monkey } else { crate::BloomAllocation::Uniform };
+        Options::default()
+            .memtable_size(1024)
+            .block_size(256)
+            .compaction(compaction)
+            .bloom_allocation(bloom)
+            .file_system(fs.clone())
     };
-    let mut tiered = data.first().is_some_and(|b| b & 1 == 1);
-    let Ok(mut db) = Db::open(dir, options(tiered)) else { panic!("open failed") };
+    let mut strategy = data.first().map_or(0, |b| b % 5);
+    let Ok(mut db) = Db::open(dir, options(strategy)) else { panic!("open failed") };
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let side_options = || Options::default().memtable_size(512).compaction(crate::Compaction::tiered());
     let mut side: Option<crate::Keyspace> = None;
@@ -280,7 +294,7 @@ pub fn ops(data: &[u8]) {
                 }
                 _ => {
                     // A read-only view beside the live database sees exactly the model.
-                    let view = Db::open_read_only(dir, options(tiered)).expect("read-only open");
+                    let view = Db::open_read_only(dir, options(strategy)).expect("read-only open");
                     let want: Vec<(Vec<u8>, Vec<u8>)> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                     assert_eq!(everything(&view), want, "read-only view");
                 }
@@ -328,8 +342,8 @@ pub fn ops(data: &[u8]) {
             _ => {
                 let had_side = side.take().is_some();
                 db.close().expect("close");
-                tiered ^= op & 0x40 != 0;
-                db = Db::open(dir, options(tiered)).expect("reopen");
+                strategy = (strategy + (op >> 5)) % 5;
+                db = Db::open(dir, options(strategy)).expect("reopen");
                 if had_side {
                     side = Some(db.keyspace("side").expect("keyspace after reopen"));
                 }
