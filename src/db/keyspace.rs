@@ -264,25 +264,13 @@ impl DbInner {
                 name.len()
             )));
         }
-        let handle = |tree: &Arc<Tree>| Keyspace { db: self.clone(), tree: tree.clone() };
-        let same_options =
-            |tree: &Tree| options.as_ref().is_none_or(|o| o.encode_keyspace() == tree.opts.encode_keyspace());
-        let existing = |db: &DbInner| -> Option<Result<Keyspace>> {
-            let st = db.state.lock();
-            let t = st.trees.iter().find(|t| t.tree.name == name)?;
-            Some(if same_options(&t.tree) {
-                Ok(handle(&t.tree))
-            } else {
-                Err(Error::InvalidArgument(format!("keyspace {name:?} exists with other options")))
-            })
-        };
-        if let Some(found) = existing(self) {
+        if let Some(found) = self.find_keyspace(name, options.as_ref()) {
             return found;
         }
         self.check_writable()?;
         let mut versions = self.versions.lock();
         // Created meanwhile by another thread?
-        if let Some(found) = existing(self) {
+        if let Some(found) = self.find_keyspace(name, options.as_ref()) {
             return found;
         }
         // Every write before the creation is made durable first, so no crash can keep
@@ -298,7 +286,18 @@ impl DbInner {
         let tree = Arc::new(Tree::new(id, name.into(), opts, sv.clone()));
         let mut st = self.state.lock();
         st.trees.push(TreeState { tree: tree.clone(), sv, mem_log_number: log_number, frozen: Vec::new() });
-        Ok(handle(&tree))
+        Ok(Keyspace { db: self.clone(), tree })
+    }
+
+    /// A handle on the live keyspace `name`, if there is one: `InvalidArgument` if
+    /// `options` are given and differ from the ones it keeps.
+    fn find_keyspace(self: &Arc<Self>, name: &str, options: Option<&Options>) -> Option<Result<Keyspace>> {
+        let st = self.state.lock();
+        let tree = &st.trees.iter().find(|t| t.tree.name == name)?.tree;
+        if options.is_some_and(|o| o.encode_keyspace() != tree.opts.encode_keyspace()) {
+            return Some(Err(Error::InvalidArgument(format!("keyspace {name:?} exists with other options"))));
+        }
+        Some(Ok(Keyspace { db: self.clone(), tree: tree.clone() }))
     }
 
     fn drop_keyspace(&self, name: &str) -> Result<()> {
