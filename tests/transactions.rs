@@ -308,6 +308,16 @@ fn transactions_span_keyspaces_and_conflicts_stay_within_one() {
     savings.put("bob", "x").unwrap();
     db.put("alice", "x").unwrap();
     txn.commit().unwrap();
+    // A range read in a keyspace merges its pending writes there, and only there.
+    let mut txn = db.transaction();
+    txn.put_in(&savings, "carol", "2");
+    txn.delete_in(&savings, "bob");
+    txn.put("dave", "3");
+    let keys = |it: strata::TransactionIter<'_>| it.map(|e| e.unwrap().0).collect::<Vec<_>>();
+    assert_eq!(keys(txn.range_in::<&str, _>(&savings, ..)), ["alice", "carol"]);
+    assert_eq!(keys(txn.range_in(&checking, "a".."z")), Vec::<strata::Bytes>::new());
+    assert_eq!(keys(txn.range::<&str, _>(..)), ["alice", "dave"]);
+    drop(txn);
     // A write to the key it read, in that keyspace, is a conflict.
     let mut txn = db.transaction();
     txn.get_in(&checking, "alice").unwrap();

@@ -111,9 +111,22 @@ impl Transaction {
     /// # Ok::<(), strata::Error>(())
     /// ```
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> TransactionIter<'_> {
+        let base = self.snapshot.as_ref().map(|s| s.range::<K, _>((range.start_bound(), range.end_bound())));
+        self.merged(self.db.default.id, &range, base)
+    }
+
+    /// [`Transaction::range`] in `keyspace` (an iterator that yields one error if the
+    /// keyspace is dropped or of another database).
+    pub fn range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, keyspace: &Keyspace, range: R) -> TransactionIter<'_> {
+        let base =
+            self.snapshot.as_ref().map(|s| s.range_in::<K, _>(keyspace, (range.start_bound(), range.end_bound())));
+        self.merged(keyspace.id(), &range, base)
+    }
+
+    /// The pending writes of keyspace `id` in `range` merged over `base`.
+    fn merged<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, id: u32, range: &R, base: Option<Iter>) -> TransactionIter<'_> {
         // BTreeMap::range panics on a backwards range; an empty one has no pending writes.
-        let pending = (!UserKeyRange::new(&range).is_empty()).then(|| {
-            let id = self.db.default.id;
+        let pending = (!UserKeyRange::new(range).is_empty()).then(|| {
             let start = match range.start_bound() {
                 Bound::Included(k) => Bound::Included(conflict_key(id, k.as_ref())),
                 Bound::Excluded(k) => Bound::Excluded(conflict_key(id, k.as_ref())),
@@ -122,12 +135,15 @@ impl Transaction {
             let end = match range.end_bound() {
                 Bound::Included(k) => Bound::Included(conflict_key(id, k.as_ref())),
                 Bound::Excluded(k) => Bound::Excluded(conflict_key(id, k.as_ref())),
-                Bound::Unbounded => Bound::Excluded(conflict_key(id + 1, b"")),
+                // The first key of the next keyspace (or, for the last id, past all).
+                Bound::Unbounded => match id.checked_add(1) {
+                    Some(next) => Bound::Excluded(conflict_key(next, b"")),
+                    None => Bound::Unbounded,
+                },
             };
             self.writes.range((start, end)).peekable()
         });
-        let base = self.snapshot.as_ref().map(|s| s.range(range).peekable());
-        TransactionIter { base, pending }
+        TransactionIter { base: base.map(Iterator::peekable), pending }
     }
 
     /// Sets `key` to `value` when the transaction commits.
