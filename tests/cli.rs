@@ -99,7 +99,7 @@ fn compare_prints_every_strategy_and_writes_a_chart() {
     );
     // Any list, points of the Dostoevsky space and FIFO included; nonsense is refused
     // before anything runs.
-    let list = "fluid:T=4:K=3:Z=1,fifo:100000000";
+    let list = "fluid:T=4:K=3:Z=1,fifo:100000000,lazy+monkey";
     let (ok, out, err) = strata(&[
         "compare",
         "--num",
@@ -115,7 +115,7 @@ fn compare_prints_every_strategy_and_writes_a_chart() {
     assert!(ok, "{err}");
     let names: Vec<String> =
         json(&out)["strategies"].as_array().unwrap().iter().map(|x| x["strategy"].to_string()).collect();
-    assert_eq!(names, ["\"fluid:T=4:K=3:Z=1\"", "\"fifo:100000000\""]);
+    assert_eq!(names, ["\"fluid:T=4:K=3:Z=1\"", "\"fifo:100000000\"", "\"lazy+monkey\""]);
     // Workload presets over skewed keys: every mix runs, and a read-only one writes
     // nothing after its load.
     for (workload, distribution) in

@@ -17,11 +17,14 @@ use crate::bench::{progress, Shape, ValuePool};
 use crate::model::{self, Prediction};
 use crate::svg::{self, Point, Series};
 use crate::workload::{stored, Distribution, Generator, Op, Workload, STORED_RANGE};
-use strata::internals::Rng;
+use strata::fs::{FileSystem, OsFileSystem};
+use strata::internals::{Rng, TableReader};
 
 /// What one strategy did.
 pub struct Outcome {
     name: String,
+    /// Per sorted run of the settled tree, largest first: (filter bits per key, entries).
+    filter_bits: Vec<(f64, u64)>,
     /// In a sweep: the strategy's name and the swept value.
     sweep: Option<(String, u64)>,
     /// What was swept (an axis label).
@@ -66,7 +69,7 @@ fn run_one(
         .compaction(config.compaction.clone())
         .compression(Compression::None)
         .bloom_bits_per_key(config.bloom_bits)
-        .bloom_allocation(bloom);
+        .bloom_allocation(if config.monkey { BloomAllocation::Monkey } else { bloom });
     let db = Db::open(dir, options)?;
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut values = ValuePool::new(shape.value_size, rng.0 ^ 0x5eed);
@@ -138,6 +141,7 @@ fn run_one(
     read_stats.get_tables_read -= stats.get_tables_read;
     read_stats.bloom_probes -= stats.bloom_probes;
     read_stats.bloom_false_positives -= stats.bloom_false_positives;
+    let filter_bits = filter_bits_per_run(dir, &db.tables())?;
     let mut live_bytes = 0;
     for entry in db.range::<&[u8], _>(..) {
         let (k, v) = entry?;
@@ -146,6 +150,7 @@ fn run_one(
     db.close()?;
     let live_bytes = (live_bytes as f64).max(1.0);
     Ok(Outcome {
+        filter_bits,
         name: name.to_string(),
         sweep: config.sweep.as_ref().map(|(base, _, v)| (base.clone(), *v)),
         sweep_what: config.sweep.as_ref().map_or("", |(_, what, _)| what),
@@ -175,9 +180,34 @@ pub struct Config {
     pub name: String,
     pub compaction: Compaction,
     pub bloom_bits: u32,
+    /// `name+monkey`: Monkey's filter allocation whatever `--bloom-allocation` says.
+    pub monkey: bool,
     /// In a sweep: the configuration swept, what (`size-ratio`, `bloom-bits`) and the
     /// value this one has.
     pub sweep: Option<(String, &'static str, u64)>,
+}
+
+/// Filter bits per key and entries of each sorted run of the tables in `dir` (each L0
+/// table one run, each deeper level one), largest first, read from the tables
+/// themselves (the engine keeps no such statistic).
+fn filter_bits_per_run(dir: &Path, tables: &[strata::TableInfo]) -> Result<Vec<(f64, u64)>> {
+    let mut runs: Vec<(u64, u64)> = Vec::new(); // (filter bytes, entries)
+    let mut deeper: std::collections::BTreeMap<usize, (u64, u64)> = std::collections::BTreeMap::new();
+    for t in tables {
+        let name = format!("{:06}.sst", t.number);
+        let file = OsFileSystem.open(&dir.join(&name))?;
+        let filter = TableReader::open(file, &name, None)?.filter_size().unwrap_or(0) as u64;
+        if t.level == 0 {
+            runs.push((filter, t.entries));
+        } else {
+            let run = deeper.entry(t.level).or_default();
+            run.0 += filter;
+            run.1 += t.entries;
+        }
+    }
+    runs.extend(deeper.into_values());
+    runs.sort_by_key(|&(_, entries)| std::cmp::Reverse(entries));
+    Ok(runs.into_iter().map(|(bytes, entries)| (bytes as f64 * 8.0 / entries.max(1) as f64, entries)).collect())
 }
 
 /// Runs the comparison of `configs` in temporary directories under `work`; returns the
@@ -270,7 +300,8 @@ pub fn sweep(configs: Vec<Config>, spec: &str) -> Result<Vec<Config>> {
     Ok(out)
 }
 
-/// Parses `--strategies`: a comma-separated list of `leveled`, `dynamic` (leveled with
+/// Parses `--strategies`: a comma-separated list, each item optionally suffixed
+/// `+monkey` (Monkey's filter allocation for it), of `leveled`, `dynamic` (leveled with
 /// dynamic level sizing), `tiered`, `lazy` (lazy
 /// leveling, T = 10), `fluid:T=8:K=3:Z=1` (any point of the Dostoevsky space; T
 /// defaults to 10, K and Z to 1) and `fifo:BYTES` (FIFO dropping past BYTES; by default
@@ -281,7 +312,11 @@ pub fn parse_strategies(list: &str) -> Result<Vec<Config>> {
         .map(str::trim)
         .filter(|item| !item.is_empty())
         .map(|item| {
-            let mut parts = item.split(':');
+            let (spec, monkey) = match item.strip_suffix("+monkey") {
+                Some(spec) => (spec, true),
+                None => (item, false),
+            };
+            let mut parts = spec.split(':');
             let kind = parts.next().unwrap_or_default();
             let strategy = match kind {
                 "leveled" => Compaction::leveled(),
@@ -321,7 +356,7 @@ pub fn parse_strategies(list: &str) -> Result<Vec<Config>> {
             if parts.next().is_some() {
                 return Err(bad(format!("{item}: too many parameters")));
             }
-            Ok(Config { name: item.to_string(), compaction: strategy, bloom_bits: 10, sweep: None })
+            Ok(Config { name: item.to_string(), compaction: strategy, bloom_bits: 10, monkey, sweep: None })
         })
         .collect()
 }
@@ -353,6 +388,20 @@ fn rows(outcomes: &[Outcome]) -> Vec<(&'static str, Vec<String>)> {
         ),
         ("SSTables read per get", Box::new(|o| format!("{:.2}", o.read_stats.tables_read_per_get()))),
         ("bloom false positives", Box::new(|o| format!("{}", o.read_stats.bloom_false_positives))),
+        (
+            "filter memory (KiB)",
+            Box::new(|o| {
+                let bits: f64 = o.filter_bits.iter().map(|&(b, entries)| b * entries as f64).sum();
+                format!("{:.0}", bits / 8.0 / 1024.0)
+            }),
+        ),
+        (
+            "filter bits/key by run, largest 4",
+            Box::new(|o| {
+                let runs: Vec<String> = o.filter_bits.iter().take(4).map(|(bits, _)| format!("{bits:.1}")).collect();
+                runs.join(" ")
+            }),
+        ),
         ("compactions (moves)", Box::new(|o| format!("{} ({})", o.stats.compactions, o.stats.trivial_moves))),
         (
             "write p50/p99/p99.9 µs",
@@ -386,14 +435,17 @@ fn tree(o: &Outcome) -> String {
 
 /// The comparison as a text table, then each tree's shape.
 pub fn table(outcomes: &[Outcome]) -> String {
-    // Columns as wide as the longest name (`fluid:T=8:K=3:Z=1` and the like) needs.
-    let width = outcomes.iter().map(|o| o.name.len() + 2).max().unwrap_or(0).max(16);
+    // Columns as wide as the longest name (`fluid:T=8:K=3:Z=1` and the like) or cell.
+    let rows = rows(outcomes);
+    let widest_cell = rows.iter().flat_map(|(_, cells)| cells.iter().map(|c| c.chars().count())).max();
+    let widest_name = outcomes.iter().map(|o| o.name.len()).max();
+    let width = widest_cell.max(widest_name).unwrap_or(0).max(14) + 2;
     let mut s = format!("{:<34}", "");
     for o in outcomes {
         s += &format!("{:>width$}", o.name);
     }
     s.push('\n');
-    for (label, cells) in rows(outcomes) {
+    for (label, cells) in rows {
         s += &format!("{label:<34}");
         for cell in cells {
             s += &format!("{cell:>width$}");
@@ -456,6 +508,7 @@ pub fn json(outcomes: &[Outcome], shape: Shape) -> serde_json::Value {
                 "sstables_read_per_get": o.read_stats.tables_read_per_get(),
                 "bloom_probes": o.read_stats.bloom_probes,
                 "bloom_false_positives": o.read_stats.bloom_false_positives,
+                "runs_largest_first": o.filter_bits.iter().map(|(bits, entries)| json!({"entries": entries, "filter_bits_per_key": bits})).collect::<Vec<_>>(),
                 "compactions": o.stats.compactions,
                 "write_p99_us": pct(&o.write_lat, 0.99),
                 "read_p99_us": pct(&o.read_lat, 0.99),
