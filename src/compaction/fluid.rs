@@ -26,7 +26,7 @@
 //! last, Z at the last) by 4(K+1), and stop at 8(K+1).
 
 use super::strategy::{CompactionStrategy, Stall};
-use super::tiered::{check_age_order, merge_runs, range_job, Run, TieredPicker};
+use super::tiered::{check_age_order, full_job, merge_runs, range_job, Run, TieredPicker};
 use super::CompactionJob;
 use crate::key::UserKeyRange;
 use crate::options::FluidOptions;
@@ -111,11 +111,7 @@ impl CompactionStrategy for FluidPicker {
     }
 
     fn full(&self, version: &Version) -> Option<CompactionJob> {
-        let runs = TieredPicker::runs(version);
-        if runs.is_empty() {
-            return None;
-        }
-        Some(merge_runs(&runs, 0, runs.len(), self.target_file_size, "full compaction"))
+        full_job(version, self.target_file_size)
     }
 
     fn range(&self, version: &Version, range: &UserKeyRange) -> Option<CompactionJob> {

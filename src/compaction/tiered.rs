@@ -115,11 +115,7 @@ impl CompactionStrategy for TieredPicker {
     }
 
     fn full(&self, version: &Version) -> Option<CompactionJob> {
-        let runs = Self::runs(version);
-        if runs.is_empty() {
-            return None;
-        }
-        Some(merge_runs(&runs, 0, runs.len(), self.target_file_size, "full compaction"))
+        full_job(version, self.target_file_size)
     }
 
     fn range(&self, version: &Version, range: &UserKeyRange) -> Option<CompactionJob> {
@@ -156,6 +152,15 @@ pub(crate) fn merge_runs(
     let inputs = picked.iter().flat_map(|r| r.files.iter().cloned()).collect();
     let target = if output_level == 0 { u64::MAX } else { target_file_size };
     CompactionJob::merge(inputs, output_level as u32, end == runs.len(), target, reason)
+}
+
+/// `Db::compact` for strategies of sorted runs: every run merged into one.
+pub(crate) fn full_job(version: &Version, target_file_size: u64) -> Option<CompactionJob> {
+    let runs = TieredPicker::runs(version);
+    if runs.is_empty() {
+        return None;
+    }
+    Some(merge_runs(&runs, 0, runs.len(), target_file_size, "full compaction"))
 }
 
 /// `Db::compact_range` for strategies of sorted runs: runs merge only with their
