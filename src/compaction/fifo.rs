@@ -29,7 +29,8 @@ impl FifoPicker {
 
     /// A job dropping the oldest tables until the rest fit, if they do not.
     fn drop_oldest(&self, version: &Version) -> Option<CompactionJob> {
-        let mut total: u64 = version.files().map(|f| f.info.size).sum();
+        // Saturating: sizes come from the MANIFEST.
+        let mut total = version.files().fold(0u64, |sum, f| sum.saturating_add(f.info.size));
         if total <= self.opts.max_table_bytes {
             return None;
         }
@@ -43,7 +44,7 @@ impl FifoPicker {
             if total <= self.opts.max_table_bytes {
                 break;
             }
-            total -= f.info.size;
+            total = total.saturating_sub(f.info.size);
             inputs.push(f);
         }
         Some(CompactionJob::drop_tables(inputs, "over the FIFO size limit"))

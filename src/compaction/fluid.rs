@@ -122,13 +122,7 @@ impl CompactionStrategy for FluidPicker {
         let runs = TieredPicker::runs(version);
         let (_, last) = self.levels(&runs);
         let allowed = self.allowed_runs(last);
-        if runs.len() >= allowed + 8 * self.slack() {
-            Stall::Stop
-        } else if runs.len() >= allowed + 4 * self.slack() {
-            Stall::Slowdown
-        } else {
-            Stall::None
-        }
+        Stall::at(runs.len(), allowed + 4 * self.slack(), allowed + 8 * self.slack())
     }
 
     fn check(&self, version: &Version) -> Result<(), String> {

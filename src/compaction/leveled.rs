@@ -190,13 +190,7 @@ impl CompactionStrategy for LeveledPicker {
     fn stall(&self, version: &Version) -> Stall {
         let l0 = version.levels.first().map_or(0, |l| l.len());
         let trigger = self.opts.l0_compaction_trigger;
-        if l0 >= 3 * trigger {
-            Stall::Stop
-        } else if l0 >= 2 * trigger {
-            Stall::Slowdown
-        } else {
-            Stall::None
-        }
+        Stall::at(l0, 2 * trigger, 3 * trigger)
     }
 
     fn check(&self, version: &Version) -> Result<(), String> {

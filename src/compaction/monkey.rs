@@ -32,13 +32,17 @@ pub(crate) fn runs_after(
     new_entries: u64,
 ) -> (Vec<u64>, u64) {
     let stays = |f: &&Arc<FileMeta>| !inputs.iter().any(|i| i.number() == f.number());
-    let entries = |files: &[Arc<FileMeta>]| files.iter().filter(stays).map(|f| f.info.summary.num_entries).sum::<u64>();
+    // Saturating: the counts come from the MANIFEST, and a damaged one must not
+    // overflow them into a panic.
+    let entries = |files: &[Arc<FileMeta>]| {
+        files.iter().filter(stays).fold(0u64, |sum, f| sum.saturating_add(f.info.summary.num_entries))
+    };
     let mut others: Vec<u64> =
         version.levels.first().into_iter().flatten().filter(stays).map(|f| f.info.summary.num_entries).collect();
     let mut run = new_entries;
     for (level, files) in version.levels.iter().enumerate().skip(1) {
         if level == output_level {
-            run += entries(files);
+            run = run.saturating_add(entries(files));
         } else {
             others.push(entries(files));
         }

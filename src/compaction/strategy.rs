@@ -22,6 +22,20 @@ pub(crate) enum Stall {
     Stop,
 }
 
+impl Stall {
+    /// The brake for `count` (L0 files, sorted runs) given the count that slows writers
+    /// down and the one that stops them.
+    pub(crate) fn at(count: usize, slowdown: usize, stop: usize) -> Stall {
+        if count >= stop {
+            Stall::Stop
+        } else if count >= slowdown {
+            Stall::Slowdown
+        } else {
+            Stall::None
+        }
+    }
+}
+
 /// A compaction policy.
 pub(crate) trait CompactionStrategy: Send + Sync {
     /// A short name for statistics and tools ("leveled", "tiered", "fluid", "fifo").

@@ -123,14 +123,7 @@ impl CompactionStrategy for TieredPicker {
     }
 
     fn stall(&self, version: &Version) -> Stall {
-        let runs = self.sorted_runs(version);
-        if runs >= 8 * self.opts.min_threshold {
-            Stall::Stop
-        } else if runs >= self.slowdown_runs() {
-            Stall::Slowdown
-        } else {
-            Stall::None
-        }
+        Stall::at(self.sorted_runs(version), self.slowdown_runs(), 8 * self.opts.min_threshold)
     }
 
     fn check(&self, version: &Version) -> Result<(), String> {

@@ -12,7 +12,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::flush::run_table_options;
+use super::flush::{run_table_options, table_options};
 use super::tree::Tree;
 use super::{DbInner, SuperVersion};
 use crate::compaction::{self, CompactionJob, JobEnv};
@@ -82,11 +82,16 @@ impl DbInner {
     /// Runs `job` on `tree` and installs its result. The caller holds the tree's
     /// `compactor`. A keyspace dropped meanwhile loses the job's outputs with the rest.
     fn run_compaction(&self, tree: &Tree, job: &CompactionJob) -> Result<()> {
-        let entries = job.inputs.iter().map(|f| f.info.summary.num_entries).sum();
-        let version = tree.super_version().version.clone();
+        // Moves and drops write no table: no layout (and no Monkey sizing) needed.
+        let layout = if job.trivial_move || job.drop_inputs {
+            table_options(&tree.opts, job.output_level)
+        } else {
+            let entries = job.inputs.iter().fold(0u64, |sum, f| sum.saturating_add(f.info.summary.num_entries));
+            run_table_options(&tree.opts, job.output_level, &tree.super_version().version, &job.inputs, entries)
+        };
         let env = JobEnv {
             ctx: &self.ctx,
-            table_options: &run_table_options(&tree.opts, job.output_level, &version, &job.inputs, entries),
+            table_options: &layout,
             oldest_snapshot: self.oldest_snapshot(),
             cancel: &self.closed,
             max_subcompactions: tree.opts.max_subcompactions,
