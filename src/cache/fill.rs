@@ -11,10 +11,13 @@
 //! always enters: it is what a short range read, or the next seek nearby, wants again.
 //! Blocks already cached are used under every policy.
 //!
+//! A budget also counts the blocks its cursors open, cached or not: the data blocks a
+//! scan read, for statistics.
+//!
 //! Promises: a policy decides only whether a block read from the file is inserted;
 //! what a cursor returns is the same under each.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Which blocks a table cursor inserts into the block cache.
@@ -33,12 +36,19 @@ impl CacheFill {
     /// A budget of `limit` stepped-through bytes, to be shared by every table cursor
     /// of one merged cursor.
     pub fn budget(limit: usize) -> CacheFill {
-        CacheFill::Budget(Arc::new(ScanBudget { stepped: AtomicUsize::new(0), limit }))
+        CacheFill::Budget(Arc::new(ScanBudget { stepped: AtomicUsize::new(0), limit, opened: AtomicU64::new(0) }))
     }
 
     /// Whether a block a seek (or a move to either end) landed in enters the cache.
     pub fn on_seek(&self) -> bool {
-        !matches!(self, CacheFill::Never)
+        match self {
+            CacheFill::Always => true,
+            CacheFill::Never => false,
+            CacheFill::Budget(b) => {
+                b.count_opened();
+                true
+            }
+        }
     }
 
     /// Whether a block of `bytes` that a cursor stepped into from its neighbour enters
@@ -47,7 +57,19 @@ impl CacheFill {
         match self {
             CacheFill::Always => true,
             CacheFill::Never => false,
-            CacheFill::Budget(b) => b.charge(bytes),
+            CacheFill::Budget(b) => {
+                b.count_opened();
+                b.charge(bytes)
+            }
+        }
+    }
+
+    /// The blocks opened under this budget since the last call (0 for other
+    /// policies), and starts that count afresh.
+    pub fn take_blocks_opened(&self) -> u64 {
+        match self {
+            CacheFill::Budget(b) => b.opened.swap(0, Ordering::Relaxed),
+            _ => 0,
         }
     }
 
@@ -67,9 +89,16 @@ impl CacheFill {
 pub struct ScanBudget {
     stepped: AtomicUsize,
     limit: usize,
+    /// Blocks opened (every `on_seek` and `on_step`) since `take_blocks_opened`.
+    opened: AtomicU64,
 }
 
 impl ScanBudget {
+    fn count_opened(&self) {
+        // One thread at a time: a load and a store, not a locked add.
+        self.opened.store(self.opened.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
     fn charge(&self, bytes: u64) -> bool {
         let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
         let stepped = self.stepped.load(Ordering::Relaxed).saturating_add(bytes);
@@ -94,11 +123,14 @@ mod tests {
         shared.restart();
         assert!(fill.on_step(9_000), "a seek starts the count afresh");
         assert!(!fill.on_step(u64::MAX), "huge charges saturate instead of wrapping");
+        assert_eq!(fill.take_blocks_opened(), 7, "every block opened is counted, filled or not");
+        assert_eq!(shared.take_blocks_opened(), 0, "taking the count starts it afresh");
     }
 
     #[test]
     fn always_and_never_ignore_sizes() {
         assert!(CacheFill::Always.on_step(u64::MAX) && CacheFill::Always.on_seek());
         assert!(!CacheFill::Never.on_step(0) && !CacheFill::Never.on_seek());
+        assert_eq!(CacheFill::Always.take_blocks_opened(), 0);
     }
 }

@@ -188,6 +188,7 @@ impl Cursor {
 
 impl Drop for Cursor {
     fn drop(&mut self) {
+        self.tree.count_scan(&[&self.fill]);
         let Some(it) = self.it.take() else { return };
         if self.err.is_none() {
             let fill = std::mem::replace(&mut self.fill, CacheFill::Never);

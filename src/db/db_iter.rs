@@ -384,6 +384,7 @@ impl Iter {
 
 impl Drop for Iter {
     fn drop(&mut self) {
+        self.tree.count_scan(&[&self.front_fill, &self.back_fill]);
         if self.failed || self.pending_error.is_some() {
             return;
         }

@@ -64,7 +64,7 @@ use crate::memtable::MemTable;
 use crate::options::{Compaction, Options, WriteOptions};
 use crate::range_del::{FragmentedTombstones, RangeDelView};
 use crate::sstable::{BlockCache, FilterResult};
-use crate::stats::{Counters, Stats, TableInfo};
+use crate::stats::{Counters, LookupCounts, Stats, TableInfo};
 use crate::version::{TableContext, Version, VersionSet};
 use tree::{Tree, TreeState};
 
@@ -749,11 +749,9 @@ impl DbInner {
                 Lookup::Missing => {}
             }
         }
-        // Counted locally and added once: readers on several threads would otherwise
-        // contend for the counters' cache line once per table.
-        let (mut probes, mut negatives, mut false_positives, mut reads) = (0, 0, 0, 0);
+        let mut counts = LookupCounts::default();
         let mut found = Ok(None);
-        for file in sv.version.tables_for_key(key) {
+        for (level, file) in sv.version.tables_for_key(key) {
             if file.info.summary.max_seq < deleted_below {
                 continue;
             }
@@ -764,17 +762,15 @@ impl DbInner {
                     break;
                 }
             };
+            counts.at_level(level, &tree.stats);
             match filter {
-                FilterResult::Excluded => {
-                    probes += 1;
-                    negatives += 1;
-                }
+                FilterResult::Excluded => counts.negatives += 1,
                 FilterResult::Passed => {
-                    probes += 1;
-                    reads += 1;
-                    false_positives += u64::from(lookup == Lookup::Missing);
+                    counts.passes += 1;
+                    counts.tables_read += 1;
+                    counts.false_positives += u32::from(lookup == Lookup::Missing);
                 }
-                FilterResult::NoFilter => reads += 1,
+                FilterResult::NoFilter => counts.tables_read += 1,
             }
             match lookup {
                 Lookup::Found(v, at) => {
@@ -785,17 +781,7 @@ impl DbInner {
                 Lookup::Missing => {}
             }
         }
-        let s = &tree.stats;
-        for (counter, n) in [
-            (&s.bloom_probes, probes),
-            (&s.bloom_negatives, negatives),
-            (&s.bloom_false_positives, false_positives),
-            (&s.get_tables_read, reads),
-        ] {
-            if n > 0 {
-                Counters::add(counter, n);
-            }
-        }
+        counts.add_to(&tree.stats);
         found
     }
 

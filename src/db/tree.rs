@@ -17,6 +17,7 @@ use parking_lot::{Mutex, RwLock};
 use super::compact::LevelCounters;
 use super::merge_cache::MergeCache;
 use super::{new_strategy, SuperVersion};
+use crate::cache::CacheFill;
 use crate::compaction::{CompactionStrategy, Stall};
 use crate::memtable::MemTable;
 use crate::options::Options;
@@ -102,6 +103,16 @@ impl Tree {
         old
     }
 
+    /// Counts a finished scan and the data blocks its merges' table cursors opened
+    /// (`fills`: their shared budgets).
+    pub(crate) fn count_scan(&self, fills: &[&CacheFill]) {
+        Counters::add(&self.stats.scans, 1);
+        let blocks: u64 = fills.iter().map(|f| f.take_blocks_opened()).sum();
+        if blocks > 0 {
+            Counters::add(&self.stats.scan_blocks_read, blocks);
+        }
+    }
+
     /// The tree's counters and shape.
     pub(crate) fn stats(&self) -> Stats {
         let mut stats = self.stats.snapshot();
@@ -119,9 +130,11 @@ impl Tree {
                     compactions: c.compactions,
                     compaction_bytes_read: c.bytes_read,
                     compaction_bytes_written: c.bytes_written,
+                    ..LevelStats::default()
                 }
             })
             .collect();
+        self.stats.fill_levels(&mut stats);
         stats.strategy = self.policy.name().to_string();
         stats.sorted_runs = self.policy.sorted_runs(&version);
         stats

@@ -316,7 +316,10 @@ impl Version {
 
     /// The tables that may hold `user_key`, in the order a lookup must consult them
     /// (newest data first).
-    pub(crate) fn tables_for_key<'a>(&'a self, user_key: &'a [u8]) -> impl Iterator<Item = &'a Arc<FileMeta>> + 'a {
+    pub(crate) fn tables_for_key<'a>(
+        &'a self,
+        user_key: &'a [u8],
+    ) -> impl Iterator<Item = (usize, &'a Arc<FileMeta>)> + 'a {
         self.levels.iter().enumerate().flat_map(move |(level, files)| {
             // L0 files overlap: every one is a candidate. Deeper levels are sorted and
             // non-overlapping: binary search for the one file that may hold the key.
@@ -326,7 +329,7 @@ impl Version {
                 let i = first_not_ending_before(files, user_key);
                 i..(i + 1).min(files.len())
             };
-            files[range].iter().filter(move |f| f.covers(user_key))
+            files[range].iter().filter(move |f| f.covers(user_key)).map(move |f| (level, f))
         })
     }
 }
@@ -350,7 +353,7 @@ mod tests {
         let files = vec![file(1, point("a"), range_bound_key(b"m")), file(2, point("m"), point("z"))];
         let v = Version::new(2).apply(&VersionEdit { new_files: files, ..VersionEdit::default() }, &ctx);
         v.check_levels().unwrap();
-        let at = |k: &str| v.tables_for_key(k.as_bytes()).map(|f| f.number()).collect::<Vec<_>>();
+        let at = |k: &str| v.tables_for_key(k.as_bytes()).map(|(_, f)| f.number()).collect::<Vec<_>>();
         assert_eq!((at("l"), at("m"), at("a"), at("z")), (vec![1], vec![2], vec![1], vec![2]));
         assert_eq!(v.overlapping(1, b"m", b"n").len(), 1);
         assert_eq!(v.overlapping(1, b"b", b"m").len(), 2);

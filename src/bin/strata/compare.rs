@@ -135,12 +135,7 @@ fn run_one(
     read_lat.extend(lat);
     write_lat.sort_unstable();
     read_lat.sort_unstable();
-    let after = db.stats();
-    let mut read_stats = after.clone();
-    read_stats.gets -= stats.gets;
-    read_stats.get_tables_read -= stats.get_tables_read;
-    read_stats.bloom_probes -= stats.bloom_probes;
-    read_stats.bloom_false_positives -= stats.bloom_false_positives;
+    let read_stats = read_phase(&db.stats(), &stats);
     let filter_bits = filter_bits_per_run(dir, &db.tables())?;
     let mut live_bytes = 0;
     for entry in db.range::<&[u8], _>(..) {
@@ -167,6 +162,24 @@ fn run_one(
         read_stats,
         peak_disk,
     })
+}
+
+/// The lookups' counters of `after` less those of `before`, totals and per level: what
+/// the read phase did.
+fn read_phase(after: &strata::Stats, before: &strata::Stats) -> strata::Stats {
+    let mut read = after.clone();
+    read.gets -= before.gets;
+    read.get_tables_read -= before.get_tables_read;
+    read.bloom_probes -= before.bloom_probes;
+    read.bloom_negatives -= before.bloom_negatives;
+    read.bloom_false_positives -= before.bloom_false_positives;
+    for (level, earlier) in read.levels.iter_mut().zip(&before.levels) {
+        level.get_tables_read -= earlier.get_tables_read;
+        level.bloom_probes -= earlier.bloom_probes;
+        level.bloom_negatives -= earlier.bloom_negatives;
+        level.bloom_false_positives -= earlier.bloom_false_positives;
+    }
+    read
 }
 
 /// What a sweep varies, as its charts' axes name it.
@@ -377,6 +390,7 @@ fn rows(outcomes: &[Outcome]) -> Vec<(&'static str, Vec<String>)> {
             Box::new(|o| format!("{:.2}", o.stats.live_sst_bytes() as f64 / o.live_bytes)),
         ),
         ("space amplification (peak)", Box::new(|o| format!("{:.2}", o.peak_disk as f64 / o.live_bytes))),
+        ("  the model: at most, all updates", Box::new(|o| format!("{:.2}", o.predicted.space_amplification))),
         ("sorted runs", Box::new(|o| o.stats.sorted_runs.to_string())),
         (
             "  at most, the model says (levels)",
@@ -386,8 +400,28 @@ fn rows(outcomes: &[Outcome]) -> Vec<(&'static str, Vec<String>)> {
             "bloom probes per get",
             Box::new(|o| format!("{:.2}", o.read_stats.bloom_probes as f64 / o.read_stats.gets.max(1) as f64)),
         ),
-        ("SSTables read per get", Box::new(|o| format!("{:.2}", o.read_stats.tables_read_per_get()))),
+        ("SSTables (data blocks) read per get", Box::new(|o| format!("{:.2}", o.read_stats.tables_read_per_get()))),
         ("bloom false positives", Box::new(|o| format!("{}", o.read_stats.bloom_false_positives))),
+        ("  the model: per absent get", Box::new(|o| format!("{:.3}", o.predicted.false_positives))),
+        ("  the model with Monkey", Box::new(|o| format!("{:.3}", o.predicted.monkey_false_positives))),
+        (
+            "bloom FP rate % by level",
+            Box::new(|o| {
+                let levels = o.read_stats.levels.iter().enumerate();
+                let rates: Vec<String> = levels
+                    .filter(|(_, l)| l.bloom_negatives + l.bloom_false_positives > 0)
+                    .map(|(i, l)| format!("L{i} {:.1}", l.bloom_false_positive_rate() * 100.0))
+                    .collect();
+                rates.join(" ")
+            }),
+        ),
+        (
+            "data blocks read per scan",
+            Box::new(|o| match o.stats.scans {
+                0 => "-".to_string(),
+                _ => format!("{:.1}", o.stats.blocks_read_per_scan()),
+            }),
+        ),
         (
             "filter memory (KiB)",
             Box::new(|o| {
@@ -501,6 +535,8 @@ pub fn json(outcomes: &[Outcome], shape: Shape) -> serde_json::Value {
                     "write_amplification": o.predicted.write_amplification,
                     "runs": o.predicted.runs,
                     "false_positives_per_absent_get": o.predicted.false_positives,
+                    "monkey_false_positives_per_absent_get": o.predicted.monkey_false_positives,
+                    "space_amplification": o.predicted.space_amplification,
                 },
                 "space_amplification": o.stats.live_sst_bytes() as f64 / o.live_bytes,
                 "peak_space_amplification": o.peak_disk as f64 / o.live_bytes,
@@ -508,11 +544,19 @@ pub fn json(outcomes: &[Outcome], shape: Shape) -> serde_json::Value {
                 "sstables_read_per_get": o.read_stats.tables_read_per_get(),
                 "bloom_probes": o.read_stats.bloom_probes,
                 "bloom_false_positives": o.read_stats.bloom_false_positives,
+                "scans": o.stats.scans,
+                "data_blocks_read_per_scan": o.stats.blocks_read_per_scan(),
                 "runs_largest_first": o.filter_bits.iter().map(|(bits, entries)| json!({"entries": entries, "filter_bits_per_key": bits})).collect::<Vec<_>>(),
                 "compactions": o.stats.compactions,
                 "write_p99_us": pct(&o.write_lat, 0.99),
                 "read_p99_us": pct(&o.read_lat, 0.99),
-                "levels": o.stats.levels.iter().map(|l| json!({"files": l.files, "bytes": l.bytes})).collect::<Vec<_>>(),
+                "levels": o.stats.levels.iter().zip(&o.read_stats.levels).map(|(l, r)| json!({
+                    "files": l.files,
+                    "bytes": l.bytes,
+                    "read_phase_bloom_probes": r.bloom_probes,
+                    "read_phase_bloom_false_positives": r.bloom_false_positives,
+                    "read_phase_bloom_false_positive_rate": r.bloom_false_positive_rate(),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -543,6 +587,22 @@ pub fn chart(outcomes: &[Outcome]) -> String {
         .collect();
     let labels = ("write amplification", "runs probed per get");
     svg::scatter(&mut body, (0.0, 340.0, 520.0, 340.0), "Trade-off (circle: space amplification)", labels, &points);
+    // Filter memory by run, largest first: uniform gives each run memory in proportion
+    // to its entries, Monkey shifts it towards the small runs.
+    let filters: Vec<Series> = outcomes
+        .iter()
+        .map(|o| Series {
+            name: o.name.clone(),
+            points: o
+                .filter_bits
+                .iter()
+                .enumerate()
+                .map(|(i, &(bits, entries))| ((i + 1) as f64, bits * entries as f64 / 8.0 / 1024.0))
+                .collect(),
+        })
+        .collect();
+    let run_axis = "sorted run, largest first";
+    svg::chart(&mut body, (520.0, 340.0, 520.0, 340.0), "Filter memory by run (KiB)", run_axis, &filters);
     // A sweep: each strategy's curve over the swept value.
     let swept = outcomes.iter().find_map(|o| o.sweep.as_ref().map(|_| o.sweep_what));
     // Filter bits change reads, not writes: that sweep shows the false positives.
@@ -561,10 +621,8 @@ pub fn chart(outcomes: &[Outcome]) -> String {
             None => curves.push(Series { name: base.clone(), points: vec![point] }),
         }
     }
-    if let Some(what) = swept {
-        let title =
-            if by_bits { "False positives per get over the sweep" } else { "Write amplification over the sweep" };
-        svg::chart(&mut body, (520.0, 340.0, 520.0, 340.0), title, what, &curves);
-    }
-    svg::document(1040.0, 680.0, &body)
+    let Some(what) = swept else { return svg::document(1040.0, 680.0, &body) };
+    let title = if by_bits { "False positives per get over the sweep" } else { "Write amplification over the sweep" };
+    svg::chart(&mut body, (0.0, 680.0, 520.0, 340.0), title, what, &curves);
+    svg::document(1040.0, 1020.0, &body)
 }

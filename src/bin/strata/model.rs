@@ -10,7 +10,18 @@
 //! write amplification ≈ 1 + (L-1)·(T-1)/(K+1) + (T-1)/(Z+1)
 //! runs a lookup may probe = K·(L-1) + Z
 //! false positives per absent key ≈ (K·(L-1) + Z) · e^(-b·ln²2)   (b bits per key, uniform)
+//! the same with Monkey's allocation ≈ e^H · e^(-b·ln²2)
+//! space amplification ≤ Z + 1/(T-1)                             (every write an update)
 //! ```
+//!
+//! Monkey (Dayan et al., SIGMOD 2017) gives each run a false-positive rate in proportion
+//! to its entries, which at the same memory makes the sum over runs e^H times the
+//! uniform rate, where H is the entropy of the runs' shares of the entries (ln R for R
+//! equal runs, where Monkey gains nothing; less the more the largest run dominates).
+//! The runs' shares follow the levels' capacities, each T times the one above, split
+//! evenly among a level's K (Z) runs; rates above 1 are not capped, so with few bits
+//! per key it is optimistic. For space, the upper levels hold 1/(T-1) of what the last
+//! level does and the last level's Z-1 newer runs may all be newer copies of its oldest.
 //!
 //! The model counts merges of a growing tree of distinct inserts: overwrites and deletes
 //! that compaction drops make the engine write less than it predicts, and a tree not yet
@@ -39,6 +50,8 @@ pub struct Prediction {
     pub write_amplification: f64,
     pub runs: f64,
     pub false_positives: f64,
+    pub monkey_false_positives: f64,
+    pub space_amplification: f64,
 }
 
 /// What the model predicts for `compaction` over `data` bytes with `buffer`-byte
@@ -47,15 +60,41 @@ pub fn predict(compaction: &Compaction, data: f64, buffer: f64, bits: u32) -> Pr
     let fpr = (-f64::from(bits) * std::f64::consts::LN_2 * std::f64::consts::LN_2).exp();
     let Some((t, k, z)) = shape(compaction) else {
         // FIFO: flushes only, and every flushed table is a run.
+        // FIFO: flushes only, and every flushed table is a run, all of a size (so
+        // Monkey gains nothing); nothing bounds the copies of a key it keeps.
         let runs = (data / buffer.max(1.0)).ceil().max(1.0);
-        return Prediction { levels: 1, write_amplification: 1.0, runs, false_positives: runs * fpr };
+        return Prediction {
+            levels: 1,
+            write_amplification: 1.0,
+            runs,
+            false_positives: runs * fpr,
+            monkey_false_positives: runs * fpr,
+            space_amplification: f64::INFINITY,
+        };
     };
     let ratio = data / buffer.max(1.0) * (t - 1.0) / t;
     let levels = if ratio <= 1.0 { 1 } else { ratio.log(t).ceil().max(1.0) as u32 };
     let l = f64::from(levels);
     let write_amplification = 1.0 + (l - 1.0) * (t - 1.0) / (k + 1.0) + (t - 1.0) / (z + 1.0);
     let runs = k * (l - 1.0) + z;
-    Prediction { levels, write_amplification, runs, false_positives: runs * fpr }
+    // Each level's share of the entries, T times the one above's, and the entropy of
+    // the runs' shares.
+    let total: f64 = (1..=levels).map(|i| t.powi(i as i32)).sum();
+    let entropy: f64 = (1..=levels)
+        .map(|i| {
+            let (share, count) = (t.powi(i as i32) / total, if i == levels { z } else { k });
+            let run = share / count;
+            -count * run * run.ln()
+        })
+        .sum();
+    Prediction {
+        levels,
+        write_amplification,
+        runs,
+        false_positives: runs * fpr,
+        monkey_false_positives: entropy.exp() * fpr,
+        space_amplification: z + 1.0 / (t - 1.0).max(1.0),
+    }
 }
 
 #[cfg(test)]
@@ -80,5 +119,26 @@ mod tests {
         // Fewer levels than one buffer's worth of data needs: one.
         assert_eq!(predict(&Compaction::leveled(), mib, 4.0 * mib, 10).levels, 1);
         assert_eq!(predict(&Compaction::fifo(1 << 30), 40.0 * mib, 4.0 * mib, 10).runs, 10.0);
+        // Space: a tenth more than the data for leveling at T = 10, Z copies for tiering.
+        assert!((leveling.space_amplification - (1.0 + 1.0 / 9.0)).abs() < 1e-9);
+        assert!((tiering.space_amplification - (9.0 + 1.0 / 9.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn monkey_gains_most_where_one_run_dominates() {
+        let mib = (1 << 20) as f64;
+        let fpr = (-10.0 * std::f64::consts::LN_2 * std::f64::consts::LN_2).exp();
+        // Runs of equal size: e^H = R, no gain.
+        let one_level = predict(&Compaction::fluid(10, 9, 9), 2.0 * mib, 4.0 * mib, 10);
+        assert_eq!(one_level.levels, 1);
+        assert!((one_level.monkey_false_positives - 9.0 * fpr).abs() < 1e-12);
+        // Leveling over three levels: shares 1/111, 10/111, 100/111.
+        let leveling = predict(&Compaction::fluid(10, 1, 1), 1024.0 * mib, 4.0 * mib, 10);
+        let shares = [1.0 / 111.0, 10.0 / 111.0, 100.0 / 111.0];
+        let h: f64 = shares.iter().map(|w: &f64| -w * w.ln()).sum();
+        assert!((leveling.monkey_false_positives - h.exp() * fpr).abs() < 1e-12);
+        assert!(leveling.monkey_false_positives < 0.5 * leveling.false_positives);
+        let lazy = predict(&Compaction::lazy_leveling(), 1024.0 * mib, 4.0 * mib, 10);
+        assert!(lazy.monkey_false_positives < 0.2 * lazy.false_positives, "{}", lazy.monkey_false_positives / fpr);
     }
 }

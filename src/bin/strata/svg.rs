@@ -94,6 +94,12 @@ pub fn chart(out: &mut String, area: (f64, f64, f64, f64), title: &str, x_label:
         let path: Vec<String> = s.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
         let _ =
             writeln!(out, r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#, path.join(" "));
+        // A few points (a lone one draws no line) are marked.
+        if s.points.len() <= 24 {
+            for &(x, y) in &s.points {
+                let _ = writeln!(out, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"/>"#, px(x), py(y));
+            }
+        }
         let ly = f.y0 + PAD_T + 15.0 + 16.0 * i as f64;
         let _ = writeln!(
             out,
