@@ -86,6 +86,12 @@ pub struct FifoOptions {
     /// Once the tables hold more bytes than this, the oldest are dropped (their data is
     /// gone) until the rest fit.
     pub max_table_bytes: u64,
+    /// If set, a table written longer ago than this is dropped too (with every older
+    /// one), whatever the size. The age is that of the table, written when its memtable
+    /// was flushed, so its newest entry may be younger by up to one memtable's fill
+    /// time; a table written before the age was set (or by another strategy) counts as
+    /// written when the database was opened.
+    pub max_age: Option<std::time::Duration>,
 }
 
 /// Which compaction strategy keeps the tree in shape.
@@ -133,7 +139,13 @@ impl Compaction {
     /// `max_table_bytes` the oldest are dropped — **their data is lost**, by design
     /// (RocksDB's FIFO compaction, for logs and caches).
     pub fn fifo(max_table_bytes: u64) -> Self {
-        Compaction::Fifo(FifoOptions { max_table_bytes })
+        Compaction::Fifo(FifoOptions { max_table_bytes, max_age: None })
+    }
+
+    /// FIFO that also drops tables older than `max_age` (see [`FifoOptions::max_age`]):
+    /// a time-to-live for logs and caches. **Dropped data is lost**, by design.
+    pub fn fifo_with_max_age(max_table_bytes: u64, max_age: std::time::Duration) -> Self {
+        Compaction::Fifo(FifoOptions { max_table_bytes, max_age: Some(max_age) })
     }
 }
 
@@ -528,7 +540,8 @@ impl Options {
                 (1, [t.min_threshold as u64, t.max_threshold as u64, t.max_size_amplification_percent])
             }
             Compaction::Fluid(f) => (2, [f.size_ratio, f.runs_per_level as u64, f.last_level_runs as u64]),
-            Compaction::Fifo(f) => (3, [f.max_table_bytes, 0, 0]),
+            // The age in whole seconds; 0 for none.
+            Compaction::Fifo(f) => (3, [f.max_table_bytes, f.max_age.map_or(0, |a| a.as_secs()), 0]),
         };
         out.push(kind);
         for v in params {
@@ -575,7 +588,8 @@ impl Options {
                 max_size_amplification_percent: c,
             }),
             2 => Compaction::fluid(a, usize_of(b)?, usize_of(c)?),
-            3 => Compaction::fifo(a),
+            3 if b == 0 => Compaction::fifo(a),
+            3 => Compaction::fifo_with_max_age(a, std::time::Duration::from_secs(b)),
             _ => return None,
         };
         let n = d.varint32()?;
@@ -644,6 +658,10 @@ impl Options {
                 if f.max_table_bytes == 0 {
                     return invalid("fifo max_table_bytes must be greater than zero".into());
                 }
+                // Ages are kept in whole seconds.
+                if f.max_age.is_some_and(|a| a.as_secs() == 0) {
+                    return invalid("fifo max_age must be at least one second".into());
+                }
             }
         }
         Ok(())
@@ -675,6 +693,7 @@ mod tests {
             Options::default().compaction(Compaction::fluid(4, 4, 1)),
             Options::default().compaction(Compaction::fluid(4, 3, 0)),
             Options::default().compaction(Compaction::fifo(0)),
+            Options::default().compaction(Compaction::fifo_with_max_age(1, std::time::Duration::from_millis(500))),
         ] {
             assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))), "{o:?}");
         }
@@ -692,7 +711,8 @@ mod tests {
             .compression_per_level([Compression::None, Compression::Lz4]);
         let encoded = own.encode_keyspace();
         let db = Options::default().sync_writes(true);
-        for strategy in [Compaction::lazy_leveling(), Compaction::fluid(4, 2, 3), Compaction::fifo(1 << 30)] {
+        let ttl = Compaction::fifo_with_max_age(1 << 30, std::time::Duration::from_secs(3600));
+        for strategy in [Compaction::lazy_leveling(), Compaction::fluid(4, 2, 3), Compaction::fifo(1 << 30), ttl] {
             let o = Options::default().compaction(strategy);
             assert_eq!(db.with_keyspace(&o.encode_keyspace()).unwrap().encode_keyspace(), o.encode_keyspace());
         }

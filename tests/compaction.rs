@@ -314,3 +314,37 @@ fn a_leveled_range_compaction_leaves_a_tree_the_run_strategies_accept() {
         db.close().unwrap();
     }
 }
+
+#[test]
+fn fifo_with_a_maximum_age_drops_old_tables_across_reopen_without_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let strategy = Compaction::fifo_with_max_age(1 << 40, std::time::Duration::from_secs(1));
+    let count = |db: &Db, prefix: &str| db.prefix(prefix).count();
+    let db = Db::open(dir.path(), options(strategy.clone())).unwrap();
+    for i in 0..100u32 {
+        db.put(format!("old{i:03}"), value(0)).unwrap();
+    }
+    db.flush().unwrap();
+    db.close().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let db = Db::open(dir.path(), options(strategy)).unwrap();
+    for i in 0..100u32 {
+        db.put(format!("new{i:03}"), value(1)).unwrap();
+    }
+    db.flush().unwrap();
+    db.wait_for_compactions().unwrap();
+    // The tables' times are in the MANIFEST: after the reopen the old ones are two
+    // seconds old and go at once (counted from the open, they would have a second left).
+    assert_eq!(count(&db, "old"), 0, "tables past the maximum age are still there");
+    assert_eq!(count(&db, "new"), 100, "a table younger than a second went too");
+    let stats = db.stats();
+    assert_eq!(stats.compaction_bytes_written, 0, "FIFO rewrote data");
+    // No write wakes the compaction thread from here: it looks by itself, once a second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count(&db, "new") > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(count(&db, "new"), 0, "tables expired while the database was idle are still there");
+    db.close().unwrap();
+    assert_eq!(sst_files(dir.path()), 0, "dropped tables left on disk");
+}

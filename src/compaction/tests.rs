@@ -27,6 +27,7 @@ fn file(number: u64, level: u32, lo: &str, hi: &str, size: u64, seqs: (u64, u64)
             num_deletions: 0,
             num_range_deletions: 0,
         },
+        written_at: 0,
     }
 }
 
@@ -356,7 +357,7 @@ fn fluid_stalls_only_past_the_shape_it_allows() {
 
 #[test]
 fn fifo_drops_the_oldest_tables_past_its_limit_and_nothing_else() {
-    let mut p = FifoPicker::new(FifoOptions { max_table_bytes: 3 * MB });
+    let mut p = FifoPicker::new(FifoOptions { max_table_bytes: 3 * MB, max_age: None });
     let files = vec![run(1, 10, MB), run(2, 20, MB), run(3, 30, MB)];
     assert!(p.pick(&version(files.clone(), 1)).is_none(), "at the limit");
     let mut over = files;
@@ -372,6 +373,28 @@ fn fifo_drops_the_oldest_tables_past_its_limit_and_nothing_else() {
     assert_eq!(numbers(&job), vec![7]);
     assert_eq!(job.edit(Vec::new()).new_files, vec![]);
     assert_eq!(p.stall(&version(vec![run(1, 1, 100 * MB)], 1)), Stall::None, "FIFO never stalls writers");
+}
+
+#[test]
+fn fifo_with_a_maximum_age_drops_expired_tables_oldest_first() {
+    let opts = FifoOptions { max_table_bytes: 100 * MB, max_age: Some(std::time::Duration::from_secs(60)) };
+    let p = FifoPicker::new(opts.clone());
+    let at = |number: u64, seq: u64, written_at: u64| NewFile { written_at, ..run(number, seq, MB) };
+    // Newest first in L0: written at 1,000, 1,030 and 1,050.
+    let files = vec![at(3, 30, 1_050), at(2, 20, 1_030), at(1, 10, 1_000)];
+    assert!(p.drop_oldest_at(&version(files.clone(), 1), 1_060).is_none(), "none older than a minute");
+    let job = p.drop_oldest_at(&version(files.clone(), 1), 1_095).unwrap();
+    assert_eq!(numbers(&job), vec![1, 2], "tables 1 and 2 are 95 and 65 seconds old");
+    assert_eq!(job.reason, "past the FIFO maximum age");
+    // A younger table under an older one waits for it: drops go oldest first.
+    let odd = vec![at(2, 20, 1_000), at(1, 10, 1_080)];
+    assert!(p.drop_oldest_at(&version(odd, 1), 1_100).is_none());
+    // Without a recorded time a table counts as written when the picker was made.
+    let unknown = vec![at(2, 20, 0)];
+    assert!(p.drop_oldest_at(&version(unknown.clone(), 1), fifo::unix_now()).is_none());
+    assert!(p.drop_oldest_at(&version(unknown, 1), fifo::unix_now() + 61).is_some());
+    assert_eq!(FifoPicker::recheck_period(&opts), Some(std::time::Duration::from_secs(6)));
+    assert_eq!(FifoPicker::recheck_period(&FifoOptions { max_age: None, ..opts }), None);
 }
 
 #[test]

@@ -15,10 +15,20 @@ use std::sync::Arc;
 use super::flush::{run_table_options, table_options};
 use super::tree::Tree;
 use super::{DbInner, SuperVersion};
+use crate::compaction::fifo::FifoPicker;
 use crate::compaction::{self, CompactionJob, JobEnv};
 use crate::error::{Error, Result};
 use crate::key::UserKeyRange;
+use crate::options::{Compaction, Options};
 use crate::stats::Counters;
+
+/// How often the compaction thread looks at a tree under `opts` unasked.
+fn fifo_recheck_period(opts: &Options) -> Option<std::time::Duration> {
+    match &opts.compaction {
+        Compaction::Fifo(f) => FifoPicker::recheck_period(f),
+        _ => None,
+    }
+}
 
 /// Per-level compaction counters, indexed by output level.
 #[derive(Clone, Copy, Default)]
@@ -33,7 +43,13 @@ pub(crate) fn compaction_loop(db: &Arc<DbInner>) {
         let trees = {
             let mut st = db.state.lock();
             while !st.shutting_down && (!st.compaction_wanted || st.bg_error.is_some()) {
-                db.compaction_cv.wait(&mut st);
+                // Tables of a FIFO tree with a maximum age expire with time, not writes.
+                let period = st.trees.iter().filter_map(|t| fifo_recheck_period(&t.tree.opts)).min();
+                match period {
+                    Some(p) if db.compaction_cv.wait_for(&mut st, p).timed_out() => st.compaction_wanted = true,
+                    Some(_) => {}
+                    None => db.compaction_cv.wait(&mut st),
+                }
             }
             if st.shutting_down {
                 return;

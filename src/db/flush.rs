@@ -16,12 +16,13 @@ use std::sync::Arc;
 
 use super::tree::{Tree, TreeState};
 use super::{DbInner, SuperVersion};
+use crate::compaction::fifo::unix_now;
 use crate::compaction::monkey;
 use crate::error::Result;
 use crate::filename;
 use crate::iter::InternalIterator;
 use crate::memtable::MemTable;
-use crate::options::BloomAllocation;
+use crate::options::{BloomAllocation, Compaction};
 use crate::range_del::RangeTombstone;
 use crate::sstable::{TableBuilder, TableOptions};
 use crate::stats::Counters;
@@ -207,7 +208,12 @@ pub(crate) fn write_table_from<I: InternalIterator + ?Sized>(
         builder.add_range_tombstones(range_dels);
         let (size, props) = builder.finish()?;
         ctx.fs.sync_dir(&ctx.dir)?;
-        Ok(NewFile::from_properties(0, number, size, props))
+        let mut table = NewFile::from_properties(0, number, size, props);
+        // Only a FIFO tree that drops by age needs the time (MANIFEST field 12).
+        if matches!(&opts.compaction, Compaction::Fifo(f) if f.max_age.is_some()) {
+            table.written_at = unix_now().max(1);
+        }
+        Ok(table)
     })();
     if result.is_err() {
         let _ = ctx.fs.remove(&path);

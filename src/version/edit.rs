@@ -27,12 +27,18 @@
 //!        | 10 dropped_keyspace: id varint32
 //!        | 11 next_keyspace_id: varint32       ids are never reused: a dropped
 //!                                              keyspace's records may remain in a WAL
+//!        | 12 file_written_at: number varint64 | unix seconds varint64
+//!                                              when the edit's new file `number` (a
+//!                                              field 5 or 6 before it) was written;
+//!                                              only for trees whose FIFO strategy
+//!                                              drops tables by age
 //! (each field starts with its tag as a varint32)
 //! ```
 //!
 //! A database that never created a keyspace writes none of tags 7-11, so its MANIFEST
 //! is what a strata without keyspaces writes; one that did is refused by such a strata
-//! (unknown tag) instead of being misread.
+//! (unknown tag) instead of being misread. Likewise tag 12, written only under FIFO
+//! with a maximum age.
 
 use crate::sstable::format::{TableProperties, TableSummary};
 use crate::util::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};
@@ -48,6 +54,7 @@ const TAG_KEYSPACE_LOG_NUMBER: u32 = 8;
 const TAG_NEW_KEYSPACE: u32 = 9;
 const TAG_DROPPED_KEYSPACE: u32 = 10;
 const TAG_NEXT_KEYSPACE_ID: u32 = 11;
+const TAG_FILE_WRITTEN_AT: u32 = 12;
 
 /// The id of the keyspace named "default", which every database has.
 pub(crate) const DEFAULT_KEYSPACE: u32 = 0;
@@ -73,12 +80,15 @@ pub(crate) struct NewFile {
     pub size: u64,
     /// Key and seqno ranges and counts, from the table's properties.
     pub summary: TableSummary,
+    /// When the table was written, in seconds since the Unix epoch; 0 if not recorded
+    /// (only FIFO with a maximum age records it).
+    pub written_at: u64,
 }
 
 impl NewFile {
     /// Describes table `number` of `size` bytes, joining `level`, from its properties.
     pub(crate) fn from_properties(level: u32, number: u64, size: u64, props: TableProperties) -> Self {
-        NewFile { level, number, size, summary: props.summary }
+        NewFile { level, number, size, summary: props.summary, written_at: 0 }
     }
 }
 
@@ -158,6 +168,11 @@ impl VersionEdit {
             if range_dels > 0 {
                 put_varint64(&mut out, range_dels);
             }
+            if f.written_at != 0 {
+                put_varint32(&mut out, TAG_FILE_WRITTEN_AT);
+                put_varint64(&mut out, f.number);
+                put_varint64(&mut out, f.written_at);
+            }
         }
         out
     }
@@ -200,6 +215,7 @@ impl VersionEdit {
                             number: d.varint64()?,
                             size: d.varint64()?,
                             summary: TableSummary::decode_from(&mut d)?,
+                            written_at: 0,
                         };
                         if tag == TAG_NEW_FILE_WITH_RANGE_DELS {
                             f.summary.num_range_deletions = d.varint64().filter(|&n| n > 0)?;
@@ -208,6 +224,12 @@ impl VersionEdit {
                     })()
                     .ok_or_else(bad)?;
                     e.new_files.push(f);
+                }
+                TAG_FILE_WRITTEN_AT => {
+                    let number = d.varint64().ok_or_else(bad)?;
+                    let at = d.varint64().filter(|&at| at > 0).ok_or_else(bad)?;
+                    let file = e.new_files.iter_mut().rev().find(|f| f.number == number);
+                    file.ok_or_else(|| format!("time of file {number}, which the edit does not add"))?.written_at = at;
                 }
                 _ => return Err(format!("unknown field tag {tag}")),
             }
@@ -245,6 +267,7 @@ mod tests {
                         num_deletions: 2,
                         num_range_deletions,
                     },
+                    written_at: num_range_deletions * 1_000_000,
                 })
                 .to_vec(),
         };

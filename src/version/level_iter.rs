@@ -161,6 +161,7 @@ mod tests {
                     num_deletions: 0,
                     num_range_deletions: 0,
                 },
+                written_at: 0,
             };
             files.push(FileMeta::new(info, ctx.clone()));
             all.extend(keys);

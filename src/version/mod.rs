@@ -342,7 +342,7 @@ mod tests {
 
     fn file(number: u64, smallest: Vec<u8>, largest: Vec<u8>) -> NewFile {
         let summary = TableSummary { smallest, largest, max_seq: 1, ..TableSummary::default() };
-        NewFile { level: 1, number, size: 1, summary }
+        NewFile { level: 1, number, size: 1, summary, written_at: 0 }
     }
 
     #[test]

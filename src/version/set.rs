@@ -544,6 +544,7 @@ mod tests {
                 max_seq: number,
                 ..TableSummary::default()
             },
+            written_at: 0,
         }
     }
 
