@@ -81,8 +81,14 @@ fn compare_prints_every_strategy_and_writes_a_chart() {
         assert!(x["compactions"].as_u64().unwrap() > 0, "{x}");
     }
     let chart = std::fs::read_to_string(&svg).unwrap();
-    assert!(chart.starts_with("<svg") && chart.matches("<polyline").count() == 6, "{chart}");
-    assert_eq!(chart.matches("<circle").count(), 3, "one point per strategy in the trade-off picture");
+    // Write amplification, disk size and filter memory by run: a line per strategy each.
+    assert!(chart.starts_with("<svg") && chart.matches("<polyline").count() == 9, "{chart}");
+    assert_eq!(chart.matches("fill-opacity").count(), 3, "one point per strategy in the trade-off picture");
+    for x in s {
+        assert!(x["absent_gets"].as_u64().unwrap() == 2_500, "{x}");
+        let fp = x["absent_get_false_positives"].as_u64().unwrap();
+        assert!(fp < 2_500 * x["sorted_runs"].as_u64().unwrap() / 20, "10-bit filters pass under 5% per run: {x}");
+    }
     // A sweep draws a curve per strategy, and the HTML report holds table and charts.
     let html = dir.path().join("report.html");
     let args = ["compare", "--num", "3000", "--memtable-size", "65536", "--strategies", "leveled,lazy"];
