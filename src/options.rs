@@ -88,9 +88,11 @@ pub struct FifoOptions {
     pub max_table_bytes: u64,
     /// If set, a table written longer ago than this is dropped too (with every older
     /// one), whatever the size. The age is that of the table, written when its memtable
-    /// was flushed, so its newest entry may be younger by up to one memtable's fill
-    /// time; a table written before the age was set (or by another strategy) counts as
-    /// written when the database was opened.
+    /// was flushed, so its entries may be older by up to one memtable's fill time; a
+    /// table written before the age was set (or by another strategy) counts as written
+    /// when the database was opened. Kept in whole seconds (at least one); the
+    /// compaction thread looks every tenth of the age (1 s to 60 s), so a table may
+    /// outlive the age by that much.
     pub max_age: Option<std::time::Duration>,
 }
 
@@ -514,8 +516,8 @@ impl Options {
     ///                        | 1 u8 | min_threshold | max_threshold
     ///                                | max_size_amplification_percent (varint64 each)
     ///                        | 2 u8 | size_ratio | runs_per_level | last_level_runs
-    ///                        | 3 u8 | max_table_bytes | 0 | 0       (FIFO)
-    ///            | n varint32 | codec u8 * n  (0 none, 1 LZ4; per level as
+    ///                        | 3 u8 | max_table_bytes | max_age_secs | 0 (FIFO)
+    ///            | n varint32 | codec u8 * n  (0 none, 1 LZ4, 2 zstd; per level as
     ///                                          compression_per_level)
     ///            | bloom_allocation u8         (0 uniform, 1 Monkey; absent: uniform)
     /// ```
@@ -551,6 +553,7 @@ impl Options {
         out.extend(self.compression.iter().map(|c| match c {
             Compression::None => 0,
             Compression::Lz4 => 1,
+            Compression::Zstd => 2,
         }));
         out.push(match self.bloom_allocation {
             BloomAllocation::Uniform => 0,
@@ -597,6 +600,7 @@ impl Options {
             .map(|_| match d.u8()? {
                 0 => Some(Compression::None),
                 1 => Some(Compression::Lz4),
+                2 => Some(Compression::Zstd),
                 _ => None,
             })
             .collect::<Option<_>>()?;
@@ -614,6 +618,9 @@ impl Options {
         let invalid = |s: String| Err(Error::InvalidArgument(s));
         if self.memtable_size == 0 {
             return invalid("memtable_size must be greater than zero".into());
+        }
+        if cfg!(not(feature = "zstd")) && self.compression.contains(&Compression::Zstd) {
+            return invalid("Compression::Zstd needs strata's `zstd` cargo feature".into());
         }
         if self.block_size < MIN_BLOCK_SIZE {
             return invalid(format!("block_size {} is under the minimum of {MIN_BLOCK_SIZE} bytes", self.block_size));

@@ -254,6 +254,38 @@ fn compression_settings_mix_across_reopens() {
     assert_eq!(db.range::<&[u8], _>(..).count(), 6000);
 }
 
+#[cfg(feature = "zstd")]
+#[test]
+fn zstd_at_the_last_level_is_smaller_than_lz4_and_reads_back() {
+    // Values like documents: kilobytes, repetitive across entries.
+    let value = |i: u32| format!("{{\"id\": {i}, \"name\": \"user{}\", \"tags\": [\"a\", \"b\"]}}", i % 97).repeat(8);
+    let load = |codecs: Vec<Compression>| {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options::default().memtable_size(256 * 1024).compression_per_level(codecs.clone());
+        let db = Db::open(dir.path(), options.clone()).unwrap();
+        for i in 0..4000 {
+            db.put(format!("key{i:06}"), value(i)).unwrap();
+        }
+        db.compact().unwrap();
+        let bytes = db.stats().live_sst_bytes();
+        db.close().unwrap();
+        // Reopened (under the same codecs and under none): every block says its codec.
+        for options in [options, Options::default().compression(Compression::None)] {
+            let db = Db::open(dir.path(), options).unwrap();
+            for i in (0..4000).step_by(7) {
+                assert_eq!(db.get(format!("key{i:06}")).unwrap().as_deref(), Some(value(i).as_bytes()), "{codecs:?}");
+            }
+            assert_eq!(db.range::<&[u8], _>(..).count(), 4000);
+        }
+        bytes
+    };
+    let lz4 = load(vec![Compression::Lz4]);
+    let zstd_last = load(vec![Compression::Lz4, Compression::Lz4, Compression::Zstd]);
+    let zstd = load(vec![Compression::Zstd]);
+    assert!(zstd_last * 10 < lz4 * 9, "zstd at the last level: {zstd_last} bytes, LZ4: {lz4}");
+    assert!(zstd <= zstd_last + zstd_last / 20, "zstd everywhere {zstd}, at the last level {zstd_last}");
+}
+
 #[test]
 fn a_returned_flush_leaves_only_the_live_wal_on_disk() {
     let dir = tempfile::tempdir().unwrap();

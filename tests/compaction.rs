@@ -318,7 +318,9 @@ fn a_leveled_range_compaction_leaves_a_tree_the_run_strategies_accept() {
 #[test]
 fn fifo_with_a_maximum_age_drops_old_tables_across_reopen_without_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let strategy = Compaction::fifo_with_max_age(1 << 40, std::time::Duration::from_secs(1));
+    // Whole seconds: a table written at second s expires once the clock reads s + 3, two
+    // to three seconds after it was written.
+    let strategy = Compaction::fifo_with_max_age(1 << 40, std::time::Duration::from_secs(2));
     let count = |db: &Db, prefix: &str| db.prefix(prefix).count();
     let db = Db::open(dir.path(), options(strategy.clone())).unwrap();
     for i in 0..100u32 {
@@ -326,17 +328,17 @@ fn fifo_with_a_maximum_age_drops_old_tables_across_reopen_without_writes() {
     }
     db.flush().unwrap();
     db.close().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    std::thread::sleep(std::time::Duration::from_millis(3100));
     let db = Db::open(dir.path(), options(strategy)).unwrap();
     for i in 0..100u32 {
         db.put(format!("new{i:03}"), value(1)).unwrap();
     }
     db.flush().unwrap();
     db.wait_for_compactions().unwrap();
-    // The tables' times are in the MANIFEST: after the reopen the old ones are two
-    // seconds old and go at once (counted from the open, they would have a second left).
+    // The tables' times are in the MANIFEST: after the reopen the old ones are three
+    // seconds old and go at once (counted from the open, they would have two left).
     assert_eq!(count(&db, "old"), 0, "tables past the maximum age are still there");
-    assert_eq!(count(&db, "new"), 100, "a table younger than a second went too");
+    assert_eq!(count(&db, "new"), 100, "a table younger than its age went too");
     let stats = db.stats();
     assert_eq!(stats.compaction_bytes_written, 0, "FIFO rewrote data");
     // No write wakes the compaction thread from here: it looks by itself, once a second.

@@ -23,6 +23,7 @@ fn filled(dir: &std::path::Path) -> Db {
         db.put(key(i), "newer").unwrap();
     }
     db.flush().unwrap();
+    db.wait_for_compactions().unwrap();
     db
 }
 

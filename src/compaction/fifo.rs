@@ -92,7 +92,7 @@ impl CompactionStrategy for FifoPicker {
     }
 
     /// A FIFO tree merges nothing: its full compaction is the drop of what is over the
-    /// limit.
+    /// limit or past the maximum age.
     fn full(&self, version: &Version) -> Option<CompactionJob> {
         self.drop_oldest(version)
     }

@@ -7,7 +7,9 @@
 //! on their own thread, so a long merge never holds up a flush ("flushes first").
 //! A job's inputs are chosen from the current version; while it runs, flushes may only
 //! add newer L0 tables, which no job's inputs or placement depend on. The MANIFEST lock
-//! is held just to log and install the result.
+//! is held just to log and install the result. The thread sleeps until a flush or a
+//! call wakes it, or, while a keyspace uses FIFO with a maximum age, until that
+//! strategy's recheck period has passed (tables expire with time, not writes).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -188,8 +188,8 @@ impl Cursor {
 
 impl Drop for Cursor {
     fn drop(&mut self) {
-        self.tree.count_scan(&[&self.fill]);
         let Some(it) = self.it.take() else { return };
+        self.tree.count_scan(&[&self.fill]);
         if self.err.is_none() {
             let fill = std::mem::replace(&mut self.fill, CacheFill::Never);
             self.tree.merge_cache.park(&self.db, &self.tree, &self.sv, it, fill);

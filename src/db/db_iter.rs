@@ -384,7 +384,10 @@ impl Iter {
 
 impl Drop for Iter {
     fn drop(&mut self) {
-        self.tree.count_scan(&[&self.front_fill, &self.back_fill]);
+        // An iterator never advanced built no merge: no scan to count.
+        if self.front.is_some() || self.back.is_some() {
+            self.tree.count_scan(&[&self.front_fill, &self.back_fill]);
+        }
         if self.failed || self.pending_error.is_some() {
             return;
         }

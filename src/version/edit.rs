@@ -30,15 +30,16 @@
 //!        | 12 file_written_at: number varint64 | unix seconds varint64
 //!                                              when the edit's new file `number` (a
 //!                                              field 5 or 6 before it) was written;
-//!                                              only for trees whose FIFO strategy
-//!                                              drops tables by age
+//!                                              only for tables written under FIFO
+//!                                              with a maximum age (and kept for them
+//!                                              at every later MANIFEST rewrite)
 //! (each field starts with its tag as a varint32)
 //! ```
 //!
 //! A database that never created a keyspace writes none of tags 7-11, so its MANIFEST
 //! is what a strata without keyspaces writes; one that did is refused by such a strata
-//! (unknown tag) instead of being misread. Likewise tag 12, written only under FIFO
-//! with a maximum age.
+//! (unknown tag) instead of being misread. Likewise tag 12, written only for tables
+//! written under FIFO with a maximum age.
 
 use crate::sstable::format::{TableProperties, TableSummary};
 use crate::util::coding::{put_length_prefixed, put_varint32, put_varint64, Decoder};

@@ -400,7 +400,7 @@ fn rows(outcomes: &[Outcome]) -> Vec<(&'static str, Vec<String>)> {
             Box::new(|o| format!("{:.2}", o.stats.live_sst_bytes() as f64 / o.live_bytes)),
         ),
         ("space amplification (peak)", Box::new(|o| format!("{:.2}", o.peak_disk as f64 / o.live_bytes))),
-        ("  the model: at most, all updates", Box::new(|o| format!("{:.2}", o.predicted.space_amplification))),
+        ("  the model (estimate), all updates", Box::new(|o| format!("{:.2}", o.predicted.space_amplification))),
         ("sorted runs", Box::new(|o| o.stats.sorted_runs.to_string())),
         (
             "  at most, the model says (levels)",

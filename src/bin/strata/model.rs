@@ -21,7 +21,9 @@
 //! The runs' shares follow the levels' capacities, each T times the one above, split
 //! evenly among a level's K (Z) runs; rates above 1 are not capped, so with few bits
 //! per key it is optimistic. For space, the upper levels hold 1/(T-1) of what the last
-//! level does and the last level's Z-1 newer runs may all be newer copies of its oldest.
+//! level does and the last level's Z-1 newer runs may all be newer copies of its oldest:
+//! an estimate of a tree at rest, which leaves out L0's tables and the merges in flight
+//! (a leveled tree measures a little over it).
 //!
 //! The model counts merges of a growing tree of distinct inserts: overwrites and deletes
 //! that compaction drops make the engine write less than it predicts, and a tree not yet
@@ -59,7 +61,6 @@ pub struct Prediction {
 pub fn predict(compaction: &Compaction, data: f64, buffer: f64, bits: u32) -> Prediction {
     let fpr = (-f64::from(bits) * std::f64::consts::LN_2 * std::f64::consts::LN_2).exp();
     let Some((t, k, z)) = shape(compaction) else {
-        // FIFO: flushes only, and every flushed table is a run.
         // FIFO: flushes only, and every flushed table is a run, all of a size (so
         // Monkey gains nothing); nothing bounds the copies of a key it keeps.
         let runs = (data / buffer.max(1.0)).ceil().max(1.0);
