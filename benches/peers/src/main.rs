@@ -9,6 +9,7 @@
 mod engines;
 #[cfg(feature = "peers")]
 mod peers;
+mod services;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -24,10 +25,19 @@ fn main() {
         workload::run_child(&engine, &config);
         return;
     }
-    let config = Config::parse(&args);
+    if args.first().map(String::as_str) == Some("recovery-prep") {
+        let (engine, dir) = (args.get(1).expect("ENGINE"), args.get(2).expect("DIR"));
+        services::recovery_prep(engine, std::path::Path::new(dir));
+    }
+    // --quick: one round of every phase with a quarter of the reads, unless told otherwise.
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut config = Config::parse(&args);
+    if quick && flag(&args, "--reads").is_none() {
+        config.reads = config.keys / 4;
+    }
     let engines: Vec<String> =
         flag(&args, "--engines").unwrap_or("strata,fjall,rocksdb,leveldb").split(',').map(str::to_string).collect();
-    let rounds: usize = flag(&args, "--rounds").map_or(3, |v| v.parse().expect("--rounds"));
+    let rounds: usize = flag(&args, "--rounds").map_or(if quick { 1 } else { 3 }, |v| v.parse().expect("--rounds"));
     let markdown = args.iter().any(|a| a == "--markdown");
 
     // results[engine][phase] = one value per round
@@ -76,14 +86,20 @@ fn median(values: &[f64]) -> f64 {
 
 /// Phases where a smaller value is better (time, bytes) rather than ops/s.
 fn lower_is_better(phase: &str) -> bool {
-    phase.ends_with("_secs") || phase.ends_with("_bytes") || phase.ends_with("_mib")
+    phase.ends_with("_secs")
+        || phase.ends_with("_bytes")
+        || phase.ends_with("_mib")
+        || phase.ends_with("_us")
+        || phase.contains("_bytes_")
 }
 
 fn fmt(phase: &str, v: f64) -> String {
     if phase.ends_with("_secs") {
         format!("{v:.2} s")
-    } else if phase.ends_with("_bytes") {
+    } else if phase.ends_with("_bytes") || phase.contains("_bytes_") {
         format!("{:.1} MiB", v / (1 << 20) as f64)
+    } else if phase.ends_with("_us") {
+        format!("{v:.1} µs")
     } else if phase.ends_with("_mib") {
         format!("{v:.0} MiB")
     } else if v >= 1e6 {

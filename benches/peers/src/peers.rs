@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::engines::{Engine, BLOOM_BITS, CACHE, MEMTABLE};
+use crate::engines::{Engine, Settings, BLOOM_BITS, CACHE, MEMTABLE};
 
 pub struct Fjall {
     db: fjall::Database,
@@ -15,7 +15,11 @@ pub struct Fjall {
 }
 
 impl Fjall {
-    pub fn open(dir: &Path) -> Self {
+    /// `None` for zstd: fjall 3 has LZ4 only.
+    pub fn open(dir: &Path, settings: Settings) -> Option<Self> {
+        if settings.zstd_last {
+            return None;
+        }
         use fjall::config::{BloomConstructionPolicy, FilterPolicy, FilterPolicyEntry};
         let db = fjall::Database::builder(dir).cache_size(CACHE as u64).open().expect("open fjall");
         let tree = db
@@ -25,13 +29,29 @@ impl Fjall {
                 )
             })
             .expect("fjall keyspace");
-        Fjall { db, tree }
+        Some(Fjall { db, tree })
     }
 }
 
 impl Engine for Fjall {
     fn put(&self, key: &[u8], value: &[u8]) {
         self.tree.insert(key, value).expect("fjall insert");
+    }
+    // fjall's way to durability: write, then persist the journal (fdatasync).
+    fn put_sync(&self, key: &[u8], value: &[u8]) {
+        self.tree.insert(key, value).expect("fjall insert");
+        self.db.persist(fjall::PersistMode::SyncData).expect("fjall persist");
+    }
+    fn flush_wal(&self) {
+        self.db.persist(fjall::PersistMode::Buffer).expect("fjall persist");
+    }
+    fn scan_from(&self, key: &[u8], n: usize) -> usize {
+        let mut got = 0;
+        for guard in self.tree.range(key..).take(n) {
+            std::hint::black_box(guard.into_inner().expect("fjall scan"));
+            got += 1;
+        }
+        got
     }
     fn get(&self, key: &[u8]) -> Option<usize> {
         self.tree.get(key).expect("fjall get").map(|v| v.len())
@@ -72,20 +92,25 @@ impl Engine for Fjall {
     }
 }
 
-pub struct Rocks(rocksdb::DB, rocksdb::WriteOptions);
+pub struct Rocks(rocksdb::DB, rocksdb::WriteOptions, rocksdb::WriteOptions);
 
 impl Rocks {
-    pub fn open(dir: &Path) -> Self {
+    pub fn open(dir: &Path, settings: Settings) -> Self {
         let mut options = rocksdb::Options::default();
         options.create_if_missing(true);
         options.set_write_buffer_size(MEMTABLE);
+        if settings.zstd_last {
+            options.set_bottommost_compression_type(rocksdb::DBCompressionType::Zstd);
+        }
         let mut table = rocksdb::BlockBasedOptions::default();
         table.set_block_cache(&rocksdb::Cache::new_lru_cache(CACHE).expect("rocksdb cache"));
         table.set_bloom_filter(BLOOM_BITS as f64, false);
         options.set_block_based_table_factory(&table);
         let mut write = rocksdb::WriteOptions::default();
         write.set_sync(false);
-        Rocks(rocksdb::DB::open(&options, dir).expect("open rocksdb"), write)
+        let mut synced = rocksdb::WriteOptions::default();
+        synced.set_sync(true);
+        Rocks(rocksdb::DB::open(&options, dir).expect("open rocksdb"), write, synced)
     }
 
     fn busy(&self) -> bool {
@@ -98,6 +123,24 @@ impl Rocks {
 impl Engine for Rocks {
     fn put(&self, key: &[u8], value: &[u8]) {
         self.0.put_opt(key, value, &self.1).expect("rocksdb put");
+    }
+    fn put_sync(&self, key: &[u8], value: &[u8]) {
+        self.0.put_opt(key, value, &self.2).expect("rocksdb synced put");
+    }
+    fn flush_wal(&self) {
+        self.0.flush_wal(false).expect("rocksdb flush_wal");
+    }
+    fn scan_from(&self, key: &[u8], n: usize) -> usize {
+        let mut it = self.0.raw_iterator();
+        it.seek(key);
+        let mut got = 0;
+        while got < n && it.valid() {
+            std::hint::black_box((it.key(), it.value()));
+            got += 1;
+            it.next();
+        }
+        it.status().expect("rocksdb scan");
+        got
     }
     fn get(&self, key: &[u8]) -> Option<usize> {
         self.0.get_pinned(key).expect("rocksdb get").map(|v| v.len())
@@ -141,7 +184,7 @@ pub mod leveldb {
     use std::ffi::{c_char, c_int, c_void, CString};
     use std::path::Path;
 
-    use crate::engines::{Engine, BLOOM_BITS, CACHE, MEMTABLE};
+    use crate::engines::{Engine, Settings, BLOOM_BITS, CACHE, MEMTABLE};
 
     #[repr(C)]
     struct Opaque {
@@ -160,6 +203,7 @@ pub mod leveldb {
         fn leveldb_open(o: *const Opaque, name: *const c_char, err: *mut *mut c_char) -> *mut Opaque;
         fn leveldb_close(db: *mut Opaque);
         fn leveldb_writeoptions_create() -> *mut Opaque;
+        fn leveldb_writeoptions_set_sync(o: *mut Opaque, v: u8);
         fn leveldb_readoptions_create() -> *mut Opaque;
         fn leveldb_put(
             db: *mut Opaque,
@@ -193,6 +237,7 @@ pub mod leveldb {
     pub struct LevelDb {
         db: *mut Opaque,
         write: *mut Opaque,
+        synced: *mut Opaque,
         read: *mut Opaque,
     }
 
@@ -209,7 +254,11 @@ pub mod leveldb {
     }
 
     impl LevelDb {
-        pub fn open(dir: &Path) -> Self {
+        /// `None` for zstd at the last level: LevelDB has one codec for every level.
+        pub fn open(dir: &Path, settings: Settings) -> Option<Self> {
+            if settings.zstd_last {
+                return None;
+            }
             let name = CString::new(dir.to_str().expect("utf-8 path")).expect("path");
             // SAFETY: plain calls into the C API with valid pointers.
             unsafe {
@@ -221,7 +270,9 @@ pub mod leveldb {
                 let mut err = std::ptr::null_mut();
                 let db = leveldb_open(o, name.as_ptr(), &mut err);
                 check(err);
-                LevelDb { db, write: leveldb_writeoptions_create(), read: leveldb_readoptions_create() }
+                let synced = leveldb_writeoptions_create();
+                leveldb_writeoptions_set_sync(synced, 1);
+                Some(LevelDb { db, write: leveldb_writeoptions_create(), synced, read: leveldb_readoptions_create() })
             }
         }
     }
@@ -233,14 +284,14 @@ pub mod leveldb {
         }
     }
 
-    impl Engine for LevelDb {
-        fn put(&self, key: &[u8], value: &[u8]) {
+    impl LevelDb {
+        fn put_with(&self, options: *const Opaque, key: &[u8], value: &[u8]) {
             let mut err = std::ptr::null_mut();
             // SAFETY: pointers and lengths come from live slices.
             unsafe {
                 leveldb_put(
                     self.db,
-                    self.write,
+                    options,
                     key.as_ptr().cast(),
                     key.len(),
                     value.as_ptr().cast(),
@@ -249,6 +300,34 @@ pub mod leveldb {
                 )
             };
             check(err);
+        }
+    }
+
+    impl Engine for LevelDb {
+        fn put(&self, key: &[u8], value: &[u8]) {
+            self.put_with(self.write, key, value);
+        }
+        fn put_sync(&self, key: &[u8], value: &[u8]) {
+            self.put_with(self.synced, key, value);
+        }
+        fn flush_wal(&self) {
+            // LevelDB writes each log record to the file as it is added.
+        }
+        fn scan_from(&self, key: &[u8], n: usize) -> usize {
+            let mut got = 0;
+            // SAFETY: the iterator is destroyed before returning.
+            unsafe {
+                let it = leveldb_create_iterator(self.db, self.read);
+                leveldb_iter_seek(it, key.as_ptr().cast(), key.len());
+                while got < n && leveldb_iter_valid(it) != 0 {
+                    let (mut kl, mut vl) = (0, 0);
+                    std::hint::black_box((leveldb_iter_key(it, &mut kl), leveldb_iter_value(it, &mut vl)));
+                    got += 1;
+                    leveldb_iter_next(it);
+                }
+                leveldb_iter_destroy(it);
+            }
+            got
         }
         fn get(&self, key: &[u8]) -> Option<usize> {
             let mut err = std::ptr::null_mut();

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::engines::{self, Engine};
+use crate::services;
 
 pub const KEY_LEN: usize = 16;
 pub const VALUE_LEN: usize = 100;
@@ -30,7 +31,32 @@ pub const PHASES: &[&str] = &[
     "readrandom_compacted",
     "seekrandom_compacted",
     "scan_compacted",
+    "readrandom_2",
+    "readrandom_4",
+    "ycsb_a_1",
+    "ycsb_a_4",
+    "ycsb_b_1",
+    "ycsb_b_4",
+    "ycsb_c_1",
+    "ycsb_c_4",
+    "ycsb_d_1",
+    "ycsb_d_4",
+    "ycsb_e_1",
+    "ycsb_e_4",
+    "ycsb_f_1",
+    "ycsb_f_4",
+    "put_p50_us",
+    "put_p99_us",
+    "put_p999_us",
+    "fillsync_1",
+    "fillsync_4",
+    "fillsync_16",
+    "fill_1k",
+    "readrandom_1k",
+    "fill_16k",
+    "recovery_secs",
     "disk_bytes",
+    "disk_bytes_zstd",
     "peak_rss_mib",
     "peak_anon_mib",
 ];
@@ -74,21 +100,21 @@ pub fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 }
 
 /// xorshift64*: cheap and the same sequence for every engine.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
 
-fn key(n: u64) -> [u8; KEY_LEN] {
+pub(crate) fn key(n: u64) -> [u8; KEY_LEN] {
     let mut k = [b'0'; KEY_LEN];
     let mut n = n;
     for b in k.iter_mut().rev() {
@@ -98,10 +124,10 @@ fn key(n: u64) -> [u8; KEY_LEN] {
     k
 }
 
-struct Values(Vec<u8>);
+pub(crate) struct Values(Vec<u8>);
 
 impl Values {
-    fn new() -> Values {
+    pub(crate) fn new() -> Values {
         let mut rng = Rng(0x5eed);
         let mut data = Vec::with_capacity(1 << 20);
         while data.len() < 1 << 20 {
@@ -111,13 +137,18 @@ impl Values {
         }
         Values(data)
     }
-    fn get(&self, i: u64) -> &[u8] {
+    pub(crate) fn get(&self, i: u64) -> &[u8] {
         let at = (i as usize % (self.0.len() / VALUE_LEN)) * VALUE_LEN;
         &self.0[at..at + VALUE_LEN]
     }
+    /// A `len`-byte value (up to 512 KiB), as compressible as the 100-byte ones.
+    pub(crate) fn sized(&self, i: u64, len: usize) -> &[u8] {
+        let at = (i as usize * VALUE_LEN) % (self.0.len() - len);
+        &self.0[at..at + len]
+    }
 }
 
-fn report(phase: &str, value: f64) {
+pub(crate) fn report(phase: &str, value: f64) {
     println!("RESULT {phase} {value}");
     // Which phase holds the memory: with STRATA_PEERS_ANON_TRACE set, the peak anonymous
     // memory the sampler saw since the previous report goes to stderr.
@@ -134,18 +165,18 @@ static PHASE_ANON_PEAK_KIB: AtomicU64 = AtomicU64::new(0);
 /// through this one function, never inlined, so that `callgrind.sh` can cut the
 /// instruction count into phases (`--dump-before`/`--dump-after` on its symbol).
 #[inline(never)]
-fn measured(f: &mut dyn FnMut()) -> f64 {
+pub(crate) fn measured(f: &mut dyn FnMut()) -> f64 {
     let start = Instant::now();
     f();
     start.elapsed().as_secs_f64()
 }
 
-fn fresh(dir: &Path) {
+pub(crate) fn fresh(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).expect("bench dir");
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
+pub(crate) fn dir_bytes(dir: &Path) -> u64 {
     let mut total = 0;
     for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
         let meta = entry.metadata().expect("metadata");
@@ -180,7 +211,7 @@ fn sample_anon(stop: &AtomicBool) -> f64 {
 }
 
 /// A permutation of 0..n (Fisher-Yates), so fillrandom writes each key exactly once.
-fn shuffled(n: u64, seed: u64) -> Vec<u64> {
+pub(crate) fn shuffled(n: u64, seed: u64) -> Vec<u64> {
     let mut v: Vec<u64> = (0..n).collect();
     let mut rng = Rng(seed);
     for i in (1..v.len()).rev() {
@@ -189,7 +220,7 @@ fn shuffled(n: u64, seed: u64) -> Vec<u64> {
     v
 }
 
-fn read_phase(db: &dyn Engine, n: u64, reads: u64, seed: u64) -> u64 {
+pub(crate) fn read_phase(db: &dyn Engine, n: u64, reads: u64, seed: u64) -> u64 {
     let mut rng = Rng(seed);
     let mut found = 0;
     for _ in 0..reads {
@@ -225,7 +256,8 @@ fn run_phases(engine: &str, config: &Config) {
     let values = Values::new();
     let dir = config.dir.join(engine);
 
-    let run = |phase: &str| !config.skip.iter().any(|s| s == phase);
+    // A skipped name also skips the phases it prefixes (`ycsb` skips `ycsb_a_1` ...).
+    let run = |phase: &str| !config.skip.iter().any(|s| phase == s || phase.starts_with(&format!("{s}_")));
     fresh(&dir);
     if run("fillseq") {
         let db = engines::open(engine, &dir);
@@ -257,6 +289,8 @@ fn run_phases(engine: &str, config: &Config) {
         report("readrandom", reads as f64 / secs);
         assert_eq!(found, reads, "readrandom: every key was written");
     }
+
+    services::read_threads(db.as_ref(), n, reads, &run);
 
     if run("readmissing") {
         let secs = measured(&mut || {
@@ -300,11 +334,22 @@ fn run_phases(engine: &str, config: &Config) {
         report("scan_compacted", entries as f64 / secs);
     }
 
+    // The service phases that run on the loaded database change it (updates, inserts
+    // above the loaded keys), so they come after every phase that checks it.
+    services::ycsb(db.as_ref(), n, (reads / 10).max(1000), &values, &run);
+    services::put_latency(db.as_ref(), n, reads, &values, &run);
     report("disk_bytes", disk as f64);
     drop(db);
     if std::env::var_os("STRATA_PEERS_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
+    // Each of these on a fresh database of its own.
+    let other = config.dir.join(format!("{engine}-services"));
+    services::fill_sync(engine, &other, &values, &run);
+    services::big_values(engine, &other, n, &values, &run);
+    services::recovery(engine, &other, &run);
+    services::disk_with_zstd(engine, &other, n, &values, &run);
+    let _ = std::fs::remove_dir_all(&other);
 }
 
 /// `reads` seeks to random stored keys; each must land on an entry.
