@@ -6,7 +6,11 @@
 //! log costs a system call per write group (a quarter of a single-threaded put, measured).
 //! Bytes copied into a `MAP_SHARED` mapping are in the page cache the moment the copy
 //! ends, exactly where `write(2)` would have put them, so they survive `kill -9` just
-//! the same; `sync` (msync, then fdatasync) makes them survive a power loss.
+//! the same; `sync` makes them survive a power loss: an `MS_SYNC` msync of the bytes
+//! written since the last sync, which on Linux is an fdatasync of that range
+//! (`vfs_fsync_range`), or, after a new chunk was reserved (the file grew, and the
+//! previous chunk's last bytes were left to write-back), an fdatasync of the file.
+//! Doing both cost two disk cache flushes per sync, where one is all a sync needs.
 //!
 //! A mapped write must never fault: a page fault the kernel cannot satisfy is SIGBUS,
 //! which kills the process. So each chunk's space is allocated with `fallocate` before
@@ -35,12 +39,15 @@ pub(super) struct MmapStorage {
     written: usize,
     /// Bytes of `map` written before the last `sync`.
     synced: usize,
+    /// A chunk was reserved since the last `sync`: the file's size changed and an
+    /// earlier chunk may hold unsynced bytes, so the next sync covers the whole file.
+    grown: bool,
 }
 
 impl MmapStorage {
     /// Storage in `file`, which must be empty.
     pub(super) fn new(file: File) -> Self {
-        MmapStorage { file, map: None, map_start: 0, written: 0, synced: 0 }
+        MmapStorage { file, map: None, map_start: 0, written: 0, synced: 0, grown: false }
     }
 
     /// Unmaps the current chunk. Its unsynced bytes are only scheduled for write-back,
@@ -134,6 +141,7 @@ impl LogStorage for MmapStorage {
         self.map_start = start;
         self.written = 0;
         self.synced = 0;
+        self.grown = true;
         Ok(())
     }
 
@@ -149,14 +157,28 @@ impl LogStorage for MmapStorage {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        if let Some(map) = &self.map {
-            if self.written > self.synced {
-                map.flush_range(self.synced, self.written - self.synced)?;
+        let unsynced = self.written - self.synced;
+        match &self.map {
+            // Only the current chunk has new bytes and the size has not changed: its
+            // range alone. (Elsewhere than Linux, msync need not reach the disk's
+            // cache, so the file is synced as well.)
+            Some(map) if !self.grown => {
+                if unsynced > 0 {
+                    map.flush_range(self.synced, unsynced)?;
+                }
+                if cfg!(not(target_os = "linux")) {
+                    self.file.sync_data()?;
+                }
             }
-            self.synced = self.written;
+            // The file's size, and every chunk's bytes, mapped or retired (fdatasync
+            // writes back pages dirtied through a map as through write(2)).
+            _ => {
+                self.file.sync_data()?;
+                self.grown = false;
+            }
         }
-        // Also makes the file's size (the reservation) durable.
-        self.file.sync_data()
+        self.synced = self.written;
+        Ok(())
     }
 
     fn truncate(&mut self, len: u64) {

@@ -239,11 +239,20 @@ pub fn run_child(engine: &str, config: &Config) {
         run_phases(engine, config);
         return;
     }
+    /// Stops the sampler however the phases end: a panicking phase must fail the
+    /// child, not leave it waiting for the sampler forever.
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let stop = AtomicBool::new(false);
     let peak_anon = std::thread::scope(|s| {
         let sampler = s.spawn(|| sample_anon(&stop));
+        let stopping = Stop(&stop);
         run_phases(engine, config);
-        stop.store(true, Ordering::Relaxed);
+        drop(stopping);
         sampler.join().expect("sampler")
     });
     report("peak_rss_mib", status_mib("VmHWM:"));
