@@ -68,10 +68,11 @@ impl Strata {
             .bloom_bits_per_key(BLOOM_BITS)
             .sync_writes(false);
         if settings.zstd_last {
-            // zstd from L2 down: the last level at 1M keys (L3 at 10M, where L2 holds
-            // a tenth of the data); LZ4 above, as RocksDB's bottommost_compression.
+            // zstd below L0: at 1M keys L1 is the last level (as for RocksDB, whose
+            // bottommost_compression applies to the deepest level holding data); at 10M
+            // L1 holds a tenth of the data and is zstd too.
             use strata::Compression::{Lz4, Zstd};
-            options = options.compression_per_level([Lz4, Lz4, Zstd]);
+            options = options.compression_per_level([Lz4, Zstd]);
         }
         // The default reads tables with pread; STRATA_PEERS_MMAP_READS=1 measures the
         // opt-in mapped reads (see `Options::mmap_reads` for their risk).
