@@ -28,6 +28,14 @@ use memmap2::{MmapMut, MmapOptions};
 
 use super::prealloc_log::LogStorage;
 
+/// Writes of at least this many bytes go to the file with `pwrite` rather than through
+/// the map. A copy into a shared file map write-faults on every clean page it first
+/// dirties (the file system is told of each one: `page_mkwrite`), which for kilobyte
+/// records costs more than the system call the map saves; measured with 16 KiB values,
+/// the faults took about a fifth of the writer's time. Both reach the same page cache
+/// pages, so the map, `sync` and recovery see one file either way.
+const PWRITE_MIN: usize = 4096;
+
 /// A log file's bytes in the operating system, reached through a map of the reserved
 /// chunk; see the module comment.
 pub(super) struct MmapStorage {
@@ -151,6 +159,13 @@ impl LogStorage for MmapStorage {
         let Some(dst) = dst else {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "log write outside the reserved space"));
         };
+        #[cfg(unix)]
+        if data.len() >= PWRITE_MIN {
+            use std::os::unix::fs::FileExt;
+            self.file.write_all_at(data, offset)?;
+            self.written = self.written.max(offset as usize - self.map_start as usize + data.len());
+            return Ok(());
+        }
         dst.copy_from_slice(data);
         self.written = self.written.max(offset as usize - self.map_start as usize + data.len());
         Ok(())
@@ -206,9 +221,11 @@ mod tests {
         let path = dir.path().join("000001.log");
         let mut f = open(&path);
         let mut expected = Vec::new();
-        // Records of awkward sizes so that some straddle chunk boundaries.
+        // Records of awkward sizes so that some straddle chunk boundaries, and every
+        // 50th big enough to be written with pwrite, sharing pages with mapped ones.
         for i in 0..3000u32 {
-            let record: Vec<u8> = (0..(i % 977) + 1).map(|j| (i + j) as u8).collect();
+            let len = if i % 50 == 0 { PWRITE_MIN as u32 + i % 3000 } else { (i % 977) + 1 };
+            let record: Vec<u8> = (0..len).map(|j| (i + j) as u8).collect();
             f.append(&record).unwrap();
             expected.extend_from_slice(&record);
         }
