@@ -84,6 +84,33 @@ fn put(c: &mut Criterion) {
             db.put(i.to_be_bytes(), [7u8; 100]).expect("put");
         })
     });
+    // Four client threads at once, unsynced and synced: the write queue's group commit
+    // and its hand-offs between threads (with two cores, more writers than cores).
+    for synced in [false, true] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open(dir.path(), Options::default()).expect("open");
+        let name = if synced { "4_threads_synced_100B_value" } else { "4_threads_100B_value" };
+        let options = strata::WriteOptions::new().sync(synced);
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let each = iters.div_ceil(4);
+                let start = std::time::Instant::now();
+                std::thread::scope(|s| {
+                    for t in 0..4u64 {
+                        let (db, options) = (&db, &options);
+                        s.spawn(move || {
+                            for i in 0..each {
+                                let mut batch = strata::WriteBatch::new();
+                                batch.put(key((t << 40) + i), [7u8; 100]);
+                                db.write_opt(batch, options).expect("put");
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
     g.finish();
 }
 
