@@ -84,7 +84,8 @@ impl Compressor {
             // Options::validate refuses Zstd in a build without the feature.
             #[cfg(not(feature = "zstd"))]
             Compression::Zstd => Codec::None,
-            // A context that fails to allocate leaves blocks uncompressed.
+            // A context the library cannot create (it reports an error rather than
+            // running out of memory) leaves blocks uncompressed.
             #[cfg(feature = "zstd")]
             Compression::Zstd => Codec::Zstd(zstd::bulk::Compressor::new(ZSTD_LEVEL).ok()),
         };
@@ -183,8 +184,25 @@ impl<'a> Compressed<'a> {
         #[cfg(feature = "zstd")]
         {
             // The bulk API decodes into `dst` and stops at its end: a frame claiming
-            // more, or a damaged one, is an error, not an overrun.
-            let n = zstd::bulk::decompress_to_buffer(self.payload, dst).map_err(|e| bad(e.to_string()))?;
+            // more, or a damaged one, is an error, not an overrun. One decoding context
+            // per thread, reused: creating one per block would cost more than small
+            // blocks take to decode.
+            thread_local! {
+                static DECODER: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+                    const { std::cell::RefCell::new(None) };
+            }
+            let n = DECODER
+                .with(|cell| {
+                    let mut slot = cell.borrow_mut();
+                    if slot.is_none() {
+                        *slot = Some(zstd::bulk::Decompressor::new()?);
+                    }
+                    match slot.as_mut() {
+                        Some(decoder) => decoder.decompress_to_buffer(self.payload, dst),
+                        None => Err(std::io::Error::other("no zstd decoder")),
+                    }
+                })
+                .map_err(|e| bad(e.to_string()))?;
             if n != dst.len() {
                 return Err(bad(format!("{n} bytes where the header says {}", dst.len())));
             }

@@ -239,16 +239,14 @@ impl DbInner {
             // leader needs the core a waiting writer would hold. So a writer first
             // yields its core a few times, looking for its wake-up without the lock
             // (RocksDB's adaptive yield), and only then sleeps.
-            if !me.woken.load(Ordering::Acquire) {
-                MutexGuard::unlocked(&mut queue, || {
-                    for _ in 0..YIELDS_BEFORE_WAITING {
-                        if me.woken.load(Ordering::Acquire) {
-                            break;
-                        }
-                        std::thread::yield_now();
+            MutexGuard::unlocked(&mut queue, || {
+                for _ in 0..YIELDS_BEFORE_WAITING {
+                    if me.woken.load(Ordering::Acquire) {
+                        break;
                     }
-                });
-            }
+                    std::thread::yield_now();
+                }
+            });
             if me.woken.swap(false, Ordering::AcqRel) {
                 continue;
             }

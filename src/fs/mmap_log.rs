@@ -159,7 +159,9 @@ impl LogStorage for MmapStorage {
         let Some(dst) = dst else {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "log write outside the reserved space"));
         };
-        #[cfg(unix)]
+        // Linux only: there a map and pwrite share the page cache (not every Unix does:
+        // OpenBSD's buffer cache is not unified).
+        #[cfg(target_os = "linux")]
         if data.len() >= PWRITE_MIN {
             use std::os::unix::fs::FileExt;
             self.file.write_all_at(data, offset)?;
@@ -185,9 +187,13 @@ impl LogStorage for MmapStorage {
                     self.file.sync_data()?;
                 }
             }
-            // The file's size, and every chunk's bytes, mapped or retired (fdatasync
-            // writes back pages dirtied through a map as through write(2)).
+            // The file's size, and every chunk's bytes, mapped or retired (on Linux
+            // fdatasync writes back pages dirtied through a map as through write(2);
+            // elsewhere the map is flushed first, as Windows and macOS ask).
             _ => {
+                if let Some(map) = self.map.as_ref().filter(|_| cfg!(not(target_os = "linux")) && unsynced > 0) {
+                    map.flush_range(self.synced, unsynced)?;
+                }
                 self.file.sync_data()?;
                 self.grown = false;
             }
