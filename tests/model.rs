@@ -118,6 +118,12 @@ fn options(mode: Mode, reopens: usize) -> Options {
     let base = Options::default().memtable_size(2048).block_size(256).block_cache_size(64 * 1024);
     // SAFETY: nothing but the database touches its temporary directory.
     let base = unsafe { base.mmap_reads(reopens % 3 == 1) };
+    // Every other open compresses below L0 with zstd (tables of both codecs mix).
+    let base = if reopens % 2 == 1 {
+        base.compression_per_level([strata::Compression::Lz4, strata::Compression::Zstd])
+    } else {
+        base
+    };
     let mut lazy = LeveledOptions::default();
     lazy.l0_compaction_trigger = 100_000;
     let mut small_tiers = TieredOptions::default();

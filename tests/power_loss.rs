@@ -140,7 +140,8 @@ struct Setup {
     monkey: bool,
     max_immutable: usize,
     memtable: usize,
-    compress: bool,
+    /// 0 none, 1 LZ4, 2 zstd below L0.
+    compress: u8,
 }
 
 impl Setup {
@@ -151,19 +152,24 @@ impl Setup {
             monkey: rng.below(2) == 0,
             max_immutable: 1 + rng.below(3) as usize,
             memtable: [2048, 4096, 16384][rng.below(3) as usize],
-            compress: rng.below(2) == 0,
+            compress: rng.below(3) as u8,
         }
     }
 
     fn options(&self, fs: &Arc<FaultyFs>) -> strata::Options {
-        let codec = if self.compress { strata::Compression::Lz4 } else { strata::Compression::None };
+        use strata::Compression::{Lz4, Zstd};
+        let codecs = match self.compress {
+            0 => vec![strata::Compression::None],
+            1 => vec![Lz4],
+            _ => vec![Lz4, Zstd],
+        };
         let bloom = if self.monkey { strata::BloomAllocation::Monkey } else { strata::BloomAllocation::Uniform };
         common::faulty_options(fs, self.sync, false)
             .compaction(common::all_strategies()[self.strategy].clone())
             .bloom_allocation(bloom)
             .memtable_size(self.memtable)
             .max_immutable_memtables(self.max_immutable)
-            .compression(codec)
+            .compression_per_level(codecs)
     }
 }
 
