@@ -74,6 +74,17 @@ fn put(c: &mut Criterion) {
             db.put(key(i), [7u8; 100]).expect("put");
         })
     });
+    // Document-sized values: the WAL's large-record path.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    let value = vec![7u8; 16 * 1024];
+    let mut i = 0u64;
+    g.bench_function("random_16B_key_16KiB_value", |b| {
+        b.iter(|| {
+            i += 1;
+            db.put(key(i), &value).expect("put");
+        })
+    });
     // Keys in ascending order (fillseq, time series, log-structured ids).
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Db::open(dir.path(), Options::default()).expect("open");
