@@ -138,13 +138,13 @@ fn run_one(
     write_lat.sort_unstable();
     read_lat.sort_unstable();
     let after_reads = db.stats();
-    let read_stats = read_phase(&after_reads, &stats);
+    let read_stats = lookups_between(&after_reads, &stats);
     // Zero-result lookups: keys never inserted, scrambled over the same key space, so
     // every table whose range holds them is probed and every pass is a false positive.
     for i in 0..(shape.num / 8).max(1) {
         db.get(key(u64::MAX - i))?;
     }
-    let absent_stats = read_phase(&db.stats(), &after_reads);
+    let absent_stats = lookups_between(&db.stats(), &after_reads);
     let filter_bits = filter_bits_per_run(dir, &db.tables())?;
     let mut live_bytes = 0;
     for entry in db.range::<&[u8], _>(..) {
@@ -175,8 +175,8 @@ fn run_one(
 }
 
 /// The lookups' counters of `after` less those of `before`, totals and per level: what
-/// the read phase did.
-fn read_phase(after: &strata::Stats, before: &strata::Stats) -> strata::Stats {
+/// the lookups between the two did.
+fn lookups_between(after: &strata::Stats, before: &strata::Stats) -> strata::Stats {
     let mut read = after.clone();
     read.gets -= before.gets;
     read.get_tables_read -= before.get_tables_read;
