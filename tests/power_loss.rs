@@ -222,6 +222,33 @@ struct Acknowledged<S> {
     in_flight: Option<S>,
 }
 
+impl<S> Acknowledged<S> {
+    /// The states recovery may return: from the last durable one on, and the one the
+    /// failed operation would have made.
+    fn candidates(&self) -> Vec<&S> {
+        self.states[self.durable_from..].iter().chain(self.in_flight.as_ref()).collect()
+    }
+}
+
+/// Every entry of `db`'s default keyspace.
+fn read_all(db: &Db) -> Model {
+    db.range::<&[u8], _>(..).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+}
+
+/// Runs STRATA_CRASH_TRIALS (8,000 by default) divided by `share` trials of `trial`,
+/// trial `t` with seed `t * mul ^ xor`; prints what they exercised under `name` and
+/// asserts that most crashed mid-workload. Returns the count and the tally.
+fn run_trials(name: &str, share: u64, (mul, xor): (u64, u64), trial: fn(u64, &mut Tally)) -> (u64, Tally) {
+    let trials: u64 = std::env::var("STRATA_CRASH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(8000) / share;
+    let mut tally = Tally::default();
+    for t in 0..trials {
+        trial(t.wrapping_mul(mul) ^ xor, &mut tally);
+    }
+    println!("{name}: {tally:?}");
+    assert!(tally.crashed_mid_workload > trials / 2, "too few trials crashed mid-workload: {tally:?}");
+    (trials, tally)
+}
+
 /// Runs up to 80 operations made by `next_op` from `initial`, until one fails (the
 /// power went): `apply` gives an operation's effect on the model, `run` performs it,
 /// and `durable` says whether, once acknowledged, it survives a power loss with all
@@ -326,11 +353,11 @@ fn trial(seed: u64, tally: &mut Tally) {
     let how = restore_power(&fs, &mut rng, tally, || Db::open(dir, setup.options(&fs)));
     let db = Db::open(dir, setup.options(&fs))
         .unwrap_or_else(|e| panic!("seed {seed} ({setup:?}, {how:?}): reopen failed: {e}"));
-    let got: Model = db.range::<&[u8], _>(..).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    let got = read_all(&db);
     for (k, v) in &got {
         assert_eq!(db.get(k).unwrap().as_deref(), Some(&v[..]), "seed {seed}: get and scan disagree");
     }
-    let candidates: Vec<&Model> = ack.states[ack.durable_from..].iter().chain(ack.in_flight.as_ref()).collect();
+    let candidates = ack.candidates();
     assert!(
         candidates.iter().any(|m| **m == got),
         "seed {seed} ({setup:?}, {how:?}): recovered state matches no acknowledged prefix from op {} of {}; got {} keys",
@@ -345,13 +372,7 @@ fn trial(seed: u64, tally: &mut Tally) {
 
 #[test]
 fn power_loss_at_random_points_recovers_an_acknowledged_prefix() {
-    let trials: u64 = std::env::var("STRATA_CRASH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(8000);
-    let mut tally = Tally::default();
-    for t in 0..trials {
-        trial(t.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555, &mut tally);
-    }
-    println!("power loss: {tally:?}");
-    assert!(tally.crashed_mid_workload > trials / 2, "too few trials crashed mid-workload: {tally:?}");
+    let (trials, tally) = run_trials("power loss", 1, (0x9e37_79b9_7f4a_7c15, 0x5555), trial);
     assert!(tally.scrambled > trials / 4 && tally.crashed_in_recovery > trials / 5, "{tally:?}");
 }
 
@@ -546,7 +567,7 @@ fn keyspace_trial(seed: u64, tally: &mut Tally) {
     let db = Db::open(dir, setup.options(&fs))
         .unwrap_or_else(|e| panic!("seed {seed} ({setup:?}, {how:?}): reopen failed: {e}"));
     let got = read_spaces(&db);
-    let candidates: Vec<&Spaces> = ack.states[ack.durable_from..].iter().chain(ack.in_flight.as_ref()).collect();
+    let candidates = ack.candidates();
     assert!(
         candidates.iter().any(|s| **s == got),
         "seed {seed} ({setup:?}, {how:?}): recovered keyspaces match no acknowledged state from op {} of {}; got {:?}",
@@ -563,13 +584,7 @@ fn keyspace_trial(seed: u64, tally: &mut Tally) {
 
 #[test]
 fn power_loss_with_keyspaces_recovers_an_acknowledged_prefix_of_every_keyspace() {
-    let trials: u64 = std::env::var("STRATA_CRASH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(8000) / 4;
-    let mut tally = Tally::default();
-    for t in 0..trials {
-        keyspace_trial(t.wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ 0x7777, &mut tally);
-    }
-    println!("power loss with keyspaces: {tally:?}");
-    assert!(tally.crashed_mid_workload > trials / 2, "too few trials crashed mid-workload: {tally:?}");
+    run_trials("power loss with keyspaces", 4, (0xbf58_476d_1ce4_e5b9, 0x7777), keyspace_trial);
 }
 
 /// One trial of FIFO dropping tables around the power loss: puts and deletes whose
@@ -622,14 +637,14 @@ fn fifo_trial(seed: u64, tally: &mut Tally) {
     drop(db);
     let how = restore_power(&fs, &mut rng, tally, || Db::open(dir, options()));
     let db = Db::open(dir, options()).unwrap_or_else(|e| panic!("seed {seed} ({how:?}): reopen failed: {e}"));
-    let got: Model = db.range::<&[u8], _>(..).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    let got = read_all(&db);
     let written = |v: &[u8]| -> u32 { std::str::from_utf8(&v[..6]).unwrap().parse().unwrap() };
     let oldest_present = got.values().map(|v| written(v)).min().unwrap_or(u32::MAX);
     let fits = |m: &Model| {
         got.iter().all(|(k, v)| m.get(k) == Some(v))
             && m.iter().filter(|(k, _)| !got.contains_key(*k)).all(|(_, v)| written(v) < oldest_present)
     };
-    let candidates: Vec<&Model> = ack.states[ack.durable_from..].iter().chain(ack.in_flight.as_ref()).collect();
+    let candidates = ack.candidates();
     tally.fifo_dropped += u64::from(candidates.iter().all(|m| m.len() > got.len()));
     assert!(
         candidates.into_iter().any(fits),
@@ -643,12 +658,6 @@ fn fifo_trial(seed: u64, tally: &mut Tally) {
 
 #[test]
 fn power_loss_under_fifo_drops_only_the_oldest_writes() {
-    let trials: u64 = std::env::var("STRATA_CRASH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(8000) / 8;
-    let mut tally = Tally::default();
-    for t in 0..trials {
-        fifo_trial(t.wrapping_mul(0x94d0_49bb_1331_11eb) ^ 0x3333, &mut tally);
-    }
-    println!("power loss under FIFO: {tally:?}");
-    assert!(tally.crashed_mid_workload > trials / 2, "too few trials crashed mid-workload: {tally:?}");
+    let (trials, tally) = run_trials("power loss under FIFO", 8, (0x94d0_49bb_1331_11eb, 0x3333), fifo_trial);
     assert!(tally.fifo_dropped > trials / 4, "too few trials dropped tables: {tally:?}");
 }
