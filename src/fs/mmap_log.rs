@@ -180,28 +180,21 @@ impl LogStorage for MmapStorage {
 
     fn sync(&mut self) -> io::Result<()> {
         let unsynced = self.written - self.synced;
-        match &self.map {
-            // Only the current chunk has new bytes and the size has not changed: its
-            // range alone. (Elsewhere than Linux, msync need not reach the disk's
-            // cache, so the file is synced as well.)
-            Some(map) if !self.grown => {
-                if unsynced > 0 {
-                    map.flush_range(self.synced, unsynced)?;
-                }
-                if cfg!(not(target_os = "linux")) {
-                    self.file.sync_data()?;
-                }
-            }
-            // The file's size, and every chunk's bytes, mapped or retired (on Linux
-            // fdatasync writes back pages dirtied through a map as through write(2);
-            // elsewhere the map is flushed first, as Windows and macOS ask).
-            _ => {
-                if let Some(map) = self.map.as_ref().filter(|_| cfg!(not(target_os = "linux")) && unsynced > 0) {
-                    map.flush_range(self.synced, unsynced)?;
-                }
-                self.file.sync_data()?;
-                self.grown = false;
-            }
+        // After a reservation the file's size changed and a retired chunk may hold
+        // unsynced bytes: the whole file. Otherwise only the current chunk's new bytes,
+        // whose msync on Linux is an fdatasync of their range. (Elsewhere msync need
+        // not reach the disk, and Windows and macOS ask for the map to be flushed
+        // before the file: both, always.)
+        let whole_file = self.grown || self.map.is_none();
+        let linux = cfg!(target_os = "linux");
+        if let Some(map) = self.map.as_ref().filter(|_| unsynced > 0 && (!whole_file || !linux)) {
+            map.flush_range(self.synced, unsynced)?;
+        }
+        if whole_file || !linux {
+            // On Linux fdatasync writes back pages dirtied through a map as through
+            // write(2).
+            self.file.sync_data()?;
+            self.grown = false;
         }
         self.synced = self.written;
         Ok(())
