@@ -103,9 +103,18 @@ fn check_key(key: &str, mut ops: Vec<Operation>) -> Result<usize, String> {
             return Ok(seen.len());
         }
         let is_done = |i: usize| done[i / 64] & (1 << (i % 64)) != 0;
+        // The first unlinearized operation: everything invoked before it is linearized.
+        let first = done.iter().position(|w| *w != u64::MAX).map_or(n, |w| w * 64 + done[w].trailing_ones() as usize);
         // An operation may go next only if it was invoked before every unlinearized
-        // operation's return.
-        let horizon = (0..n).filter(|&i| !is_done(i)).map(|i| returned(&ops[i])).min().unwrap_or(u64::MAX);
+        // operation's return. Operations invoked after a return seen so far cannot lower it.
+        let mut horizon = u64::MAX;
+        for op in (first..n).filter(|&i| !is_done(i)).map(|i| &ops[i]) {
+            if op.invoked > horizon {
+                break;
+            }
+            horizon = horizon.min(returned(op));
+        }
+        *next = (*next).max(first);
         let mut child = None;
         while *next < n && ops[*next].invoked <= horizon {
             let i = *next;
@@ -180,7 +189,8 @@ mod tests {
 
     #[test]
     fn sequential_histories_follow_the_register() {
-        let h = vec![put("a", (0, 1), None), get(Some("a"), (2, 3)), put("b", (4, 5), Some("a")), get(Some("b"), (6, 7))];
+        let h =
+            vec![put("a", (0, 1), None), get(Some("a"), (2, 3)), put("b", (4, 5), Some("a")), get(Some("b"), (6, 7))];
         assert!(check(&h).is_ok());
         let stale = vec![put("a", (0, 1), None), put("b", (2, 3), Some("a")), get(Some("a"), (4, 5))];
         assert!(check(&stale).is_err(), "a read after a completed overwrite saw the old value");
@@ -243,7 +253,11 @@ mod tests {
             let t = round * 100;
             for c in 0..8u64 {
                 let v = format!("{round}-{c}");
-                h.push(op(Command::Put(v.clone()), t + c, Some((t + 50 + c, Answer::Write { ok: true, previous: previous.clone() }))));
+                h.push(op(
+                    Command::Put(v.clone()),
+                    t + c,
+                    Some((t + 50 + c, Answer::Write { ok: true, previous: previous.clone() })),
+                ));
                 previous = Some(v);
             }
             h.push(get(previous.as_deref(), (t + 60, t + 61)));

@@ -156,7 +156,9 @@ impl Client {
             let last_error;
             match self.send(build(&self.http, &self.nodes[&target])).await {
                 Attempt::Done(outcome) => {
-                    self.leader = Some(target);
+                    // A node that left an outcome open may have lost its leadership: ask
+                    // around next time.
+                    self.leader = (!matches!(outcome, Outcome::Unknown(_))).then_some(target);
                     return outcome;
                 }
                 Attempt::Redirect(leader) => {

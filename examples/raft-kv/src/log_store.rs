@@ -91,7 +91,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             None => None,
             Some(item) => Some(from_json::<Entry>(&item.map_err(io_err)?.1)?.log_id()),
         };
-        Ok(LogState { last_log_id: last.or_else(|| purged.clone()), last_purged_log_id: purged })
+        Ok(LogState { last_log_id: last.or(purged), last_purged_log_id: purged })
     }
 
     async fn get_log_reader(&mut self) -> LogStore {

@@ -16,8 +16,8 @@ use std::sync::{Arc, RwLock};
 
 use openraft::alias::{SnapshotOf, VoteOf};
 use openraft::errors::{NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Unreachable};
-use openraft::network::{RPCOption, RaftNetworkFactory};
 use openraft::network::v2::RaftNetworkV2;
+use openraft::network::{RPCOption, RaftNetworkFactory};
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
 use openraft::{BasicNode, OptionalSend};
 use serde::de::DeserializeOwned;
@@ -131,6 +131,9 @@ impl PeerClient {
     }
 }
 
+/// A snapshot as it travels: the sender's vote and the snapshot.
+pub type SnapshotMessage = (VoteOf<TypeConfig>, SnapshotOf<TypeConfig, Cursor<Vec<u8>>>);
+
 /// Encodes a snapshot message: header length, JSON (vote, meta), then the raw data.
 pub fn encode_snapshot_message(
     vote: &VoteOf<TypeConfig>,
@@ -146,7 +149,7 @@ pub fn encode_snapshot_message(
 }
 
 /// Decodes what [`encode_snapshot_message`] wrote; None if it is malformed.
-pub fn decode_snapshot_message(body: &[u8]) -> Option<(VoteOf<TypeConfig>, SnapshotOf<TypeConfig, Cursor<Vec<u8>>>)> {
+pub fn decode_snapshot_message(body: &[u8]) -> Option<SnapshotMessage> {
     let len = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
     let header = body.get(4..4 + len)?;
     let (vote, meta) = serde_json::from_slice(header).ok()?;

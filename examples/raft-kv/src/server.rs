@@ -174,9 +174,9 @@ async fn raft_rpc(
             Err(e) => bad(e),
         },
         "snapshot" => match decode_snapshot_message(&body) {
-            Some((vote, snapshot)) => json(
-                &app.raft.install_full_snapshot(vote, snapshot).await.map_err(RaftError::<TypeConfig>::Fatal),
-            ),
+            Some((vote, snapshot)) => {
+                json(&app.raft.install_full_snapshot(vote, snapshot).await.map_err(RaftError::<TypeConfig>::Fatal))
+            }
             None => (StatusCode::BAD_REQUEST, "malformed snapshot message").into_response(),
         },
         _ => (StatusCode::NOT_FOUND, "no such RPC").into_response(),

@@ -92,9 +92,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotData = Cursor<Vec<u8>>;
     type SnapshotBuilder = SnapshotBuilder;
 
-    async fn applied_state(
-        &mut self,
-    ) -> io::Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>)> {
+    async fn applied_state(&mut self) -> io::Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>)> {
         let applied = self.store.get_meta("applied")?;
         let membership = self.store.get_meta("membership")?.unwrap_or_default();
         Ok((applied, membership))
@@ -115,7 +113,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let response = match &entry.payload {
                 EntryPayload::Blank => Response { ok: true, previous: None },
                 EntryPayload::Membership(m) => {
-                    last_membership = Some(StoredMembershipOf::<TypeConfig>::new(Some(log_id.clone()), m.clone()));
+                    last_membership = Some(StoredMembershipOf::<TypeConfig>::new(Some(log_id), m.clone()));
                     Response { ok: true, previous: None }
                 }
                 EntryPayload::Normal(request) => {

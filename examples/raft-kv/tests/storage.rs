@@ -6,12 +6,12 @@ use std::io::Cursor;
 
 use futures::stream;
 use openraft::entry::RaftEntry;
-use openraft::StorageError;
 use openraft::storage::{IOFlushed, RaftLogReader, RaftLogStorage, RaftStateMachine};
 use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::testing::log_id;
 use openraft::type_config::TypeConfigExt;
 use openraft::RaftSnapshotBuilder;
+use openraft::StorageError;
 use raft_kv::log_store::LogStore;
 use raft_kv::state_machine::StateMachine;
 use raft_kv::store::Store;

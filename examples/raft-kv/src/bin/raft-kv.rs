@@ -72,7 +72,10 @@ fn client(args: &[String]) -> Result<(), String> {
         let writer = client.clone();
         let write = |request| async move {
             match writer.clone().write(&request, patience).await {
-                Outcome::Ok(response) => Ok(println!("{}", serde_json::to_string(&response).unwrap_or_default())),
+                Outcome::Ok(response) => {
+                    println!("{}", serde_json::to_string(&response).unwrap_or_default());
+                    Ok(())
+                }
                 Outcome::Failed(e) => Err(format!("failed: {e}")),
                 Outcome::Unknown(e) => Err(format!("outcome unknown: {e}")),
             }
@@ -84,7 +87,10 @@ fn client(args: &[String]) -> Result<(), String> {
                 write(Request::Cas { key: key.to_string(), expected: optional(expected), new: optional(new) }).await
             }
             ["get", key] => match client.read(key, patience).await {
-                Outcome::Ok(value) => Ok(println!("{}", value.unwrap_or_else(|| "(absent)".into()))),
+                Outcome::Ok(value) => {
+                    println!("{}", value.unwrap_or_else(|| "(absent)".into()));
+                    Ok(())
+                }
                 Outcome::Failed(e) | Outcome::Unknown(e) => Err(e),
             },
             ["status"] => {
@@ -115,7 +121,8 @@ async fn bench(client: &mut Client, writes: usize, clients: usize) -> Result<(),
         tasks.push(tokio::spawn(async move {
             for i in (c..writes).step_by(clients) {
                 let request = Request::Put { key: format!("bench-{i:08}"), value: format!("value-{i}") };
-                if let Outcome::Failed(e) | Outcome::Unknown(e) = client.write(&request, Duration::from_secs(10)).await {
+                if let Outcome::Failed(e) | Outcome::Unknown(e) = client.write(&request, Duration::from_secs(10)).await
+                {
                     return Err(format!("write {i}: {e}"));
                 }
             }
