@@ -83,7 +83,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             put_pair(&mut data, &key, &value);
         }
         let meta = SnapshotMetaOf::<TypeConfig> { last_log_id, last_membership };
-        save_snapshot_file(&self.store.snapshot_dir, &meta, &data)?;
+        save_snapshot_file(&self.store, &meta, &data)?;
         Ok(Snapshot { meta, snapshot: Cursor::new(data) })
     }
 }
@@ -169,7 +169,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> io::Result<()> {
         let data = snapshot.into_inner();
         let pairs = parse_pairs(&data)?;
-        save_snapshot_file(&self.store.snapshot_dir, meta, &data)?;
+        save_snapshot_file(&self.store, meta, &data)?;
         let mut batch = WriteBatch::new();
         batch.delete_range_in(&self.store.kv, [], kv_end());
         for (key, value) in pairs {
@@ -181,10 +181,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> io::Result<Option<SnapshotOf<TypeConfig, Cursor<Vec<u8>>>>> {
-        let Some(path) = newest_snapshot_file(&self.store.snapshot_dir)? else {
+        let newest = {
+            let _files = self.store.snapshot_files.lock().unwrap_or_else(|e| e.into_inner());
+            newest_snapshot_file(&self.store.snapshot_dir)?.map(|path| fs::read(&path).map(|bytes| (path, bytes)))
+        };
+        let Some((path, bytes)) = newest.transpose()? else {
             return Ok(None);
         };
-        let bytes = fs::read(&path)?;
         let (meta, data) = decode_snapshot_file(&bytes)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
         Ok(Some(Snapshot { meta, snapshot: Cursor::new(data.to_vec()) }))
@@ -262,9 +265,15 @@ fn snapshot_path(dir: &Path, meta: &SnapshotMetaOf<TypeConfig>) -> PathBuf {
 }
 
 /// Writes the snapshot file durably (temporary file, fsync, rename, directory fsync), then
-/// removes every other snapshot file.
-fn save_snapshot_file(dir: &Path, meta: &SnapshotMetaOf<TypeConfig>, data: &[u8]) -> io::Result<()> {
+/// removes the older ones. A snapshot older than one already saved (built while a newer one
+/// was installed) is not saved: the newest file always stays.
+fn save_snapshot_file(store: &Store, meta: &SnapshotMetaOf<TypeConfig>, data: &[u8]) -> io::Result<()> {
+    let _files = store.snapshot_files.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = store.snapshot_dir.as_path();
     let path = snapshot_path(dir, meta);
+    if newest_snapshot_file(dir)?.is_some_and(|newest| newest > path) {
+        return Ok(());
+    }
     let tmp = path.with_extension("tmp");
     let mut file = fs::File::create(&tmp)?;
     file.write_all(&encode_snapshot_file(meta, data)?)?;
@@ -313,6 +322,26 @@ mod tests {
         for len in 0..file.len() {
             assert!(decode_snapshot_file(&file[..len]).is_err(), "cut at {len} accepted");
         }
+    }
+
+    #[test]
+    fn an_older_snapshot_never_replaces_a_newer_one() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let meta = |index| SnapshotMetaOf::<TypeConfig> {
+            last_log_id: Some(openraft::testing::log_id::<TypeConfig>(1, 1, index)),
+            last_membership: Default::default(),
+        };
+        let files = || -> Vec<PathBuf> {
+            let mut files: Vec<PathBuf> = fs::read_dir(&store.snapshot_dir).unwrap().map(|e| e.unwrap().path()).collect();
+            files.sort();
+            files
+        };
+        save_snapshot_file(&store, &meta(10), b"").unwrap();
+        save_snapshot_file(&store, &meta(5), b"").unwrap();
+        assert_eq!(files(), vec![snapshot_path(&store.snapshot_dir, &meta(10))]);
+        save_snapshot_file(&store, &meta(20), b"").unwrap();
+        assert_eq!(files(), vec![snapshot_path(&store.snapshot_dir, &meta(20))]);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -27,6 +28,9 @@ pub struct Store {
     pub kv: Keyspace,
     /// Where snapshot files go.
     pub snapshot_dir: PathBuf,
+    /// Held while snapshot files are written or removed: a snapshot being built and one
+    /// being installed must not remove each other's files.
+    pub snapshot_files: Arc<Mutex<()>>,
 }
 
 impl Store {
@@ -41,6 +45,7 @@ impl Store {
             kv: db.keyspace("kv").map_err(io_err)?,
             db,
             snapshot_dir,
+            snapshot_files: Arc::new(Mutex::new(())),
         })
     }
 
