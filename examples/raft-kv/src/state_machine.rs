@@ -333,7 +333,8 @@ mod tests {
             last_membership: Default::default(),
         };
         let files = || -> Vec<PathBuf> {
-            let mut files: Vec<PathBuf> = fs::read_dir(&store.snapshot_dir).unwrap().map(|e| e.unwrap().path()).collect();
+            let mut files: Vec<PathBuf> =
+                fs::read_dir(&store.snapshot_dir).unwrap().map(|e| e.unwrap().path()).collect();
             files.sort();
             files
         };

@@ -145,20 +145,23 @@ async fn random_operations_under_kills_and_partitions_are_linearizable() {
     let mut round = 0;
     while recorder.start.elapsed() < Duration::from_secs(secs) {
         tokio::time::sleep(Duration::from_millis(800 + rng.below(700))).await;
-        let random = 1 + rng.below(cluster.nodes.len() as u64);
-        let target = match round % 4 {
-            0 | 2 => current_leader(&cluster).await.unwrap_or(random),
-            _ => random,
+        // In turn: kill the leader, isolate the leader, kill any node, isolate any node.
+        let leader = current_leader(&cluster).await;
+        let target = match (round % 4 < 2, leader) {
+            (true, Some(leader)) => leader,
+            _ => 1 + rng.below(cluster.nodes.len() as u64),
         };
+        let role = if Some(target) == leader { "leader" } else { "follower" };
+        let at = recorder.start.elapsed().as_secs_f64();
         let hold = Duration::from_millis(1000 + rng.below(1500));
         if round % 2 == 0 {
             cluster.kill(target);
-            events.push(format!("{:.1}s kill -9 node {target} ({hold:?})", recorder.start.elapsed().as_secs_f64()));
+            events.push(format!("{at:.1}s kill -9 node {target} ({role}) for {hold:.1?}"));
             tokio::time::sleep(hold).await;
             cluster.restart(target);
         } else {
             cluster.partition(Some(target)).await;
-            events.push(format!("{:.1}s isolate node {target} ({hold:?})", recorder.start.elapsed().as_secs_f64()));
+            events.push(format!("{at:.1}s isolate node {target} ({role}) for {hold:.1?}"));
             tokio::time::sleep(hold).await;
             cluster.partition(None).await;
         }
@@ -180,17 +183,20 @@ async fn random_operations_under_kills_and_partitions_are_linearizable() {
     let history = recorder.history.lock().unwrap().clone();
     let finals = history.iter().filter(|op| op.client == CLIENTS).count();
     let acknowledged = history.iter().filter(|op| op.completed.is_some()).count();
+    let unknown = history.len() - acknowledged;
+    let checking = Instant::now();
     let report = match check(&history) {
         Ok(report) => report,
         Err(e) => panic!("not linearizable (seed {seed}): {e}\nnemesis: {events:#?}{}", cluster.logs()),
     };
     println!(
-        "jepsen: {} operations recorded ({acknowledged} acknowledged, {} unknown) on {} keys; \
-         {} search states; nemesis: {events:?}",
+        "jepsen: {} operations recorded ({acknowledged} acknowledged, {unknown} unknown, {} of them \
+         observed and searched) on {} keys; {} search states in {:.1?}; nemesis: {events:?}",
         history.len(),
         report.unknown,
         report.keys,
-        report.states
+        report.states,
+        checking.elapsed()
     );
     assert_eq!(finals, KEYS.len(), "a final read failed after the cluster healed");
     assert!(acknowledged >= 100, "too few operations completed to mean anything: {acknowledged}");
