@@ -19,6 +19,7 @@ use super::merge_cache::MergeCache;
 use super::{new_strategy, SuperVersion};
 use crate::cache::CacheFill;
 use crate::compaction::{CompactionStrategy, Stall};
+use crate::memtable::arena::ChunkPool;
 use crate::memtable::MemTable;
 use crate::options::Options;
 use crate::stats::{Counters, LevelStats, Stats};
@@ -58,12 +59,16 @@ pub(crate) struct Tree {
     /// Its strategy asks writers to slow down (set whenever a view is installed), read
     /// by every writer before it queues.
     slowdown: AtomicBool,
+    /// Huge-page chunks of its flushed memtables, for the next ones (at most one
+    /// memtable's worth: what the next one needs).
+    chunk_pool: Arc<ChunkPool>,
 }
 
 impl Tree {
     pub(crate) fn new(id: u32, name: String, opts: Options, sv: Arc<SuperVersion>) -> Tree {
         let policy = new_strategy(&opts);
         let slowdown = AtomicBool::new(policy.stall(&sv.version) == Stall::Slowdown);
+        let opts_memtable_size = opts.memtable_size;
         Tree {
             id,
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
@@ -77,7 +82,13 @@ impl Tree {
             stats: Counters::default(),
             dropped: AtomicBool::new(false),
             slowdown,
+            chunk_pool: ChunkPool::new(opts_memtable_size),
         }
+    }
+
+    /// A fresh memtable for this tree, its arena recycling the tree's chunks.
+    pub(crate) fn new_memtable(&self) -> MemTable {
+        MemTable::with_pool(self.opts.memtable_size, self.opts.memtable_huge_pages, Some(self.chunk_pool.clone()))
     }
 
     /// True while its strategy asks writers to slow down.

@@ -535,8 +535,7 @@ impl DbInner {
                 continue;
             }
             let old_log = std::mem::replace(&mut t.mem_log_number, number);
-            let opts = &t.tree.opts;
-            let fresh = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
+            let fresh = Arc::new(t.tree.new_memtable());
             let mut imms = vec![mem.clone()];
             imms.extend(t.sv.imms.iter().cloned());
             t.frozen.push(Frozen { mem: mem.clone(), log_number: old_log, order });

@@ -27,6 +27,7 @@ use crate::key::{
 };
 use crate::range_del::{FragmentedTombstones, RangeTombstone};
 use crate::util::coding::read_u64;
+use arena::ChunkPool;
 pub(crate) use bulk_iter::BulkIter;
 pub(crate) use skiplist::{SkipList, Splice};
 
@@ -64,11 +65,17 @@ impl MemTable {
     /// An empty memtable that expects to hold about `capacity` bytes; `huge_pages`
     /// lets its arena use transparent huge pages (from 16 MiB memtables up).
     pub fn with_huge_pages(capacity: usize, huge_pages: bool) -> Self {
+        Self::with_pool(capacity, huge_pages, None)
+    }
+
+    /// As [`MemTable::with_huge_pages`], taking its huge-page chunks from `pool` first and
+    /// leaving them there when it drops, for the tree's next memtable.
+    pub(crate) fn with_pool(capacity: usize, huge_pages: bool, pool: Option<Arc<ChunkPool>>) -> Self {
         // Chunks of about a sixteenth of the memtable: few enough to be cheap, and from
         // 16 MiB memtables up large enough for the arena to back them with huge pages
         // (it rounds them to whole huge pages). Heap chunks stay at most 1 MiB.
         let max_chunk = if huge_pages { 4 << 20 } else { 1 << 20 };
-        let list = SkipList::new((capacity / 16).clamp(4096, max_chunk), huge_pages);
+        let list = SkipList::new((capacity / 16).clamp(4096, max_chunk), huge_pages, pool);
         let splice = Splice::new(&list, 0x9e37_79b9_7f4a_7c15);
         MemTable {
             list,

@@ -22,8 +22,9 @@
 use std::cmp::Ordering as CmpOrdering;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use super::arena::Arena;
+use super::arena::{Arena, ChunkPool};
 use crate::key::compare_internal;
 use crate::util::large_vec::LargeVec;
 
@@ -55,9 +56,9 @@ unsafe impl Sync for SkipList {}
 
 impl SkipList {
     /// An empty list whose arena grows `chunk_size` bytes at a time, in huge pages if
-    /// `huge_pages` (see [`Arena::new`]).
-    pub(crate) fn new(chunk_size: usize, huge_pages: bool) -> Self {
-        let arena = Arena::new(chunk_size, huge_pages);
+    /// `huge_pages`, recycling them through `pool` (see [`Arena::new`]).
+    pub(crate) fn new(chunk_size: usize, huge_pages: bool, pool: Option<Arc<ChunkPool>>) -> Self {
+        let arena = Arena::new(chunk_size, huge_pages, pool);
         let head = Self::alloc_node(&arena, &[], &[], MAX_HEIGHT);
         SkipList { arena, head, max_height: AtomicUsize::new(1) }
     }
@@ -71,13 +72,14 @@ impl SkipList {
         let size = HEADER + height * 8 + key.len() + value.len();
         let node = arena.alloc(size);
         let p = node.as_ptr();
-        // SAFETY: `p` is the start of `size` fresh zeroed bytes, 8-aligned; we write the
-        // header, leave the tower zeroed (null pointers), then copy key and value into the
-        // space reserved for them.
+        // SAFETY: `p` is the start of `size` bytes, 8-aligned, that may hold an earlier
+        // arena's data; we write the header, null the tower, then copy key and value into
+        // the space reserved for them (the header's pad is never read).
         unsafe {
             p.cast::<u32>().write(key.len() as u32);
             p.add(4).cast::<u32>().write(value.len() as u32);
             p.add(8).cast::<u32>().write(height as u32);
+            ptr::write_bytes(p.add(HEADER), 0, height * 8);
             let data = p.add(HEADER + height * 8);
             ptr::copy_nonoverlapping(key.as_ptr(), data, key.len());
             ptr::copy_nonoverlapping(value.as_ptr(), data.add(key.len()), value.len());
@@ -413,7 +415,7 @@ mod tests {
 
     #[test]
     fn ascending_runs_and_random_inserts_mix() {
-        let list = SkipList::new(4096, true);
+        let list = SkipList::new(4096, true, None);
         let mut splice = Splice::new(&list, 3);
         let mut all = Vec::new();
         let mut add = |n: u64, list: &SkipList| {
@@ -447,7 +449,7 @@ mod tests {
 
     #[test]
     fn insert_and_find() {
-        let list = SkipList::new(4096, true);
+        let list = SkipList::new(4096, true, None);
         let mut rng = Splice::new(&list, 7);
         assert!(list.first().is_none());
         assert!(list.find_last().is_none());
@@ -477,7 +479,7 @@ mod tests {
 
     #[test]
     fn large_values_and_empty_values() {
-        let list = SkipList::new(4096, true);
+        let list = SkipList::new(4096, true, None);
         let mut rng = Splice::new(&list, 1);
         let big = vec![5u8; 100_000];
         insert(&list, &mut rng, &ik(1), &big);
@@ -490,7 +492,7 @@ mod tests {
 
     #[test]
     fn concurrent_readers_see_sorted_complete_entries() {
-        let list = Arc::new(SkipList::new(64 * 1024, true));
+        let list = Arc::new(SkipList::new(64 * 1024, true, None));
         let done = Arc::new(AtomicBool::new(false));
         let readers: Vec<_> = (0..2)
             .map(|_| {
