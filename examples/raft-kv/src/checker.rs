@@ -15,10 +15,11 @@
 //!
 //! Unknown writes are what makes the search blow up: each one doubles the sets of
 //! linearized operations a dead end can revisit. A write whose outcome is unknown and whose
-//! value no answer ever shows (no read returned it, no write replaced it) is dropped before
-//! the search, which changes nothing: had it taken effect, the only operations between it
-//! and the next write would be ones without answers, and those can all be placed as if it
-//! never happened.
+//! value nothing ever depends on (no read returned it, no write replaced it, no
+//! compare-and-set expected it) is dropped before the search, which changes no verdict:
+//! had it taken effect, the operations that saw the key before the next write are ones
+//! without answers, whose effects do not depend on it (no compare expected its value),
+//! so they can all be placed as if it never happened.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -168,6 +169,9 @@ pub fn check(history: &[Operation]) -> Result<Report, String> {
         if let Some((_, Answer::Read(Some(v)) | Answer::Write { previous: Some(v), .. })) = &op.completed {
             observed.insert((&op.key, v));
         }
+        if let Command::Cas { expected: Some(v), .. } = &op.command {
+            observed.insert((&op.key, v));
+        }
     }
     let mut by_key: BTreeMap<&str, Vec<Operation>> = BTreeMap::new();
     for op in history {
@@ -273,6 +277,15 @@ mod tests {
         // An unknown write that a read saw is kept: it explains the read.
         let seen = vec![put("a", (0, 1), None), op(Command::Put("x".into()), 2, None), get(Some("x"), (10, 11))];
         assert_eq!(check(&seen).unwrap().unknown, 1);
+        // So is one an unknown compare-and-set expected: together they explain the read.
+        let cas = Command::Cas { expected: Some("v".into()), new: Some("x".into()) };
+        let chained = vec![
+            put("a", (0, 1), None),
+            op(Command::Put("v".into()), 2, None),
+            op(cas, 3, None),
+            get(Some("x"), (10, 11)),
+        ];
+        assert_eq!(check(&chained).unwrap().unknown, 2);
     }
 
     #[test]

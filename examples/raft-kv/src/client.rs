@@ -144,13 +144,16 @@ impl Client {
     {
         let deadline = Instant::now() + patience;
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        if ids.is_empty() {
+            return Outcome::Failed("the client knows no node".into());
+        }
         let mut next = 0;
         loop {
             let target = match self.leader {
                 Some(id) if self.nodes.contains_key(&id) => id,
                 _ => {
                     next += 1;
-                    ids[next % ids.len().max(1)]
+                    ids[next % ids.len()]
                 }
             };
             let last_error;
@@ -180,16 +183,21 @@ impl Client {
     }
 }
 
-/// Parses `1=127.0.0.1:21001,2=...` into `{id: addr}`.
+/// Parses `1=127.0.0.1:21001,2=...` into `{id: addr}` (at least one).
 pub fn parse_nodes(text: &str) -> Result<BTreeMap<NodeId, String>, String> {
-    text.split(',')
+    let nodes: BTreeMap<NodeId, String> = text
+        .split(',')
         .filter(|part| !part.is_empty())
         .map(|part| {
             let (id, addr) = part.split_once('=').ok_or_else(|| format!("expected ID=ADDR, got {part:?}"))?;
             let id = id.parse().map_err(|_| format!("bad node id {id:?}"))?;
             Ok((id, addr.to_string()))
         })
-        .collect()
+        .collect::<Result<_, String>>()?;
+    if nodes.is_empty() {
+        return Err("no nodes given".into());
+    }
+    Ok(nodes)
 }
 
 #[cfg(test)]
@@ -203,5 +211,6 @@ mod tests {
         assert_eq!(nodes[&2], "127.0.0.1:2");
         assert!(parse_nodes("1:127.0.0.1").is_err());
         assert!(parse_nodes("x=127.0.0.1:1").is_err());
+        assert!(parse_nodes("").is_err() && parse_nodes(",").is_err());
     }
 }

@@ -20,8 +20,10 @@ use openraft::network::v2::RaftNetworkV2;
 use openraft::network::{RPCOption, RaftNetworkFactory};
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
 use openraft::{BasicNode, OptionalSend};
+use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
+use crate::state_machine::parse_pairs;
 use crate::{NodeId, TypeConfig};
 
 /// The header that names the sending node.
@@ -107,9 +109,13 @@ impl PeerClient {
                 }
             })?;
         let status = response.status();
-        if !status.is_success() {
+        if status == StatusCode::CONFLICT || status == StatusCode::SERVICE_UNAVAILABLE {
             // A wrong node or a partition at the other end: back off as from a dead node.
             return Err(RPCError::Unreachable(Unreachable::from_string(format!("HTTP {status} from {url}"))));
+        }
+        if !status.is_success() {
+            let why = response.text().await.unwrap_or_default();
+            return Err(RPCError::Network(NetworkError::from_string(format!("HTTP {status} from {url}: {why}"))));
         }
         let bytes = response.bytes().await.map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let result: Result<Resp, RaftError<TypeConfig>> =
@@ -148,12 +154,15 @@ pub fn encode_snapshot_message(
     Ok(body)
 }
 
-/// Decodes what [`encode_snapshot_message`] wrote; None if it is malformed.
+/// Decodes what [`encode_snapshot_message`] wrote; None if it is malformed (its data
+/// included: a snapshot that cannot be installed must not reach the state machine, whose
+/// errors stop the node).
 pub fn decode_snapshot_message(body: &[u8]) -> Option<SnapshotMessage> {
     let len = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
-    let header = body.get(4..4 + len)?;
+    let header = body.get(4..4usize.checked_add(len)?)?;
     let (vote, meta) = serde_json::from_slice(header).ok()?;
     let data = body[4 + len..].to_vec();
+    parse_pairs(&data).ok()?;
     Some((vote, openraft::storage::Snapshot { meta, snapshot: Cursor::new(data) }))
 }
 

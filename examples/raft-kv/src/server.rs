@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
@@ -82,6 +82,9 @@ impl NodeConfig {
             election_timeout_max: self.election_ms * 2,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every),
             max_in_snapshot_log_to_keep: self.keep_below_snapshot,
+            // Sending, fsyncing and installing a whole snapshot: far more than the 200 ms
+            // default on a busy machine.
+            install_snapshot_timeout: 10_000,
             ..Default::default()
         }
         .validate()
@@ -124,7 +127,10 @@ pub async fn run_node(config: NodeConfig) -> io::Result<()> {
     }
     let app = Arc::new(App { id: config.id, raft, state_machine, partition });
     let router = Router::new()
-        .route("/raft/{rpc}/{target}", post(raft_rpc))
+        // Raft messages have no size bound of axum's making: a snapshot is the whole key
+        // space, an append up to `max_payload_entries` entries (the default 2 MiB limit
+        // would refuse them and stall that follower for good).
+        .route("/raft/{rpc}/{target}", post(raft_rpc).layer(DefaultBodyLimit::disable()))
         .route("/api/write", post(api_write))
         .route("/api/read", get(api_read))
         .route("/api/local", get(api_local))
@@ -184,8 +190,8 @@ async fn raft_rpc(
 }
 
 async fn api_write(State(app): State<Arc<App>>, Json(request): Json<Request>) -> Json<Reply<Response>> {
-    if request.key().is_empty() || request.key().len() > MAX_KEY_LEN {
-        return Json(Reply::Invalid(format!("keys are 1 to {MAX_KEY_LEN} bytes")));
+    if let Some(Reply::Invalid(why)) = bad_key(request.key()) {
+        return Json(Reply::Invalid(why));
     }
     Json(match app.raft.client_write(request).await {
         Ok(written) => Reply::Ok(written.data),
@@ -202,7 +208,14 @@ struct KeyQuery {
     key: String,
 }
 
+fn bad_key(key: &str) -> Option<Reply<Option<String>>> {
+    (key.is_empty() || key.len() > MAX_KEY_LEN).then(|| Reply::Invalid(format!("keys are 1 to {MAX_KEY_LEN} bytes")))
+}
+
 async fn api_read(State(app): State<Arc<App>>, Query(query): Query<KeyQuery>) -> Json<Reply<Option<String>>> {
+    if let Some(invalid) = bad_key(&query.key) {
+        return Json(invalid);
+    }
     Json(match app.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
         Ok(_) => match app.state_machine.read(&query.key) {
             Ok(value) => Reply::Ok(value),
@@ -216,6 +229,9 @@ async fn api_read(State(app): State<Arc<App>>, Query(query): Query<KeyQuery>) ->
 }
 
 async fn api_local(State(app): State<Arc<App>>, Query(query): Query<KeyQuery>) -> Json<Reply<Option<String>>> {
+    if let Some(invalid) = bad_key(&query.key) {
+        return Json(invalid);
+    }
     Json(match app.state_machine.read(&query.key) {
         Ok(value) => Reply::Ok(value),
         Err(e) => Reply::Unknown(e.to_string()),

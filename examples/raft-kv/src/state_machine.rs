@@ -215,7 +215,8 @@ fn take_u32(data: &mut &[u8]) -> io::Result<usize> {
     Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
 }
 
-/// The (key, value) pairs of a snapshot's data section.
+/// The (key, value) pairs of a snapshot's data section; `InvalidData` unless each is
+/// one the service could have stored (a key of 1 to `MAX_KEY_LEN` bytes, UTF-8 both).
 pub fn parse_pairs(mut data: &[u8]) -> io::Result<Vec<(&[u8], &[u8])>> {
     let mut pairs = Vec::new();
     while !data.is_empty() {
@@ -223,8 +224,11 @@ pub fn parse_pairs(mut data: &[u8]) -> io::Result<Vec<(&[u8], &[u8])>> {
         let key = take(&mut data, key_len)?;
         let value_len = take_u32(&mut data)?;
         let value = take(&mut data, value_len)?;
-        if key.len() > MAX_KEY_LEN {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "snapshot key too long"));
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "snapshot key of a bad length"));
+        }
+        if std::str::from_utf8(key).is_err() || std::str::from_utf8(value).is_err() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "snapshot pair not UTF-8"));
         }
         pairs.push((key, value));
     }
@@ -314,6 +318,13 @@ mod tests {
         let (back, pairs) = decode_snapshot_file(&file).unwrap();
         assert_eq!(back, meta);
         assert_eq!(parse_pairs(pairs).unwrap(), vec![(&b"k1"[..], &b"v1"[..]), (&b"k2"[..], &b""[..])]);
+        for (key, value) in
+            [(&b""[..], &b"v"[..]), (&b"k"[..], &b"\xff"[..]), (&[b'k'; MAX_KEY_LEN + 1][..], &b"v"[..])]
+        {
+            let mut bad = Vec::new();
+            put_pair(&mut bad, key, value);
+            assert!(parse_pairs(&bad).is_err(), "{key:?} = {value:?} accepted");
+        }
         for i in 0..file.len() {
             let mut bad = file.clone();
             bad[i] ^= 0x40;

@@ -142,6 +142,7 @@ async fn random_operations_under_kills_and_partitions_are_linearizable() {
 
     let mut rng = Rng(seed);
     let mut events = Vec::new();
+    let mut event_times = Vec::new();
     let mut round = 0;
     while recorder.start.elapsed() < Duration::from_secs(secs) {
         tokio::time::sleep(Duration::from_millis(800 + rng.below(700))).await;
@@ -153,6 +154,7 @@ async fn random_operations_under_kills_and_partitions_are_linearizable() {
         };
         let role = if Some(target) == leader { "leader" } else { "follower" };
         let at = recorder.start.elapsed().as_secs_f64();
+        event_times.push(recorder.now());
         let hold = Duration::from_millis(1000 + rng.below(1500));
         if round % 2 == 0 {
             cluster.kill(target);
@@ -168,6 +170,7 @@ async fn random_operations_under_kills_and_partitions_are_linearizable() {
         round += 1;
     }
     stop.store(true, Ordering::Relaxed);
+    event_times.push(recorder.now());
     for task in clients {
         task.await.expect("a client task");
     }
@@ -199,6 +202,18 @@ async fn random_operations_under_kills_and_partitions_are_linearizable() {
         checking.elapsed()
     );
     assert_eq!(finals, KEYS.len(), "a final read failed after the cluster healed");
+    // A majority was up and connected throughout: every stretch from one nemesis event to
+    // the next completed operations.
+    for (n, window) in event_times.windows(2).enumerate() {
+        let done =
+            history.iter().filter(|op| op.completed.as_ref().is_some_and(|(t, _)| window[0] <= *t && *t < window[1]));
+        assert!(done.count() > 0, "no operation completed after {}", events[n]);
+    }
+    // Snapshots and purges ran on every node, so restarts went through them.
+    for id in cluster.nodes.keys() {
+        let status = client.status(*id).await.expect("a node's status");
+        assert!(status.snapshot.is_some() && status.purged.is_some(), "node {id} never snapshotted: {status:?}");
+    }
     assert!(acknowledged >= 100, "too few operations completed to mean anything: {acknowledged}");
     assert!(events.len() >= 4, "too few nemesis events: {events:?}");
 }

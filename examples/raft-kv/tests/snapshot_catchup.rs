@@ -1,6 +1,8 @@
 //! A follower that was down while the leader snapshotted and purged the log it missed
 //! catches up through a snapshot (openraft's full-snapshot transfer, installed into its
-//! strata database in one batch), and keeps what it had no more of.
+//! strata database in one batch), and keeps what it had no more of. The values are 8 KiB,
+//! so the snapshot (4 MiB) and the appends (up to 300 entries) are bigger than an HTTP
+//! server's default body limit.
 
 mod common;
 
@@ -25,8 +27,18 @@ async fn a_follower_behind_a_purged_log_catches_up_through_a_snapshot() {
     cluster.wait_applied(follower, before, Duration::from_secs(30)).await;
     cluster.kill(follower);
 
-    for i in 0..500 {
-        must_put(&mut client, &format!("late-{i:03}"), &i.to_string()).await;
+    let value = |i: usize| format!("{i}-{}", "x".repeat(8192));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let mut client = cluster.client();
+        writers.push(tokio::spawn(async move {
+            for i in (w..500).step_by(8) {
+                must_put(&mut client, &format!("late-{i:03}"), &value(i)).await;
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.expect("a writer");
     }
     let delete = raft_kv::Request::Delete { key: "deleted-later".into() };
     assert!(matches!(client.write(&delete, Duration::from_secs(20)).await, Outcome::Ok(_)));
@@ -53,11 +65,15 @@ async fn a_follower_behind_a_purged_log_catches_up_through_a_snapshot() {
         status.snapshot.is_some_and(|s| s >= applied),
         "the follower caught up without a snapshot of index {applied}: {status:?}"
     );
-    for i in 0..500 {
-        let key = format!("late-{i:03}");
-        assert_eq!(client.read_local(follower, &key).await, Outcome::Ok(Some(i.to_string())), "{key}");
+    // The follower holds exactly the leader's data, the key deleted while it was down
+    // included.
+    let keys = (0..200).map(|i| format!("early-{i:03}")).chain((0..500).map(|i| format!("late-{i:03}")));
+    for key in keys.chain(["deleted-later".to_string()]) {
+        let on_leader = client.read_local(leader, &key).await;
+        assert!(matches!(on_leader, Outcome::Ok(_)), "{key} on the leader: {on_leader:?}");
+        assert_eq!(client.read_local(follower, &key).await, on_leader, "{key}");
     }
-    assert_eq!(client.read_local(follower, "early-000").await, Outcome::Ok(Some("1".into())));
+    assert_eq!(client.read_local(follower, "late-007").await, Outcome::Ok(Some(value(7))));
     assert_eq!(client.read_local(follower, "deleted-later").await, Outcome::Ok(None));
 
     // And it serves as a member afterwards: it follows new writes.

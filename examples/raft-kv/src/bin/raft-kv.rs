@@ -30,8 +30,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// A runtime with more workers than this machine's 2 cores: storage calls block their
+/// worker for an fsync, and heartbeats must not wait behind them.
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())
+    tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().map_err(|e| e.to_string())
 }
 
 /// The value after `--name`, if given.
@@ -51,7 +53,9 @@ fn node(args: &[String]) -> Result<(), String> {
         return Err("--id is required (a positive number)".into());
     }
     let mut config = NodeConfig::new(id, addr, dir);
-    config.peers = parse_nodes(flag(args, "--peers").unwrap_or(""))?;
+    if let Some(peers) = flag(args, "--peers") {
+        config.peers = parse_nodes(peers)?;
+    }
     config.heartbeat_ms = number(args, "--heartbeat-ms", config.heartbeat_ms)?;
     config.election_ms = number(args, "--election-ms", config.election_ms)?;
     config.snapshot_every = number(args, "--snapshot-every", config.snapshot_every)?;

@@ -5,8 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use raft_kv::client::{Client, Outcome};
 use raft_kv::NodeId;
@@ -20,8 +21,18 @@ pub struct Cluster {
     extra_args: Vec<String>,
 }
 
+/// A free port below Linux's ephemeral range (32768 up), so that no client connection
+/// of this or another test holds it when a node (re)binds it.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    let seed =
+        std::process::id() as u64 ^ SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    for i in 0..1000u64 {
+        let port = 20_000 + (seed.wrapping_mul(2_654_435_761).wrapping_add(i * 7919) % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000");
 }
 
 impl Cluster {
@@ -45,7 +56,8 @@ impl Cluster {
         Client::new(self.nodes.clone(), Duration::from_secs(2))
     }
 
-    /// Starts node `id` (again) from its directory.
+    /// Starts node `id` (again) from its directory and waits until it listens; panics,
+    /// with its log, if it exits instead (a port taken, a store it cannot open).
     pub fn restart(&mut self, id: NodeId) {
         let peers: Vec<String> = self.nodes.iter().map(|(id, addr)| format!("{id}={addr}")).collect();
         let dir = self.dir.path().join(format!("n{id}"));
@@ -59,13 +71,20 @@ impl Cluster {
             .arg("--dir")
             .arg(&dir)
             .args(["--peers", &peers.join(",")])
-            .args(["--heartbeat-ms", "50", "--election-ms", "300"])
+            .args(["--heartbeat-ms", "100", "--election-ms", "500"])
             .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("the raft-kv binary starts");
         self.children.insert(id, child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(&self.nodes[&id]).is_err() {
+            let exited = self.children.get_mut(&id).and_then(|c| c.try_wait().ok().flatten());
+            assert!(exited.is_none(), "node {id} exited ({exited:?}) instead of serving: {}", self.logs());
+            assert!(Instant::now() < deadline, "node {id} does not listen: {}", self.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Kills node `id` with SIGKILL and reaps it.
@@ -120,7 +139,8 @@ impl Cluster {
         }
     }
 
-    /// Cuts node `isolated` off from every other node (both directions), or heals all links.
+    /// Cuts node `isolated` off from every other node (both directions), or heals all
+    /// links; panics if a running node refuses.
     pub async fn partition(&self, isolated: Option<NodeId>) {
         let client = self.client();
         for id in self.nodes.keys() {
@@ -129,8 +149,9 @@ impl Cluster {
                 Some(i) if i == *id => self.nodes.keys().copied().filter(|n| *n != i).collect(),
                 Some(i) => [i].into(),
             };
+            let result = client.admin(*id, "partition", &blocked).await;
             // A dead node has no links to cut; it starts healed.
-            let _ = client.admin(*id, "partition", &blocked).await;
+            assert!(result.is_ok() || !self.is_running(*id), "node {id} refused the partition: {result:?}");
         }
     }
 
@@ -160,11 +181,21 @@ impl Drop for Cluster {
     }
 }
 
-/// Writes `key = value` through the leader; panics unless it is acknowledged.
+/// Writes `key = value` through the leader until it is acknowledged. After an unknown
+/// outcome it reads the key back first: a put whose value is there took effect, and
+/// putting it again would only repeat it (the tests write each value once).
 pub async fn must_put(client: &mut Client, key: &str, value: &str) {
     let request = raft_kv::Request::Put { key: key.into(), value: value.into() };
-    match client.write(&request, Duration::from_secs(20)).await {
-        Outcome::Ok(response) => assert!(response.ok),
-        other => panic!("put {key} = {value}: {other:?}"),
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match client.write(&request, Duration::from_secs(20)).await {
+            Outcome::Ok(response) => return assert!(response.ok),
+            Outcome::Unknown(_) if Instant::now() < deadline => {
+                if client.read(key, Duration::from_secs(20)).await == Outcome::Ok(Some(value.to_string())) {
+                    return;
+                }
+            }
+            other => panic!("put {key} = {value}: {other:?}"),
+        }
     }
 }
