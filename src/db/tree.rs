@@ -68,13 +68,13 @@ impl Tree {
     pub(crate) fn new(id: u32, name: String, opts: Options, sv: Arc<SuperVersion>) -> Tree {
         let policy = new_strategy(&opts);
         let slowdown = AtomicBool::new(policy.stall(&sv.version) == Stall::Slowdown);
-        let opts_memtable_size = opts.memtable_size;
         Tree {
             id,
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             name,
             compactor: Mutex::new(new_strategy(&opts)),
             policy,
+            chunk_pool: ChunkPool::new(opts.memtable_size),
             opts,
             current: RwLock::new(sv),
             level_counters: Mutex::new(Vec::new()),
@@ -82,7 +82,6 @@ impl Tree {
             stats: Counters::default(),
             dropped: AtomicBool::new(false),
             slowdown,
-            chunk_pool: ChunkPool::new(opts_memtable_size),
         }
     }
 

@@ -20,6 +20,11 @@
 //! back (a read that an I/O error could fail) when the next record lands in it. Where
 //! the lock is refused the residual risk is that eviction, under memory pressure, of the
 //! one page being filled followed by a failed re-read; `docs/architecture.md` weighs it.
+//!
+//! Records of [`PWRITE_MIN`] bytes and more go to the file with `pwrite` (Linux), and a
+//! chunk after one filled mostly by them is not mapped at all: every record of it is
+//! pwritten, so it needs neither the map's population nor its lock, and an I/O error is
+//! an `Err` from the write. Small records bring the map back at the next chunk.
 
 use std::fs::File;
 use std::io;
@@ -64,10 +69,10 @@ impl MmapStorage {
         MmapStorage { file, map: None, map_start: 0, chunk_len: 0, written: 0, big: 0, synced: 0, grown: false }
     }
 
-    /// Unmaps the current chunk (if mapped). Its unsynced bytes are only scheduled for write-back,
-    /// not waited for: an `MS_SYNC` msync here made the writer wait for the disk every
-    /// chunk, on a log that was not asked to be durable. On Linux, unmapping a shared
-    /// mapping leaves its dirty pages in the page cache (`MS_ASYNC` is a no-op there),
+    /// Unmaps the current chunk (if mapped). Its unsynced bytes are only scheduled for
+    /// write-back, not waited for: an `MS_SYNC` msync here made the writer wait for the
+    /// disk every chunk, on a log that was not asked to be durable. On Linux, unmapping a
+    /// shared mapping leaves its dirty pages in the page cache (`MS_ASYNC` is a no-op there),
     /// and early write-back starts writing them; the next `sync`'s fdatasync waits for
     /// whatever is left, with the rest of the file. Systems that only promise durability
     /// for mapped writes through a flush of the view (Windows' `FlushViewOfFile`, which
