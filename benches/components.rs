@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use strata::fs::{FileSystem, OsFileSystem};
 use strata::internals::key::{compare_internal, make_internal_key, seek_key, Lookup, LookupKey, ValueKind};
 use strata::internals::{
-    lz4, Block, BlockBuilder, BloomBuilder, BloomFilter, InternalIterator, KeyFormat, LogWriter, MemTable,
+    lz4, Block, BlockBuilder, BloomBuilder, BloomFilter, ChunkPool, InternalIterator, KeyFormat, LogWriter, MemTable,
 };
 
 const N: u64 = 100_000;
@@ -73,6 +73,26 @@ fn skiplist(c: &mut Criterion) {
             m
         })
     });
+    g.finish();
+
+    // 64 MiB of 16 KiB values, the arena's chunks fresh (memory the kernel zeroes on
+    // first touch) or recycled from the memtable before, as a keyspace's memtables are.
+    let mut g = c.benchmark_group("memtable_fill_64mib_16k_values");
+    let (fill, big) = (4000u64, vec![7u8; 16 << 10]);
+    g.throughput(Throughput::Elements(fill));
+    g.sample_size(10);
+    let pool = ChunkPool::new(64 << 20);
+    for (name, pool) in [("fresh_chunks", None), ("recycled_chunks", Some(pool))] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let m = MemTable::with_pool(64 << 20, true, pool.clone());
+                for i in 0..fill {
+                    m.add(i + 1, ValueKind::Put, &user_key(i), &big);
+                }
+                m
+            })
+        });
+    }
     g.finish();
 
     // Reading that memtable in order, as a flush does: the linked walk misses the cache

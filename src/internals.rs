@@ -10,6 +10,7 @@
 pub use crate::compression::lz4;
 pub use crate::iter::InternalIterator;
 pub use crate::log::LogWriter;
+pub use crate::memtable::arena::ChunkPool;
 pub use crate::memtable::MemTable;
 pub use crate::sstable::block::Block;
 pub use crate::sstable::block_builder::{BlockBuilder, KeyFormat};

@@ -64,14 +64,14 @@ impl MappedChunk {
 
 /// Huge-page chunks that dropped arenas left for the next ones (one per tree: its
 /// memtables have one chunk size). Holds at most `limit` bytes; the rest is unmapped.
-pub(crate) struct ChunkPool {
+pub struct ChunkPool {
     spare: Mutex<Vec<MappedChunk>>,
     limit: usize,
 }
 
 impl ChunkPool {
     /// A pool that keeps up to `limit` bytes of chunks.
-    pub(crate) fn new(limit: usize) -> Arc<ChunkPool> {
+    pub fn new(limit: usize) -> Arc<ChunkPool> {
         Arc::new(ChunkPool { spare: Mutex::new(Vec::new()), limit })
     }
 

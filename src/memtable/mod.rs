@@ -70,7 +70,7 @@ impl MemTable {
 
     /// As [`MemTable::with_huge_pages`], taking its huge-page chunks from `pool` first and
     /// leaving them there when it drops, for the tree's next memtable.
-    pub(crate) fn with_pool(capacity: usize, huge_pages: bool, pool: Option<Arc<ChunkPool>>) -> Self {
+    pub fn with_pool(capacity: usize, huge_pages: bool, pool: Option<Arc<ChunkPool>>) -> Self {
         // Chunks of about a sixteenth of the memtable: few enough to be cheap, and from
         // 16 MiB memtables up large enough for the arena to back them with huge pages
         // (it rounds them to whole huge pages). Heap chunks stay at most 1 MiB.
