@@ -190,7 +190,7 @@ async fn raft_rpc(
 }
 
 async fn api_write(State(app): State<Arc<App>>, Json(request): Json<Request>) -> Json<Reply<Response>> {
-    if let Some(Reply::Invalid(why)) = bad_key(request.key()) {
+    if let Some(why) = bad_key(request.key()) {
         return Json(Reply::Invalid(why));
     }
     Json(match app.raft.client_write(request).await {
@@ -208,13 +208,14 @@ struct KeyQuery {
     key: String,
 }
 
-fn bad_key(key: &str) -> Option<Reply<Option<String>>> {
-    (key.is_empty() || key.len() > MAX_KEY_LEN).then(|| Reply::Invalid(format!("keys are 1 to {MAX_KEY_LEN} bytes")))
+/// Why `key` cannot be a key of the service, if it cannot.
+fn bad_key(key: &str) -> Option<String> {
+    (key.is_empty() || key.len() > MAX_KEY_LEN).then(|| format!("keys are 1 to {MAX_KEY_LEN} bytes"))
 }
 
 async fn api_read(State(app): State<Arc<App>>, Query(query): Query<KeyQuery>) -> Json<Reply<Option<String>>> {
-    if let Some(invalid) = bad_key(&query.key) {
-        return Json(invalid);
+    if let Some(why) = bad_key(&query.key) {
+        return Json(Reply::Invalid(why));
     }
     Json(match app.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
         Ok(_) => match app.state_machine.read(&query.key) {
@@ -229,8 +230,8 @@ async fn api_read(State(app): State<Arc<App>>, Query(query): Query<KeyQuery>) ->
 }
 
 async fn api_local(State(app): State<Arc<App>>, Query(query): Query<KeyQuery>) -> Json<Reply<Option<String>>> {
-    if let Some(invalid) = bad_key(&query.key) {
-        return Json(invalid);
+    if let Some(why) = bad_key(&query.key) {
+        return Json(Reply::Invalid(why));
     }
     Json(match app.state_machine.read(&query.key) {
         Ok(value) => Reply::Ok(value),
