@@ -75,7 +75,14 @@ pub fn decompress_to(src: &[u8], dst: &mut [u8]) -> Result<(), String> {
         if op + match_len > len {
             return Err("match past the promised length".into());
         }
-        if offset >= MATCH_CHUNK && match_len <= SHORT && op + SHORT <= len {
+        let short = match_len <= SHORT && op + SHORT <= len;
+        if short && offset <= literals && match_len <= offset && lit_end - offset + SHORT <= src.len() {
+            // The match repeats part of the literal run just copied: read it from the
+            // input, not from output stores still in flight, which a load straddling
+            // two of them has to wait for (a quarter of the decode's time before).
+            let from = lit_end - offset;
+            copy_chunks::<LITERAL_CHUNK>(&src[from..from + SHORT], &mut dst[op..op + SHORT], match_len);
+        } else if short && offset >= MATCH_CHUNK {
             copy_match_chunks(dst, op, offset, match_len);
         } else {
             copy_match(dst, op, offset, match_len);
