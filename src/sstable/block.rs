@@ -18,9 +18,6 @@ use crate::key::{self, compare_internal, compare_user_keys};
 use crate::util::coding::{common_prefix_len, get_varint32, get_varint64, read_u32, varint_len};
 use crate::util::prefetch::prefetch;
 
-mod fences;
-use fences::RestartFences;
-
 /// Compares two keys of a block. Data and index blocks hold internal keys; the
 /// comparison is a plain function so blocks stay independent of what they store.
 pub(crate) type KeyCmp = fn(&[u8], &[u8]) -> Ordering;
@@ -34,8 +31,6 @@ pub struct Block {
     origin: Arc<str>,
     offset: u64,
     format: KeyFormat,
-    /// Set by [`Block::with_fences`] (a table's index block).
-    fences: Option<RestartFences>,
 }
 
 impl Charge for Block {
@@ -62,26 +57,7 @@ impl Block {
             Some(n) if n <= len && num_restarts > 0 => len - n,
             _ => return Err(corrupt("restart count out of range")),
         };
-        Ok(Block { data, restarts_offset, num_restarts, origin, offset, format, fences: None })
-    }
-
-    /// The block with [`RestartFences`] over its restart keys, which speed up searches
-    /// of a big block (a table's index) for the memory of 8 bytes per restart point.
-    /// Only a [`KeyFormat::Internal`] block whose restart keys all read cleanly gets
-    /// them; any other is returned as it was, its search unchanged.
-    pub fn with_fences(mut self) -> Block {
-        if self.format != KeyFormat::Internal {
-            return self;
-        }
-        let keys: Option<Vec<&[u8]>> = (0..self.num_restarts)
-            .map(|i| {
-                let e = self.entry_at(self.restart(i))?;
-                (e.shared == 0).then(|| &self.data[e.delta.0..e.delta.1])
-            })
-            .collect();
-        let fences = keys.as_deref().and_then(RestartFences::new);
-        self.fences = fences;
-        self
+        Ok(Block { data, restarts_offset, num_restarts, origin, offset, format })
     }
 
     /// Bytes of the block.
@@ -207,18 +183,14 @@ impl Block {
         e.trailer_at.and_then(|t| self.trailer_at(t)).ok_or_else(|| self.corruption("bad key trailer"))
     }
 
-    /// Binary search, within restart points `lo..=hi` (which must hold the answer), for
-    /// the last one whose key `cmp` orders below the target (the first if none is);
-    /// `None` if `cmp` finds a restart entry damaged.
+    /// Binary search for the last restart point whose key `cmp` orders below the
+    /// target (the first if none is); `None` if `cmp` finds a restart entry damaged.
     ///
     /// Each step first starts loading the keys of both steps that may follow, so that
     /// in a big block (a table's index) the next step's cache miss overlaps this one's
     /// comparison instead of following it.
-    fn last_restart_before(
-        &self,
-        (mut lo, mut hi): (usize, usize),
-        mut cmp: impl FnMut(usize) -> Option<Ordering>,
-    ) -> Option<usize> {
+    fn last_restart_before(&self, mut cmp: impl FnMut(usize) -> Option<Ordering>) -> Option<usize> {
+        let (mut lo, mut hi) = (0usize, self.num_restarts - 1);
         let base = self.data.as_ptr();
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
@@ -259,12 +231,8 @@ impl Block {
     /// key is the target's first `shared` bytes followed by its stored suffix, which is
     /// compared with the rest of the target. The trailer is decoded only on a tie.
     fn seek_internal(&self, user_key: &[u8], trailer: u64) -> Result<Option<SeekHit>> {
-        let range = match &self.fences {
-            Some(fences) => fences.narrow(user_key),
-            None => (0, self.num_restarts - 1),
-        };
         let lo = self
-            .last_restart_before(range, |i| self.compare_restart(i, user_key, trailer))
+            .last_restart_before(|i| self.compare_restart(i, user_key, trailer))
             .ok_or_else(|| self.corruption("bad restart entry"))?;
         let mut at = self.restart(lo);
         if at > self.restarts_offset {
@@ -488,9 +456,7 @@ impl InternalIterator for BlockIter {
             self.seek_internal(target);
             return;
         }
-        let Some(lo) =
-            self.block.last_restart_before((0, self.block.num_restarts - 1), |i| self.compare_restart(i, target))
-        else {
+        let Some(lo) = self.block.last_restart_before(|i| self.compare_restart(i, target)) else {
             self.corrupt("bad restart entry");
             return;
         };

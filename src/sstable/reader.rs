@@ -83,9 +83,7 @@ impl TableReader {
         let props = TableProperties::decode(&props_raw)
             .ok_or_else(|| Error::corruption(&name, Some(footer.properties.offset), "malformed properties block"))?;
         let index_raw = read_contents(file.as_ref(), &name, footer.index, None)?;
-        let index = Arc::new(
-            Block::with_key_format(index_raw, footer.key_format, name.clone(), footer.index.offset)?.with_fences(),
-        );
+        let index = Arc::new(Block::with_key_format(index_raw, footer.key_format, name.clone(), footer.index.offset)?);
         let filter = if footer.filter.size > 0 {
             let data = read_contents(file.as_ref(), &name, footer.filter, None)?;
             let filter = BloomFilter::new(data)
