@@ -122,19 +122,37 @@ pub(super) fn next_visible(
     skip: Option<&[u8]>,
     range_dels: &mut RangeDelView,
 ) -> Result<Option<ValueKind>> {
+    let mut skipped = 0;
     while it.valid() {
         let k = ParsedKey::parse(it.key())
             .ok_or_else(|| Error::Corruption("malformed internal key met by an iterator".into()))?;
-        if k.seq <= seq && skip != Some(k.user_key) {
+        let decided = skip == Some(k.user_key);
+        if k.seq <= seq && !decided {
             if k.kind == ValueKind::Put && range_dels.covers(k.user_key, k.seq, seq) {
                 return Ok(Some(ValueKind::Delete));
             }
             return Ok(Some(k.kind));
         }
+        skipped += 1;
+        if skipped > MAX_SEQUENTIAL_SKIPS {
+            // Versions of one key in a row (a hot key rewritten in the memtable): one
+            // seek past all of them (a decided key's) or to the first the view sees,
+            // instead of a step per version (RocksDB's `max_sequential_skip_in_iterations`).
+            let target = seek_key(k.user_key, if decided { 0 } else { seq });
+            skipped = 0;
+            it.skip_forward_to(&target);
+            // The seek lands at most on (key, seqno 0) of a decided key, which the next
+            // turn steps over.
+            continue;
+        }
         it.next();
     }
     it.status().map(|()| None)
 }
+
+/// How many invisible versions [`next_visible`] steps over one by one before it seeks
+/// past the rest: a step costs one entry, a seek a search of the sources behind.
+const MAX_SEQUENTIAL_SKIPS: usize = 16;
 
 /// Iterator over `(key, value)` pairs; see the module comment.
 pub struct Iter {

@@ -215,6 +215,26 @@ impl MergingIterator {
     fn clear_deferred(&mut self) {
         self.deferred.clear();
     }
+
+    /// Moves a forward cursor to the first entry at or after `target`, which must not
+    /// be before the current entry: only the children positioned before `target` seek,
+    /// the others stay where they are (a seek would reposition every child). The way
+    /// past many versions of one key, which usually sit in one source.
+    pub(crate) fn skip_forward_to(&mut self, target: &[u8]) {
+        if self.direction != Direction::Forward {
+            self.seek(target);
+            return;
+        }
+        while let Some(top) = self.live.first() {
+            if compare_internal(top.key(), target) != Ordering::Less {
+                break;
+            }
+            let child = top.child;
+            self.children[child].seek(target);
+            self.after_step(child);
+        }
+        self.find_smallest();
+    }
 }
 
 impl InternalIterator for MergingIterator {
@@ -581,5 +601,36 @@ mod deferral_tests {
             it.next();
         }
         assert_eq!(all, ["a1", "b5", "b2", "c4", "d6", "e3"]);
+    }
+
+    #[test]
+    fn skipping_forward_seeks_only_the_sources_behind_the_target() {
+        // Versions 1..=40 of "k" in the first source, two in the second, "m" in the third.
+        let versions: Vec<(&'static str, u64)> = (1..=40).rev().map(|s| ("k", s + 100)).collect();
+        let (a, sa) = source(&versions);
+        let (b, sb) = source(&[("k", 50), ("k", 7), ("l", 3)]);
+        let (c, sc) = source(&[("m", 9)]);
+        let counters = [sa, sb, sc];
+        let mut it = MergingIterator::new(vec![a, b, c]);
+        it.seek_to_first();
+        assert_eq!(value(&it), "k140");
+        // Past every version of k above seqno 60: the first source's all go, the second
+        // source is already there and is not asked to seek.
+        it.skip_forward_to(&make_internal_key(b"k", 60, ValueKind::Put));
+        assert_eq!(value(&it), "k50");
+        assert_eq!(seeks(&counters), [1, 0, 0]);
+        // Past all of k: the second source seeks; the third never had to.
+        it.skip_forward_to(&make_internal_key(b"k", 0, ValueKind::Put));
+        assert_eq!(value(&it), "l3");
+        assert_eq!(seeks(&counters), [1, 1, 0]);
+        it.next();
+        assert_eq!(value(&it), "m9");
+        // A target behind the cursor moves nothing.
+        it.skip_forward_to(&make_internal_key(b"a", 0, ValueKind::Put));
+        assert_eq!(value(&it), "m9");
+        // Backwards first, then a skip: a plain seek.
+        it.prev();
+        it.skip_forward_to(&make_internal_key(b"l", 5, ValueKind::Put));
+        assert_eq!(value(&it), "l3");
     }
 }

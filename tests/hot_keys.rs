@@ -1,0 +1,122 @@
+//! Iteration over keys rewritten hundreds of times: a scan steps over a few old versions
+//! and seeks past the rest, and what it returns must be what a scan that steps over
+//! every version returns (checked against a `BTreeMap`), for the live view, for
+//! snapshots taken between the rewrites, through iterators in both directions and
+//! through cursors, with the versions in the memtable alone and split between it and
+//! a table.
+
+use std::collections::BTreeMap;
+
+use strata::{Db, Options};
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Keys `k000`..`k039`; `k010` is rewritten 600 times, `k011` 300 times and then
+/// deleted, `k012` 40 times, `k013` 17 times, and every other key once. A snapshot and
+/// a model of what it must see are taken after each of the rounds `snap_at`.
+fn write_hot(db: &Db, snap_at: &[usize]) -> (Model, Vec<(strata::Snapshot, Model)>) {
+    let mut model = Model::new();
+    let mut snaps = Vec::new();
+    let rewrites = [(10, 600), (11, 300), (12, 40), (13, 17)];
+    for round in 0..600 {
+        for (i, n) in rewrites {
+            if round < n {
+                let (k, v) = (format!("k{i:03}").into_bytes(), format!("v{i}-{round}").into_bytes());
+                db.put(&k, &v).unwrap();
+                model.insert(k, v);
+            }
+        }
+        if round == 0 {
+            for i in (0..40).filter(|i| !(10..14).contains(i)) {
+                let (k, v) = (format!("k{i:03}").into_bytes(), format!("v{i}").into_bytes());
+                db.put(&k, &v).unwrap();
+                model.insert(k, v);
+            }
+        }
+        if round == 300 {
+            db.delete("k011").unwrap();
+            model.remove(b"k011".as_slice());
+        }
+        if snap_at.contains(&round) {
+            snaps.push((db.snapshot(), model.clone()));
+        }
+    }
+    (model, snaps)
+}
+
+fn pairs(model: &Model) -> Vec<(Vec<u8>, Vec<u8>)> {
+    model.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn check_iter(it: strata::Iter, model: &Model, what: &str) {
+    let got: Vec<(Vec<u8>, Vec<u8>)> = it.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+    assert_eq!(got, pairs(model), "{what}");
+}
+
+fn check_cursor(mut cursor: strata::Cursor, model: &Model, what: &str) {
+    // From the start, and from every key (a seek that lands on a hot key).
+    for from in std::iter::once(None).chain(model.keys().map(Some)) {
+        match from {
+            None => cursor.seek_to_first(),
+            Some(k) => cursor.seek(k),
+        }
+        let mut got = Vec::new();
+        while cursor.valid() {
+            got.push((cursor.key().to_vec(), cursor.value().to_vec()));
+            cursor.next();
+        }
+        cursor.status().unwrap();
+        let want: Vec<_> = match from {
+            None => pairs(model),
+            Some(k) => model.range(k.clone()..).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        assert_eq!(got, want, "{what}, cursor from {from:?}");
+    }
+}
+
+fn check_all(db: &Db, model: &Model, snaps: &[(strata::Snapshot, Model)], what: &str) {
+    check_iter(db.range::<&[u8], _>(..), model, &format!("{what}: forward"));
+    let mut back: Vec<_> = db.range::<&[u8], _>(..).rev().map(|r| r.unwrap()).collect();
+    back.reverse();
+    let back: Vec<(Vec<u8>, Vec<u8>)> = back.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    assert_eq!(back, pairs(model), "{what}: backward");
+    // A range that starts on a hot key and one that ends on it.
+    let from: Model = model.range(b"k010".to_vec()..).map(|(k, v)| (k.clone(), v.clone())).collect();
+    check_iter(db.range(b"k010".as_slice()..), &from, &format!("{what}: from k010"));
+    let upto: Model = model.range(..=b"k012".to_vec()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    check_iter(db.range(..=b"k012".as_slice()), &upto, &format!("{what}: up to k012"));
+    check_cursor(db.cursor(), model, what);
+    for (i, (snap, snap_model)) in snaps.iter().enumerate() {
+        check_iter(snap.range::<&[u8], _>(..), snap_model, &format!("{what}: snapshot {i}"));
+        check_cursor(snap.cursor(), snap_model, &format!("{what}: snapshot {i}"));
+    }
+}
+
+#[test]
+fn scans_over_hot_keys_in_the_memtable() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let (model, snaps) = write_hot(&db, &[0, 5, 16, 17, 100, 299, 300, 450]);
+    check_all(&db, &model, &snaps, "memtable");
+}
+
+#[test]
+fn scans_over_hot_keys_split_between_a_table_and_the_memtable() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let (mut model, mut snaps) = write_hot(&db, &[3, 200, 310]);
+    db.flush().unwrap();
+    // The snapshots keep some old versions in the table; more versions on top.
+    for round in 0..200 {
+        let (k, v) = (b"k010".to_vec(), format!("again-{round}").into_bytes());
+        db.put(&k, &v).unwrap();
+        model.insert(k, v);
+        if round == 50 {
+            snaps.push((db.snapshot(), model.clone()));
+        }
+    }
+    check_all(&db, &model, &snaps, "table and memtable");
+    drop(snaps);
+    db.compact().unwrap();
+    check_all(&db, &model, &[], "compacted");
+}
