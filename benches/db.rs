@@ -211,6 +211,38 @@ fn scan(c: &mut Criterion) {
         g.bench_function(format!("full_{tables}_tables_cursor"), |b| b.iter(|| black_box(cursor_scan(&db))));
     }
     g.finish();
+
+    // Short scans (50 entries from a random key) over keys of which every 100th was
+    // rewritten 500 times, all versions still in the memtable: YCSB E after updates of
+    // zipfian keys.
+    let mut g = c.benchmark_group("db_scan_hot_keys");
+    g.throughput(Throughput::Elements(50));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    for i in 0..N / 10 {
+        db.put(seq_key(i), [7u8; 100]).expect("put");
+    }
+    for round in 0..500u32 {
+        for i in (0..N / 10).step_by(100) {
+            db.put(seq_key(i), round.to_le_bytes()).expect("put");
+        }
+    }
+    let mut i = 0u64;
+    g.bench_function("scan_50_memtable_cursor", |b| {
+        b.iter(|| {
+            i = (i + 7919) % (N / 10);
+            let mut cursor = db.cursor();
+            cursor.seek(seq_key(i));
+            let mut n = 0;
+            while n < 50 && cursor.valid() {
+                black_box((cursor.key(), cursor.value()));
+                n += 1;
+                cursor.next();
+            }
+            n
+        })
+    });
+    g.finish();
 }
 
 /// Keys of the range-deletion benchmarks: sequential, so a range holds known keys.
