@@ -120,3 +120,41 @@ fn scans_over_hot_keys_split_between_a_table_and_the_memtable() {
     db.compact().unwrap();
     check_all(&db, &model, &[], "compacted");
 }
+
+#[test]
+fn scans_with_range_deletions_and_one_newer_version_per_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut model = Model::new();
+    for i in 0..200 {
+        let (k, v) = (format!("k{i:03}").into_bytes(), format!("v{i}").into_bytes());
+        db.put(&k, &v).unwrap();
+        model.insert(k, v);
+    }
+    // Every key then gets one version the first snapshot does not see: runs of
+    // invisible versions of different keys, none of them long.
+    let old = (db.snapshot(), model.clone());
+    for i in 0..200 {
+        let (k, v) = (format!("k{i:03}").into_bytes(), format!("w{i}").into_bytes());
+        db.put(&k, &v).unwrap();
+        model.insert(k, v);
+    }
+    // Hot keys under a range deletion, rewritten after it: 100 versions of k050 hidden
+    // by the tombstone, then 30 visible rewrites of k051.
+    for round in 0..100 {
+        db.put("k050", format!("x{round}")).unwrap();
+        db.put("k051", format!("x{round}")).unwrap();
+    }
+    db.delete_range("k040", "k060").unwrap();
+    model.retain(|k, _| !(b"k040".as_slice()..b"k060".as_slice()).contains(&k.as_slice()));
+    let hidden = (db.snapshot(), model.clone());
+    for round in 0..30 {
+        let v = format!("y{round}").into_bytes();
+        db.put("k051", &v).unwrap();
+        model.insert(b"k051".to_vec(), v);
+    }
+    let snaps = [old, hidden];
+    check_all(&db, &model, &snaps, "range deletions, memtable");
+    db.flush().unwrap();
+    check_all(&db, &model, &snaps, "range deletions, table");
+}

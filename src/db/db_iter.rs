@@ -115,14 +115,18 @@ pub(super) fn merge_sources(sv: &SuperVersion, fill: &CacheFill) -> Result<Mergi
 /// range tombstone of `range_dels` hides comes back as [`ValueKind::Delete`].
 /// `Ok(None)` at the end. The forward reconciliation rule [`Iter`] and
 /// [`super::Cursor`] share: a caller that lands on a tombstone skips that key and calls
-/// again.
+/// again. More than [`MAX_SEQUENTIAL_SKIPS`] invisible versions of one key in a row are
+/// left behind with one seek instead of a step each.
 pub(super) fn next_visible(
     it: &mut MergingIterator,
     seq: u64,
     skip: Option<&[u8]>,
     range_dels: &mut RangeDelView,
 ) -> Result<Option<ValueKind>> {
+    // The run of invisible versions being stepped over: how long, and whose (`None`:
+    // `skip`'s; a key newer than `seq` is copied, which only snapshot reads meet).
     let mut skipped = 0;
+    let mut run_key: Option<Vec<u8>> = None;
     while it.valid() {
         let k = ParsedKey::parse(it.key())
             .ok_or_else(|| Error::Corruption("malformed internal key met by an iterator".into()))?;
@@ -133,7 +137,15 @@ pub(super) fn next_visible(
             }
             return Ok(Some(k.kind));
         }
-        skipped += 1;
+        let same_run = match (&mut run_key, decided) {
+            (None, true) => true,
+            (Some(run), false) if run.as_slice() == k.user_key => true,
+            (run, _) => {
+                *run = (!decided).then(|| k.user_key.to_vec());
+                false
+            }
+        };
+        skipped = if same_run { skipped + 1 } else { 1 };
         if skipped > MAX_SEQUENTIAL_SKIPS {
             // Versions of one key in a row (a hot key rewritten in the memtable): one
             // seek past all of them (a decided key's) or to the first the view sees,

@@ -216,22 +216,29 @@ impl MergingIterator {
         self.deferred.clear();
     }
 
-    /// Moves a forward cursor to the first entry at or after `target`, which must not
-    /// be before the current entry: only the children positioned before `target` seek,
-    /// the others stay where they are (a seek would reposition every child). The way
-    /// past many versions of one key, which usually sit in one source.
+    /// Moves a forward cursor to the first entry at or after `target`: only the
+    /// children positioned before `target` seek, the others stay where they are (a
+    /// seek would reposition every child). A target at or before the current entry
+    /// moves nothing. The way past many versions of one key, which usually sit in one
+    /// source.
     pub(crate) fn skip_forward_to(&mut self, target: &[u8]) {
         if self.direction != Direction::Forward {
             self.seek(target);
             return;
         }
-        while let Some(top) = self.live.first() {
+        // Each child seeks at most once: a damaged table whose seek lands before the
+        // target would otherwise stay on top and be asked again forever.
+        for _ in 0..self.children.len() {
+            let Some(top) = self.live.first() else { break };
             if compare_internal(top.key(), target) != Ordering::Less {
                 break;
             }
             let child = top.child;
             self.children[child].seek(target);
             self.after_step(child);
+            if self.current() == Some(child) && compare_internal(self.current_key(), target) == Ordering::Less {
+                break;
+            }
         }
         self.find_smallest();
     }
@@ -470,7 +477,7 @@ mod tests {
 #[cfg(test)]
 mod deferral_tests {
     use super::*;
-    use crate::key::{make_internal_key, ValueKind, MAX_SEQUENCE};
+    use crate::key::{make_internal_key, user_key, ValueKind, MAX_SEQUENCE};
     use crate::memtable::{MemTable, MemTableIter};
     use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
     use std::sync::Arc;
@@ -632,5 +639,69 @@ mod deferral_tests {
         it.prev();
         it.skip_forward_to(&make_internal_key(b"l", 5, ValueKind::Put));
         assert_eq!(value(&it), "l3");
+    }
+
+    #[test]
+    fn skipping_forward_positions_deferred_sources_once_it_leaves_their_key() {
+        // A seek to b defers the third source (no b); skipping past b's versions moves
+        // the cursor to c, which only the deferred source holds.
+        let (mut it, counters) = merge();
+        it.seek(&make_internal_key(b"b", MAX_SEQUENCE, ValueKind::Put));
+        assert_eq!(value(&it), "b5");
+        assert_eq!(seeks(&counters), [1, 1, 0]);
+        it.skip_forward_to(&make_internal_key(b"b", 0, ValueKind::Put));
+        assert_eq!(value(&it), "c4");
+        assert_eq!(seeks(&counters), [2, 2, 1]);
+        it.next();
+        assert_eq!(value(&it), "d6");
+    }
+
+    /// A source whose seeks land on its first entry, wherever the target: a damaged
+    /// table's index can send a seek to the wrong block.
+    struct LandsEarly(MemTableIter);
+
+    impl InternalIterator for LandsEarly {
+        fn valid(&self) -> bool {
+            self.0.valid()
+        }
+        fn seek_to_first(&mut self) {
+            self.0.seek_to_first()
+        }
+        fn seek_to_last(&mut self) {
+            self.0.seek_to_last()
+        }
+        fn seek(&mut self, _target: &[u8]) {
+            self.0.seek_to_first()
+        }
+        fn next(&mut self) {
+            self.0.next()
+        }
+        fn prev(&mut self) {
+            self.0.prev()
+        }
+        fn key(&self) -> &[u8] {
+            self.0.key()
+        }
+        fn value(&self) -> &[u8] {
+            self.0.value()
+        }
+        fn status(&self) -> Result<()> {
+            self.0.status()
+        }
+    }
+
+    #[test]
+    fn skipping_forward_over_a_source_that_lands_early_returns() {
+        let m = Arc::new(MemTable::new(4096));
+        for seq in 1..=5 {
+            m.add(seq, ValueKind::Put, b"k", b"v");
+        }
+        let mut it = MergingIterator::new(vec![Box::new(LandsEarly(m.iter()))]);
+        it.seek_to_first();
+        it.skip_forward_to(&make_internal_key(b"k", 0, ValueKind::Put));
+        // Still where the damaged source put it; a step moves on.
+        assert_eq!(user_key(it.key()), b"k");
+        it.next();
+        assert!(it.valid());
     }
 }
