@@ -242,6 +242,15 @@ fn scan(c: &mut Criterion) {
             n
         })
     });
+    // The same keys backwards from a random key: each hot key's 500 versions arrive
+    // oldest first.
+    let mut i = 0u64;
+    g.bench_function("scan_50_backward_memtable", |b| {
+        b.iter(|| {
+            i = (i + 7919) % (N / 10);
+            db.range(..seq_key(i)).rev().take(50).map(|r| r.expect("read").1.len()).sum::<usize>()
+        })
+    });
     g.finish();
 }
 

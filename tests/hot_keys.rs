@@ -74,12 +74,30 @@ fn check_cursor(mut cursor: strata::Cursor, model: &Model, what: &str) {
     }
 }
 
+fn check_backward(it: strata::Iter, model: &Model, what: &str) {
+    let mut back: Vec<(Vec<u8>, Vec<u8>)> =
+        it.rev().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+    back.reverse();
+    assert_eq!(back, pairs(model), "{what}: backward");
+}
+
 fn check_all(db: &Db, model: &Model, snaps: &[(strata::Snapshot, Model)], what: &str) {
     check_iter(db.range::<&[u8], _>(..), model, &format!("{what}: forward"));
-    let mut back: Vec<_> = db.range::<&[u8], _>(..).rev().map(|r| r.unwrap()).collect();
-    back.reverse();
-    let back: Vec<(Vec<u8>, Vec<u8>)> = back.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
-    assert_eq!(back, pairs(model), "{what}: backward");
+    check_backward(db.range::<&[u8], _>(..), model, what);
+    // Backward into a hot key from a bound just above it, and meeting the front.
+    let upto: Model = model.range(..b"k011".to_vec()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    check_backward(db.range(..b"k011".as_slice()), &upto, &format!("{what}: below k011"));
+    let mut both = db.range::<&[u8], _>(..);
+    let mut met = Vec::new();
+    while let Some(front) = both.next() {
+        met.push(front.unwrap().0.to_vec());
+        match both.next_back() {
+            Some(back) => met.push(back.unwrap().0.to_vec()),
+            None => break,
+        }
+    }
+    met.sort();
+    assert_eq!(met, model.keys().cloned().collect::<Vec<_>>(), "{what}: from both ends");
     // A range that starts on a hot key and one that ends on it.
     let from: Model = model.range(b"k010".to_vec()..).map(|(k, v)| (k.clone(), v.clone())).collect();
     check_iter(db.range(b"k010".as_slice()..), &from, &format!("{what}: from k010"));
@@ -88,6 +106,7 @@ fn check_all(db: &Db, model: &Model, snaps: &[(strata::Snapshot, Model)], what: 
     check_cursor(db.cursor(), model, what);
     for (i, (snap, snap_model)) in snaps.iter().enumerate() {
         check_iter(snap.range::<&[u8], _>(..), snap_model, &format!("{what}: snapshot {i}"));
+        check_backward(snap.range::<&[u8], _>(..), snap_model, &format!("{what}: snapshot {i}"));
         check_cursor(snap.cursor(), snap_model, &format!("{what}: snapshot {i}"));
     }
 }

@@ -189,6 +189,8 @@ pub struct Iter {
     front_keys: KeyArena,
     /// Backward: the key being gathered and its newest visible version so far.
     back_group: Option<(Vec<u8>, Option<Version>)>,
+    /// How many versions of `back_group`'s key were stepped over so far.
+    back_versions: usize,
     done: bool,
     /// An error met while creating the iterator, reported by the first `next`.
     pending_error: Option<Error>,
@@ -225,6 +227,7 @@ impl Iter {
             front_advance: false,
             front_keys: KeyArena::default(),
             back_group: None,
+            back_versions: 0,
             done: false,
             pending_error,
             failed: false,
@@ -383,11 +386,28 @@ impl Iter {
             let it = self.back.as_mut()?;
             let value = it.value_bytes();
             it.prev();
+            self.back_versions = if self.back_group.is_some() { self.back_versions + 1 } else { 1 };
             let group = self.back_group.get_or_insert((user_key, None));
             // Going backwards, versions of a key arrive oldest first: the last visible
             // one seen is the newest visible.
             if seq <= self.seq {
                 group.1 = Some((kind, value, seq));
+            }
+            if self.back_versions > MAX_SEQUENTIAL_SKIPS {
+                // Many versions of one key: read the newest the view sees with one seek
+                // and go before the key with another (RocksDB's
+                // `FindValueForCurrentKeyUsingSeek`), instead of a step per version.
+                self.back_versions = 0;
+                it.seek(&seek_key(&group.0, self.seq));
+                if it.valid() {
+                    let Some(k) = ParsedKey::parse(it.key()) else {
+                        return self.fail(Error::Corruption("malformed internal key met by an iterator".into()));
+                    };
+                    // The seek lands on the newest version at or below the view's seqno,
+                    // or past the key if it has none.
+                    group.1 = (k.user_key == group.0.as_slice()).then(|| (k.kind, it.value_bytes(), k.seq));
+                }
+                it.seek_for_prev(&seek_key(&group.0, MAX_SEQUENCE));
             }
         }
     }
