@@ -408,6 +408,11 @@ impl Iter {
                     group.1 = (k.user_key == group.0.as_slice()).then(|| (k.kind, it.value_bytes(), k.seq));
                 }
                 it.seek_for_prev(&seek_key(&group.0, MAX_SEQUENCE));
+                // Only tables out of order leave the cursor on the key: stepping on
+                // would gather its versions, and seek, again and again.
+                if it.valid() && ParsedKey::parse(it.key()).is_none_or(|k| k.user_key == group.0.as_slice()) {
+                    return self.fail(Error::Corruption("entries out of order met by an iterator".into()));
+                }
             }
         }
     }
