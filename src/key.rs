@@ -28,7 +28,8 @@ pub const MAX_KEY_LEN: usize = 64 * 1024;
 /// The longest value accepted (1 GiB); the contract promises at least 64 MiB.
 pub const MAX_VALUE_LEN: usize = 1 << 30;
 
-/// The largest sequence number a write can carry (56 bits).
+/// The largest 56-bit sequence number, reserved: no write carries it (recovery refuses a
+/// WAL record that does), so seeks use it as "newer than every version of the key".
 pub(crate) const MAX_SEQUENCE: u64 = (1 << 56) - 1;
 
 /// Bytes in the trailer that follows the user key.

@@ -393,24 +393,26 @@ impl Iter {
             if seq <= self.seq {
                 group.1 = Some((kind, value, seq));
             }
-            if self.back_versions > MAX_SEQUENTIAL_SKIPS {
-                // Many versions of one key: read the newest the view sees with one seek
-                // and go before the key with another (RocksDB's
+            let on_key = |it: &MergingIterator| {
+                it.valid() && ParsedKey::parse(it.key()).is_some_and(|k| k.user_key == group.0.as_slice())
+            };
+            if self.back_versions > MAX_SEQUENTIAL_SKIPS && on_key(it) {
+                // Many versions of one key, more to come: read the newest the view sees
+                // with one seek and go before the key with another (RocksDB's
                 // `FindValueForCurrentKeyUsingSeek`), instead of a step per version.
-                self.back_versions = 0;
                 it.seek(&seek_key(&group.0, self.seq));
-                if it.valid() {
-                    let Some(k) = ParsedKey::parse(it.key()) else {
-                        return self.fail(Error::Corruption("malformed internal key met by an iterator".into()));
-                    };
-                    // The seek lands on the newest version at or below the view's seqno,
-                    // or past the key if it has none.
-                    group.1 = (k.user_key == group.0.as_slice()).then(|| (k.kind, it.value_bytes(), k.seq));
-                }
+                // The seek lands on the newest version at or below the view's seqno, or
+                // past the key if it has none (where the backward walk has been).
+                group.1 = if on_key(it) {
+                    ParsedKey::parse(it.key()).map(|k| (k.kind, it.value_bytes(), k.seq))
+                } else {
+                    None
+                };
                 it.seek_for_prev(&seek_key(&group.0, MAX_SEQUENCE));
-                // Only tables out of order leave the cursor on the key: stepping on
-                // would gather its versions, and seek, again and again.
-                if it.valid() && ParsedKey::parse(it.key()).is_none_or(|k| k.user_key == group.0.as_slice()) {
+                // No version carries MAX_SEQUENCE, so only tables out of order leave the
+                // cursor on the key: stepping on would gather its versions, and seek,
+                // again and again.
+                if on_key(it) {
                     return self.fail(Error::Corruption("entries out of order met by an iterator".into()));
                 }
             }

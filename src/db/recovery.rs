@@ -295,10 +295,11 @@ fn replay_wals(
         while let Some(record) = reader.next_record()? {
             let batch = WriteBatch::decode(record)
                 .ok_or_else(|| Error::corruption(&name, None, "WAL record is not a well-formed batch"))?;
-            // Seqnos are 56 bits: a record claiming more (possible only in a file that
-            // was written by something else with a valid checksum) is not ours.
+            // Seqnos are 56 bits and the largest is reserved: a record claiming it or
+            // more (possible only in a file that was written by something else with a
+            // valid checksum) is not ours.
             let last = batch.seq().checked_add(batch.len() as u64).map(|end| end.saturating_sub(1));
-            let Some(last) = last.filter(|&l| l <= MAX_SEQUENCE) else {
+            let Some(last) = last.filter(|&l| l < MAX_SEQUENCE) else {
                 return Err(Error::corruption(&name, None, "WAL record's sequence numbers are out of range"));
             };
             last_seq = Some(last_seq.unwrap_or(0).max(last));
@@ -427,7 +428,9 @@ mod tests {
 
     #[test]
     fn a_wal_record_with_out_of_range_seqnos_is_corruption_not_a_panic() {
-        for seq in [MAX_SEQUENCE, u64::MAX - 1] {
+        // The batch's second entry gets `seq + 1`: MAX_SEQUENCE - 1 puts the last on the
+        // reserved seqno.
+        for seq in [MAX_SEQUENCE - 1, MAX_SEQUENCE, u64::MAX - 1] {
             let fs = Arc::new(FaultyFs::new());
             let options = || Options::default().file_system(fs.clone());
             Db::open("/db", options()).unwrap().close().unwrap();
