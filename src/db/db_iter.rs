@@ -403,11 +403,9 @@ impl Iter {
                 it.seek(&seek_key(&group.0, self.seq));
                 // The seek lands on the newest version at or below the view's seqno, or
                 // past the key if it has none (where the backward walk has been).
-                group.1 = if on_key(it) {
-                    ParsedKey::parse(it.key()).map(|k| (k.kind, it.value_bytes(), k.seq))
-                } else {
-                    None
-                };
+                group.1 = ParsedKey::parse(it.key())
+                    .filter(|k| it.valid() && k.user_key == group.0.as_slice())
+                    .map(|k| (k.kind, it.value_bytes(), k.seq));
                 it.seek_for_prev(&seek_key(&group.0, MAX_SEQUENCE));
                 // No version carries MAX_SEQUENCE, so only tables out of order leave the
                 // cursor on the key: stepping on would gather its versions, and seek,
