@@ -59,13 +59,19 @@ pub trait InternalIterator: Send {
     fn prefetch_filter(&self, _user_key: &[u8]) {}
 
     /// Positions at the last entry with key <= `target`.
+    ///
+    /// A source written while it is read (the active memtable) may gain entries after
+    /// the target between the seek and the step back, or before `seek_to_last`: the
+    /// cursor steps back over those too, so it never stops past the target.
     fn seek_for_prev(&mut self, target: &[u8]) {
         self.seek(target);
         if !self.valid() {
-            if self.status().is_ok() {
-                self.seek_to_last();
+            if self.status().is_err() {
+                return;
             }
-        } else if compare_internal(self.key(), target).is_gt() {
+            self.seek_to_last();
+        }
+        while self.valid() && compare_internal(self.key(), target).is_gt() {
             self.prev();
         }
     }
@@ -145,6 +151,71 @@ mod tests {
         }
         fn may_contain(&self, _: &[u8]) -> bool {
             false
+        }
+    }
+
+    /// A memtable cursor that has more entries written into its memtable right after
+    /// each seek, as writers do while a scan reads the active memtable.
+    struct Raced {
+        inner: crate::memtable::MemTableIter,
+        mem: std::sync::Arc<crate::memtable::MemTable>,
+        after_seek: Vec<(&'static str, u64)>,
+    }
+
+    impl InternalIterator for Raced {
+        fn valid(&self) -> bool {
+            self.inner.valid()
+        }
+        fn seek_to_first(&mut self) {
+            self.inner.seek_to_first()
+        }
+        fn seek_to_last(&mut self) {
+            self.inner.seek_to_last()
+        }
+        fn seek(&mut self, target: &[u8]) {
+            self.inner.seek(target);
+            for (k, seq) in self.after_seek.drain(..) {
+                self.mem.add(seq, crate::key::ValueKind::Put, k.as_bytes(), b"new");
+            }
+        }
+        fn next(&mut self) {
+            self.inner.next()
+        }
+        fn prev(&mut self) {
+            self.inner.prev()
+        }
+        fn key(&self) -> &[u8] {
+            self.inner.key()
+        }
+        fn value(&self) -> &[u8] {
+            self.inner.value()
+        }
+        fn status(&self) -> Result<()> {
+            self.inner.status()
+        }
+    }
+
+    #[test]
+    fn seek_for_prev_never_stops_past_the_target_of_a_memtable_written_meanwhile() {
+        use crate::key::{seek_key, user_key, MAX_SEQUENCE};
+        // (target's user key, entries written between the seek and the step back, where
+        // the cursor must end up)
+        let cases: [(&str, Vec<(&'static str, u64)>, &str); 2] = [
+            // Nothing at or after c when the seek ran; z and a newer c arrive before
+            // the cursor falls back to the last entry.
+            ("c", vec![("z", 10), ("c", 11)], "b"),
+            // The seek lands on b's only version; a newer b arrives between the target
+            // (the first internal key of b) and it before the step back.
+            ("b", vec![("b", 20)], "a"),
+        ];
+        for (target, after_seek, want) in cases {
+            let mem = std::sync::Arc::new(crate::memtable::MemTable::new(4096));
+            mem.add(1, crate::key::ValueKind::Put, b"a", b"old");
+            mem.add(2, crate::key::ValueKind::Put, b"b", b"old");
+            let mut it = Raced { inner: mem.iter(), mem: mem.clone(), after_seek };
+            it.seek_for_prev(&seek_key(target.as_bytes(), MAX_SEQUENCE));
+            assert!(it.valid());
+            assert_eq!(user_key(it.key()), want.as_bytes(), "seek_for_prev before {target}");
         }
     }
 
