@@ -198,9 +198,10 @@ mod tests {
     #[test]
     fn seek_for_prev_never_stops_past_the_target_of_a_memtable_written_meanwhile() {
         use crate::key::{seek_key, user_key, MAX_SEQUENCE};
-        // (target's user key, entries written between the seek and the step back, where
-        // the cursor must end up)
-        let cases: [(&str, Vec<(&'static str, u64)>, &str); 2] = [
+        // Target's user key, entries written between the seek and the step back, where
+        // the cursor must end up.
+        type Case = (&'static str, Vec<(&'static str, u64)>, &'static str);
+        let cases: [Case; 2] = [
             // Nothing at or after c when the seek ran; z and a newer c arrive before
             // the cursor falls back to the last entry.
             ("c", vec![("z", 10), ("c", 11)], "b"),
