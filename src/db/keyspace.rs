@@ -281,7 +281,7 @@ impl DbInner {
         let opts = self.opts.with_keyspace(&encoded).ok_or_else(|| Error::InvalidArgument("bad options".into()))?;
         let log_number = self.state.lock().wal_number;
         let (id, version) = versions.create_keyspace(name, encoded, log_number, num_levels(&opts))?;
-        let mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
+        let mem = Arc::new(super::tree::first_memtable(&opts));
         let sv = Arc::new(SuperVersion::new(mem, Vec::new(), version));
         let tree = Arc::new(Tree::new(id, name.into(), opts, sv.clone()));
         let mut st = self.state.lock();

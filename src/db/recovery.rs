@@ -27,7 +27,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 
 use super::flush::{run_table_options, table_options, write_table};
-use super::tree::{Tree, TreeState};
+use super::tree::{first_memtable, Tree, TreeState};
 use super::{new_block_cache, num_levels, wal_path, DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
@@ -66,7 +66,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
                 if let Some(f) = write_table(&ctx, &t.opts, t.layout(&versions), &t.mem, versions.new_file_number())? {
                     t.edit.new_files.push(f);
                 }
-                t.mem = Arc::new(MemTable::with_huge_pages(t.opts.memtable_size, t.opts.memtable_huge_pages));
+                t.mem = Arc::new(first_memtable(&t.opts));
             }
         }
         Ok(())
@@ -124,7 +124,7 @@ fn recovering_trees(versions: &VersionSet, opts: &Options) -> Result<Vec<Recover
         .iter()
         .map(|(&id, k)| {
             let opts = keyspace_options(opts, &k.record)?;
-            let mem = Arc::new(MemTable::with_huge_pages(opts.memtable_size, opts.memtable_huge_pages));
+            let mem = Arc::new(first_memtable(&opts));
             let edit = VersionEdit { keyspace: id, ..VersionEdit::default() };
             Ok(RecoveringTree { id, opts, log_number: k.log_number, mem, edit })
         })
@@ -330,9 +330,7 @@ fn assemble(mut p: Parts<'_>, read_only: bool, opts: Options) -> Result<Arc<DbIn
     let mut trees = Vec::new();
     for (&id, k) in p.versions.keyspaces() {
         let tree_opts = keyspace_options(&opts, &k.record)?;
-        let mem = p.mems.remove(&id).unwrap_or_else(|| {
-            Arc::new(MemTable::with_huge_pages(tree_opts.memtable_size, tree_opts.memtable_huge_pages))
-        });
+        let mem = p.mems.remove(&id).unwrap_or_else(|| Arc::new(first_memtable(&tree_opts)));
         let sv = Arc::new(SuperVersion::new(mem, Vec::new(), k.current.clone()));
         let tree = Arc::new(Tree::new(id, k.record.name.clone(), tree_opts, sv.clone()));
         trees.push(TreeState { tree, sv, mem_log_number: p.log_number, frozen: Vec::new() });

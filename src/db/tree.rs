@@ -20,7 +20,7 @@ use super::{new_strategy, SuperVersion};
 use crate::cache::CacheFill;
 use crate::compaction::{CompactionStrategy, Stall};
 use crate::memtable::arena::ChunkPool;
-use crate::memtable::MemTable;
+use crate::memtable::{MemTable, DEFAULT_ENTRY_BYTES};
 use crate::options::Options;
 use crate::stats::{Counters, LevelStats, Stats};
 
@@ -64,6 +64,17 @@ pub(crate) struct Tree {
     chunk_pool: Arc<ChunkPool>,
 }
 
+/// A memtable as `opts` configure it, for entries of about `entry_bytes` arena bytes.
+pub(crate) fn memtable(opts: &Options, pool: Option<Arc<ChunkPool>>, entry_bytes: usize) -> MemTable {
+    let index = opts.memtable_point_index.then_some(entry_bytes);
+    MemTable::with_pool(opts.memtable_size, opts.memtable_huge_pages, pool, index)
+}
+
+/// A tree's first memtable (at open, or when its keyspace is created).
+pub(crate) fn first_memtable(opts: &Options) -> MemTable {
+    memtable(opts, None, DEFAULT_ENTRY_BYTES)
+}
+
 impl Tree {
     pub(crate) fn new(id: u32, name: String, opts: Options, sv: Arc<SuperVersion>) -> Tree {
         let policy = new_strategy(&opts);
@@ -85,9 +96,11 @@ impl Tree {
         }
     }
 
-    /// A fresh memtable for this tree, its arena recycling the tree's chunks.
-    pub(crate) fn new_memtable(&self) -> MemTable {
-        MemTable::with_pool(self.opts.memtable_size, self.opts.memtable_huge_pages, Some(self.chunk_pool.clone()))
+    /// A fresh memtable for this tree, its arena recycling the tree's chunks, its point
+    /// index sized by the entries of `last` (the memtable it replaces).
+    pub(crate) fn new_memtable(&self, last: &MemTable) -> MemTable {
+        let entry_bytes = last.entry_bytes().unwrap_or(DEFAULT_ENTRY_BYTES);
+        memtable(&self.opts, Some(self.chunk_pool.clone()), entry_bytes)
     }
 
     /// True while its strategy asks writers to slow down.

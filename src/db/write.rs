@@ -535,7 +535,7 @@ impl DbInner {
                 continue;
             }
             let old_log = std::mem::replace(&mut t.mem_log_number, number);
-            let fresh = Arc::new(t.tree.new_memtable());
+            let fresh = Arc::new(t.tree.new_memtable(mem));
             let mut imms = vec![mem.clone()];
             imms.extend(t.sv.imms.iter().cloned());
             t.frozen.push(Frozen { mem: mem.clone(), log_number: old_log, order });

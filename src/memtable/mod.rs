@@ -13,6 +13,7 @@
 
 pub(crate) mod arena;
 mod bulk_iter;
+mod point_index;
 pub(crate) mod skiplist;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -29,11 +30,15 @@ use crate::range_del::{FragmentedTombstones, RangeTombstone};
 use crate::util::coding::read_u64;
 use arena::ChunkPool;
 pub(crate) use bulk_iter::BulkIter;
+use point_index::{PointIndex, Probe};
 pub(crate) use skiplist::{SkipList, Splice};
 
 struct WriterState {
     splice: Splice,
     scratch: Vec<u8>,
+    /// Slots of `index` claimed so far (the writer's alone, so that inserts leave the
+    /// cache lines readers load untouched).
+    claimed: usize,
 }
 
 /// The range tombstones of a memtable, as written, and their fragmented form once a
@@ -47,6 +52,8 @@ struct RangeDels {
 /// A skiplist memtable; see the module comment.
 pub struct MemTable {
     list: SkipList,
+    /// Point lookups' shortcut past the skiplist search (`None`: switched off).
+    index: Option<PointIndex>,
     writer: Mutex<WriterState>,
     entries: AtomicU64,
     range_dels: Mutex<RangeDels>,
@@ -54,6 +61,12 @@ pub struct MemTable {
     /// taking `range_dels`' lock, so a memtable without any costs them one load.
     range_del_bytes: AtomicUsize,
 }
+
+/// Arena bytes per entry assumed until a tree has filled a memtable: a 16-byte key, a
+/// 100-byte value and the node around them. Smaller entries fill the point index early
+/// (it turns partial; see `point_index`) and the tree's next memtables are sized from
+/// what this one held.
+pub(crate) const DEFAULT_ENTRY_BYTES: usize = 150;
 
 impl MemTable {
     /// An empty memtable that expects to hold about `capacity` bytes, with huge pages
@@ -63,27 +76,45 @@ impl MemTable {
     }
 
     /// An empty memtable that expects to hold about `capacity` bytes; `huge_pages`
-    /// lets its arena use transparent huge pages (from 16 MiB memtables up).
+    /// lets its arena use transparent huge pages (from 16 MiB memtables up). It has a
+    /// point index sized for entries of [`DEFAULT_ENTRY_BYTES`].
     pub fn with_huge_pages(capacity: usize, huge_pages: bool) -> Self {
-        Self::with_pool(capacity, huge_pages, None)
+        Self::with_pool(capacity, huge_pages, None, Some(DEFAULT_ENTRY_BYTES))
     }
 
     /// As [`MemTable::with_huge_pages`], taking its huge-page chunks from `pool` first and
-    /// leaving them there when it drops, for the tree's next memtable.
-    pub fn with_pool(capacity: usize, huge_pages: bool, pool: Option<Arc<ChunkPool>>) -> Self {
+    /// leaving them there when it drops, for the tree's next memtable. `index_entry_bytes`
+    /// sizes the point index for entries of that many arena bytes (`None`: no index).
+    pub fn with_pool(
+        capacity: usize,
+        huge_pages: bool,
+        pool: Option<Arc<ChunkPool>>,
+        index_entry_bytes: Option<usize>,
+    ) -> Self {
         // Chunks of about a sixteenth of the memtable: few enough to be cheap, and from
         // 16 MiB memtables up large enough for the arena to back them with huge pages
         // (it rounds them to whole huge pages). Heap chunks stay at most 1 MiB.
         let max_chunk = if huge_pages { 4 << 20 } else { 1 << 20 };
         let list = SkipList::new((capacity / 16).clamp(4096, max_chunk), huge_pages, pool);
         let splice = Splice::new(&list, 0x9e37_79b9_7f4a_7c15);
+        // The index's bytes count against the capacity too (`memory_usage`), about 12
+        // per entry.
+        let index = index_entry_bytes.map(|bytes| PointIndex::with_capacity(capacity / (bytes.max(1) + 12)));
         MemTable {
             list,
-            writer: Mutex::new(WriterState { splice, scratch: Vec::new() }),
+            index,
+            writer: Mutex::new(WriterState { splice, scratch: Vec::new(), claimed: 0 }),
             entries: AtomicU64::new(0),
             range_dels: Mutex::default(),
             range_del_bytes: AtomicUsize::new(0),
         }
+    }
+
+    /// Arena bytes per entry so far (`None` while empty): what the tree's next memtable
+    /// sizes its point index by.
+    pub(crate) fn entry_bytes(&self) -> Option<usize> {
+        let n = usize::try_from(self.len()).ok().filter(|&n| n > 0)?;
+        Some(self.list.memory_usage() / n)
     }
 
     /// Adds one version of `user_key`; for [`ValueKind::RangeDelete`], a tombstone
@@ -100,12 +131,16 @@ impl MemTable {
             return;
         }
         let mut w = self.writer.lock();
-        let WriterState { splice, scratch } = &mut *w;
+        let WriterState { splice, scratch, claimed } = &mut *w;
         scratch.clear();
         append_internal_key(scratch, user_key, seq, kind);
         // SAFETY: inserts are serialized by the writer lock held here, and `splice` was
-        // made for `self.list` in `with_huge_pages` and is used with no other list.
-        unsafe { self.list.insert(scratch, value, splice) };
+        // made for `self.list` in `with_pool` and is used with no other list.
+        let node = unsafe { self.list.insert(scratch, value, splice) };
+        if let Some(index) = &self.index {
+            // SAFETY: as above, under the writer lock, with the writer's own count.
+            unsafe { index.insert(crate::util::hash::hash64(user_key), node, claimed) };
+        }
         // Release, with `len`'s Acquire: an entry counted is an entry a reader finds.
         self.entries.fetch_add(1, Ordering::Release);
     }
@@ -131,6 +166,16 @@ impl MemTable {
     /// The newest version of the key with seqno <= the key's seqno.
     pub fn get(&self, key: &LookupKey) -> Lookup<&[u8]> {
         let (user_key, seq) = (key.user_key(), key.seq());
+        match self.index.as_ref().map(|index| index.find(key.hash(), user_key)) {
+            Some(Probe::Absent) => return Lookup::Missing,
+            // The newest version; if the read may not see it, an older one is the
+            // answer, which only the skiplist knows.
+            Some(Probe::Found(node)) => match ParsedKey::parse(SkipList::key(node)) {
+                Some(p) if p.seq <= seq => return Self::lookup(p.kind, node, p.seq),
+                _ => {}
+            },
+            Some(Probe::Unknown) | None => {}
+        }
         // Search for the seek key (user_key, seq, KIND_FOR_SEEK) by its parts, so that a
         // lookup allocates nothing.
         let target_trailer = pack_trailer(seq, KIND_FOR_SEEK);
@@ -147,17 +192,23 @@ impl MemTable {
             return Lookup::Missing;
         };
         match ParsedKey::parse(SkipList::key(node)) {
-            Some(p) if p.user_key == user_key => match p.kind {
-                ValueKind::Put => Lookup::Found(SkipList::value(node), p.seq),
-                ValueKind::Delete | ValueKind::RangeDelete => Lookup::Deleted,
-            },
+            Some(p) if p.user_key == user_key => Self::lookup(p.kind, node, p.seq),
             _ => Lookup::Missing,
+        }
+    }
+
+    fn lookup<'a>(kind: ValueKind, node: skiplist::Node, seq: u64) -> Lookup<&'a [u8]> {
+        match kind {
+            ValueKind::Put => Lookup::Found(SkipList::value(node), seq),
+            ValueKind::Delete | ValueKind::RangeDelete => Lookup::Deleted,
         }
     }
 
     /// Bytes of memory used; compared with the memtable size option.
     pub fn memory_usage(&self) -> usize {
-        self.list.memory_usage() + self.range_del_bytes.load(Ordering::Relaxed)
+        self.list.memory_usage()
+            + self.index.as_ref().map_or(0, PointIndex::memory_usage)
+            + self.range_del_bytes.load(Ordering::Relaxed)
     }
 
     /// Number of point entries (versions) held; range tombstones not included.
@@ -259,6 +310,79 @@ mod tests {
         assert_eq!(m.get(&LookupKey::new(b"c", 10)), Lookup::Missing);
         assert_eq!(m.get(&LookupKey::new(b"", 10)), Lookup::Missing);
         assert_eq!(m.len(), 4);
+    }
+
+    /// Versions of a few keys in a random order of seqnos (puts and deletes), looked up
+    /// at every seqno: memtables with a point index (roomy, and one that fills after a
+    /// few keys) answer as the skiplist search alone does.
+    #[test]
+    fn point_index_answers_as_the_skiplist_does() {
+        let mut rng = crate::util::rng::Rng::new(17);
+        let plain = MemTable::with_pool(1 << 20, false, None, None);
+        let roomy = MemTable::with_pool(1 << 20, false, None, Some(100));
+        let cramped = MemTable::with_pool(1 << 12, false, None, Some(400));
+        let mut seqs: Vec<u64> = (1..=600).collect();
+        for i in (1..seqs.len()).rev() {
+            seqs.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        for &seq in &seqs {
+            let key = format!("k{}", rng.below(40));
+            let kind = if rng.below(5) == 0 { ValueKind::Delete } else { ValueKind::Put };
+            let value = format!("v{seq}");
+            for m in [&plain, &roomy, &cramped] {
+                m.add(seq, kind, key.as_bytes(), value.as_bytes());
+            }
+        }
+        for k in 0..45 {
+            let key = format!("k{k}");
+            for seq in 0..=601 {
+                let lookup = LookupKey::new(key.as_bytes(), seq);
+                let want = plain.get(&lookup);
+                assert_eq!(roomy.get(&lookup), want, "{key} at {seq}");
+                assert_eq!(cramped.get(&lookup), want, "{key} at {seq}");
+            }
+        }
+    }
+
+    /// A writer adds versions `1, 2, ...` of keys `seq % 7` and publishes each seqno after
+    /// its insert; readers look up at the published seqno and must get exactly the
+    /// newest version at or below it, while the index fills and turns partial.
+    #[test]
+    fn point_index_lookups_race_inserts() {
+        const KEYS: u64 = 7;
+        const WRITES: u64 = 20_000;
+        let m = MemTable::with_pool(1 << 22, false, None, Some(1 << 20));
+        let published = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for r in 0..2 {
+                let (m, published) = (&m, &published);
+                s.spawn(move || {
+                    let mut i = r;
+                    loop {
+                        let seq = published.load(Ordering::Acquire);
+                        let k = i % KEYS;
+                        let key = format!("key{k}");
+                        let got = m.get(&LookupKey::new(key.as_bytes(), seq));
+                        // The newest s <= seq with s % KEYS == k, if any (seqnos start at 1).
+                        let want = (seq >= k && seq >= 1).then(|| seq - (seq - k) % KEYS).filter(|&s| s >= 1);
+                        match (got, want) {
+                            (Lookup::Found(_, at), Some(s)) => assert_eq!(at, s, "{key} at {seq}"),
+                            (Lookup::Missing, None) => {}
+                            (got, want) => panic!("{key} at {seq}: {got:?}, expected {want:?}"),
+                        }
+                        if seq == WRITES {
+                            break;
+                        }
+                        i += 1;
+                    }
+                });
+            }
+            for seq in 1..=WRITES {
+                let key = format!("key{}", seq % KEYS);
+                m.add(seq, ValueKind::Put, key.as_bytes(), b"v");
+                published.store(seq, Ordering::Release);
+            }
+        });
     }
 
     #[test]

@@ -39,7 +39,7 @@ const HEADER: usize = 16;
 const WALK_LANES: usize = 8;
 
 /// Pointer to a node in the arena.
-type Node = NonNull<u8>;
+pub(crate) type Node = NonNull<u8>;
 
 /// The skiplist; see the module comment for its layout and concurrency rules.
 pub(crate) struct SkipList {
@@ -123,7 +123,8 @@ impl SkipList {
         }
     }
 
-    /// Inserts an entry whose key is not already present. Readers may run concurrently.
+    /// Inserts an entry whose key is not already present and returns its node. Readers
+    /// may run concurrently.
     ///
     /// # Safety
     ///
@@ -132,7 +133,7 @@ impl SkipList {
     ///   race with (the memtable calls this under its writer lock).
     /// - `splice` was made by [`Splice::new`] for this list and has been used with no
     ///   other: its remembered nodes are followed as nodes of this list.
-    pub(crate) unsafe fn insert(&self, key: &[u8], value: &[u8], splice: &mut Splice) {
+    pub(crate) unsafe fn insert(&self, key: &[u8], value: &[u8], splice: &mut Splice) -> Node {
         let max_height = self.max_height.load(Ordering::Relaxed);
         // Appending: the last insert is still the list's last node and `key` goes after
         // it. Then every remembered predecessor is the last node of its level, so each
@@ -182,6 +183,7 @@ impl SkipList {
             *p = node;
         }
         splice.last = Some(node);
+        node
     }
 
     /// The first node with key >= `target`.
@@ -376,7 +378,7 @@ mod tests {
     /// Inserts from the test's single writer thread.
     fn insert(list: &SkipList, splice: &mut Splice, key: &[u8], value: &[u8]) {
         // SAFETY: each test inserts from one thread only, with a splice made for `list`.
-        unsafe { list.insert(key, value, splice) }
+        unsafe { list.insert(key, value, splice) };
     }
     use crate::key::{make_internal_key, ValueKind};
     use std::sync::atomic::AtomicBool;
