@@ -73,6 +73,35 @@ fn skiplist(c: &mut Criterion) {
             m
         })
     });
+    g.bench_function("strata_no_point_index", |b| {
+        b.iter(|| {
+            let m = MemTable::with_pool(64 << 20, true, None, None);
+            for i in 0..fill {
+                m.add(i + 1, ValueKind::Put, &user_key(i), &value);
+            }
+            m
+        })
+    });
+    g.finish();
+
+    // Point lookups in such a full memtable, with its point index and without (the
+    // skiplist search alone): a get's first step whenever the memtable is large.
+    let mut g = c.benchmark_group("memtable_lookup_64mib");
+    g.throughput(Throughput::Elements(1));
+    for (name, index) in [("point_index", Some(150)), ("skiplist_only", None)] {
+        let m = MemTable::with_pool(64 << 20, true, None, index);
+        for i in 0..fill {
+            m.add(i + 1, ValueKind::Put, &user_key(i), &value);
+        }
+        let mut i = 0u64;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                // Every other probe a key the memtable does not hold.
+                i = (i + 7919) % (2 * fill);
+                black_box(m.get(&LookupKey::new(&user_key(i), u64::MAX >> 8)) != Lookup::Missing)
+            })
+        });
+    }
     g.finish();
 
     // 64 MiB of 16 KiB values, the arena's chunks fresh (memory the kernel zeroes on
@@ -85,7 +114,8 @@ fn skiplist(c: &mut Criterion) {
     for (name, pool) in [("fresh_chunks", None), ("recycled_chunks", Some(pool))] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let m = MemTable::with_pool(64 << 20, true, pool.clone());
+                // No point index: this measures the arena's chunks alone.
+                let m = MemTable::with_pool(64 << 20, true, pool.clone(), None);
                 for i in 0..fill {
                     m.add(i + 1, ValueKind::Put, &user_key(i), &big);
                 }

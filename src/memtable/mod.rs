@@ -130,6 +130,11 @@ impl MemTable {
             self.range_del_bytes.fetch_add(bytes, Ordering::Release);
             return;
         }
+        let hash = self.index.as_ref().map(|index| {
+            let hash = crate::util::hash::hash64(user_key);
+            index.prefetch(hash);
+            hash
+        });
         let mut w = self.writer.lock();
         let WriterState { splice, scratch, claimed } = &mut *w;
         scratch.clear();
@@ -137,9 +142,9 @@ impl MemTable {
         // SAFETY: inserts are serialized by the writer lock held here, and `splice` was
         // made for `self.list` in `with_pool` and is used with no other list.
         let node = unsafe { self.list.insert(scratch, value, splice) };
-        if let Some(index) = &self.index {
+        if let (Some(index), Some(hash)) = (&self.index, hash) {
             // SAFETY: as above, under the writer lock, with the writer's own count.
-            unsafe { index.insert(crate::util::hash::hash64(user_key), node, claimed) };
+            unsafe { index.insert(hash, node, claimed) };
         }
         // Release, with `len`'s Acquire: an entry counted is an entry a reader finds.
         self.entries.fetch_add(1, Ordering::Release);

@@ -127,6 +127,15 @@ impl PointIndex {
         Node::new((slot & ADDRESS_MASK) as *mut u8)
     }
 
+    /// Starts loading the first slot `hash` probes into the CPU cache: a put issues it
+    /// before its skiplist insert, so that the two overlap their cache misses.
+    pub(crate) fn prefetch(&self, hash: u64) {
+        if self.len > 0 {
+            // `wrapping_add`: only a hint, never dereferenced (and `home < len` anyway).
+            crate::util::prefetch::prefetch(self.slots.wrapping_add(self.home(hash)));
+        }
+    }
+
     /// Records `node` (a published node of the memtable's list, whose user key hashes to
     /// `hash`) as its key's newest version, unless the slot already holds a newer one.
     /// `claimed` is the writer's count of claimed slots.
