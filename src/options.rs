@@ -339,7 +339,9 @@ impl Options {
     /// (default true). A point lookup then probes a slot or two instead of searching the
     /// skiplist, whose search costs about ten cache misses in a memtable of half a
     /// million entries; puts pay a probe each, and the index takes about 12 bytes per
-    /// entry out of the memtable's size. Scans do not use it.
+    /// entry out of the memtable's size. Scans do not use it. Like
+    /// [`memtable_huge_pages`](Self::memtable_huge_pages), the database's setting
+    /// applies to every keyspace (it is not part of a keyspace's own options).
     pub fn memtable_point_index(mut self, enabled: bool) -> Self {
         self.memtable_point_index = enabled;
         self

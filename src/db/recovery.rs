@@ -27,7 +27,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 
 use super::flush::{run_table_options, table_options, write_table};
-use super::tree::{first_memtable, Tree, TreeState};
+use super::tree::{first_memtable, memtable, Tree, TreeState};
 use super::{new_block_cache, num_levels, wal_path, DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
@@ -35,7 +35,7 @@ use crate::filename::{self, FileKind};
 use crate::fs::{FileLock, RefusingFile};
 use crate::key::MAX_SEQUENCE;
 use crate::log::{LogReader, LogWriter, TailMode};
-use crate::memtable::MemTable;
+use crate::memtable::{MemTable, DEFAULT_ENTRY_BYTES};
 use crate::options::{Options, WalRecovery};
 use crate::stats::Counters;
 use crate::version::{KeyspaceRecord, TableContext, VersionEdit, VersionSet, DEFAULT_KEYSPACE};
@@ -66,7 +66,8 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
                 if let Some(f) = write_table(&ctx, &t.opts, t.layout(&versions), &t.mem, versions.new_file_number())? {
                     t.edit.new_files.push(f);
                 }
-                t.mem = Arc::new(first_memtable(&t.opts));
+                let entry_bytes = t.mem.entry_bytes().unwrap_or(DEFAULT_ENTRY_BYTES);
+                t.mem = Arc::new(memtable(&t.opts, None, entry_bytes));
             }
         }
         Ok(())

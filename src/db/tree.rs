@@ -9,7 +9,7 @@
 //! frozen memtable's log number (or its active memtable's) on hold every write of it
 //! that no table holds.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -62,9 +62,13 @@ pub(crate) struct Tree {
     /// Huge-page chunks of its flushed memtables, for the next ones (at most one
     /// memtable's worth: what the next one needs).
     chunk_pool: Arc<ChunkPool>,
+    /// Arena bytes per entry of its last memtable frozen at least half full: what its
+    /// next memtables' point indexes are sized by.
+    entry_bytes: AtomicUsize,
 }
 
-/// A memtable as `opts` configure it, for entries of about `entry_bytes` arena bytes.
+/// A memtable as `opts` configure it, its point index sized for entries of about
+/// `entry_bytes` arena bytes.
 pub(crate) fn memtable(opts: &Options, pool: Option<Arc<ChunkPool>>, entry_bytes: usize) -> MemTable {
     let index = opts.memtable_point_index.then_some(entry_bytes);
     MemTable::with_pool(opts.memtable_size, opts.memtable_huge_pages, pool, index)
@@ -86,6 +90,7 @@ impl Tree {
             compactor: Mutex::new(new_strategy(&opts)),
             policy,
             chunk_pool: ChunkPool::new(opts.memtable_size),
+            entry_bytes: AtomicUsize::new(DEFAULT_ENTRY_BYTES),
             opts,
             current: RwLock::new(sv),
             level_counters: Mutex::new(Vec::new()),
@@ -97,10 +102,16 @@ impl Tree {
     }
 
     /// A fresh memtable for this tree, its arena recycling the tree's chunks, its point
-    /// index sized by the entries of `last` (the memtable it replaces).
+    /// index sized by the entries of `last` (the memtable it replaces) if that one was
+    /// at least half full, else by the last such memtable's: one frozen early (a
+    /// `flush()`, an old WAL) may hold a few unrepresentative entries.
     pub(crate) fn new_memtable(&self, last: &MemTable) -> MemTable {
-        let entry_bytes = last.entry_bytes().unwrap_or(DEFAULT_ENTRY_BYTES);
-        memtable(&self.opts, Some(self.chunk_pool.clone()), entry_bytes)
+        if last.memory_usage() >= self.opts.memtable_size / 2 {
+            if let Some(bytes) = last.entry_bytes() {
+                self.entry_bytes.store(bytes, Ordering::Relaxed);
+            }
+        }
+        memtable(&self.opts, Some(self.chunk_pool.clone()), self.entry_bytes.load(Ordering::Relaxed))
     }
 
     /// True while its strategy asks writers to slow down.

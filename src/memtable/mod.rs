@@ -99,7 +99,8 @@ impl MemTable {
         let splice = Splice::new(&list, 0x9e37_79b9_7f4a_7c15);
         // The index's bytes count against the capacity too (`memory_usage`), about 12
         // per entry.
-        let index = index_entry_bytes.map(|bytes| PointIndex::with_capacity(capacity / (bytes.max(1) + 12)));
+        let index = index_entry_bytes
+            .map(|bytes| PointIndex::with_capacity(capacity / bytes.max(1).saturating_add(12), huge_pages));
         MemTable {
             list,
             index,
@@ -130,10 +131,10 @@ impl MemTable {
             self.range_del_bytes.fetch_add(bytes, Ordering::Release);
             return;
         }
-        let hash = self.index.as_ref().map(|index| {
+        let index = self.index.as_ref().map(|index| {
             let hash = crate::util::hash::hash64(user_key);
             index.prefetch(hash);
-            hash
+            (index, hash)
         });
         let mut w = self.writer.lock();
         let WriterState { splice, scratch, claimed } = &mut *w;
@@ -142,7 +143,7 @@ impl MemTable {
         // SAFETY: inserts are serialized by the writer lock held here, and `splice` was
         // made for `self.list` in `with_pool` and is used with no other list.
         let node = unsafe { self.list.insert(scratch, value, splice) };
-        if let (Some(index), Some(hash)) = (&self.index, hash) {
+        if let Some((index, hash)) = index {
             // SAFETY: as above, under the writer lock, with the writer's own count.
             unsafe { index.insert(hash, node, claimed) };
         }
@@ -173,12 +174,11 @@ impl MemTable {
         let (user_key, seq) = (key.user_key(), key.seq());
         match self.index.as_ref().map(|index| index.find(key.hash(), user_key)) {
             Some(Probe::Absent) => return Lookup::Missing,
-            // The newest version; if the read may not see it, an older one is the
-            // answer, which only the skiplist knows.
-            Some(Probe::Found(node)) => match ParsedKey::parse(SkipList::key(node)) {
-                Some(p) if p.seq <= seq => return Self::lookup(p.kind, node, p.seq),
-                _ => {}
-            },
+            Some(Probe::Found(node)) => {
+                if let Some(found) = Self::visible_from(node, user_key, seq) {
+                    return found;
+                }
+            }
             Some(Probe::Unknown) | None => {}
         }
         // Search for the seek key (user_key, seq, KIND_FOR_SEEK) by its parts, so that a
@@ -200,6 +200,29 @@ impl MemTable {
             Some(p) if p.user_key == user_key => Self::lookup(p.kind, node, p.seq),
             _ => Lookup::Missing,
         }
+    }
+
+    /// The newest version of `user_key` at or below `seq`, looked for from `node`, the
+    /// newest version the point index knows: the versions of a key are neighbours in
+    /// the list, newest first, so a read below the newest (a snapshot, or a write not
+    /// yet published) steps down them. `None` after a few steps: search instead.
+    fn visible_from<'a>(node: skiplist::Node, user_key: &[u8], seq: u64) -> Option<Lookup<&'a [u8]>> {
+        const STEPS: usize = 8;
+        let mut at = Some(node);
+        for _ in 0..STEPS {
+            let Some(p) = at.and_then(|n| ParsedKey::parse(SkipList::key(n))) else {
+                return Some(Lookup::Missing);
+            };
+            if p.user_key != user_key {
+                // Past the key's last version: none is old enough.
+                return Some(Lookup::Missing);
+            }
+            if p.seq <= seq {
+                return at.map(|n| Self::lookup(p.kind, n, p.seq));
+            }
+            at = at.and_then(SkipList::successor);
+        }
+        None
     }
 
     fn lookup<'a>(kind: ValueKind, node: skiplist::Node, seq: u64) -> Lookup<&'a [u8]> {
@@ -317,8 +340,8 @@ mod tests {
         assert_eq!(m.len(), 4);
     }
 
-    /// Versions of a few keys in a random order of seqnos (puts and deletes), looked up
-    /// at every seqno: memtables with a point index (roomy, and one that fills after a
+    /// Versions of keys in a random order of seqnos (puts and deletes), looked up at
+    /// every seqno: memtables with a point index (roomy, and one that fills after a
     /// few keys) answer as the skiplist search alone does.
     #[test]
     fn point_index_answers_as_the_skiplist_does() {
@@ -331,14 +354,15 @@ mod tests {
             seqs.swap(i, rng.below(i as u64 + 1) as usize);
         }
         for &seq in &seqs {
-            let key = format!("k{}", rng.below(40));
+            // Four keys with ~75 versions each, the rest with one or two.
+            let key = if rng.below(2) == 0 { format!("k{}", rng.below(4)) } else { format!("k{}", 4 + rng.below(200)) };
             let kind = if rng.below(5) == 0 { ValueKind::Delete } else { ValueKind::Put };
             let value = format!("v{seq}");
             for m in [&plain, &roomy, &cramped] {
                 m.add(seq, kind, key.as_bytes(), value.as_bytes());
             }
         }
-        for k in 0..45 {
+        for k in 0..210 {
             let key = format!("k{k}");
             for seq in 0..=601 {
                 let lookup = LookupKey::new(key.as_bytes(), seq);
@@ -347,6 +371,16 @@ mod tests {
                 assert_eq!(cramped.get(&lookup), want, "{key} at {seq}");
             }
         }
+    }
+
+    #[test]
+    fn the_point_index_counts_in_memory_usage() {
+        let with = MemTable::with_pool(1 << 20, false, None, Some(100));
+        let without = MemTable::with_pool(1 << 20, false, None, None);
+        let index = with.index.as_ref().map_or(0, PointIndex::memory_usage);
+        // Slots for every entry of 112 bytes (100 in the arena, 12 in the index), and a third more.
+        assert!(index >= (1 << 20) / 112 * 8 * 4 / 3, "{index}");
+        assert_eq!(with.memory_usage(), without.memory_usage() + index);
     }
 
     /// A writer adds versions `1, 2, ...` of keys `seq % 7` and publishes each seqno after

@@ -79,21 +79,21 @@ unsafe impl Send for PointIndex {}
 unsafe impl Sync for PointIndex {}
 
 impl PointIndex {
-    /// An index sized for `entries` keys (then it turns partial); off if the system
-    /// refuses the memory.
-    pub(crate) fn with_capacity(entries: usize) -> Self {
+    /// An index sized for `entries` keys (then it turns partial), on huge pages if
+    /// `huge_pages` and it spans one; off if the system refuses the memory.
+    pub(crate) fn with_capacity(entries: usize, huge_pages: bool) -> Self {
         // Three quarters full keeps probes to a cache line or two; a sixteenth more
         // leaves room for the estimate to be a little short.
         let len = (entries.saturating_mul(4) / 3).saturating_add(entries / 16).max(8);
-        let bytes = len * 8;
-        let map = if bytes >= HUGE_PAGE {
-            map_huge(bytes).map(|(map, start)| (map, start.as_ptr()))
-        } else {
-            MmapMut::map_anon(bytes).ok().map(|mut map| {
+        let map = len.checked_mul(8).and_then(|bytes| {
+            if huge_pages && bytes >= HUGE_PAGE {
+                map_huge(bytes).map(|(map, start)| (map, start.as_ptr()))
+            } else {
+                let mut map = MmapMut::map_anon(bytes).ok()?;
                 let start = map.as_mut_ptr();
-                (map, start)
-            })
-        };
+                Some((map, start))
+            }
+        });
         match map {
             Some((map, start)) => PointIndex {
                 _map: Some(map),
@@ -113,14 +113,30 @@ impl PointIndex {
 
     fn slot(&self, i: usize) -> &AtomicU64 {
         debug_assert!(i < self.len);
-        // SAFETY: `i < len` (callers wrap at `len`), and the map holds `len` 8-aligned
-        // (page-aligned start), zero-initialised slots, a valid `AtomicU64` each.
+        // SAFETY: `i < len` (`home` and `next` stay below it), and the map holds `len`
+        // 8-aligned (page-aligned start), zero-initialised slots, a valid `AtomicU64`
+        // each.
         unsafe { &*self.slots.add(i) }
     }
 
     /// The first slot to probe for `hash`: its high bits scaled to the table.
     fn home(&self, hash: u64) -> usize {
         ((u128::from(hash) * self.len as u128) >> 64) as usize
+    }
+
+    /// The slot probed after slot `i`.
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.len {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    /// The tag of `hash`: bits that `home` hardly uses, so that keys probing the same
+    /// slots are told apart without visiting their nodes.
+    fn tag(hash: u64) -> u64 {
+        hash & 0xffff
     }
 
     fn node(slot: u64) -> Option<Node> {
@@ -142,48 +158,51 @@ impl PointIndex {
     ///
     /// # Safety
     ///
-    /// No other `insert` into this index runs at the same time, and every insert passes
-    /// the same `claimed`: the slots are claimed with plain load-then-store.
+    /// - No other `insert` into this index runs at the same time, and every insert
+    ///   passes the same `claimed`: the slots are claimed with plain load-then-store.
+    /// - `node` lives as long as the index: [`find`](Self::find) hands out what the
+    ///   slots point at (the memtable drops its index before its list).
     pub(crate) unsafe fn insert(&self, hash: u64, node: Node, claimed: &mut usize) {
-        if self.state.load(Ordering::Relaxed) == OFF {
+        let state = self.state.load(Ordering::Relaxed);
+        if state == OFF {
             return;
         }
         let address = node.as_ptr() as u64;
         if address > ADDRESS_MASK {
-            // Release, with the Acquire in `find`: before this version is visible to
-            // any read, every read knows not to trust the index.
+            // Before this version is visible to any read (the write path publishes its
+            // seqno after the insert), the state tells reads not to trust the index.
             self.state.store(OFF, Ordering::Release);
             return;
         }
         let key = SkipList::key(node);
         let (key_user, key_trailer) = (user_key(key), trailer(key));
-        let tag = hash & 0xffff;
+        let packed = Self::tag(hash) << ADDRESS_BITS | address;
         let mut i = self.home(hash);
         loop {
             let slot = self.slot(i).load(Ordering::Relaxed);
             let Some(held) = Self::node(slot) else {
-                if *claimed >= self.limit {
-                    // Release, as above: reads that could see this key learn that a
-                    // miss proves nothing any more.
+                if *claimed < self.limit {
+                    *claimed += 1;
+                    // Release: a reader that loads the slot sees the published node.
+                    self.slot(i).store(packed, Ordering::Release);
+                } else if state == COMPLETE {
+                    // As for OFF: reads that could see this key learn that a miss
+                    // proves nothing any more. (Stored once: readers load this line.)
                     self.state.store(PARTIAL, Ordering::Release);
-                    return;
                 }
-                *claimed += 1;
-                // Release: a reader that loads the slot sees the published node.
-                self.slot(i).store(tag << ADDRESS_BITS | address, Ordering::Release);
                 return;
             };
-            if slot >> ADDRESS_BITS == tag {
+            if slot >> ADDRESS_BITS == Self::tag(hash) {
                 let held_key = SkipList::key(held);
                 if user_key(held_key) == key_user {
                     if trailer(held_key) < key_trailer {
-                        self.slot(i).store(tag << ADDRESS_BITS | address, Ordering::Release);
+                        self.slot(i).store(packed, Ordering::Release);
                     }
                     return;
                 }
             }
             // Fewer than `len` slots are ever claimed, so an empty one ends the probe.
-            i = if i + 1 == self.len { 0 } else { i + 1 };
+            i = self.next(i);
         }
     }
 
@@ -193,17 +212,16 @@ impl PointIndex {
         if state == OFF {
             return Probe::Unknown;
         }
-        let tag = hash & 0xffff;
         let mut i = self.home(hash);
         loop {
             let slot = self.slot(i).load(Ordering::Acquire);
             let Some(held) = Self::node(slot) else {
                 return if state == COMPLETE { Probe::Absent } else { Probe::Unknown };
             };
-            if slot >> ADDRESS_BITS == tag && user_key(SkipList::key(held)) == key {
+            if slot >> ADDRESS_BITS == Self::tag(hash) && user_key(SkipList::key(held)) == key {
                 return Probe::Found(held);
             }
-            i = if i + 1 == self.len { 0 } else { i + 1 };
+            i = self.next(i);
         }
     }
 }
@@ -249,7 +267,7 @@ mod tests {
 
     #[test]
     fn keeps_the_newest_version_whatever_the_insert_order() {
-        let (index, mut claimed, mut nodes) = (PointIndex::with_capacity(100), 0, Nodes::new());
+        let (index, mut claimed, mut nodes) = (PointIndex::with_capacity(100, false), 0, Nodes::new());
         for seq in [5, 9, 7] {
             insert(&index, &mut claimed, hash64(b"k"), nodes.node(b"k", seq));
         }
@@ -260,7 +278,7 @@ mod tests {
 
     #[test]
     fn keys_sharing_a_hash_are_told_apart_across_the_end_of_the_table() {
-        let (index, mut claimed, mut nodes) = (PointIndex::with_capacity(30), 0, Nodes::new());
+        let (index, mut claimed, mut nodes) = (PointIndex::with_capacity(30, false), 0, Nodes::new());
         // The hash's home is the last slot: the probes wrap to the start.
         let hash = u64::MAX;
         assert_eq!(index.home(hash), index.len - 1);
@@ -278,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_full_index_still_answers_for_the_keys_it_holds() {
-        let (index, mut claimed, mut nodes) = (PointIndex::with_capacity(16), 0, Nodes::new());
+        let (index, mut claimed, mut nodes) = (PointIndex::with_capacity(16, false), 0, Nodes::new());
         let key = |i: usize| format!("key{i:03}").into_bytes();
         let total = index.limit + 10;
         for i in 0..total {
@@ -295,8 +313,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_pointer_width = "64")]
     fn a_node_beyond_48_bits_turns_the_index_off() {
-        let (index, mut claimed, mut nodes) = (PointIndex::with_capacity(16), 0, Nodes::new());
+        let (index, mut claimed, mut nodes) = (PointIndex::with_capacity(16, false), 0, Nodes::new());
         insert(&index, &mut claimed, hash64(b"a"), nodes.node(b"a", 1));
         // Never dereferenced: the address check comes first, and then the index is off.
         let high = Node::new((1u64 << 50) as usize as *mut u8).unwrap();
