@@ -230,31 +230,35 @@ fn blocks(c: &mut Criterion) {
         })
         .collect();
     // A seek into one of 8 index blocks of 16 384 entries each (as a table of 64 MiB
-    // has; 4 MiB in all, more than L2 holds): a binary search whose deeper steps miss
-    // the cache.
-    let index_blocks: Vec<Arc<Block>> = (0..8u64)
-        .map(|b| {
-            let mut bb = BlockBuilder::with_key_format(1, KeyFormat::Internal);
-            for i in 0..16_384u64 {
-                let key = make_internal_key(format!("{:016}", 64 * i + b).as_bytes(), i, ValueKind::Put);
-                bb.add(&key, &(i * 4096).to_le_bytes());
-            }
-            Arc::new(
-                Block::with_key_format(Bytes::from(bb.finish().into_vec()), KeyFormat::Internal, "bench".into(), 0)
-                    .expect("block"),
-            )
-        })
-        .collect();
+    // has; 4 MiB in all with a restart at every entry, more than L2 holds): a binary
+    // search whose deeper steps miss the cache. With restarts every 16 entries the
+    // keys share prefixes and the blocks shrink, and the search ends in a short scan.
+    let index_blocks = |restart_interval: usize| -> Vec<Arc<Block>> {
+        (0..8u64)
+            .map(|b| {
+                let mut bb = BlockBuilder::with_key_format(restart_interval, KeyFormat::Internal);
+                for i in 0..16_384u64 {
+                    let key = make_internal_key(format!("{:016}", 64 * i + b).as_bytes(), i, ValueKind::Put);
+                    bb.add(&key, &(i * 4096).to_le_bytes());
+                }
+                let block = Bytes::from(bb.finish().into_vec());
+                Arc::new(Block::with_key_format(block, KeyFormat::Internal, "bench".into(), 0).expect("block"))
+            })
+            .collect()
+    };
     let mut x = 1u64;
-    g.bench_function("seek_index_16k", |b| {
-        b.iter(|| {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            let (block, key) = ((x >> 61) as usize, (x >> 20) % (64 * 16_384));
-            let mut it = index_blocks[block].iter(compare_internal);
-            it.seek(&make_internal_key(format!("{key:016}").as_bytes(), u64::MAX >> 8, ValueKind::Put));
-            black_box(it.valid())
-        })
-    });
+    for (name, restart_interval) in [("seek_index_16k", 1), ("seek_index_16k_restart_16", 16)] {
+        let index_blocks = index_blocks(restart_interval);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let (block, key) = ((x >> 61) as usize, (x >> 20) % (64 * 16_384));
+                let mut it = index_blocks[block].iter(compare_internal);
+                it.seek(&make_internal_key(format!("{key:016}").as_bytes(), u64::MAX >> 8, ValueKind::Put));
+                black_box(it.valid())
+            })
+        });
+    }
     g.bench_function("seek_cold_block", |b| {
         b.iter(|| {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
