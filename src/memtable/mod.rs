@@ -27,6 +27,7 @@ use crate::key::{
     append_internal_key, pack_trailer, Lookup, LookupKey, ParsedKey, ValueKind, KIND_FOR_SEEK, TRAILER_LEN,
 };
 use crate::range_del::{FragmentedTombstones, RangeTombstone};
+use crate::util::cache_line::OwnLines;
 use crate::util::coding::read_u64;
 use arena::ChunkPool;
 pub(crate) use bulk_iter::BulkIter;
@@ -54,8 +55,10 @@ pub struct MemTable {
     list: SkipList,
     /// Point lookups' shortcut past the skiplist search (`None`: switched off).
     index: Option<PointIndex>,
-    writer: Mutex<WriterState>,
-    entries: AtomicU64,
+    /// On lines of their own, as both change on every insert and `index`'s geometry
+    /// and `list`'s head are read by every lookup.
+    writer: OwnLines<Mutex<WriterState>>,
+    entries: OwnLines<AtomicU64>,
     range_dels: Mutex<RangeDels>,
     /// Bytes the range tombstones take (0: there are none). Readers check it before
     /// taking `range_dels`' lock, so a memtable without any costs them one load.
@@ -104,8 +107,8 @@ impl MemTable {
         MemTable {
             list,
             index,
-            writer: Mutex::new(WriterState { splice, scratch: Vec::new(), claimed: 0 }),
-            entries: AtomicU64::new(0),
+            writer: OwnLines(Mutex::new(WriterState { splice, scratch: Vec::new(), claimed: 0 })),
+            entries: OwnLines(AtomicU64::new(0)),
             range_dels: Mutex::default(),
             range_del_bytes: AtomicUsize::new(0),
         }
@@ -172,6 +175,11 @@ impl MemTable {
     /// The newest version of the key with seqno <= the key's seqno.
     pub fn get(&self, key: &LookupKey) -> Lookup<&[u8]> {
         let (user_key, seq) = (key.user_key(), key.seq());
+        // An empty memtable (after a switch, or in a read-only phase) is answered from
+        // the list's head, a line readers share, not from a random slot of the index.
+        if self.list.first().is_none() {
+            return Lookup::Missing;
+        }
         match self.index.as_ref().map(|index| index.find(key.hash(), user_key)) {
             Some(Probe::Absent) => return Lookup::Missing,
             Some(Probe::Found(node)) => {

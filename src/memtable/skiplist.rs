@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use super::arena::{Arena, ChunkPool};
 use crate::key::compare_internal;
+use crate::util::cache_line::OwnLines;
 use crate::util::large_vec::LargeVec;
 
 /// Tallest tower a node can have; with branching 4 this serves billions of entries.
@@ -43,7 +44,9 @@ pub(crate) type Node = NonNull<u8>;
 
 /// The skiplist; see the module comment for its layout and concurrency rules.
 pub(crate) struct SkipList {
-    arena: Arena,
+    /// On lines of its own: the writer moves its bump pointer on every insert, and
+    /// readers load `head` and `max_height` on every search.
+    arena: OwnLines<Arena>,
     head: Node,
     max_height: AtomicUsize,
 }
@@ -60,7 +63,7 @@ impl SkipList {
     pub(crate) fn new(chunk_size: usize, huge_pages: bool, pool: Option<Arc<ChunkPool>>) -> Self {
         let arena = Arena::new(chunk_size, huge_pages, pool);
         let head = Self::alloc_node(&arena, &[], &[], MAX_HEIGHT);
-        SkipList { arena, head, max_height: AtomicUsize::new(1) }
+        SkipList { arena: OwnLines(arena), head, max_height: AtomicUsize::new(1) }
     }
 
     /// Bytes of memory the list uses.
