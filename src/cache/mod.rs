@@ -57,6 +57,9 @@ struct Entry<B> {
     key: Key,
     /// `None` once evicted (the slot waits on the free list).
     block: Option<Arc<B>>,
+    /// `block`'s charge, kept here so that evicting it reads nothing of the (long
+    /// untouched, uncached) block.
+    charge: usize,
     prev: usize,
     next: usize,
 }
@@ -105,18 +108,26 @@ impl<B: Charge> Shard<B> {
         self.slab[i].block.clone()
     }
 
-    fn insert(&mut self, key: Key, block: Arc<B>) {
+    /// Caches `block`, evicting from the least recently used end past capacity; returns
+    /// the first block evicted, for the caller to drop after releasing the shard: the
+    /// last reference to a block frees its buffer, which is no work for a lock holder.
+    fn insert(&mut self, key: Key, block: Arc<B>) -> Option<Arc<B>> {
         let charge = block.charge();
         if charge > self.capacity {
-            return;
+            return None;
+        }
+        if let Some(victim) = self.slab.get(self.tail).and_then(|e| e.block.as_ref()) {
+            // Its reference count is dropped below: start fetching it now.
+            crate::util::prefetch::prefetch(Arc::as_ptr(victim));
         }
         if let Some(&i) = self.map.get(&key) {
-            self.used = self.used - self.slab[i].block.as_ref().map_or(0, |b| b.charge()) + charge;
+            self.used = self.used - self.slab[i].charge + charge;
             self.slab[i].block = Some(block);
+            self.slab[i].charge = charge;
             self.unlink(i);
             self.push_front(i);
         } else {
-            let entry = Entry { key, block: Some(block), prev: NIL, next: NIL };
+            let entry = Entry { key, block: Some(block), charge, prev: NIL, next: NIL };
             let i = match self.free.pop() {
                 Some(i) => {
                     self.slab[i] = entry;
@@ -131,15 +142,19 @@ impl<B: Charge> Shard<B> {
             self.push_front(i);
             self.used += charge;
         }
+        let mut evicted = None;
         while self.used > self.capacity && self.tail != NIL {
             let victim = self.tail;
             self.unlink(victim);
             self.map.remove(&self.slab[victim].key);
             if let Some(b) = self.slab[victim].block.take() {
-                self.used -= b.charge();
+                self.used -= self.slab[victim].charge;
+                // Usually the only one; any further ones drop here.
+                evicted.get_or_insert(b);
             }
             self.free.push(victim);
         }
+        evicted
     }
 }
 
@@ -206,7 +221,9 @@ impl<B: Charge> Cache<B> {
     /// Caches a block, evicting the least recently used ones past capacity.
     pub fn insert(&self, table_id: u64, offset: u64, block: Arc<B>) {
         let key = (table_id, offset);
-        self.shard(&key).lock().insert(key, block);
+        let evicted = self.shard(&key).lock().insert(key, block);
+        // Dropped with the shard released.
+        drop(evicted);
     }
 
     /// Bytes of blocks currently cached.
