@@ -147,13 +147,8 @@ impl<B: Charge> Shard<B> {
     fn touch(&mut self, i: usize) {
         self.unlink(i);
         self.push_front(PROTECTED, i);
-        self.demote_past_share();
-    }
-
-    fn demote_past_share(&mut self) {
         while self.protected > self.capacity / 5 * PROTECTED_SHARE {
             let last = self.lists[PROTECTED].tail;
-            debug_assert_ne!(last, NIL, "{} protected bytes on an empty list", self.protected);
             self.unlink(last);
             self.push_front(PROBATION, last);
         }
@@ -165,22 +160,6 @@ impl<B: Charge> Shard<B> {
         self.slab[i].block.clone()
     }
 
-    fn peek(&self, key: &Key) -> Option<Arc<B>> {
-        self.slab[*self.map.get(key)?].block.clone()
-    }
-
-    /// What to evict next: probation's least recent block, unless that is `keep` (the
-    /// block being inserted, which must not push itself out while protected blocks
-    /// remain), then the protected list's.
-    fn victim(&self, keep: usize) -> Option<usize> {
-        let probation = self.lists[PROBATION].tail;
-        if probation != NIL && probation != keep {
-            return Some(probation);
-        }
-        let protected = self.lists[PROTECTED].tail;
-        (protected != NIL).then_some(protected)
-    }
-
     /// Caches `block`, evicting past capacity from the least recent end of probation
     /// (then of the protected list); returns the first block evicted, for the caller to
     /// drop after releasing the shard: the last reference to a block frees its buffer,
@@ -190,20 +169,19 @@ impl<B: Charge> Shard<B> {
         if charge > self.capacity {
             return None;
         }
-        if let Some(b) = self.victim(NIL).and_then(|t| self.slab[t].block.as_ref()) {
-            // Its reference count is dropped below: start fetching it now (the counts
-            // sit just before the value).
-            crate::util::prefetch::prefetch(Arc::as_ptr(b).cast::<u8>().wrapping_sub(16));
+        let victim = [PROBATION, PROTECTED].into_iter().map(|l| self.lists[l].tail).find(|&t| t != NIL);
+        if let Some(b) = victim.and_then(|t| self.slab[t].block.as_ref()) {
+            // Its reference count is dropped below: start fetching it now.
+            crate::util::prefetch::prefetch(Arc::as_ptr(b));
         }
-        let mut evicted = None;
-        let i = if let Some(&i) = self.map.get(&key) {
+        if let Some(&i) = self.map.get(&key) {
             // The same block again (two readers missed it at once): as a hit.
             self.unlink(i);
             self.used = self.used - self.slab[i].charge + charge;
-            evicted = self.slab[i].block.replace(block);
+            self.slab[i].block = Some(block);
             self.slab[i].charge = charge;
-            self.push_front(PROTECTED, i);
-            i
+            self.push_front(PROBATION, i);
+            self.touch(i);
         } else {
             let entry = Entry { key, block: Some(block), charge, list: PROBATION, prev: NIL, next: NIL };
             let i = match self.free.pop() {
@@ -219,12 +197,11 @@ impl<B: Charge> Shard<B> {
             self.map.insert(key, i);
             self.push_front(PROBATION, i);
             self.used += charge;
-            i
-        };
-        self.demote_past_share();
+        }
+        let mut evicted = None;
         while self.used > self.capacity {
-            let Some(victim) = self.victim(i) else {
-                debug_assert!(false, "{} bytes charged to empty lists", self.used);
+            let Some(victim) = [PROBATION, PROTECTED].into_iter().map(|l| self.lists[l].tail).find(|&t| t != NIL)
+            else {
                 break;
             };
             self.unlink(victim);
@@ -286,14 +263,6 @@ impl<B: Charge> Cache<B> {
     pub fn get(&self, table_id: u64, offset: u64) -> Option<Arc<B>> {
         let key = (table_id, offset);
         self.shard(&key).lock().get(&key)
-    }
-
-    /// The cached block of table `table_id` at `offset`, leaving its place as it is: for
-    /// readers passing through once (a compaction), whose reads say nothing of what
-    /// will be read again.
-    pub fn peek(&self, table_id: u64, offset: u64) -> Option<Arc<B>> {
-        let key = (table_id, offset);
-        self.shard(&key).lock().peek(&key)
     }
 
     /// Caches a block, evicting the least recently used ones past capacity.
@@ -385,85 +354,6 @@ mod tests {
             assert!(cache.get(7, o).is_some(), "offset {o}");
         }
         assert!(cache.usage() <= SHARDS * 10_000);
-    }
-
-    impl Shard<Sized> {
-        /// Every invariant of the lists and counters.
-        fn check(&self) {
-            let mut linked = 0;
-            let (mut used, mut protected) = (0, 0);
-            for list in [PROBATION, PROTECTED] {
-                let (mut at, mut prev) = (self.lists[list].head, NIL);
-                while at != NIL {
-                    let e = &self.slab[at];
-                    assert_eq!((e.list, e.prev), (list, prev), "entry {at}");
-                    assert_eq!(self.map.get(&e.key), Some(&at));
-                    assert_eq!(e.block.as_ref().map(|b| b.0), Some(e.charge));
-                    used += e.charge;
-                    protected += if list == PROTECTED { e.charge } else { 0 };
-                    linked += 1;
-                    (prev, at) = (at, e.next);
-                }
-                assert_eq!(self.lists[list].tail, prev);
-            }
-            assert_eq!((linked, used, protected), (self.map.len(), self.used, self.protected));
-            assert!(self.used <= self.capacity && self.protected <= self.capacity / 5 * PROTECTED_SHARE);
-            assert!(self.free.iter().all(|&f| self.slab[f].block.is_none()));
-        }
-    }
-
-    #[test]
-    fn random_gets_and_inserts_keep_every_invariant() {
-        let mut shard = Shard::<Sized>::new(10_000);
-        let mut rng = crate::util::rng::Rng::new(5);
-        for step in 0..20_000 {
-            let key = (1, rng.below(40));
-            if rng.below(3) == 0 {
-                let _ = shard.get(&key);
-            } else {
-                // Mostly small, sometimes a fifth to all of the shard.
-                let charge = if rng.below(10) == 0 {
-                    2_000 + rng.below(8_001) as usize
-                } else {
-                    200 + rng.below(1_000) as usize
-                };
-                let _ = shard.insert(key, block(charge));
-                assert!(shard.peek(&key).is_some(), "step {step}: the block just inserted is cached");
-            }
-            shard.check();
-        }
-    }
-
-    #[test]
-    fn a_new_block_evicts_protected_ones_rather_than_itself() {
-        let mut shard = Shard::<Sized>::new(10_000);
-        for k in 0..10 {
-            shard.insert((1, k), block(1000));
-            assert!(shard.get(&(1, k)).is_some());
-        }
-        // Protected holds 8,000 bytes, probation 2,000: a 3,000-byte block empties
-        // probation and then takes a protected block's place, not its own.
-        shard.insert((1, 99), block(3000));
-        shard.check();
-        assert!(shard.peek(&(1, 99)).is_some());
-        assert_eq!(shard.used, 10_000);
-        // A re-insert with another charge keeps the counts right.
-        shard.insert((1, 99), block(500));
-        shard.insert((1, 9), block(2500));
-        shard.check();
-    }
-
-    #[test]
-    fn a_peek_neither_promotes_nor_refreshes() {
-        let cache = BlockCache::new(SHARDS * 10_000);
-        let offsets = same_shard(&cache, 30);
-        cache.insert(7, offsets[0], block(1000));
-        // Peeked at between every insert, as a compaction's pass would: still evicted.
-        for &o in &offsets[1..20] {
-            let _ = cache.peek(7, offsets[0]);
-            cache.insert(7, o, block(1000));
-        }
-        assert!(cache.peek(7, offsets[0]).is_none());
     }
 
     #[test]

@@ -164,12 +164,7 @@ impl TableReader {
         readahead: Option<&mut Readahead>,
     ) -> Result<Arc<Block>> {
         if let Some(cache) = &self.cache {
-            // A read that would not cache the block must not promote it either (see
-            // `cache`: a compaction's pass would crowd the protected list with blocks
-            // of tables about to be deleted).
-            let cached =
-                if fill_cache { cache.get(self.id, handle.offset) } else { cache.peek(self.id, handle.offset) };
-            if let Some(block) = cached {
+            if let Some(block) = cache.get(self.id, handle.offset) {
                 return Ok(block);
             }
         }
