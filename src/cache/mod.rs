@@ -6,13 +6,8 @@
 //! table layer's `Block`) under a (table id, block offset) key; table ids are unique per opened table, so a file
 //! number reused after a crash can never alias a stale block. The cache is split into
 //! shards by key hash, each behind its own mutex, so concurrent readers rarely meet on
-//! a lock. Each shard is a segmented LRU (SLRU) threaded through a slab of entries,
-//! charged by block size against its share of the capacity: a new block enters a
-//! probation list and moves to a protected one (up to four fifths of the shard) when
-//! it is hit, and eviction takes probation's least recent first. A block read once
-//! therefore cannot push out one read many times: with YCSB's zipfian keys over 10M
-//! keys and this cache's size, a simulation gave 52.6% hits against plain LRU's
-//! 46.4%; under uniform keys the two are alike.
+//! a lock. Each shard is an LRU list threaded through a slab of entries, charged by block
+//! size against its share of the capacity.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -65,125 +60,74 @@ struct Entry<B> {
     /// `block`'s charge, kept here so that evicting it reads nothing of the (long
     /// untouched, uncached) block.
     charge: usize,
-    /// Which list it is on: [`PROBATION`] or [`PROTECTED`].
-    list: usize,
     prev: usize,
     next: usize,
-}
-
-/// New blocks enter this list; one hit there moves a block to [`PROTECTED`].
-const PROBATION: usize = 0;
-/// Blocks hit since they entered, in recency order; its least recent fall back to
-/// probation once it holds more than [`PROTECTED_SHARE`] of the shard.
-const PROTECTED: usize = 1;
-/// Fifths of a shard's capacity the protected list may hold.
-const PROTECTED_SHARE: usize = 4;
-
-/// A doubly linked list through the slab: most recently used at `head`.
-#[derive(Clone, Copy)]
-struct List {
-    head: usize,
-    tail: usize,
 }
 
 struct Shard<B> {
     map: KeyMap,
     slab: Vec<Entry<B>>,
     free: Vec<usize>,
-    lists: [List; 2],
+    /// Most recently used.
+    head: usize,
+    /// Least recently used.
+    tail: usize,
     used: usize,
-    /// Bytes charged by the protected list.
-    protected: usize,
     capacity: usize,
 }
 
 impl<B: Charge> Shard<B> {
-    fn new(capacity: usize) -> Self {
-        let empty = List { head: NIL, tail: NIL };
-        Shard {
-            map: KeyMap::default(),
-            slab: Vec::new(),
-            free: Vec::new(),
-            lists: [empty; 2],
-            used: 0,
-            protected: 0,
-            capacity,
-        }
-    }
-
     fn unlink(&mut self, i: usize) {
-        let (prev, next, list) = (self.slab[i].prev, self.slab[i].next, self.slab[i].list);
+        let (prev, next) = (self.slab[i].prev, self.slab[i].next);
         match prev {
-            NIL => self.lists[list].head = next,
+            NIL => self.head = next,
             p => self.slab[p].next = next,
         }
         match next {
-            NIL => self.lists[list].tail = prev,
+            NIL => self.tail = prev,
             n => self.slab[n].prev = prev,
         }
-        if list == PROTECTED {
-            self.protected -= self.slab[i].charge;
-        }
     }
 
-    fn push_front(&mut self, list: usize, i: usize) {
-        let head = self.lists[list].head;
-        let e = &mut self.slab[i];
-        (e.prev, e.next, e.list) = (NIL, head, list);
-        if head != NIL {
-            self.slab[head].prev = i;
+    fn push_front(&mut self, i: usize) {
+        self.slab[i].prev = NIL;
+        self.slab[i].next = self.head;
+        if self.head != NIL {
+            self.slab[self.head].prev = i;
         }
-        self.lists[list].head = i;
-        if self.lists[list].tail == NIL {
-            self.lists[list].tail = i;
-        }
-        if list == PROTECTED {
-            self.protected += self.slab[i].charge;
-        }
-    }
-
-    /// A hit: the block moves to the front of the protected list, whose least recent
-    /// blocks past its share go back to the front of probation.
-    fn touch(&mut self, i: usize) {
-        self.unlink(i);
-        self.push_front(PROTECTED, i);
-        while self.protected > self.capacity / 5 * PROTECTED_SHARE {
-            let last = self.lists[PROTECTED].tail;
-            self.unlink(last);
-            self.push_front(PROBATION, last);
+        self.head = i;
+        if self.tail == NIL {
+            self.tail = i;
         }
     }
 
     fn get(&mut self, key: &Key) -> Option<Arc<B>> {
         let i = *self.map.get(key)?;
-        self.touch(i);
+        self.unlink(i);
+        self.push_front(i);
         self.slab[i].block.clone()
     }
 
-    /// Caches `block`, evicting past capacity from the least recent end of probation
-    /// (then of the protected list); returns the first block evicted, for the caller to
-    /// drop after releasing the shard: the last reference to a block frees its buffer,
-    /// which is no work for a lock holder.
+    /// Caches `block`, evicting from the least recently used end past capacity; returns
+    /// the first block evicted, for the caller to drop after releasing the shard: the
+    /// last reference to a block frees its buffer, which is no work for a lock holder.
     fn insert(&mut self, key: Key, block: Arc<B>) -> Option<Arc<B>> {
         let charge = block.charge();
         if charge > self.capacity {
             return None;
         }
-        let victim = [PROBATION, PROTECTED].into_iter().map(|l| self.lists[l].tail).find(|&t| t != NIL);
-        if let Some(b) = victim.and_then(|t| self.slab[t].block.as_ref()) {
+        if let Some(victim) = self.slab.get(self.tail).and_then(|e| e.block.as_ref()) {
             // Its reference count is dropped below: start fetching it now.
-            crate::util::prefetch::prefetch(Arc::as_ptr(b));
+            crate::util::prefetch::prefetch(Arc::as_ptr(victim));
         }
         if let Some(&i) = self.map.get(&key) {
-            // The same block again (two readers missed it at once): as a hit.
-            self.unlink(i);
             self.used = self.used - self.slab[i].charge + charge;
             self.slab[i].block = Some(block);
             self.slab[i].charge = charge;
-            self.push_front(PROBATION, i);
-            self.touch(i);
+            self.unlink(i);
+            self.push_front(i);
         } else {
-            let entry = Entry { key, block: Some(block), charge, list: PROBATION, prev: NIL, next: NIL };
+            let entry = Entry { key, block: Some(block), charge, prev: NIL, next: NIL };
             let i = match self.free.pop() {
                 Some(i) => {
                     self.slab[i] = entry;
@@ -195,15 +139,12 @@ impl<B: Charge> Shard<B> {
                 }
             };
             self.map.insert(key, i);
-            self.push_front(PROBATION, i);
+            self.push_front(i);
             self.used += charge;
         }
         let mut evicted = None;
-        while self.used > self.capacity {
-            let Some(victim) = [PROBATION, PROTECTED].into_iter().map(|l| self.lists[l].tail).find(|&t| t != NIL)
-            else {
-                break;
-            };
+        while self.used > self.capacity && self.tail != NIL {
+            let victim = self.tail;
             self.unlink(victim);
             self.map.remove(&self.slab[victim].key);
             if let Some(b) = self.slab[victim].block.take() {
@@ -217,7 +158,7 @@ impl<B: Charge> Shard<B> {
     }
 }
 
-/// A sharded, segmented LRU cache of blocks.
+/// A sharded LRU cache of blocks.
 pub struct Cache<B> {
     shards: Vec<Mutex<Shard<B>>>,
     /// Where blocks this cache evicts leave their buffers for the next block read.
@@ -241,7 +182,19 @@ impl<B: Charge> Cache<B> {
 
     fn with_pool(capacity: usize, pool: impl FnOnce(usize) -> Arc<BufferPool>) -> Self {
         let per_shard = capacity / SHARDS;
-        let shards = (0..SHARDS).map(|_| Mutex::new(Shard::new(per_shard))).collect();
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    map: KeyMap::default(),
+                    slab: Vec::new(),
+                    free: Vec::new(),
+                    head: NIL,
+                    tail: NIL,
+                    used: 0,
+                    capacity: per_shard,
+                })
+            })
+            .collect();
         // Idle buffers: a few hundred blocks' worth, which absorbs the churn of a few
         // readers and a compaction: a thirty-second of the cache, within [256 KiB, 4 MiB]
         // (a database without a cache still recycles its compactions' blocks).
@@ -312,48 +265,6 @@ mod tests {
         // Blocks larger than a shard are not cached at all.
         cache.insert(3, 0, block(20_000));
         assert!(cache.get(3, 0).is_none());
-    }
-
-    /// `n` offsets of table 7 that fall in one shard.
-    fn same_shard(cache: &BlockCache, n: usize) -> Vec<u64> {
-        let target = cache.shard(&(7, 0)) as *const _;
-        (0..100_000u64).filter(|&o| std::ptr::eq(cache.shard(&(7, o)), target)).take(n).collect()
-    }
-
-    #[test]
-    fn a_block_hit_once_outlives_a_stream_of_blocks_read_once() {
-        // Ten blocks per shard.
-        let cache = BlockCache::new(SHARDS * 10_000);
-        let offsets = same_shard(&cache, 60);
-        cache.insert(7, offsets[0], block(1000));
-        assert!(cache.get(7, offsets[0]).is_some());
-        // Fifty blocks nobody reads again: plain LRU would have evicted the first.
-        for &o in &offsets[1..51] {
-            cache.insert(7, o, block(1000));
-        }
-        assert!(cache.get(7, offsets[0]).is_some());
-        assert!(cache.get(7, offsets[1]).is_none());
-        assert!(cache.get(7, offsets[50]).is_some());
-    }
-
-    #[test]
-    fn the_protected_list_keeps_to_its_share_and_its_least_recent_leave() {
-        let cache = BlockCache::new(SHARDS * 10_000);
-        let offsets = same_shard(&cache, 30);
-        // Ten blocks, each hit once: all would be protected, but only eight fit.
-        for &o in &offsets[..10] {
-            cache.insert(7, o, block(1000));
-            assert!(cache.get(7, o).is_some());
-        }
-        // New blocks still get in, evicting the two demoted ones (the least recent).
-        cache.insert(7, offsets[10], block(1000));
-        cache.insert(7, offsets[11], block(1000));
-        assert!(cache.get(7, offsets[0]).is_none());
-        assert!(cache.get(7, offsets[1]).is_none());
-        for &o in &offsets[2..12] {
-            assert!(cache.get(7, o).is_some(), "offset {o}");
-        }
-        assert!(cache.usage() <= SHARDS * 10_000);
     }
 
     #[test]
