@@ -80,7 +80,7 @@ impl MemTable {
 
     /// An empty memtable that expects to hold about `capacity` bytes; `huge_pages`
     /// lets its arena use transparent huge pages (from 16 MiB memtables up). It has a
-    /// point index sized for entries of [`DEFAULT_ENTRY_BYTES`].
+    /// point index sized for entries of 150 bytes (a 16-byte key, a 100-byte value).
     pub fn with_huge_pages(capacity: usize, huge_pages: bool) -> Self {
         Self::with_pool(capacity, huge_pages, None, Some(DEFAULT_ENTRY_BYTES))
     }
