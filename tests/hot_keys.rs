@@ -182,3 +182,36 @@ fn scans_with_range_deletions_and_one_newer_version_per_key() {
     db.flush().unwrap();
     check_all(&db, &model, &snaps, "range deletions, table");
 }
+
+/// One key's versions, kept by snapshots, spanning hundreds of 256-byte data blocks of
+/// one table, so that many consecutive index entries (restarting every 16) separate
+/// blocks of the same user key: a get at every snapshot must land on its own version,
+/// and scans in both directions must see the key once, between its neighbours.
+#[test]
+fn one_key_spanning_hundreds_of_blocks_is_found_at_every_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default().block_size(256)).unwrap();
+    db.put("a", "before").unwrap();
+    db.put("z", "after").unwrap();
+    let mut snaps = Vec::new();
+    for i in 0..1500 {
+        db.put("hot", format!("{i:0>120}")).unwrap();
+        if i % 7 == 0 {
+            snaps.push((db.snapshot(), format!("{i:0>120}")));
+        }
+    }
+    db.flush().unwrap();
+    db.compact().unwrap();
+    for (snapshot, want) in &snaps {
+        assert_eq!(snapshot.get("hot").unwrap().as_deref(), Some(want.as_bytes()));
+        let forward: Vec<_> = snapshot.range::<&str, _>(..).map(|e| e.unwrap().0.to_vec()).collect();
+        assert_eq!(forward, [b"a".to_vec(), b"hot".to_vec(), b"z".to_vec()]);
+        let backward: Vec<_> = snapshot.range::<&str, _>(..).rev().map(|e| e.unwrap().0.to_vec()).collect();
+        assert_eq!(backward, [b"z".to_vec(), b"hot".to_vec(), b"a".to_vec()]);
+    }
+    assert_eq!(db.get("hot").unwrap().as_deref(), Some(format!("{:0>120}", 1499).as_bytes()));
+    assert_eq!(db.get("ho").unwrap(), None);
+    assert_eq!(db.get("hotter").unwrap(), None);
+    let back: Vec<_> = db.range("b".."y").rev().map(|e| e.unwrap().0.to_vec()).collect();
+    assert_eq!(back, [b"hot".to_vec()]);
+}
