@@ -117,8 +117,9 @@ impl<B: Charge> Shard<B> {
             return None;
         }
         if let Some(victim) = self.slab.get(self.tail).and_then(|e| e.block.as_ref()) {
-            // Its reference count is dropped below: start fetching it now.
-            crate::util::prefetch::prefetch(Arc::as_ptr(victim));
+            // Its reference count is dropped below: start fetching it now (the counts
+            // sit in the 16 bytes before the value `as_ptr` points at).
+            crate::util::prefetch::prefetch(Arc::as_ptr(victim).cast::<u8>().wrapping_sub(16));
         }
         if let Some(&i) = self.map.get(&key) {
             self.used = self.used - self.slab[i].charge + charge;
