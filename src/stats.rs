@@ -115,6 +115,10 @@ pub struct Stats {
     pub compactions: u64,
     /// Compactions that moved a table to the next level without rewriting it.
     pub trivial_moves: u64,
+    /// Data blocks compactions copied whole from an input table instead of building
+    /// and compressing them again: blocks holding a single entry (a value bigger than
+    /// a block) that the compaction kept as it was.
+    pub compaction_blocks_copied: u64,
     /// Write groups slowed down (about 1 ms each) because compaction fell behind.
     pub write_slowdowns: u64,
     /// The compaction strategy's name ("leveled" or "tiered").
@@ -180,6 +184,7 @@ impl Stats {
             (&mut self.wal_bytes_dropped_at_open, other.wal_bytes_dropped_at_open),
             (&mut self.compactions, other.compactions),
             (&mut self.trivial_moves, other.trivial_moves),
+            (&mut self.compaction_blocks_copied, other.compaction_blocks_copied),
             (&mut self.write_slowdowns, other.write_slowdowns),
         ] {
             *mine += theirs;
@@ -273,6 +278,7 @@ pub(crate) struct Counters {
     pub wal_bytes_dropped_at_open: AtomicU64,
     pub compactions: AtomicU64,
     pub trivial_moves: AtomicU64,
+    pub compaction_blocks_copied: AtomicU64,
     pub write_slowdowns: AtomicU64,
 }
 
@@ -307,6 +313,7 @@ impl Counters {
             wal_bytes_dropped_at_open: get(&self.wal_bytes_dropped_at_open),
             compactions: get(&self.compactions),
             trivial_moves: get(&self.trivial_moves),
+            compaction_blocks_copied: get(&self.compaction_blocks_copied),
             write_slowdowns: get(&self.write_slowdowns),
             strategy: String::new(),
             sorted_runs: 0,

@@ -139,6 +139,9 @@ pub(crate) struct CompactionOutput {
     pub bytes_read: u64,
     /// Bytes of output tables written.
     pub bytes_written: u64,
+    /// Data blocks copied from the inputs as they were stored (see
+    /// [`TableBuilder::add_stored_block`]).
+    pub blocks_copied: u64,
 }
 
 /// What a running job needs from the database.
@@ -169,7 +172,8 @@ pub(crate) fn run_job(
     job: &CompactionJob,
     next_number: &(dyn Fn() -> u64 + Sync),
 ) -> Result<CompactionOutput> {
-    let mut out = CompactionOutput { files: Vec::new(), bytes_read: job.input_bytes(), bytes_written: 0 };
+    let mut out =
+        CompactionOutput { files: Vec::new(), bytes_read: job.input_bytes(), bytes_written: 0, blocks_copied: 0 };
     if job.trivial_move || job.drop_inputs {
         out.bytes_read = 0;
         return Ok(out);
@@ -181,14 +185,14 @@ pub(crate) fn run_job(
     let ranges: Vec<KeyRange<'_>> = (0..=cuts.len())
         .map(|i| (i.checked_sub(1).map(|j| cuts[j].as_slice()), cuts.get(i).map(Vec::as_slice)))
         .collect();
-    let results: Vec<(Vec<NewFile>, Result<()>)> = std::thread::scope(|s| {
+    let results: Vec<(Vec<NewFile>, u64, Result<()>)> = std::thread::scope(|s| {
         let merge_range = |range: KeyRange<'_>| {
-            let mut files = Vec::new();
+            let (mut files, mut copied) = (Vec::new(), 0);
             let result = input_iter(&job.inputs).and_then(|mut it| {
                 let mut range_dels = range_dels.clone();
-                merge_into(env, job, &mut it, range, &mut range_dels, next_number, &mut files)
+                merge_into(env, job, &mut it, range, &mut range_dels, next_number, &mut files, &mut copied)
             });
-            (files, result)
+            (files, copied, result)
         };
         // This thread merges the first range while helpers merge the others.
         let helpers: Vec<_> = ranges.iter().skip(1).map(|&range| s.spawn(move || merge_range(range))).collect();
@@ -200,11 +204,12 @@ pub(crate) fn run_job(
         results
     });
     let mut failure = None;
-    for (files, result) in results {
+    for (files, copied, result) in results {
         if let Err(e) = result {
             failure.get_or_insert(e);
         }
         out.files.extend(files);
+        out.blocks_copied += copied;
     }
     if failure.is_none() {
         if let Err(e) = env.ctx.fs.sync_dir(&env.ctx.dir) {
@@ -311,9 +316,10 @@ fn merge_into(
     range_dels: &mut JobRangeDels,
     next_number: &(dyn Fn() -> u64 + Sync),
     outputs: &mut Vec<NewFile>,
+    blocks_copied: &mut u64,
 ) -> Result<()> {
     let mut builder = None;
-    let result = merge_entries(env, job, it, range, range_dels, next_number, outputs, &mut builder);
+    let result = merge_entries(env, job, it, range, range_dels, next_number, outputs, &mut builder, blocks_copied);
     if let Some((unfinished, number)) = builder {
         drop(unfinished);
         let _ = env.ctx.fs.remove(&filename::path(&env.ctx.dir, &filename::table_name(number)));
@@ -339,6 +345,7 @@ fn merge_entries(
     next_number: &(dyn Fn() -> u64 + Sync),
     outputs: &mut Vec<NewFile>,
     builder: &mut Option<(TableBuilder, u64)>,
+    blocks_copied: &mut u64,
 ) -> Result<()> {
     let ctx = env.ctx;
     // Where the current output's share of the range tombstones begins.
@@ -386,6 +393,16 @@ fn merge_entries(
                 *builder = Some(new_output(env, next_number)?);
             }
             if let Some((b, _)) = builder.as_mut() {
+                // A block holding just this entry is copied as it is stored, its
+                // seqno included (zeroing it would mean decoding, re-encoding and
+                // compressing the block again, the work copying saves).
+                if let Some(stored) = it.sole_entry_block() {
+                    if b.add_stored_block(it.key(), it.value(), stored)? {
+                        *blocks_copied += 1;
+                        it.next();
+                        continue;
+                    }
+                }
                 if job.bottommost && p.seq <= env.oldest_snapshot {
                     zeroed_key.clear();
                     append_internal_key(&mut zeroed_key, p.user_key, 0, p.kind);

@@ -421,3 +421,126 @@ fn dynamic_level_sizing_derives_the_targets_from_the_last_level() {
     let (_, base) = p.targets(&version(vec![file(1, 6, "a", "z", 8 * MB, (1, 1))], 7));
     assert_eq!(base, 6);
 }
+
+/// A table on `level` holding (user key, seqno, kind, value length) entries, each value
+/// made of its key and seqno repeated (compressible, and different per version).
+fn table_with_values(ctx: &Arc<TableContext>, number: u64, level: u32, entries: &[(&str, u64, usize)]) -> Arc<FileMeta> {
+    let path = filename::path(&ctx.dir, &filename::table_name(number));
+    let mut b = TableBuilder::new(ctx.fs.create(&path).unwrap(), table_options());
+    for &(k, seq, len) in entries {
+        b.add(&make_internal_key(k.as_bytes(), seq, ValueKind::Put), &value_of(k, seq, len)).unwrap();
+    }
+    let (size, props) = b.finish().unwrap();
+    FileMeta::new(NewFile::from_properties(level, number, size, props), ctx.clone())
+}
+
+fn value_of(key: &str, seq: u64, len: usize) -> Vec<u8> {
+    format!("{key}@{seq};").bytes().cycle().take(len).collect()
+}
+
+/// The stored bytes (contents and trailer) of every data block of table `number`.
+fn stored_blocks(ctx: &Arc<TableContext>, number: u64, level: u32) -> Vec<Vec<u8>> {
+    let path = filename::path(&ctx.dir, &filename::table_name(number));
+    let bytes = std::fs::read(&path).unwrap();
+    let meta = FileMeta::new(
+        NewFile::from_properties(level, number, bytes.len() as u64, Default::default()),
+        ctx.clone(),
+    );
+    let table = meta.table().unwrap();
+    let trailer = crate::sstable::format::TRAILER_LEN;
+    table
+        .index_entries()
+        .unwrap()
+        .into_iter()
+        .map(|(_, h)| bytes[h.offset as usize..(h.offset + h.size) as usize + trailer].to_vec())
+        .collect()
+}
+
+#[test]
+fn blocks_of_one_kept_entry_are_copied_as_stored_and_the_rest_rebuilt() {
+    use std::sync::atomic::AtomicU64;
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = TableContext::on_os(dir.path());
+    // Values of 6000 bytes have a 4 KiB block each; 100-byte ones share blocks.
+    let big = 6000;
+    let older: Vec<(String, u64, usize)> = (0..40).map(|i| (format!("k{i:03}"), 10 + i, big)).collect();
+    // The newer table overwrites every fifth key, adds big entries between the last
+    // twenty and small ones after them all (a big value after small ones would share
+    // their block).
+    let mut newer: Vec<(String, u64, usize)> = Vec::new();
+    for i in 0..40u64 {
+        if i % 5 == 0 {
+            newer.push((format!("k{i:03}"), 100 + i, big));
+        }
+        if i >= 20 {
+            newer.push((format!("k{i:03}x"), 200 + i, big));
+        }
+    }
+    newer.extend((0..30u64).map(|i| (format!("z{i:03}"), 300 + i, 100)));
+    fn as_refs(v: &[(String, u64, usize)]) -> Vec<(&str, u64, usize)> {
+        v.iter().map(|(k, s, l)| (k.as_str(), *s, *l)).collect()
+    }
+    let older_t = table_with_values(&ctx, 1, 1, &as_refs(&older));
+    let newer_t = table_with_values(&ctx, 2, 0, &as_refs(&newer));
+    let mut inputs_stored = stored_blocks(&ctx, 1, 1);
+    inputs_stored.extend(stored_blocks(&ctx, 2, 0));
+    let opts = table_options();
+    let cancel = AtomicBool::new(false);
+    let next = AtomicU64::new(10);
+    for bottommost in [false, true] {
+        // Snapshot 1000: every older version is shadowed for every reader.
+        let job = CompactionJob::merge(vec![older_t.clone(), newer_t.clone()], 1, bottommost, 64 * MB, "test");
+        let env =
+            JobEnv { ctx: &ctx, table_options: &opts, oldest_snapshot: 1000, cancel: &cancel, max_subcompactions: 1 };
+        let out = run_job(&env, &job, &|| next.fetch_add(1, Ordering::SeqCst)).unwrap();
+        // The newest version of each key, in order: what the output must hold.
+        let mut model = std::collections::BTreeMap::new();
+        for (k, seq, len) in older.iter().chain(&newer) {
+            let e = model.entry(k.clone()).or_insert((*seq, *len));
+            if *seq > e.0 {
+                *e = (*seq, *len);
+            }
+        }
+        let got = contents(&ctx, &out.files);
+        assert_eq!(got.len(), model.len());
+        let (mut big_blocks, mut rebuilt_at_bottom) = (0, 0);
+        for ((ikey, value), (k, &(seq, len))) in got.iter().zip(&model) {
+            let p = ParsedKey::parse(ikey).unwrap();
+            assert_eq!(p.user_key, k.as_bytes());
+            assert_eq!(value, &value_of(k, seq, len), "{k}");
+            if len == big {
+                big_blocks += 1;
+                if bottommost && p.seq == 0 {
+                    rebuilt_at_bottom += 1;
+                } else {
+                    // Copied whole: the seqno as stored, even at the bottom.
+                    assert_eq!(p.seq, seq, "{k}");
+                }
+            } else {
+                assert_eq!(p.seq, if bottommost { 0 } else { seq }, "{k}");
+            }
+        }
+        // All but the newer table's first block (k000), which the merge's first seek
+        // read outside the read-ahead window.
+        assert_eq!(out.blocks_copied, big_blocks - 1, "bottommost {bottommost}");
+        if bottommost {
+            assert_eq!(rebuilt_at_bottom, 1, "k000 was rebuilt, with seqno 0");
+        }
+        // (Rebuilding an unchanged block may give the same bytes too.)
+        let written: Vec<Vec<u8>> = out.files.iter().flat_map(|f| stored_blocks(&ctx, f.number, 1)).collect();
+        let same = written.iter().filter(|b| inputs_stored.contains(b)).count() as u64;
+        assert!(same >= out.blocks_copied, "a copied block is byte for byte an input's");
+        // Lookups go through the index separators and the filter of the mixed table.
+        for f in &out.files {
+            let meta = FileMeta::new(f.clone(), ctx.clone());
+            let table = meta.table().unwrap();
+            for (k, &(seq, len)) in &model {
+                let mut it = table.iter();
+                it.seek(&make_internal_key(k.as_bytes(), u64::MAX >> 8, ValueKind::Put));
+                assert!(it.valid() && ParsedKey::parse(it.key()).unwrap().user_key == k.as_bytes(), "{k}");
+                assert_eq!(it.value(), value_of(k, seq, len));
+                assert!(table.may_contain(k.as_bytes()));
+            }
+        }
+    }
+}

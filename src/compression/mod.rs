@@ -92,6 +92,19 @@ impl Compressor {
         Compressor { codec }
     }
 
+    /// The compression byte of the blocks this compressor compresses (whatever it
+    /// records for those where compressing does not pay).
+    pub(crate) fn codec_byte(&self) -> u8 {
+        match &self.codec {
+            Codec::None => NO_COMPRESSION,
+            Codec::Lz4(_) => LZ4_COMPRESSION,
+            #[cfg(feature = "zstd")]
+            Codec::Zstd(Some(_)) => ZSTD_COMPRESSION,
+            #[cfg(feature = "zstd")]
+            Codec::Zstd(None) => NO_COMPRESSION,
+        }
+    }
+
     /// Compresses `raw` into `out` (cleared first) and returns the compression byte to
     /// record; `NO_COMPRESSION` (and `out` unused) when compressing did not pay.
     pub(crate) fn compress(&mut self, raw: &[u8], out: &mut Vec<u8>) -> u8 {

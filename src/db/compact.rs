@@ -152,6 +152,7 @@ impl DbInner {
         Counters::add(&stats.compaction_bytes_read, out.bytes_read);
         Counters::add(&stats.compaction_bytes_written, out.bytes_written);
         Counters::add(&stats.compactions, 1);
+        Counters::add(&stats.compaction_blocks_copied, out.blocks_copied);
         if job.trivial_move {
             Counters::add(&stats.trivial_moves, 1);
         }

@@ -358,6 +358,13 @@ impl InternalIterator for MergingIterator {
     fn value_bytes(&self) -> bytes::Bytes {
         self.current().map_or_else(bytes::Bytes::new, |c| self.children[c].value_bytes())
     }
+
+    fn sole_entry_block(&self) -> Option<&[u8]> {
+        if self.failed {
+            return None;
+        }
+        self.current().and_then(|c| self.children[c].sole_entry_block())
+    }
 }
 
 #[cfg(test)]

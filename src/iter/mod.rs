@@ -58,6 +58,15 @@ pub trait InternalIterator: Send {
     /// does nothing.
     fn prefetch_filter(&self, _user_key: &[u8]) {}
 
+    /// The stored bytes (contents, then trailer) of the table data block that holds
+    /// the current entry, if the entry is that block's only one and the bytes are at
+    /// hand (in a read-ahead window or a mapped file). A compaction that keeps the entry
+    /// as it is may copy them instead of building and compressing the block again: a
+    /// value bigger than a block has a block of its own. The default has none.
+    fn sole_entry_block(&self) -> Option<&[u8]> {
+        None
+    }
+
     /// Positions at the last entry with key <= `target`.
     ///
     /// A source written while it is read (the active memtable) may gain entries after
@@ -104,6 +113,9 @@ impl<T: InternalIterator + ?Sized> InternalIterator for Box<T> {
     }
     fn prefetch_filter(&self, user_key: &[u8]) {
         (**self).prefetch_filter(user_key)
+    }
+    fn sole_entry_block(&self) -> Option<&[u8]> {
+        (**self).sole_entry_block()
     }
     fn value(&self) -> &[u8] {
         (**self).value()

@@ -59,6 +59,11 @@ pub trait IndexCursor: Send {
     }
     /// See [`InternalIterator::prefetch_filter`].
     fn prefetch_filter(&self, _user_key: &[u8]) {}
+    /// See [`InternalIterator::sole_entry_block`]; `inner` is the open part's cursor,
+    /// positioned at an entry.
+    fn sole_entry_block<'a>(&'a self, _inner: &'a Self::Inner) -> Option<&'a [u8]> {
+        None
+    }
 }
 
 /// A cursor over every entry of the parts an [`IndexCursor`] lists; see the module
@@ -198,6 +203,10 @@ impl<I: IndexCursor> InternalIterator for TwoLevelIter<I> {
 
     fn prefetch_filter(&self, user_key: &[u8]) {
         self.index.prefetch_filter(user_key)
+    }
+
+    fn sole_entry_block(&self) -> Option<&[u8]> {
+        self.current().filter(|c| c.valid()).and_then(|c| self.index.sole_entry_block(c))
     }
 }
 

@@ -310,6 +310,16 @@ impl BlockIter {
         self.block.restarts_offset
     }
 
+    /// True if the cursor is at the block's one and only entry, of an internal-key
+    /// block: a block a compaction may copy whole (see
+    /// [`InternalIterator::sole_entry_block`]).
+    pub(crate) fn at_sole_entry(&self) -> bool {
+        self.block.format == KeyFormat::Internal
+            && self.err.is_none()
+            && self.current == 0
+            && self.next_offset == self.limit()
+    }
+
     /// Gives `key` room for a typical key and its trailer the first time it is
     /// written: growing it from empty cost two allocations per cursor.
     #[inline]

@@ -20,7 +20,7 @@ use std::io;
 use super::block_builder::{BlockBuilder, KeyFormat};
 use super::compress_worker::{CompressWorker, CompressedBlock};
 use super::filter::BloomBuilder;
-use super::format::{block_trailer, BlockHandle, Footer, TableProperties, TableSummary, NO_COMPRESSION};
+use super::format::{block_trailer, BlockHandle, Footer, TableProperties, TableSummary, NO_COMPRESSION, TRAILER_LEN};
 use crate::compression::{Compression, Compressor};
 use crate::fs::WritableFile;
 use crate::key::{compare_internal, index_separator, make_internal_key, range_bound_key, ParsedKey, ValueKind};
@@ -126,6 +126,46 @@ impl TableBuilder {
 
     /// Adds an entry. Internal keys must arrive in strictly increasing order.
     pub(crate) fn add(&mut self, ikey: &[u8], value: &[u8]) -> io::Result<()> {
+        self.count_entry(ikey, value);
+        self.data.add(ikey, value);
+        if self.data.estimated_size() >= self.opts.block_size {
+            self.flush_data_block()?;
+        }
+        Ok(())
+    }
+
+    /// Adds the entry (`ikey`, `value`) as a data block of its own by copying
+    /// `stored`, the bytes (contents, then trailer) of a block of another table that
+    /// holds just this entry, instead of building and compressing the block again.
+    /// Only if the block's checksum holds and its compression is the one this table
+    /// uses (its LZ4 or zstd level aside); otherwise returns false and adds nothing,
+    /// and the caller adds the entry with [`add`](Self::add). A builder with a
+    /// compression worker never copies (its blocks are written in turn as they come
+    /// back).
+    pub(crate) fn add_stored_block(&mut self, ikey: &[u8], value: &[u8], stored: &[u8]) -> io::Result<bool> {
+        let Some(n) = stored.len().checked_sub(TRAILER_LEN) else { return Ok(false) };
+        let (contents, trailer) = stored.split_at(n);
+        let codec = trailer[0];
+        if self.worker.is_some() || codec != self.compressor.codec_byte() || block_trailer(contents, codec)[..] != *trailer
+        {
+            return Ok(false);
+        }
+        self.flush_data_block()?;
+        self.count_entry(ikey, value);
+        self.props.summary.largest = ikey.to_vec();
+        self.props.num_data_blocks += 1;
+        self.unindexed.push_back(Unindexed { key: ikey.to_vec(), separated: false, handle: None });
+        let handle = self.write_stored(contents, trailer)?;
+        if let Some(b) = self.unindexed.back_mut() {
+            b.handle = Some(handle);
+        }
+        self.add_ready_index_entries();
+        Ok(true)
+    }
+
+    /// Takes an entry into the filter and the properties, and, if it starts a data
+    /// block, gives the block before its index separator.
+    fn count_entry(&mut self, ikey: &[u8], value: &[u8]) {
         if let Some(p) = ParsedKey::parse(ikey) {
             if let Some(f) = &mut self.filter {
                 f.add_key(p.user_key);
@@ -145,11 +185,6 @@ impl TableBuilder {
         }
         self.props.summary.num_entries += 1;
         self.props.raw_value_bytes += value.len() as u64;
-        self.data.add(ikey, value);
-        if self.data.estimated_size() >= self.opts.block_size {
-            self.flush_data_block()?;
-        }
-        Ok(())
     }
 
     /// Adds range tombstones; they may come in any order and overlap, before, between

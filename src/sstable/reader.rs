@@ -247,6 +247,7 @@ impl TableReader {
             index: self.index.iter(compare_internal),
             fill,
             readahead: Readahead::default(),
+            opened: None,
         })
     }
 }
@@ -423,6 +424,13 @@ impl Readahead {
         let at = (handle.offset - self.start) as usize;
         Ok(&self.buf[at..at + total])
     }
+
+    /// The stored bytes of the block at `handle` if the window holds all of them.
+    fn holding(&self, handle: BlockHandle) -> Option<&[u8]> {
+        let at = usize::try_from(handle.offset.checked_sub(self.start)?).ok()?;
+        let total = usize::try_from(handle.size).ok()?.checked_add(TRAILER_LEN)?;
+        self.buf[..self.len].get(at..at.checked_add(total)?)
+    }
 }
 
 /// A table's index block as the first level of its cursor: each entry's value is the
@@ -434,6 +442,8 @@ pub struct BlockIndex {
     fill: CacheFill,
     /// Reads ahead for blocks stepped into going forward.
     readahead: Readahead,
+    /// The block the inner cursor was last opened on.
+    opened: Option<BlockHandle>,
 }
 
 impl IndexCursor for BlockIndex {
@@ -477,8 +487,23 @@ impl IndexCursor for BlockIndex {
             Step::Back => self.table.data_block(h, self.fill.on_step(h.size), None),
             Step::Forward => self.table.data_block(h, self.fill.on_step(h.size), Some(&mut self.readahead)),
         }?;
+        self.opened = Some(h);
         *slot = Some(block.iter(compare_internal));
         Ok(())
+    }
+
+    // The bytes come from the read-ahead window or the mapping as the file holds them;
+    // the block may have come from the cache, so they were not necessarily checked:
+    // whoever copies them checks them first (`TableBuilder::add_stored_block`).
+    fn sole_entry_block<'a>(&'a self, inner: &'a BlockIter) -> Option<&'a [u8]> {
+        let handle = self.opened.filter(|_| inner.at_sole_entry())?;
+        match self.table.file.mapped() {
+            Some(map) => {
+                let at = usize::try_from(handle.offset).ok()?;
+                map.get(at..at.checked_add(usize::try_from(handle.size).ok()?.checked_add(TRAILER_LEN)?)?)
+            }
+            None => self.readahead.holding(handle),
+        }
     }
 
     fn may_contain(&self, user_key: &[u8]) -> bool {

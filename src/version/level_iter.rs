@@ -19,6 +19,7 @@ use super::FileMeta;
 use crate::cache::CacheFill;
 use crate::error::{Error, Result};
 use crate::iter::two_level::{IndexCursor, Step, TwoLevelIter};
+use crate::iter::InternalIterator;
 use crate::key::compare_internal;
 use crate::sstable::TableIter;
 use crate::util::hash::hash64;
@@ -93,6 +94,10 @@ impl IndexCursor for LevelFiles {
         if let Some(t) = self.file_for(user_key).and_then(|f| f.open_table()) {
             t.prefetch_filter(hash64(user_key));
         }
+    }
+
+    fn sole_entry_block<'a>(&'a self, inner: &'a TableIter) -> Option<&'a [u8]> {
+        inner.sole_entry_block()
     }
 }
 
