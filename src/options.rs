@@ -188,7 +188,10 @@ pub enum WalRecovery {
     /// after some prefix of the acknowledged writes, batches whole. This is what a
     /// power loss needs: write-back reaches the disk out of order, so an unsynced page
     /// can be lost while a later one persists. The default, like RocksDB's
-    /// `kPointInTimeRecovery`.
+    /// `kPointInTimeRecovery`. Under it a memtable switch retires the full WAL without
+    /// syncing it (most of it is deleted before it ever reaches the disk); a lost tail
+    /// of such a log ahead of a later log that survived is a gap like any other. The
+    /// other modes sync each WAL at the switch, so that no gap opens between logs.
     #[default]
     PointInTime,
     /// Drop a torn or corrupt tail after the last good record (a crash mid-write leaves

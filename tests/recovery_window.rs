@@ -27,7 +27,9 @@ fn value(i: usize) -> Vec<u8> {
 
 /// A database whose acknowledged, synced writes live only in a WAL numbered `ahead`
 /// past every file the MANIFEST knows of (as a WAL started at an unrecorded memtable
-/// switch is), beside the empty WAL the MANIFEST names as live.
+/// switch is), beside the WAL the MANIFEST names as live, which holds nothing but its
+/// log-start record (every WAL begins with one; the sync of a later write made it
+/// durable).
 fn directory_with_unrecorded_wal(ahead: u64) -> FaultyFs {
     let fs = FaultyFs::new();
     let dir = Path::new("/db");
@@ -55,7 +57,11 @@ fn directory_with_unrecorded_wal(ahead: u64) -> FaultyFs {
     later.sync().unwrap();
     drop(later);
     fs.remove(&dir.join(&wal)).unwrap();
+    // The log's first record is its start record: one FULL fragment (7-byte header,
+    // type 1) of a 12-byte empty batch.
+    assert_eq!((&records[4..7], &records[15..19]), (&[12u8, 0, 1][..], &[0u8; 4][..]));
     let mut empty = fs.create(&dir.join(&wal)).unwrap();
+    empty.append(&records[..19]).unwrap();
     empty.sync().unwrap();
     drop(empty);
     fs.sync_dir(dir).unwrap();

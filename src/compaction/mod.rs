@@ -185,14 +185,14 @@ pub(crate) fn run_job(
     let ranges: Vec<KeyRange<'_>> = (0..=cuts.len())
         .map(|i| (i.checked_sub(1).map(|j| cuts[j].as_slice()), cuts.get(i).map(Vec::as_slice)))
         .collect();
-    let results: Vec<(Vec<NewFile>, u64, Result<()>)> = std::thread::scope(|s| {
+    let results: Vec<(RangeOutput, Result<()>)> = std::thread::scope(|s| {
         let merge_range = |range: KeyRange<'_>| {
-            let (mut files, mut copied) = (Vec::new(), 0);
+            let mut out = RangeOutput::default();
             let result = input_iter(&job.inputs).and_then(|mut it| {
                 let mut range_dels = range_dels.clone();
-                merge_into(env, job, &mut it, range, &mut range_dels, next_number, &mut files, &mut copied)
+                merge_into(env, job, &mut it, range, &mut range_dels, next_number, &mut out)
             });
-            (files, copied, result)
+            (out, result)
         };
         // This thread merges the first range while helpers merge the others.
         let helpers: Vec<_> = ranges.iter().skip(1).map(|&range| s.spawn(move || merge_range(range))).collect();
@@ -204,12 +204,12 @@ pub(crate) fn run_job(
         results
     });
     let mut failure = None;
-    for (files, copied, result) in results {
+    for (range, result) in results {
         if let Err(e) = result {
             failure.get_or_insert(e);
         }
-        out.files.extend(files);
-        out.blocks_copied += copied;
+        out.files.extend(range.files);
+        out.blocks_copied += range.blocks_copied;
     }
     if failure.is_none() {
         if let Err(e) = env.ctx.fs.sync_dir(&env.ctx.dir) {
@@ -304,8 +304,17 @@ impl GrandparentCut<'_> {
     }
 }
 
+/// What one key range of a job wrote.
+#[derive(Default)]
+struct RangeOutput {
+    /// The finished tables.
+    files: Vec<NewFile>,
+    /// See [`CompactionOutput::blocks_copied`].
+    blocks_copied: u64,
+}
+
 /// Merges the user keys of `range` (`[start, end)`, unbounded where `None`) from `it`
-/// into new tables, appending finished ones to `outputs`, also when it fails. The
+/// into new tables, appending finished ones to `out`, also when it fails. The
 /// table being written when it fails (or is cancelled) is removed here: it is in no
 /// list a caller could clean up from.
 fn merge_into(
@@ -315,11 +324,10 @@ fn merge_into(
     range: KeyRange<'_>,
     range_dels: &mut JobRangeDels,
     next_number: &(dyn Fn() -> u64 + Sync),
-    outputs: &mut Vec<NewFile>,
-    blocks_copied: &mut u64,
+    out: &mut RangeOutput,
 ) -> Result<()> {
     let mut builder = None;
-    let result = merge_entries(env, job, it, range, range_dels, next_number, outputs, &mut builder, blocks_copied);
+    let result = merge_entries(env, job, it, range, range_dels, next_number, out, &mut builder);
     if let Some((unfinished, number)) = builder {
         drop(unfinished);
         let _ = env.ctx.fs.remove(&filename::path(&env.ctx.dir, &filename::table_name(number)));
@@ -343,9 +351,8 @@ fn merge_entries(
     (start, end): KeyRange<'_>,
     range_dels: &mut JobRangeDels,
     next_number: &(dyn Fn() -> u64 + Sync),
-    outputs: &mut Vec<NewFile>,
+    out: &mut RangeOutput,
     builder: &mut Option<(TableBuilder, u64)>,
-    blocks_copied: &mut u64,
 ) -> Result<()> {
     let ctx = env.ctx;
     // Where the current output's share of the range tombstones begins.
@@ -376,7 +383,7 @@ fn merge_entries(
                 if gp_cut || b.estimated_size() >= job.target_file_size {
                     b.add_range_tombstones(range_dels.share(output_start.as_deref(), Some(p.user_key)));
                     output_start = Some(p.user_key.to_vec());
-                    finish(ctx, builder.take(), job.output_level, outputs)?;
+                    finish(ctx, builder.take(), job.output_level, &mut out.files)?;
                 }
             }
             let key = current_key.get_or_insert_with(Vec::new);
@@ -398,7 +405,7 @@ fn merge_entries(
                 // compressing the block again, the work copying saves).
                 if let Some(stored) = it.sole_entry_block() {
                     if b.add_stored_block(it.key(), it.value(), stored)? {
-                        *blocks_copied += 1;
+                        out.blocks_copied += 1;
                         it.next();
                         continue;
                     }
@@ -422,7 +429,7 @@ fn merge_entries(
     if let Some((b, _)) = builder.as_mut() {
         b.add_range_tombstones(tail);
     }
-    finish(ctx, builder.take(), job.output_level, outputs)
+    finish(ctx, builder.take(), job.output_level, &mut out.files)
 }
 
 /// The user-key range `[smallest, largest]` covered by `files`.

@@ -424,7 +424,12 @@ fn dynamic_level_sizing_derives_the_targets_from_the_last_level() {
 
 /// A table on `level` holding (user key, seqno, kind, value length) entries, each value
 /// made of its key and seqno repeated (compressible, and different per version).
-fn table_with_values(ctx: &Arc<TableContext>, number: u64, level: u32, entries: &[(&str, u64, usize)]) -> Arc<FileMeta> {
+fn table_with_values(
+    ctx: &Arc<TableContext>,
+    number: u64,
+    level: u32,
+    entries: &[(&str, u64, usize)],
+) -> Arc<FileMeta> {
     let path = filename::path(&ctx.dir, &filename::table_name(number));
     let mut b = TableBuilder::new(ctx.fs.create(&path).unwrap(), table_options());
     for &(k, seq, len) in entries {
@@ -442,10 +447,8 @@ fn value_of(key: &str, seq: u64, len: usize) -> Vec<u8> {
 fn stored_blocks(ctx: &Arc<TableContext>, number: u64, level: u32) -> Vec<Vec<u8>> {
     let path = filename::path(&ctx.dir, &filename::table_name(number));
     let bytes = std::fs::read(&path).unwrap();
-    let meta = FileMeta::new(
-        NewFile::from_properties(level, number, bytes.len() as u64, Default::default()),
-        ctx.clone(),
-    );
+    let meta =
+        FileMeta::new(NewFile::from_properties(level, number, bytes.len() as u64, Default::default()), ctx.clone());
     let table = meta.table().unwrap();
     let trailer = crate::sstable::format::TRAILER_LEN;
     table

@@ -66,6 +66,15 @@ fn flush_one(db: &DbInner, tree: &Tree, mem: &Arc<MemTable>) -> Result<()> {
         edit.last_sequence = Some(t.summary.max_seq);
         edit.new_files.push(t.clone());
     }
+    // A batch may write to several keyspaces: before one keyspace's share is in a table
+    // for good, the retired WALs (this memtable's among them) that hold the others'
+    // shares, and every earlier write, must be durable, or a power loss could keep the
+    // one and lose the rest (RocksDB syncs closed WALs before a flush for the same
+    // reason when it has several column families). With one keyspace, a WAL lost past
+    // a flushed memtable held nothing that is not in the table.
+    if db.state.lock().trees.len() > 1 {
+        db.sync_retired_wals()?;
+    }
     // Hold the MANIFEST lock until the version is installed, so installs happen in the
     // order the edits were logged.
     let mut versions = db.versions.lock();
@@ -104,6 +113,9 @@ fn flush_one(db: &DbInner, tree: &Tree, mem: &Arc<MemTable>) -> Result<()> {
         st.wals = live;
         gone
     };
+    if !retired_wals.is_empty() {
+        db.unsynced_wals.lock().retain(|(n, _)| !retired_wals.contains(n));
+    }
     for n in retired_wals {
         let _ = db.fs.remove(&super::wal_path(&db.dir, n));
     }

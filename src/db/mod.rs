@@ -176,6 +176,10 @@ pub(crate) struct DbInner {
     compaction_cv: Condvar,
     queue: Mutex<write::Queue>,
     wal: Mutex<LogWriter>,
+    /// WALs a memtable switch retired without syncing them (see
+    /// [`DbInner::retires_wals_unsynced`]), oldest first, with their numbers: synced
+    /// before any sync that promises every earlier write durable. Locked after `wal`.
+    unsynced_wals: Mutex<Vec<(u64, LogWriter)>>,
     versions: Mutex<VersionSet>,
     file_numbers: Arc<AtomicU64>,
     /// Highest seqno handed out to a write (leader only).
@@ -712,15 +716,46 @@ impl DbInner {
         }
     }
 
-    /// `Db::sync`: fsyncs the live WAL (earlier ones were synced when retired).
+    /// `Db::sync`: fsyncs the WALs retired unsynced, then the live one.
     pub(crate) fn sync_wal(&self) -> Result<()> {
         self.check_writable()?;
         self.background_error()?;
-        let synced = self.wal.lock().sync();
+        // The retired logs first without the `wal` lock, so that writers go on meanwhile
+        // (only a switch waits); then, holding it so that no switch retires the live log
+        // between the steps, any retired since, and the live one.
+        let synced = self.sync_retired_wals().and_then(|()| {
+            let mut wal = self.wal.lock();
+            self.sync_retired_wals().and_then(|()| wal.sync())
+        });
         if let Err(e) = synced {
             self.set_background_error(format!("WAL sync failed: {e}"));
             return Err(Error::Io(e));
         }
+        Ok(())
+    }
+
+    /// Whether a memtable switch retires the WAL without syncing it. Under point-in-time
+    /// recovery it does: a WAL that fills a memtable and is deleted once the memtable is
+    /// flushed then mostly never reaches the disk (LevelDB's and RocksDB's way), where a
+    /// sync wrote every byte of it (with 16 KiB values that write-back kept the disk too
+    /// busy for flushes to keep up). What a power loss takes from an unsynced retired WAL
+    /// while a later one survives is a gap between the logs, which recovery detects from
+    /// the log-start record each WAL begins with, and stops before (see `recovery`). The
+    /// stricter recovery modes would report such a gap as corruption, so under them a
+    /// switch syncs as before.
+    fn retires_wals_unsynced(&self) -> bool {
+        retires_wals_unsynced(&self.opts)
+    }
+
+    /// Syncs the WALs retired unsynced, oldest first, and forgets them; the caller holds
+    /// the `wal` lock (so that no switch adds one meanwhile) or needs only the ones
+    /// retired so far.
+    fn sync_retired_wals(&self) -> std::io::Result<()> {
+        let mut retired = self.unsynced_wals.lock();
+        for (_, log) in retired.iter_mut() {
+            log.sync()?;
+        }
+        retired.clear();
         Ok(())
     }
 
@@ -889,6 +924,31 @@ pub(crate) fn new_strategy(opts: &Options) -> Box<dyn CompactionStrategy> {
 /// The block cache; one of size 0 caches nothing but still recycles block buffers.
 fn new_block_cache(opts: &Options) -> Arc<BlockCache> {
     Arc::new(BlockCache::with_block_size(opts.block_cache_size, opts.block_size))
+}
+
+/// See [`DbInner::retires_wals_unsynced`].
+fn retires_wals_unsynced(opts: &Options) -> bool {
+    opts.wal_recovery == crate::options::WalRecovery::PointInTime
+}
+
+/// A writer for the new WAL `file`, begun with its log-start record (`next_seq` is the
+/// seqno its first write will get). A WAL that will be retired unsynced is left out of
+/// early write-back: most of it is deleted before anything asks for it on disk.
+fn new_wal_writer(file: Box<dyn crate::fs::WritableFile>, opts: &Options, next_seq: u64) -> std::io::Result<LogWriter> {
+    let mut wal = LogWriter::new(file);
+    wal.set_early_write_back(!retires_wals_unsynced(opts));
+    wal.add_record(&log_start_record(next_seq))?;
+    wal.flush()?;
+    Ok(wal)
+}
+
+/// The record every WAL begins with: an empty batch carrying the seqno its first write
+/// will get (see `docs/format.md`). Recovery compares it with where the log before
+/// ended, to find writes a power loss took from the end of an unsynced retired log.
+pub(crate) fn log_start_record(next_seq: u64) -> Vec<u8> {
+    let mut batch = WriteBatch::new();
+    batch.set_seq(next_seq);
+    batch.encoded().to_vec()
 }
 
 fn wal_path(dir: &Path, number: u64) -> PathBuf {

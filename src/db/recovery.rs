@@ -11,6 +11,8 @@
 //! What a damaged WAL yields depends on [`WalRecovery`]: by default (point in time)
 //! replay stops at the first damage and keeps the prefix before it, dropping the rest
 //! of that log and every later one (counted in `Stats::wal_bytes_dropped_at_open`);
+//! a log whose log-start record names a later seqno than the log before it reached
+//! (a retired, unsynced log lost its tail) is such damage at its start;
 //! `TolerateCorruptedTail` drops only a damaged tail and reports damage followed by good
 //! records as `Error::Corruption`; `AbsoluteConsistency` reports any damage. Files the
 //! MANIFEST does not reference are left-overs of a crash and are removed.
@@ -28,7 +30,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::flush::{run_table_options, table_options, write_table};
 use super::tree::{first_memtable, memtable, Tree, TreeState};
-use super::{new_block_cache, num_levels, wal_path, DbInner, State, SuperVersion};
+use super::{new_block_cache, new_wal_writer, num_levels, wal_path, DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -80,7 +82,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     let log_number = versions.new_file_number();
     // SAFETY: the directory is locked, and the number is fresh: nothing else writes
     // this file.
-    let wal = LogWriter::new(unsafe { fs.create_log(&wal_path(dir, log_number))? });
+    let wal = new_wal_writer(unsafe { fs.create_log(&wal_path(dir, log_number))? }, &opts, last_seq + 1)?;
     fs.sync_dir(dir)?;
     for mut t in trees {
         if let Some(f) = write_table(&ctx, &t.opts, t.layout(&versions), &t.mem, versions.new_file_number())? {
@@ -286,16 +288,45 @@ fn replay_wals(
     // stopped at damage, the records of later logs come after a gap and are dropped too.
     let mut gap = false;
     let mut last_seq = None;
+    // The seqno the next log's first write must have if nothing is missing before it:
+    // where the last log that yielded a record ended. `None` before the first log
+    // (what came before it is in tables); `Some(None)` if the first log yielded no
+    // record at all, not even its start record, so that it may have lost writes.
+    let mut expected: Option<Option<u64>> = None;
+    let mut first = true;
     for log in logs {
         let (number, name, data) = log?;
         if gap {
             Counters::add(&stats.wal_bytes_dropped_at_open, data.len() as u64);
             continue;
         }
+        let size = data.len() as u64;
         let mut reader = LogReader::new(data, name.clone(), mode);
+        let mut next: Option<u64> = None;
         while let Some(record) = reader.next_record()? {
             let batch = WriteBatch::decode(record)
                 .ok_or_else(|| Error::corruption(&name, None, "WAL record is not a well-formed batch"))?;
+            if next.is_none() && batch.is_empty() {
+                // The log-start record. A log before this one that ended short of its
+                // seqno (or with nothing at all: it lost its own start record) lost its
+                // last writes to a power loss while this one kept some: a gap.
+                if let Some(before) = expected.filter(|e| e.is_none_or(|e| e < batch.seq())) {
+                    if mode != TailMode::PointInTime {
+                        return Err(Error::corruption(
+                            &name,
+                            None,
+                            format!(
+                                "the log before this one ends at seqno {} but this one starts at {}",
+                                before.map_or_else(|| "(none)".to_string(), |e| e.to_string()),
+                                batch.seq()
+                            ),
+                        ));
+                    }
+                    gap = true;
+                    Counters::add(&stats.wal_bytes_dropped_at_open, size);
+                    break;
+                }
+            }
             // Seqnos are 56 bits and the largest is reserved: a record claiming it or
             // more (possible only in a file that was written by something else with a
             // valid checksum) is not ours.
@@ -304,10 +335,20 @@ fn replay_wals(
                 return Err(Error::corruption(&name, None, "WAL record's sequence numbers are out of range"));
             };
             last_seq = Some(last_seq.unwrap_or(0).max(last));
+            next = Some(last + 1);
             apply(number, batch)?;
+        }
+        if gap {
+            continue;
         }
         Counters::add(&stats.wal_bytes_dropped_at_open, reader.dropped_bytes());
         gap = mode == TailMode::PointInTime && reader.stopped_at_damage();
+        // A later log that yielded nothing leaves the expectation as it was: the next
+        // start record tells whether it had writes.
+        if next.is_some() || first {
+            expected = Some(next);
+        }
+        first = false;
     }
     Ok(last_seq)
 }
@@ -357,6 +398,7 @@ fn assemble(mut p: Parts<'_>, read_only: bool, opts: Options) -> Result<Arc<DbIn
         compaction_cv: Condvar::new(),
         queue: Mutex::new(Default::default()),
         wal: Mutex::new(p.wal),
+        unsynced_wals: Mutex::new(Vec::new()),
         versions: Mutex::new(p.versions),
         file_numbers,
         last_seq: AtomicU64::new(p.last_seq),
@@ -451,5 +493,89 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A WAL's bytes holding `records` (each a batch: `(seqno, keys)`; no keys is a
+    /// log-start record), written by the production log writer.
+    fn wal_bytes(fs: &FaultyFs, number: u64, records: &[(u64, &[&str])]) -> super::WalData {
+        let path = format!("/db/{number:06}.log");
+        // SAFETY: nothing else touches this file system.
+        let mut log = LogWriter::new(unsafe { fs.create_log(Path::new(&path)).unwrap() });
+        for &(seq, keys) in records {
+            let mut batch = WriteBatch::new();
+            for k in keys {
+                batch.put(k, "v");
+            }
+            batch.set_seq(seq);
+            log.add_record(batch.encoded()).unwrap();
+        }
+        log.sync().unwrap();
+        drop(log);
+        (number, crate::filename::wal_name(number), fs.read_all(Path::new(&path)).unwrap())
+    }
+
+    /// Replays `logs` under `mode`: the keys applied (in order) and the bytes dropped.
+    fn replay(
+        mode: crate::options::WalRecovery,
+        logs: Vec<super::WalData>,
+    ) -> crate::Result<(Vec<String>, u64, Option<u64>)> {
+        let stats = crate::stats::Counters::default();
+        let mut keys = Vec::new();
+        let opts = Options::default().wal_recovery(mode);
+        let last = super::replay_wals(&opts, logs.into_iter().map(Ok), &stats, |_, batch| {
+            for e in batch.iter().flatten() {
+                keys.push(String::from_utf8(e.key.to_vec()).unwrap());
+            }
+            Ok(())
+        })?;
+        Ok((keys, stats.wal_bytes_dropped_at_open.load(std::sync::atomic::Ordering::Relaxed), last))
+    }
+
+    #[test]
+    fn a_log_that_starts_past_where_the_log_before_ended_comes_after_a_gap() {
+        use crate::options::WalRecovery::{AbsoluteConsistency, PointInTime, TolerateCorruptedTail};
+        let fs = FaultyFs::new();
+        fs.create_dir_all(Path::new("/db")).unwrap();
+        // Log 1 ends at seqno 2 and log 2 starts at 3: nothing missing.
+        let a = wal_bytes(&fs, 1, &[(1, &[]), (1, &["a", "b"])]);
+        let b = wal_bytes(&fs, 2, &[(3, &[]), (3, &["c"])]);
+        let (keys, dropped, last) = replay(PointInTime, vec![a.clone(), b.clone()]).unwrap();
+        assert_eq!((keys, dropped, last), (vec!["a".into(), "b".into(), "c".into()], 0, Some(3)));
+
+        // Log 2 starts at 4: the write with seqno 3 was lost from the end of log 1, so
+        // log 2 and every later log are dropped, whatever they hold.
+        let b = wal_bytes(&fs, 3, &[(4, &[]), (4, &["d"])]);
+        let c = wal_bytes(&fs, 4, &[(5, &[]), (5, &["e"])]);
+        let sizes = (b.2.len() + c.2.len()) as u64;
+        let (keys, dropped, last) = replay(PointInTime, vec![a.clone(), b.clone(), c.clone()]).unwrap();
+        assert_eq!((keys, dropped, last), (vec!["a".into(), "b".into()], sizes, Some(2)));
+        // The stricter modes call it what it is there: corruption, naming the log.
+        for mode in [TolerateCorruptedTail, AbsoluteConsistency] {
+            match replay(mode, vec![a.clone(), b.clone()]) {
+                Err(Error::Corruption(why)) => assert!(why.contains("000003.log"), "{why}"),
+                other => panic!("{mode:?}: {:?}", other.map(|_| ())),
+            }
+        }
+
+        // A log that kept no record at all (not even its start): the next start record
+        // tells whether it had writes, against where the log before ended.
+        let empty = wal_bytes(&fs, 5, &[]);
+        let (keys, dropped, _) = replay(PointInTime, vec![a.clone(), empty.clone(), b.clone()]).unwrap();
+        assert_eq!((keys, dropped), (vec!["a".into(), "b".into()], b.2.len() as u64));
+        let after_a = wal_bytes(&fs, 8, &[(3, &[]), (3, &["c"])]);
+        let (keys, dropped, _) = replay(PointInTime, vec![a.clone(), empty.clone(), after_a.clone()]).unwrap();
+        assert_eq!((keys, dropped), (vec!["a".into(), "b".into(), "c".into()], 0));
+        // As the first log, nothing tells: it may have held writes.
+        let (keys, dropped, _) = replay(PointInTime, vec![empty, after_a.clone()]).unwrap();
+        assert_eq!((keys, dropped), (vec![], after_a.2.len() as u64));
+
+        // The first log's start is not checked (what came before it is in tables), and
+        // logs without a start record (written before there were any) are not either.
+        let (keys, dropped, _) = replay(PointInTime, vec![b.clone()]).unwrap();
+        assert_eq!((keys, dropped), (vec!["d".into()], 0));
+        let old1 = wal_bytes(&fs, 6, &[(1, &["a"])]);
+        let old2 = wal_bytes(&fs, 7, &[(9, &["z"])]);
+        let (keys, dropped, _) = replay(PointInTime, vec![old1, old2]).unwrap();
+        assert_eq!((keys, dropped), (vec!["a".into(), "z".into()], 0));
     }
 }

@@ -36,10 +36,9 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::conflicts::{ConflictCheck, Pending};
 use super::tree::{Frozen, Room, Tree};
-use super::{DbInner, State, SuperVersion};
+use super::{new_wal_writer, DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
-use crate::log::LogWriter;
 use crate::memtable::MemTable;
 use crate::stats::Counters;
 use crate::version::DEFAULT_KEYSPACE;
@@ -370,7 +369,13 @@ impl DbInner {
             // directory: nothing may reach the WAL after that.
             self.check_open()?;
             let before = wal.bytes_written();
-            let appended = wal.add_record(batch.encoded()).and_then(|()| if sync { wal.sync() } else { wal.flush() });
+            let appended = wal.add_record(batch.encoded()).and_then(|()| {
+                if sync {
+                    self.sync_retired_wals().and_then(|()| wal.sync())
+                } else {
+                    wal.flush()
+                }
+            });
             Counters::add(&self.stats.wal_bytes_written, wal.bytes_written() - before);
             appended
         };
@@ -500,8 +505,12 @@ impl DbInner {
             self.fs.sync_dir(&self.dir)?;
             Ok(f)
         });
+        // Only a group's leader switches, between groups: every write so far is in the
+        // retired log, and the next one gets `next_seq`.
+        let next_seq = self.last_seq.load(Ordering::Relaxed) + 1;
+        let new_wal = new_wal.and_then(|f| new_wal_writer(f, &self.opts, next_seq));
         let new_wal = match new_wal {
-            Ok(f) => LogWriter::new(f),
+            Ok(w) => w,
             Err(e) => {
                 let _ = self.fs.remove(&path);
                 return Err(Error::Io(e));
@@ -509,13 +518,18 @@ impl DbInner {
         };
         {
             let mut wal = self.wal.lock();
-            // Sync the finished log so that `Db::sync` (which syncs only the live log)
-            // covers every write that precedes it.
-            if let Err(e) = wal.sync() {
+            let unsynced = self.retires_wals_unsynced();
+            // A retired log is either synced now or kept for the next sync to cover, so
+            // that a sync of the live log makes every write before it durable.
+            if let Err(e) = if unsynced { wal.flush() } else { wal.sync() } {
                 self.set_background_error_locked(st, format!("WAL sync failed: {e}"));
                 return Err(Error::Io(e));
             }
-            *wal = new_wal;
+            let mut retired = std::mem::replace(&mut *wal, new_wal);
+            if unsynced {
+                retired.retire();
+                self.unsynced_wals.lock().push((st.wal_number, retired));
+            }
         }
         st.wal_number = number;
         st.wals.push(number);

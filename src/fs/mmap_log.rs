@@ -58,6 +58,8 @@ pub(super) struct MmapStorage {
     big: usize,
     /// Bytes of the current chunk written before the last `sync`.
     synced: usize,
+    /// Whether a finished chunk's unsynced bytes are handed to early write-back.
+    early_write_back: bool,
     /// A chunk was reserved since the last `sync`: the file's size changed and an
     /// earlier chunk may hold unsynced bytes, so the next sync covers the whole file.
     grown: bool,
@@ -66,7 +68,17 @@ pub(super) struct MmapStorage {
 impl MmapStorage {
     /// Storage in `file`, which must be empty.
     pub(super) fn new(file: File) -> Self {
-        MmapStorage { file, map: None, map_start: 0, chunk_len: 0, written: 0, big: 0, synced: 0, grown: false }
+        MmapStorage {
+            file,
+            map: None,
+            map_start: 0,
+            chunk_len: 0,
+            written: 0,
+            big: 0,
+            synced: 0,
+            grown: false,
+            early_write_back: true,
+        }
     }
 
     /// Unmaps the current chunk (if mapped). Its unsynced bytes are only scheduled for
@@ -84,7 +96,7 @@ impl MmapStorage {
             map.flush_async_range(self.synced, unsynced)?;
         }
         self.map = None;
-        if unsynced > 0 {
+        if unsynced > 0 && self.early_write_back {
             // Have Linux start writing the full chunk now, so that the `sync` at a
             // memtable switch does not wait for every chunk of the log. After the unmap:
             // pages no longer mapped need no write-protecting first.
@@ -235,6 +247,10 @@ impl LogStorage for MmapStorage {
     fn truncate(&mut self, len: u64) {
         self.map = None;
         let _ = self.file.set_len(len);
+    }
+
+    fn set_early_write_back(&mut self, on: bool) {
+        self.early_write_back = on;
     }
 }
 

@@ -32,6 +32,17 @@ pub trait WritableFile: Send {
     fn flush(&mut self) -> io::Result<()>;
     /// Flushes and then makes every appended byte durable (survives a power loss).
     fn sync(&mut self) -> io::Result<()>;
+    /// Whether to start writing finished pieces of the file to disk before a sync asks
+    /// for them (on by default where an implementation does it: the OS log file). A
+    /// file that is rarely synced and soon deleted, a WAL retired without a sync, is
+    /// better left to the page cache: it may be deleted before it is ever written. The
+    /// default does nothing.
+    fn set_early_write_back(&mut self, _on: bool) {}
+    /// No more appends will come, but the file stays open for a later `sync` (a WAL
+    /// retired without one): an implementation releases what appending needed, as a
+    /// drop would (the OS log unmaps its chunk and trims the reserved zeros). The
+    /// default does nothing.
+    fn retire(&mut self) {}
 }
 
 /// A file opened for positioned reads; shared by concurrent readers.

@@ -34,6 +34,8 @@ pub(crate) trait LogStorage: Send {
     fn sync(&mut self) -> io::Result<()>;
     /// Cuts the file back to `len` bytes (best effort, when the log is closed).
     fn truncate(&mut self, len: u64);
+    /// See [`WritableFile::set_early_write_back`].
+    fn set_early_write_back(&mut self, _on: bool) {}
 }
 
 /// A log file written in place into space reserved a chunk at a time; see the module
@@ -44,17 +46,22 @@ pub(crate) struct PreallocatedLog<S: LogStorage> {
     len: u64,
     /// End of the reserved space.
     reserved: u64,
+    /// Set by `retire`: appends are refused from then on.
+    retired: bool,
 }
 
 impl<S: LogStorage> PreallocatedLog<S> {
     /// A log over `storage`, which must be empty.
     pub(crate) fn new(storage: S) -> Self {
-        PreallocatedLog { storage, len: 0, reserved: 0 }
+        PreallocatedLog { storage, len: 0, reserved: 0, retired: false }
     }
 }
 
 impl<S: LogStorage> WritableFile for PreallocatedLog<S> {
     fn append(&mut self, mut data: &[u8]) -> io::Result<()> {
+        if self.retired {
+            return Err(io::Error::other("append to a retired log"));
+        }
         while !data.is_empty() {
             if self.len == self.reserved {
                 // On error nothing changes, and a later append retries.
@@ -76,6 +83,15 @@ impl<S: LogStorage> WritableFile for PreallocatedLog<S> {
 
     fn sync(&mut self) -> io::Result<()> {
         self.storage.sync()
+    }
+
+    fn set_early_write_back(&mut self, on: bool) {
+        self.storage.set_early_write_back(on);
+    }
+
+    fn retire(&mut self) {
+        self.storage.truncate(self.len);
+        self.retired = true;
     }
 }
 
@@ -143,5 +159,19 @@ mod tests {
         }
         assert!(rec.reserves.len() > 1 && rec.reserves.iter().all(|&(s, l)| l == CHUNK && s % CHUNK == 0));
         assert_eq!(rec.bytes, expected, "dropping trims the reserved zeros");
+    }
+
+    #[test]
+    fn a_retired_log_is_trimmed_refuses_appends_and_still_syncs() {
+        let mut rec = Recorder::default();
+        {
+            let mut log = PreallocatedLog::new(&mut rec);
+            log.append(b"record").unwrap();
+            log.retire();
+            assert_eq!(log.storage.bytes, b"record", "the reserved zeros are trimmed at once");
+            assert!(log.append(b"more").is_err());
+            log.sync().unwrap();
+        }
+        assert_eq!(rec.bytes, b"record");
     }
 }

@@ -74,6 +74,16 @@ impl LogWriter {
         self.file.sync()
     }
 
+    /// See [`WritableFile::set_early_write_back`].
+    pub fn set_early_write_back(&mut self, on: bool) {
+        self.file.set_early_write_back(on);
+    }
+
+    /// See [`WritableFile::retire`].
+    pub fn retire(&mut self) {
+        self.file.retire();
+    }
+
     /// Bytes written to the file so far, framing included.
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written

@@ -146,7 +146,9 @@ impl TableBuilder {
         let Some(n) = stored.len().checked_sub(TRAILER_LEN) else { return Ok(false) };
         let (contents, trailer) = stored.split_at(n);
         let codec = trailer[0];
-        if self.worker.is_some() || codec != self.compressor.codec_byte() || block_trailer(contents, codec)[..] != *trailer
+        if self.worker.is_some()
+            || codec != self.compressor.codec_byte()
+            || block_trailer(contents, codec)[..] != *trailer
         {
             return Ok(false);
         }

@@ -445,3 +445,63 @@ fn a_damaged_range_deletion_block_is_corruption_naming_the_file() {
     std::fs::write(&path, &bad).unwrap();
     assert!(matches!(open(&path, false).map(|_| ()), Err(Error::Corruption(m)) if m.contains("range tombstone")));
 }
+
+/// `add_stored_block` copies a block only if its checksum holds and its compression is
+/// the builder's own; otherwise it adds nothing and the entry goes in the usual way.
+#[test]
+fn a_stored_block_is_copied_only_if_intact_and_compressed_as_the_table_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = |i: u32| format!("value of {i};").repeat(500).into_bytes();
+    // A table of single-entry blocks (values of ~6.5 KB, blocks of 4 KiB).
+    let source = dir.path().join("000001.sst");
+    let opts = |compression| TableOptions { block_size: 4096, bloom_bits_per_key: 10, compression };
+    let mut b = TableBuilder::new(OsFileSystem.create(&source).unwrap(), opts(Compression::Lz4));
+    for i in 0..3 {
+        b.add(&make_internal_key(&key(i), 1, ValueKind::Put), &big(i)).unwrap();
+    }
+    b.finish().unwrap();
+    let bytes = std::fs::read(&source).unwrap();
+    let table = open(&source, false).unwrap();
+    let stored: Vec<Vec<u8>> = table
+        .index_entries()
+        .unwrap()
+        .into_iter()
+        .map(|(_, h)| bytes[h.offset as usize..(h.offset + h.size) as usize + format::TRAILER_LEN].to_vec())
+        .collect();
+    assert_eq!(stored.len(), 3);
+
+    let target = dir.path().join("000002.sst");
+    let mut b = TableBuilder::new(OsFileSystem.create(&target).unwrap(), opts(Compression::Lz4));
+    let ikey = |i| make_internal_key(&key(i), 1, ValueKind::Put);
+    let mut damaged = stored[0].clone();
+    damaged[10] ^= 1;
+    assert!(!b.add_stored_block(&ikey(0), &big(0), &damaged).unwrap(), "a bad checksum is not copied");
+    assert!(!b.add_stored_block(&ikey(0), &big(0), &stored[0][..3]).unwrap(), "nor a piece of a block");
+    b.add(&ikey(0), &big(0)).unwrap();
+    assert!(b.add_stored_block(&ikey(1), &big(1), &stored[1]).unwrap());
+    b.add(&make_internal_key(&key(1), 0, ValueKind::Put), b"small, after a copied block").unwrap();
+    assert!(b.add_stored_block(&ikey(2), &big(2), &stored[2]).unwrap());
+    let (_, props) = b.finish().unwrap();
+    assert_eq!((props.summary.num_entries, props.num_data_blocks), (4, 4));
+    let table = open(&target, false).unwrap();
+    let mut it = table.iter();
+    it.seek_to_first();
+    let mut got = Vec::new();
+    while it.valid() {
+        got.push((user_key(it.key()).to_vec(), it.value().to_vec()));
+        it.next();
+    }
+    it.status().unwrap();
+    let want =
+        vec![(key(0), big(0)), (key(1), big(1)), (key(1), b"small, after a copied block".to_vec()), (key(2), big(2))];
+    assert_eq!(got, want);
+    for i in 0..3 {
+        let (lookup, _) = table.get(&LookupKey::new(&key(i), 5)).unwrap();
+        assert!(matches!(lookup, Lookup::Found(ref v, 1) if v[..] == big(i)[..]), "key {i}");
+    }
+
+    // A table of another compression takes none of them.
+    let other = dir.path().join("000003.sst");
+    let mut b = TableBuilder::new(OsFileSystem.create(&other).unwrap(), opts(Compression::None));
+    assert!(!b.add_stored_block(&ikey(0), &big(0), &stored[0]).unwrap());
+}
