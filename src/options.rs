@@ -191,7 +191,8 @@ pub enum WalRecovery {
     /// `kPointInTimeRecovery`. Under it a memtable switch retires the full WAL without
     /// syncing it (most of it is deleted before it ever reaches the disk); a lost tail
     /// of such a log ahead of a later log that survived is a gap like any other. The
-    /// other modes sync each WAL at the switch, so that no gap opens between logs.
+    /// other modes sync each WAL at the switch, before the next one is created, so that
+    /// no gap opens between logs.
     #[default]
     PointInTime,
     /// Drop a torn or corrupt tail after the last good record (a crash mid-write leaves

@@ -73,7 +73,10 @@ fn flush_one(db: &DbInner, tree: &Tree, mem: &Arc<MemTable>) -> Result<()> {
     // reason when it has several column families). With one keyspace, a WAL lost past
     // a flushed memtable held nothing that is not in the table.
     if db.state.lock().trees.len() > 1 {
-        db.sync_retired_wals()?;
+        if let Err(e) = db.retired_wals.sync() {
+            let _ = db.fs.remove(&filename::path(&db.dir, &filename::table_name(number)));
+            return Err(e.into());
+        }
     }
     // Hold the MANIFEST lock until the version is installed, so installs happen in the
     // order the edits were logged.
@@ -113,9 +116,7 @@ fn flush_one(db: &DbInner, tree: &Tree, mem: &Arc<MemTable>) -> Result<()> {
         st.wals = live;
         gone
     };
-    if !retired_wals.is_empty() {
-        db.unsynced_wals.lock().retain(|(n, _)| !retired_wals.contains(n));
-    }
+    db.retired_wals.forget(&retired_wals);
     for n in retired_wals {
         let _ = db.fs.remove(&super::wal_path(&db.dir, n));
     }

@@ -33,6 +33,7 @@ mod flush;
 mod keyspace;
 mod merge_cache;
 mod recovery;
+mod retired_wals;
 mod snapshot;
 mod transaction;
 mod tree;
@@ -66,6 +67,7 @@ use crate::range_del::{FragmentedTombstones, RangeDelView};
 use crate::sstable::{BlockCache, FilterResult};
 use crate::stats::{Counters, LookupCounts, Stats, TableInfo};
 use crate::version::{TableContext, Version, VersionSet};
+use retired_wals::RetiredWals;
 use tree::{Tree, TreeState};
 
 /// What a read needs, captured atomically: the memtables and the version.
@@ -177,9 +179,9 @@ pub(crate) struct DbInner {
     queue: Mutex<write::Queue>,
     wal: Mutex<LogWriter>,
     /// WALs a memtable switch retired without syncing them (see
-    /// [`DbInner::retires_wals_unsynced`]), oldest first, with their numbers: synced
-    /// before any sync that promises every earlier write durable. Locked after `wal`.
-    unsynced_wals: Mutex<Vec<(u64, LogWriter)>>,
+    /// [`DbInner::retires_wals_unsynced`]): synced before any sync that promises every
+    /// earlier write durable.
+    retired_wals: RetiredWals,
     versions: Mutex<VersionSet>,
     file_numbers: Arc<AtomicU64>,
     /// Highest seqno handed out to a write (leader only).
@@ -720,12 +722,12 @@ impl DbInner {
     pub(crate) fn sync_wal(&self) -> Result<()> {
         self.check_writable()?;
         self.background_error()?;
-        // The retired logs first without the `wal` lock, so that writers go on meanwhile
-        // (only a switch waits); then, holding it so that no switch retires the live log
-        // between the steps, any retired since, and the live one.
-        let synced = self.sync_retired_wals().and_then(|()| {
+        // The retired logs first without the `wal` lock, so that writers go on meanwhile;
+        // then, holding it so that no switch retires the live log between the steps, any
+        // retired since, and the live one.
+        let synced = self.retired_wals.sync().and_then(|()| {
             let mut wal = self.wal.lock();
-            self.sync_retired_wals().and_then(|()| wal.sync())
+            self.retired_wals.sync().and_then(|()| wal.sync())
         });
         if let Err(e) = synced {
             self.set_background_error(format!("WAL sync failed: {e}"));
@@ -745,18 +747,6 @@ impl DbInner {
     /// switch syncs as before.
     fn retires_wals_unsynced(&self) -> bool {
         retires_wals_unsynced(&self.opts)
-    }
-
-    /// Syncs the WALs retired unsynced, oldest first, and forgets them; the caller holds
-    /// the `wal` lock (so that no switch adds one meanwhile) or needs only the ones
-    /// retired so far.
-    fn sync_retired_wals(&self) -> std::io::Result<()> {
-        let mut retired = self.unsynced_wals.lock();
-        for (_, log) in retired.iter_mut() {
-            log.sync()?;
-        }
-        retired.clear();
-        Ok(())
     }
 
     pub(crate) fn get_at(&self, tree: &Tree, key: &[u8], at: ReadSeq) -> Result<Option<Bytes>> {

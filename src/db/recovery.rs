@@ -60,7 +60,8 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     // L0 table of its keyspace.
     let mut trees = recovering_trees(&versions, &opts)?;
     // One WAL in memory at a time.
-    let logs = live_wals(&ctx, versions.log_number())?.into_iter().map(|n| read_wal(&ctx, n));
+    let wal_numbers = live_wals(&ctx, versions.log_number())?;
+    let logs = wal_numbers.iter().map(|&n| read_wal(&ctx, n));
     let replayed = replay_wals(&opts, logs, &stats, |wal, batch| {
         apply(&trees, wal, &batch);
         for t in &mut trees {
@@ -83,6 +84,16 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<DbInner>> {
     // SAFETY: the directory is locked, and the number is fresh: nothing else writes
     // this file.
     let wal = new_wal_writer(unsafe { fs.create_log(&wal_path(dir, log_number))? }, &opts, last_seq + 1)?;
+    // With several keyspaces, their edits below are separate records: a crash between
+    // two leaves the later keyspaces to replay the WALs again, and those must still
+    // hold every write the earlier ones put in tables, or a batch across keyspaces
+    // would come back torn. WALs retired without a sync may hold more in the page cache
+    // than on disk; so they are made durable first.
+    if trees.len() > 1 {
+        for &n in &wal_numbers {
+            fs.sync_file(&wal_path(dir, n))?;
+        }
+    }
     fs.sync_dir(dir)?;
     for mut t in trees {
         if let Some(f) = write_table(&ctx, &t.opts, t.layout(&versions), &t.mem, versions.new_file_number())? {
@@ -303,29 +314,36 @@ fn replay_wals(
         let size = data.len() as u64;
         let mut reader = LogReader::new(data, name.clone(), mode);
         let mut next: Option<u64> = None;
+        // Where the log before this one ended, if this one's start record says writes
+        // are missing in between: it matters once this log holds a write.
+        let mut missing: Option<Option<u64>> = None;
         while let Some(record) = reader.next_record()? {
             let batch = WriteBatch::decode(record)
                 .ok_or_else(|| Error::corruption(&name, None, "WAL record is not a well-formed batch"))?;
-            if next.is_none() && batch.is_empty() {
+            if next.is_none() && missing.is_none() && batch.is_empty() {
                 // The log-start record. A log before this one that ended short of its
-                // seqno (or with nothing at all: it lost its own start record) lost its
-                // last writes to a power loss while this one kept some: a gap.
-                if let Some(before) = expected.filter(|e| e.is_none_or(|e| e < batch.seq())) {
-                    if mode != TailMode::PointInTime {
-                        return Err(Error::corruption(
-                            &name,
-                            None,
-                            format!(
-                                "the log before this one ends at seqno {} but this one starts at {}",
-                                before.map_or_else(|| "(none)".to_string(), |e| e.to_string()),
-                                batch.seq()
-                            ),
-                        ));
-                    }
-                    gap = true;
-                    Counters::add(&stats.wal_bytes_dropped_at_open, size);
-                    break;
+                // seqno (or the first log, with nothing at all: it lost its own start
+                // record) lost its last writes to a power loss.
+                missing = expected.filter(|e| e.is_none_or(|e| e < batch.seq()));
+                if missing.is_some() {
+                    continue;
                 }
+            }
+            if let Some(before) = missing.filter(|_| !batch.is_empty()) {
+                // ... while this one kept a later write: a gap.
+                if mode != TailMode::PointInTime {
+                    return Err(Error::corruption(
+                        &name,
+                        None,
+                        format!(
+                            "writes are missing between the log before this one (ending at seqno {}) and this one",
+                            before.map_or_else(|| "(none)".to_string(), |e| e.to_string()),
+                        ),
+                    ));
+                }
+                gap = true;
+                Counters::add(&stats.wal_bytes_dropped_at_open, size);
+                break;
             }
             // Seqnos are 56 bits and the largest is reserved: a record claiming it or
             // more (possible only in a file that was written by something else with a
@@ -343,8 +361,8 @@ fn replay_wals(
         }
         Counters::add(&stats.wal_bytes_dropped_at_open, reader.dropped_bytes());
         gap = mode == TailMode::PointInTime && reader.stopped_at_damage();
-        // A later log that yielded nothing leaves the expectation as it was: the next
-        // start record tells whether it had writes.
+        // A later log that yielded nothing (or only a start record past a gap, which it
+        // does not close) leaves the expectation as it was: the next start record tells.
         if next.is_some() || first {
             expected = Some(next);
         }
@@ -398,7 +416,7 @@ fn assemble(mut p: Parts<'_>, read_only: bool, opts: Options) -> Result<Arc<DbIn
         compaction_cv: Condvar::new(),
         queue: Mutex::new(Default::default()),
         wal: Mutex::new(p.wal),
-        unsynced_wals: Mutex::new(Vec::new()),
+        retired_wals: Default::default(),
         versions: Mutex::new(p.versions),
         file_numbers,
         last_seq: AtomicU64::new(p.last_seq),
@@ -566,8 +584,18 @@ mod tests {
         let (keys, dropped, _) = replay(PointInTime, vec![a.clone(), empty.clone(), after_a.clone()]).unwrap();
         assert_eq!((keys, dropped), (vec!["a".into(), "b".into(), "c".into()], 0));
         // As the first log, nothing tells: it may have held writes.
-        let (keys, dropped, _) = replay(PointInTime, vec![empty, after_a.clone()]).unwrap();
+        let (keys, dropped, _) = replay(PointInTime, vec![empty.clone(), after_a.clone()]).unwrap();
         assert_eq!((keys, dropped), (vec![], after_a.2.len() as u64));
+        // A log holding only a start record past a gap drops nothing and is no error in
+        // any mode (no write came after the missing ones), but it does not close the
+        // gap: the log after it is checked against where log 1 ended.
+        let start_only = wal_bytes(&fs, 9, &[(4, &[])]);
+        for mode in [PointInTime, TolerateCorruptedTail, AbsoluteConsistency] {
+            let (keys, dropped, _) = replay(mode, vec![a.clone(), start_only.clone()]).unwrap();
+            assert_eq!((keys, dropped), (vec!["a".into(), "b".into()], 0), "{mode:?}");
+        }
+        let (keys, dropped, _) = replay(PointInTime, vec![a.clone(), start_only, c.clone()]).unwrap();
+        assert_eq!((keys, dropped), (vec!["a".into(), "b".into()], c.2.len() as u64));
 
         // The first log's start is not checked (what came before it is in tables), and
         // logs without a start record (written before there were any) are not either.

@@ -371,7 +371,7 @@ impl DbInner {
             let before = wal.bytes_written();
             let appended = wal.add_record(batch.encoded()).and_then(|()| {
                 if sync {
-                    self.sync_retired_wals().and_then(|()| wal.sync())
+                    self.retired_wals.sync().and_then(|()| wal.sync())
                 } else {
                     wal.flush()
                 }
@@ -495,43 +495,45 @@ impl DbInner {
     /// (and of those whose writes sit in a WAL past the last `MAX_LIVE_WALS`), giving
     /// each a new one.
     fn switch_memtables(&self, st: &mut MutexGuard<'_, State>, ids: &[u32]) -> Result<()> {
-        let number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
-        let path = super::wal_path(&self.dir, number);
-        // SAFETY: the directory is locked, and the number is fresh: nothing else writes
-        // this file.
-        let new_wal = unsafe { self.fs.create_log(&path) }.and_then(|f| {
-            // The new log's directory entry must be durable before synced writes in it
-            // can count as durable.
-            self.fs.sync_dir(&self.dir)?;
-            Ok(f)
-        });
-        // Only a group's leader switches, between groups: every write so far is in the
-        // retired log, and the next one gets `next_seq`.
-        let next_seq = self.last_seq.load(Ordering::Relaxed) + 1;
-        let new_wal = new_wal.and_then(|f| new_wal_writer(f, &self.opts, next_seq));
-        let new_wal = match new_wal {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = self.fs.remove(&path);
-                return Err(Error::Io(e));
-            }
-        };
         {
             let mut wal = self.wal.lock();
             let unsynced = self.retires_wals_unsynced();
             // A retired log is either synced now or kept for the next sync to cover, so
-            // that a sync of the live log makes every write before it durable.
+            // that a sync of the live log makes every write before it durable. Synced
+            // before the next log exists: its start record must not reach the disk ahead
+            // of the end of this one, which a strict recovery would call a gap.
             if let Err(e) = if unsynced { wal.flush() } else { wal.sync() } {
                 self.set_background_error_locked(st, format!("WAL sync failed: {e}"));
                 return Err(Error::Io(e));
             }
+            let number = self.file_numbers.fetch_add(1, Ordering::SeqCst);
+            let path = super::wal_path(&self.dir, number);
+            // Only a group's leader switches, between groups: every write so far is in
+            // the retired log, and the next one gets `next_seq`.
+            let next_seq = self.last_seq.load(Ordering::Relaxed) + 1;
+            // SAFETY: the directory is locked, and the number is fresh: nothing else
+            // writes this file.
+            let new_wal = unsafe { self.fs.create_log(&path) }.and_then(|f| {
+                // The new log's directory entry must be durable before synced writes in
+                // it can count as durable.
+                self.fs.sync_dir(&self.dir)?;
+                new_wal_writer(f, &self.opts, next_seq)
+            });
+            let new_wal = match new_wal {
+                Ok(w) => w,
+                Err(e) => {
+                    let _ = self.fs.remove(&path);
+                    return Err(Error::Io(e));
+                }
+            };
             let mut retired = std::mem::replace(&mut *wal, new_wal);
             if unsynced {
                 retired.retire();
-                self.unsynced_wals.lock().push((st.wal_number, retired));
+                self.retired_wals.push(st.wal_number, retired);
             }
+            st.wal_number = number;
         }
-        st.wal_number = number;
+        let number = st.wal_number;
         st.wals.push(number);
         // Writes in WALs older than this one pin them: their memtables go too.
         let too_old = st.wals.len().checked_sub(MAX_LIVE_WALS + 1).map(|i| st.wals[i]);

@@ -142,6 +142,22 @@ pub trait FileSystem: Send + Sync + 'static {
         copy.append(&bytes)?;
         copy.sync()
     }
+    /// Makes the bytes of the finished file `path` durable (recovery, before it records
+    /// tables built from WALs an earlier run left unsynced). The default writes a synced
+    /// copy under a temporary name and renames it over `path`: durable once the
+    /// directory is synced, which the caller does next.
+    fn sync_file(&self, path: &Path) -> io::Result<()> {
+        let bytes = self.read_all(path)?;
+        let mut name = path.as_os_str().to_owned();
+        name.push(".synced");
+        let copy_path = std::path::PathBuf::from(name);
+        let _ = self.remove(&copy_path);
+        let mut copy = self.create(&copy_path)?;
+        copy.append(&bytes)?;
+        copy.sync()?;
+        drop(copy);
+        self.rename(&copy_path, path)
+    }
     /// Renames `from` to `to`, atomically replacing `to`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes a file.

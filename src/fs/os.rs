@@ -255,6 +255,11 @@ impl FileSystem for OsFileSystem {
         path.exists()
     }
 
+    fn sync_file(&self, path: &Path) -> io::Result<()> {
+        // Linux and the BSDs write back a file's dirty pages on fsync of any descriptor.
+        File::open(path)?.sync_data()
+    }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
     }

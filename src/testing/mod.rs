@@ -582,6 +582,14 @@ impl FileSystem for FaultyFs {
         s.entries.contains_key(path) || s.dirs.contains(path)
     }
 
+    fn sync_file(&self, path: &Path) -> io::Result<()> {
+        let node = {
+            let s = self.state.lock();
+            s.entries.get(path).cloned().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))?
+        };
+        FaultyWritable { fs: self.clone(), node }.sync_node()
+    }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut s = self.state.lock();
         s.check(Op::SyncDir)?;

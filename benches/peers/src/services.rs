@@ -55,8 +55,7 @@ pub fn read_threads(db: &dyn Engine, n: u64, reads: u64, run: &dyn Fn(&str) -> b
         let each = reads / threads;
         let secs = measured(&mut || {
             std::thread::scope(|s| {
-                let handles: Vec<_> =
-                    (0..threads).map(|t| s.spawn(move || read_phase(db, n, each, 101 + t))).collect();
+                let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || read_phase(db, n, each, 101 + t))).collect();
                 for h in handles {
                     assert_eq!(h.join().expect("reader"), each, "{phase}: a key is missing");
                 }

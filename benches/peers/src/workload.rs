@@ -291,6 +291,15 @@ fn run_phases(engine: &str, config: &Config) {
 
     report("settle_secs", measured(&mut || db.settle()));
     let disk = dir_bytes(&dir);
+    if std::env::var_os("STRATA_PEERS_LIST").is_some() {
+        let mut files: Vec<(String, u64)> = std::fs::read_dir(&dir)
+            .expect("read dir")
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().map_or(0, |m| m.len())))
+            .collect();
+        files.sort();
+        eprintln!("after settle: {files:?}");
+    }
 
     if run("readrandom") {
         let mut found = 0;

@@ -453,6 +453,7 @@ fn rows(outcomes: &[Outcome]) -> Vec<(&'static str, Vec<String>)> {
             }),
         ),
         ("compactions (moves)", Box::new(|o| format!("{} ({})", o.stats.compactions, o.stats.trivial_moves))),
+        ("blocks copied by compactions", Box::new(|o| o.stats.compaction_blocks_copied.to_string())),
         (
             "write p50/p99/p99.9 µs",
             Box::new(|o| {
