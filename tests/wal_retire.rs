@@ -181,11 +181,11 @@ fn a_power_loss_inside_recovery_keeps_batches_across_keyspaces_whole() {
     }
 }
 
-/// Under `TolerateCorruptedTail` a switch syncs the retired WAL before the next one
-/// exists, so that no power loss can keep the new log's start record and lose the end
-/// of the old one (which that mode would refuse to open as a gap between logs): a power
-/// loss at any point of a run of switches, whatever each file keeps of its unsynced
-/// bytes, opens to a prefix.
+/// Under `TolerateCorruptedTail` a power loss at any point of a run of switches,
+/// whatever each file keeps of its unsynced bytes, opens to a prefix: the switch syncs
+/// the retired WAL before the next one exists, and a log holding only a start record
+/// past missing writes is no gap (either alone keeps this test passing; reverting both
+/// fails it).
 #[test]
 fn strict_recovery_opens_after_a_power_loss_at_any_switch() {
     use strata::WalRecovery;
@@ -196,7 +196,6 @@ fn strict_recovery_opens_after_a_power_loss_at_any_switch() {
             .memtable_size(8 << 10)
             .wal_recovery(WalRecovery::TolerateCorruptedTail)
     };
-    let mut trials = 0;
     for crash_at in 1..=N + 100 {
         for pattern in [0b0101u32, 0b1010, 0b0011, 0b1100] {
             let fs = Arc::new(FaultyFs::new());
@@ -220,8 +219,6 @@ fn strict_recovery_opens_after_a_power_loss_at_any_switch() {
             });
             let db = Db::open("/db", opts(&fs)).unwrap_or_else(|e| panic!("crash at op {crash_at}: {e}"));
             prefix_len(&db);
-            trials += 1;
         }
     }
-    assert!(trials > 1_000);
 }

@@ -402,8 +402,12 @@ fn merge_entries(
             if let Some((b, _)) = builder.as_mut() {
                 // A block holding just this entry is copied as it is stored, its
                 // seqno included (zeroing it would mean decoding, re-encoding and
-                // compressing the block again, the work copying saves).
-                if let Some(stored) = it.sole_entry_block() {
+                // compressing the block again, the work copying saves). A value of
+                // half a block or more makes a block of its own; smaller ones rarely
+                // have one (a table's last entry, one before an output cut), so they
+                // skip the question, a chain of calls down the merge to the block cursor.
+                let big = it.value().len() >= env.table_options.block_size / 2;
+                if let Some(stored) = if big { it.sole_entry_block() } else { None } {
                     if b.add_stored_block(it.key(), it.value(), stored)? {
                         out.blocks_copied += 1;
                         it.next();

@@ -325,7 +325,11 @@ fn replay_wals(
                 // seqno (or the first log, with nothing at all: it lost its own start
                 // record) lost its last writes to a power loss.
                 missing = expected.filter(|e| e.is_none_or(|e| e < batch.seq()));
-                if missing.is_some() {
+                // One below where the log before ended is no gap, and must not move the
+                // expectation back: a log abandoned by a failed switch, after which
+                // writes went on in the log before.
+                let behind = expected.is_some_and(|e| e.is_some_and(|e| batch.seq() < e));
+                if missing.is_some() || behind {
                     continue;
                 }
             }
@@ -596,6 +600,15 @@ mod tests {
         }
         let (keys, dropped, _) = replay(PointInTime, vec![a.clone(), start_only, c.clone()]).unwrap();
         assert_eq!((keys, dropped), (vec!["a".into(), "b".into()], c.2.len() as u64));
+
+        // A log abandoned by a failed switch (its start record written, then writes went
+        // on in the log before) starts below where that log ended: no gap, and the log
+        // after it is checked against the real end.
+        let longer = wal_bytes(&fs, 10, &[(1, &[]), (1, &["a", "b"]), (3, &["c"])]);
+        let abandoned = wal_bytes(&fs, 11, &[(3, &[])]);
+        let after = wal_bytes(&fs, 12, &[(4, &[]), (4, &["d"])]);
+        let (keys, dropped, _) = replay(AbsoluteConsistency, vec![longer, abandoned, after]).unwrap();
+        assert_eq!((keys, dropped), (vec!["a".into(), "b".into(), "c".into(), "d".into()], 0));
 
         // The first log's start is not checked (what came before it is in tables), and
         // logs without a start record (written before there were any) are not either.

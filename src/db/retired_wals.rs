@@ -107,4 +107,28 @@ mod tests {
         retired.push(5, log(&fs, 5));
         assert!(retired.sync().is_err(), "the failure is sticky");
     }
+
+    /// A sync that finds the list emptied by another one still running waits for it:
+    /// when it returns, the log is durable (a power loss right after keeps it).
+    #[test]
+    fn a_sync_waits_for_the_one_in_progress() {
+        let fs = Arc::new(FaultyFs::new());
+        fs.create_dir_all(Path::new("/d")).unwrap();
+        let retired = RetiredWals::default();
+        retired.push(1, log(&fs, 1));
+        fs.sync_dir(Path::new("/d")).unwrap();
+        fs.set_sync_delay(std::time::Duration::from_millis(300));
+        std::thread::scope(|s| {
+            let first = s.spawn(|| retired.sync());
+            // The first sync has taken the list and sleeps in its fsync.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            retired.sync().unwrap();
+            fs.crash();
+            // (The first one may see the power go off after its own fsync: either way.)
+            let _ = first.join().unwrap();
+        });
+        fs.restart();
+        let bytes = fs.read_all(Path::new("/d/1.log")).unwrap();
+        assert!(bytes.windows(6).any(|w| w == b"record"), "the second sync returned before the log was durable");
+    }
 }

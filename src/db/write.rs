@@ -513,16 +513,20 @@ impl DbInner {
             let next_seq = self.last_seq.load(Ordering::Relaxed) + 1;
             // SAFETY: the directory is locked, and the number is fresh: nothing else
             // writes this file.
-            let new_wal = unsafe { self.fs.create_log(&path) }.and_then(|f| {
-                // The new log's directory entry must be durable before synced writes in
-                // it can count as durable.
-                self.fs.sync_dir(&self.dir)?;
-                new_wal_writer(f, &self.opts, next_seq)
-            });
+            let file = unsafe { self.fs.create_log(&path) }?;
+            // The new log's directory entry must be durable before synced writes in it
+            // can count as durable.
+            let new_wal = self.fs.sync_dir(&self.dir).and_then(|()| new_wal_writer(file, &self.opts, next_seq));
             let new_wal = match new_wal {
                 Ok(w) => w,
                 Err(e) => {
-                    let _ = self.fs.remove(&path);
+                    // Writes go on in this log; the new one may hold a start record that
+                    // recovery would read after them. It must be gone for good, or
+                    // nothing more may be written.
+                    if let Err(why) = self.fs.remove(&path).and_then(|()| self.fs.sync_dir(&self.dir)) {
+                        let name = path.display();
+                        self.set_background_error_locked(st, format!("could not remove the unused WAL {name}: {why}"));
+                    }
                     return Err(Error::Io(e));
                 }
             };
