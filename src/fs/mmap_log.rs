@@ -188,8 +188,8 @@ impl LogStorage for MmapStorage {
         // is ours alone (the promise `FileSystem::create_log`'s caller makes: the engine
         // keeps its directory locked against other processes, and no other handle in
         // this process writes or truncates a live log), so the mapped pages cannot
-        // vanish or change under us. `start` is a multiple of the chunk size, hence
-        // page-aligned as mmap requires.
+        // vanish or change under us. `start` is a multiple of 64 KiB (`FIRST_CHUNK`),
+        // hence page-aligned as mmap requires.
         let map = unsafe { MmapOptions::new().offset(start).len(len).map_mut(&self.file)? };
         // Best effort (Linux 5.14 and later): fault the chunk in writable now, in one
         // call, rather than one read fault (the lock below) and one write fault (the
@@ -258,7 +258,7 @@ impl LogStorage for MmapStorage {
 mod tests {
     use super::*;
 
-    use crate::fs::prealloc_log::{PreallocatedLog, CHUNK};
+    use crate::fs::prealloc_log::{PreallocatedLog, CHUNK, FIRST_CHUNK};
     use crate::fs::WritableFile;
 
     fn open(path: &std::path::Path) -> PreallocatedLog<MmapStorage> {
@@ -346,7 +346,11 @@ mod tests {
         let mut f = open(&path);
         f.append(b"x").unwrap();
         let meta = std::fs::metadata(&path).unwrap();
-        assert_eq!(meta.len(), CHUNK);
+        assert_eq!(meta.len(), FIRST_CHUNK);
+        assert!(meta.blocks() * 512 >= FIRST_CHUNK, "only {} bytes allocated", meta.blocks() * 512);
+        f.append(&vec![1u8; FIRST_CHUNK as usize]).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.len(), CHUNK, "the second reservation reaches the first chunk boundary");
         assert!(meta.blocks() * 512 >= CHUNK, "only {} bytes allocated", meta.blocks() * 512);
     }
 }

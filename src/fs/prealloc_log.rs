@@ -21,11 +21,26 @@ use super::WritableFile;
 /// per ~8,000 small writes, and at most this much zero tail in a crashed log.
 pub(crate) const CHUNK: u64 = 1 << 20;
 
+/// The first reservation of a log, which then grows to the next [`CHUNK`] boundary and
+/// goes on a chunk at a time. Every log begins with a small start record, so a log that
+/// never gets a write (an idle database's) would otherwise hold a whole chunk of disk;
+/// 64 KiB is a multiple of every common page size, as a map's offset must be.
+pub(crate) const FIRST_CHUNK: u64 = 64 << 10;
+
+/// The size of the reservation that starts at `reserved`, the end of the last one.
+fn reservation_at(reserved: u64) -> u64 {
+    match reserved {
+        0 => FIRST_CHUNK,
+        r if r < CHUNK => CHUNK - r,
+        _ => CHUNK,
+    }
+}
+
 /// Where a [`PreallocatedLog`] keeps its bytes.
 pub(crate) trait LogStorage: Send {
     /// Makes `[start, start + len)` part of the file with its space allocated, and
     /// writable by [`LogStorage::write`]; `start` is the end of the previous
-    /// reservation, a multiple of `len`. A full disk is an error here.
+    /// reservation, a multiple of [`FIRST_CHUNK`]. A full disk is an error here.
     fn reserve(&mut self, start: u64, len: u64) -> io::Result<()>;
     /// Copies `data` to `offset`, inside the last reservation. Once it returns, the
     /// bytes survive a crash of the process (not yet a power loss).
@@ -65,8 +80,9 @@ impl<S: LogStorage> WritableFile for PreallocatedLog<S> {
         while !data.is_empty() {
             if self.len == self.reserved {
                 // On error nothing changes, and a later append retries.
-                self.storage.reserve(self.reserved, CHUNK)?;
-                self.reserved += CHUNK;
+                let len = reservation_at(self.reserved);
+                self.storage.reserve(self.reserved, len)?;
+                self.reserved += len;
             }
             let n = ((self.reserved - self.len) as usize).min(data.len());
             self.storage.write(self.len, &data[..n])?;
@@ -157,7 +173,8 @@ mod tests {
             expected.extend(std::iter::repeat_n(1u8, room));
             log.storage.fail_reserve = false;
         }
-        assert!(rec.reserves.len() > 1 && rec.reserves.iter().all(|&(s, l)| l == CHUNK && s % CHUNK == 0));
+        assert_eq!(rec.reserves[..2], [(0, FIRST_CHUNK), (FIRST_CHUNK, CHUNK - FIRST_CHUNK)]);
+        assert!(rec.reserves.len() > 2 && rec.reserves[2..].iter().all(|&(s, l)| l == CHUNK && s % CHUNK == 0));
         assert_eq!(rec.bytes, expected, "dropping trims the reserved zeros");
     }
 

@@ -725,7 +725,7 @@ mod tests {
         log.append(b"record").unwrap();
         log.sync().unwrap();
         let reserved = fs.read_all(&dir.join("000001.log")).unwrap();
-        assert_eq!(reserved.len() as u64, crate::fs::prealloc_log::CHUNK);
+        assert_eq!(reserved.len() as u64, crate::fs::prealloc_log::FIRST_CHUNK);
         assert!(reserved[6..].iter().all(|&b| b == 0));
         fs.set_disk_full(true);
         let fill = vec![7u8; reserved.len()];
