@@ -350,3 +350,23 @@ fn fifo_with_a_maximum_age_drops_old_tables_across_reopen_without_writes() {
     db.close().unwrap();
     assert_eq!(sst_files(dir.path()), 0, "dropped tables left on disk");
 }
+
+/// When `wait_for_compactions` returns, the tables the compactions replaced are gone
+/// from the directory: every `.sst` file left is one the tree holds. It is called while
+/// the background thread is in the middle of jobs, which used to release the tree's
+/// compactor while still holding the job's inputs (a settled database then measured
+/// the replaced tables too).
+#[test]
+fn wait_for_compactions_leaves_no_replaced_table_on_disk() {
+    for strategy in strategies() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), options(strategy.clone())).unwrap();
+        for round in 0..12u32 {
+            for i in 0..1500u32 {
+                db.put(format!("key{:05}", (i * 7 + round * 13) % 1500), value(round)).unwrap();
+            }
+            db.wait_for_compactions().unwrap();
+            assert_eq!(sst_files(dir.path()), db.tables().len(), "{strategy:?}, round {round}");
+        }
+    }
+}
