@@ -2,7 +2,10 @@
 //! described in [`super::format`].
 //!
 //! Data blocks are cut when they reach the target block size; each finished block gets an
-//! index entry (a key between its last key and the next block's first → its handle). The
+//! index entry (a key between its last key and the next block's first → its handle). A
+//! compaction may instead hand over an entry with the stored bytes of another table's
+//! block that holds just it (`add_stored_block`): written as they are, after the block
+//! being built is cut. The
 //! filter and properties are gathered as entries stream by and written after the last
 //! data block. Range tombstones, given in any order, are sorted and written as the
 //! range-deletion block (a reader fragments them); they widen the table's key and seqno
