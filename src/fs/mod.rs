@@ -144,12 +144,13 @@ pub trait FileSystem: Send + Sync + 'static {
     }
     /// Makes the bytes of the finished file `path` durable (recovery, before it records
     /// tables built from WALs an earlier run left unsynced). The default writes a synced
-    /// copy under a temporary name and renames it over `path`: durable once the
-    /// directory is synced, which the caller does next.
+    /// copy under a temporary name (`path` + `.tmp`, which the next open removes if a
+    /// crash leaves it) and renames it over `path`: durable once the directory is
+    /// synced, which the caller does next.
     fn sync_file(&self, path: &Path) -> io::Result<()> {
         let bytes = self.read_all(path)?;
         let mut name = path.as_os_str().to_owned();
-        name.push(".synced");
+        name.push(".tmp");
         let copy_path = std::path::PathBuf::from(name);
         let _ = self.remove(&copy_path);
         let mut copy = self.create(&copy_path)?;
@@ -171,4 +172,72 @@ pub trait FileSystem: Send + Sync + 'static {
     /// Takes an exclusive lock on `path`, creating it if needed. Fails with
     /// `io::ErrorKind::WouldBlock` if another holder has it.
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::testing::FaultyFs;
+
+    /// FaultyFs with the trait's default `sync_file`.
+    struct Defaults(FaultyFs);
+
+    impl FileSystem for Defaults {
+        fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+            self.0.create_dir_all(dir)
+        }
+        fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+            self.0.create(path)
+        }
+        fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+            self.0.open(path)
+        }
+        fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+            self.0.read_all(path)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.0.rename(from, to)
+        }
+        fn remove(&self, path: &Path) -> io::Result<()> {
+            self.0.remove(path)
+        }
+        fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+            self.0.list(dir)
+        }
+        fn exists(&self, path: &Path) -> bool {
+            self.0.exists(path)
+        }
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            self.0.sync_dir(dir)
+        }
+        fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+            self.0.lock(path)
+        }
+    }
+
+    #[test]
+    fn the_default_sync_file_makes_unsynced_bytes_durable_over_a_leftover_copy() {
+        let fs = Defaults(FaultyFs::new());
+        let dir = Path::new("/d");
+        fs.create_dir_all(dir).unwrap();
+        let path = dir.join("000007.log");
+        let mut f = fs.create(&path).unwrap();
+        f.append(b"synced ").unwrap();
+        f.sync().unwrap();
+        f.append(b"and not").unwrap();
+        drop(f);
+        // What a crash in the middle of an earlier attempt leaves.
+        let mut leftover = fs.create(&dir.join("000007.log.tmp")).unwrap();
+        leftover.append(b"stale").unwrap();
+        drop(leftover);
+        fs.sync_dir(dir).unwrap();
+        fs.sync_file(&path).unwrap();
+        fs.sync_dir(dir).unwrap();
+        fs.0.crash();
+        fs.0.restart();
+        assert_eq!(fs.read_all(&path).unwrap(), b"synced and not");
+        assert_eq!(fs.list(dir).unwrap(), vec!["000007.log".to_string()]);
+    }
 }
