@@ -66,13 +66,8 @@ fn big_values_copied_by_compactions_match_the_model() {
     let db = Db::open(dir.path(), options()).unwrap();
     let mut model = Model::new();
     let mut snapshots = Vec::new();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut random = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut rng = strata::testing::Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut random = move |n: u64| rng.below(n);
     for step in 0..6_000u64 {
         let i = random(KEYS);
         match random(20) {

@@ -36,13 +36,8 @@ fn run(point_index: bool) {
     let db = Db::open(dir.path(), options(point_index)).unwrap();
     let mut model = Model::new();
     let mut snapshots = Vec::new();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut random = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut rng = strata::testing::Rng::new(0x2545_f491_4f6c_dd1d);
+    let mut random = move |n: u64| rng.below(n);
     for step in 0..40_000u64 {
         // A skewed key choice: a few keys are rewritten thousands of times.
         let i = if random(4) == 0 { random(20) } else { random(KEYS) };

@@ -42,6 +42,20 @@ fn prefix_len(db: &Db) -> u64 {
     present.len() as u64
 }
 
+/// Powers `fs` back on with each file keeping all of what it had not synced or none of
+/// it: the nth file the restart visits keeps it if bit `n % period` of `pattern` is set.
+fn restart_keeping_whole_files(fs: &FaultyFs, pattern: u32, period: u32) {
+    let mut file = 0;
+    fs.restart_with(|unsynced| {
+        file += 1;
+        if pattern >> (file % period) & 1 == 1 {
+            unsynced
+        } else {
+            0
+        }
+    });
+}
+
 #[test]
 fn a_power_loss_that_takes_some_unsynced_logs_and_keeps_later_ones_recovers_a_prefix() {
     const N: u64 = 5_000;
@@ -53,18 +67,9 @@ fn a_power_loss_that_takes_some_unsynced_logs_and_keeps_later_ones_recovers_a_pr
         write_keys(&db, N);
         fs.crash();
         drop(db);
-        // Each file keeps all of what it had not synced or none of it, by `pattern`:
-        // whole unsynced logs lost before later ones that survived, the gap between
+        // Whole unsynced logs lost before later ones that survived, the gap between
         // logs that write-back's order can leave (and that no damaged record reveals).
-        let mut file = 0;
-        fs.restart_with(|unsynced| {
-            file += 1;
-            if pattern >> (file % 8) & 1 == 1 {
-                unsynced
-            } else {
-                0
-            }
-        });
+        restart_keeping_whole_files(&fs, pattern, 8);
         let db = Db::open("/db", options(&fs)).unwrap();
         let kept = prefix_len(&db);
         // Whole logs only: dropped bytes are logs after a gap.
@@ -208,15 +213,7 @@ fn strict_recovery_opens_after_a_power_loss_at_any_switch() {
             }
             fs.crash();
             drop(db);
-            let mut file = 0;
-            fs.restart_with(|unsynced| {
-                file += 1;
-                if pattern >> (file % 4) & 1 == 1 {
-                    unsynced
-                } else {
-                    0
-                }
-            });
+            restart_keeping_whole_files(&fs, pattern, 4);
             let db = Db::open("/db", opts(&fs)).unwrap_or_else(|e| panic!("crash at op {crash_at}: {e}"));
             prefix_len(&db);
         }

@@ -449,14 +449,7 @@ fn stored_blocks(ctx: &Arc<TableContext>, number: u64, level: u32) -> Vec<Vec<u8
     let bytes = std::fs::read(&path).unwrap();
     let meta =
         FileMeta::new(NewFile::from_properties(level, number, bytes.len() as u64, Default::default()), ctx.clone());
-    let table = meta.table().unwrap();
-    let trailer = crate::sstable::format::TRAILER_LEN;
-    table
-        .index_entries()
-        .unwrap()
-        .into_iter()
-        .map(|(_, h)| bytes[h.offset as usize..(h.offset + h.size) as usize + trailer].to_vec())
-        .collect()
+    crate::sstable::tests::stored_data_blocks(&bytes, meta.table().unwrap())
 }
 
 #[test]

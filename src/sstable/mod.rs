@@ -18,4 +18,4 @@ pub(crate) use reader::{FilterResult, TableIter};
 pub(crate) type BlockCache = crate::cache::Cache<block::Block>;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

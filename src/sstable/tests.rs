@@ -446,6 +446,16 @@ fn a_damaged_range_deletion_block_is_corruption_naming_the_file() {
     assert!(matches!(open(&path, false).map(|_| ()), Err(Error::Corruption(m)) if m.contains("range tombstone")));
 }
 
+/// The stored bytes (contents, then trailer) of every data block of `table`, whose file
+/// holds `bytes`.
+pub(crate) fn stored_data_blocks(bytes: &[u8], table: &TableReader) -> Vec<Vec<u8>> {
+    let blocks = table.index_entries().unwrap();
+    blocks
+        .into_iter()
+        .map(|(_, h)| bytes[h.offset as usize..(h.offset + h.size) as usize + format::TRAILER_LEN].to_vec())
+        .collect()
+}
+
 /// `add_stored_block` copies a block only if its checksum holds and its compression is
 /// the builder's own; otherwise it adds nothing and the entry goes in the usual way.
 #[test]
@@ -462,12 +472,7 @@ fn a_stored_block_is_copied_only_if_intact_and_compressed_as_the_table_is() {
     b.finish().unwrap();
     let bytes = std::fs::read(&source).unwrap();
     let table = open(&source, false).unwrap();
-    let stored: Vec<Vec<u8>> = table
-        .index_entries()
-        .unwrap()
-        .into_iter()
-        .map(|(_, h)| bytes[h.offset as usize..(h.offset + h.size) as usize + format::TRAILER_LEN].to_vec())
-        .collect();
+    let stored = stored_data_blocks(&bytes, &table);
     assert_eq!(stored.len(), 3);
 
     let target = dir.path().join("000002.sst");
