@@ -179,7 +179,7 @@ pub(crate) struct DbInner {
     queue: Mutex<write::Queue>,
     wal: Mutex<LogWriter>,
     /// WALs a memtable switch retired without syncing them (see
-    /// [`DbInner::retires_wals_unsynced`]): synced before any sync that promises every
+    /// [`retires_wals_unsynced`]): synced before any sync that promises every
     /// earlier write durable.
     retired_wals: RetiredWals,
     versions: Mutex<VersionSet>,
@@ -736,19 +736,6 @@ impl DbInner {
         Ok(())
     }
 
-    /// Whether a memtable switch retires the WAL without syncing it. Under point-in-time
-    /// recovery it does: a WAL that fills a memtable and is deleted once the memtable is
-    /// flushed then mostly never reaches the disk (LevelDB's and RocksDB's way), where a
-    /// sync wrote every byte of it (with 16 KiB values that write-back kept the disk too
-    /// busy for flushes to keep up). What a power loss takes from an unsynced retired WAL
-    /// while a later one survives is a gap between the logs, which recovery detects from
-    /// the log-start record each WAL begins with, and stops before (see `recovery`). The
-    /// stricter recovery modes would report such a gap as corruption, so under them a
-    /// switch syncs as before.
-    fn retires_wals_unsynced(&self) -> bool {
-        retires_wals_unsynced(&self.opts)
-    }
-
     pub(crate) fn get_at(&self, tree: &Tree, key: &[u8], at: ReadSeq) -> Result<Option<Bytes>> {
         check_key(key)?;
         self.check_open()?;
@@ -916,7 +903,15 @@ fn new_block_cache(opts: &Options) -> Arc<BlockCache> {
     Arc::new(BlockCache::with_block_size(opts.block_cache_size, opts.block_size))
 }
 
-/// See [`DbInner::retires_wals_unsynced`].
+/// Whether a memtable switch retires the WAL without syncing it. Under point-in-time
+/// recovery it does: a WAL that fills a memtable and is deleted once the memtable is
+/// flushed then mostly never reaches the disk (LevelDB's and RocksDB's way), where a
+/// sync wrote every byte of it (with 16 KiB values that write-back kept the disk too
+/// busy for flushes to keep up). What a power loss takes from an unsynced retired WAL
+/// while a later one survives is a gap between the logs, which recovery detects from
+/// the log-start record each WAL begins with, and stops before (see `recovery`). The
+/// stricter recovery modes would report such a gap as corruption, so under them a
+/// switch syncs as before.
 fn retires_wals_unsynced(opts: &Options) -> bool {
     opts.wal_recovery == crate::options::WalRecovery::PointInTime
 }

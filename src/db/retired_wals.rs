@@ -1,5 +1,5 @@
 //! [`RetiredWals`]: the WALs a memtable switch retired without syncing them (under
-//! point-in-time recovery; see `DbInner::retires_wals_unsynced`), until a sync makes
+//! point-in-time recovery; see `db::retires_wals_unsynced`), until a sync makes
 //! them durable or a flush makes them obsolete.
 //!
 //! What it promises: when [`RetiredWals::sync`] returns `Ok`, every log retired before

@@ -36,7 +36,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::conflicts::{ConflictCheck, Pending};
 use super::tree::{Frozen, Room, Tree};
-use super::{new_wal_writer, DbInner, State, SuperVersion};
+use super::{new_wal_writer, retires_wals_unsynced, DbInner, State, SuperVersion};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::memtable::MemTable;
@@ -497,7 +497,7 @@ impl DbInner {
     fn switch_memtables(&self, st: &mut MutexGuard<'_, State>, ids: &[u32]) -> Result<()> {
         {
             let mut wal = self.wal.lock();
-            let unsynced = self.retires_wals_unsynced();
+            let unsynced = retires_wals_unsynced(&self.opts);
             // A retired log is either synced now or kept for the next sync to cover, so
             // that a sync of the live log makes every write before it durable. Synced
             // before the next log exists: its start record must not reach the disk ahead
